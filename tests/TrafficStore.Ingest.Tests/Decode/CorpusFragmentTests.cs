@@ -1,7 +1,6 @@
-using System.Diagnostics;
-using System.Globalization;
 using TrafficStore.Ingest.Capture;
 using TrafficStore.Ingest.Decode;
+using TrafficStore.Ingest.Tests.Capture;
 using TrafficStore.Ingest.Tests.Oracle;
 
 namespace TrafficStore.Ingest.Tests.Decode;
@@ -19,7 +18,7 @@ public class CorpusFragmentTests
     public void Reassembled_packets_are_counted_where_tshark_counts_them(string name)
     {
         var path = SharedData.Pcap(name);
-        var expected = TsharkReassembledFrames(path);
+        var expected = TsharkView.Frames(path).Where(f => f.Reassembled).Select(f => f.Number).ToList();
         Assert.NotEmpty(expected);
 
         var decoder = new PacketDecoder();
@@ -41,22 +40,5 @@ public class CorpusFragmentTests
         Assert.Equal(expected, reassembled);
         Assert.True(held > 0);
         Assert.Equal(held, decoder.Statistics.FragmentsHeld);
-    }
-
-    private static List<long> TsharkReassembledFrames(string path)
-    {
-        var psi = new ProcessStartInfo("tshark", ["-n", "-r", path, "-Y", "ip.fragments || ipv6.fragments", "-T", "fields", "-e", "frame.number"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(psi)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var frames = process.StandardOutput.ReadToEnd()
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => long.Parse(l.Trim(), CultureInfo.InvariantCulture)).ToList();
-        process.WaitForExit();
-        _ = stderr.Result;
-        return frames;
     }
 }

@@ -44,14 +44,16 @@ public sealed class PacketDecoder
 
     private readonly DecoderOptions _options;
     private readonly IpFragmentReassembler _reassembler;
-    private readonly long _timeoutNs;
 
     public PacketDecoder(DecoderOptions? options = null)
     {
         _options = options ?? DecoderOptions.Default;
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxPendingDatagrams, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(_options.MaxPendingFragmentBytes, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_options.FragmentTimeout, TimeSpan.Zero, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(_options.MaxTunnelDepth, nameof(options));
         Statistics = new DecoderStatistics();
         _reassembler = new IpFragmentReassembler(_options, Statistics);
-        _timeoutNs = (long)_options.FragmentTimeout.TotalNanoseconds;
     }
 
     public DecoderStatistics Statistics { get; }

@@ -267,4 +267,29 @@ public class IngestPipelineTests
         Assert.Equal(289, result.Frames);
         Assert.True(allocated / result.Frames < 200, $"{allocated} bytes for {result.Frames} frames");
     }
+
+    [Fact]
+    public void RandomGarbagePacketsNeverThrow()
+    {
+        var rng = new Random(12345);
+        var fake = new FakeProtocol("fake", "HE", 80);
+        var rows = new ListSink<ConnectionRecord>();
+        var pipeline = new IngestPipeline(rows, new[] { fake }, options: new IngestOptions { ReassemblyBufferBytes = 4096, ClassificationBytes = 64 });
+        var buffer = new byte[3000];
+        rng.NextBytes(buffer);
+        for (int i = 0; i < 30_000; i++)
+        {
+            int len = rng.Next(4) == 0 ? rng.Next(-1, 3000) : rng.Next(0, 40);
+            var p = Packet(rng.Next(2) == 0, i * 0.1, (uint)rng.Next(8) * 0x3FFF_FFFFu + (uint)rng.Next(200), (uint)rng.Next(), (TcpFlags)rng.Next(0x200),
+                len: Math.Max(len, 0), win: (ushort)rng.Next(3), captured: rng.Next(0, Math.Max(len, 0) + 1));
+            p.PayloadLength = len;
+            p.SourcePort = (ushort)(p.SourcePort + rng.Next(3));
+            p.WindowScale = (sbyte)rng.Next(-1, 20);
+            buffer[rng.Next(buffer.Length)] = (byte)'H';
+            pipeline.ProcessPacket(p, buffer.AsSpan(0, rng.Next(0, 3000)));
+        }
+        pipeline.Complete();
+        Assert.NotEmpty(rows.Rows);
+        Assert.All(fake.Parsers, parser => Assert.Equal(1, parser.Ends));
+    }
 }

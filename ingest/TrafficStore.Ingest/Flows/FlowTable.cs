@@ -1,5 +1,5 @@
 using TrafficStore.Ingest.Decode;
-using TrafficStore.Ingest.Tcp;
+using TrafficStore.Ingest.TcpAnalysis;
 
 namespace TrafficStore.Ingest.Flows;
 

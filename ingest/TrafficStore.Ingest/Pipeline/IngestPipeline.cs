@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
-using TrafficStore.Ingest.Tcp;
+using TrafficStore.Ingest.TcpAnalysis;
 
 namespace TrafficStore.Ingest.Pipeline;
 

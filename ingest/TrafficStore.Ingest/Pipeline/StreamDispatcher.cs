@@ -1,6 +1,6 @@
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
-using TrafficStore.Ingest.Tcp;
+using TrafficStore.Ingest.TcpAnalysis;
 
 namespace TrafficStore.Ingest.Pipeline;
 

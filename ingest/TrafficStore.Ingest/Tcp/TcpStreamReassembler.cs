@@ -3,7 +3,7 @@ using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
 
-namespace TrafficStore.Ingest.Tcp;
+namespace TrafficStore.Ingest.TcpAnalysis;
 
 /// <summary>Receives one direction's reassembled bytes.</summary>
 public interface IByteStreamSink

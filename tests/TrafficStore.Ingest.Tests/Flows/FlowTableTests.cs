@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
-using TrafficStore.Ingest.Tests.Tcp;
-using static TrafficStore.Ingest.Tests.Tcp.TcpScenario;
+using TrafficStore.Ingest.Tests.TcpAnalysis;
+using static TrafficStore.Ingest.Tests.TcpAnalysis.TcpScenario;
 
 namespace TrafficStore.Ingest.Tests.Flows;
 

@@ -5,8 +5,8 @@ using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Pipeline;
 using TrafficStore.Ingest.Protocols;
 using TrafficStore.Ingest.Tests.Oracle;
-using TrafficStore.Ingest.Tests.Tcp;
-using static TrafficStore.Ingest.Tests.Tcp.TcpScenario;
+using TrafficStore.Ingest.Tests.TcpAnalysis;
+using static TrafficStore.Ingest.Tests.TcpAnalysis.TcpScenario;
 
 namespace TrafficStore.Ingest.Tests.Pipeline;
 

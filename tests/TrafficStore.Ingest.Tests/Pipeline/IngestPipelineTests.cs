@@ -292,4 +292,53 @@ public class IngestPipelineTests
         Assert.NotEmpty(rows.Rows);
         Assert.All(fake.Parsers, parser => Assert.Equal(1, parser.Ends));
     }
+
+    [Fact]
+    public void FirstSegmentLargerThanTheClassificationBufferIsStillClassifiedByContent()
+    {
+        var fake = new FakeProtocol("fake", "HELLO", 0);
+        var rows = new ListSink<ConnectionRecord>();
+        var pipeline = new IngestPipeline(rows, new[] { fake }, options: new IngestOptions { ClassificationBytes = 8 });
+        string big = "HELLO " + new string('x', 30);
+        Send(pipeline, true, 0, 1000, 0, S);
+        Send(pipeline, true, 1, 1001, 0, PA, big);
+        pipeline.Complete();
+        var parser = Assert.Single(fake.Parsers);
+        Assert.Equal(big, string.Concat(parser.Events.Select(e => e[(e.IndexOf(':') + 1)..])));
+        Assert.Equal("", rows.Rows[0].Anomalies);
+    }
+
+    [Fact]
+    public void ClassificationCapWithoutAContentMatchIsAnAnomaly()
+    {
+        var fake = new FakeProtocol("fake", "HELLOHELLOHELLO", 8080);
+        var rows = new ListSink<ConnectionRecord>();
+        var pipeline = new IngestPipeline(rows, new[] { fake }, options: new IngestOptions { ClassificationBytes = 8 });
+        Send(pipeline, true, 0, 1000, 0, S, serverPort: 8080);
+        Send(pipeline, true, 1, 1001, 0, PA, "HELLOHE", serverPort: 8080);   // NeedMoreData
+        Send(pipeline, true, 2, 1008, 0, PA, "LLOHELLO", serverPort: 8080);  // overflows the 8-byte buffer
+        pipeline.Complete();
+        var parser = Assert.Single(fake.Parsers); // decided by port
+        Assert.Equal("HELLOHELLOHELLO", string.Concat(parser.Events.Select(e => e[(e.IndexOf(':') + 1)..])));
+        Assert.Equal("classification_cap_hit:1", rows.Rows[0].Anomalies);
+    }
+
+    [Fact]
+    public void ClosedConnectionsEndAfterTheLingerInLiveMode()
+    {
+        var fake = new FakeProtocol("fake", "HELLO", 0);
+        var rows = new ListSink<ConnectionRecord>();
+        var pipeline = new IngestPipeline(rows, new[] { fake },
+            options: new IngestOptions { IdleTimeout = TimeSpan.FromMinutes(10), ClosedLinger = TimeSpan.FromSeconds(2) });
+        Send(pipeline, true, 0, 1000, 0, S);
+        Send(pipeline, false, 1, 5000, 1001, SA);
+        Send(pipeline, true, 2, 1001, 5001, PA, "HELLO");
+        Send(pipeline, false, 3, 5001, 1006, RA);
+        Send(pipeline, true, 3000, 1, 1, PA, "other", clientPort: 40001); // 3 s later, another connection
+        Assert.Equal(1, Assert.Single(fake.Parsers).Ends);
+        var row = Assert.Single(rows.Rows);
+        Assert.Equal(CloseReason.Rst, row.CloseReason);
+        pipeline.Complete();
+        Assert.Equal(2, rows.Rows.Count);
+    }
 }

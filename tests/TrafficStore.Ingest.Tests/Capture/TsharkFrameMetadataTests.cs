@@ -32,3 +32,38 @@ public class TsharkFrameMetadataTests
         Assert.Equal(expected.Count, i);
     }
 }
+
+/// <summary>
+/// Two corpus pcapng files (different byte layouts, link types and interface counts) concatenated
+/// are one file with two sections: frame numbers continue, interfaces restart, timestamps keep
+/// each section's resolution — compared with tshark reading the same concatenation.
+/// </summary>
+public class MultiSectionTests
+{
+    [Fact]
+    public void Concatenated_pcapng_files_read_as_sections_like_tshark()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"trafficstore-two-sections-{Environment.ProcessId}.pcapng");
+        File.WriteAllBytes(path, [.. File.ReadAllBytes(SharedData.Pcap("pcapng-multi-interface-dns.pcapng")),
+            .. File.ReadAllBytes(SharedData.Pcap("grpc-bidi-streaming-h2c.pcapng"))]);
+        try
+        {
+            var expected = TsharkView.Frames(path);
+            List<CaptureBytes.Frame> frames;
+            CaptureReadStatus end;
+            CaptureError? error;
+            using (var source = CaptureFile.Open(path)) (frames, end, error) = CaptureBytes.ReadAll(source);
+            Assert.Equal(CaptureReadStatus.EndOfCapture, end);
+            Assert.Null(error);
+            Assert.Equal(expected.Count, frames.Count);
+            Assert.Equal(expected.Select(e => (e.Number, e.TimestampNs, e.Length, e.CapturedLength, e.InterfaceId)),
+                frames.Select(f => (f.Number, f.TimestampNs, f.OriginalLength, f.Data.Length, f.InterfaceId)));
+            Assert.Contains(frames, f => f.LinkType == LinkType.Ethernet);
+            Assert.Contains(frames, f => f.LinkType == LinkType.Null);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

@@ -159,6 +159,22 @@ public class FragmentReassemblyTests
     }
 
     [Fact]
+    public void Huge_timeout_does_not_overflow()
+    {
+        var frames = V4Fragments(Segment(), 64);
+        var decoder = new PacketDecoder(new DecoderOptions { FragmentTimeout = TimeSpan.MaxValue });
+        var results = frames.Select((f, i) => DecodeResult.Of(decoder, f, LinkType.Ethernet, null, i + 1, long.MaxValue - 10 + i)).ToList();
+        AssertReassembledRequest(results[^1], frames.Count, frames[^1].Length);
+    }
+
+    [Fact]
+    public void Invalid_limits_are_rejected_up_front()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PacketDecoder(new DecoderOptions { MaxPendingDatagrams = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PacketDecoder(new DecoderOptions { FragmentTimeout = TimeSpan.Zero }));
+    }
+
+    [Fact]
     public void Pending_datagram_limit_drops_the_oldest()
     {
         var decoder = new PacketDecoder(new DecoderOptions { MaxPendingDatagrams = 2 });

@@ -73,6 +73,38 @@ public class LinkLayerTests
     }
 
     [Fact]
+    public void Llc_snap_with_an_ethertype_carries_ip()
+    {
+        var v4 = TcpV4();
+        byte[] snap = [0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00, .. v4];
+        AssertHttpV4(DecodeResult.Of(Ethernet((ushort)snap.Length, snap), LinkType.Ethernet));
+    }
+
+    [Fact]
+    public void Mpls_label_stack_then_ip()
+    {
+        // Two labels; the second has the bottom-of-stack bit.
+        byte[] labels = [0x00, 0x01, 0x00, 0x40, 0x00, 0x02, 0x01, 0x40];
+        AssertHttpV4(DecodeResult.Of(Ethernet(0x8847, [.. labels, .. TcpV4()]), LinkType.Ethernet));
+        AssertHttpV6(DecodeResult.Of(Ethernet(0x8847, [.. labels, .. TcpV6()]), LinkType.Ethernet));
+        var cut = DecodeResult.Of(Ethernet(0x8847, labels[..4]), LinkType.Ethernet);
+        Assert.Equal((DecodeStatus.Malformed, DecodeAnomaly.TruncatedLink), (cut.Status, cut.Anomaly));
+    }
+
+    [Fact]
+    public void Pppoe_session_carries_ip()
+    {
+        var v4 = TcpV4();
+        byte[] pppoe = [0x11, 0x00, 0x12, 0x34, (byte)((v4.Length + 2) >> 8), (byte)(v4.Length + 2), 0x00, 0x21, .. v4];
+        AssertHttpV4(DecodeResult.Of(Ethernet(0x8864, pppoe), LinkType.Ethernet));
+        var v6 = TcpV6();
+        byte[] pppoe6 = [0x11, 0x00, 0x12, 0x34, (byte)((v6.Length + 2) >> 8), (byte)(v6.Length + 2), 0x00, 0x57, .. v6];
+        AssertHttpV6(DecodeResult.Of(Ethernet(0x8864, pppoe6), LinkType.Ethernet));
+        byte[] lcp = [0x11, 0x00, 0x12, 0x34, 0x00, 0x06, 0xC0, 0x21, 1, 1, 0, 4];
+        Assert.Equal(DecodeStatus.NotIp, DecodeResult.Of(Ethernet(0x8864, lcp), LinkType.Ethernet).Status);
+    }
+
+    [Fact]
     public void Linux_cooked_v1_and_v2()
     {
         AssertHttpV4(DecodeResult.Of(Sll(0x0800, TcpV4()), LinkType.LinuxSll));

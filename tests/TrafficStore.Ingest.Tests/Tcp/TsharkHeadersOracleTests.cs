@@ -39,6 +39,60 @@ public class TsharkHeadersOracleTests
         Assert.Empty(comparison.Differences);
     }
 
+    /// <summary>
+    /// UDP flows have no oracle section; tshark's udp.stream is the reference: same numbering, ends,
+    /// packet and byte counts for every UDP flow of every capture.
+    /// </summary>
+    [Fact]
+    public void UdpFlowsMatchTsharkUdpStreams()
+    {
+        if (!TsharkAvailable()) return;
+        int flows = 0;
+        foreach (var name in SharedData.CaptureNames())
+        {
+            var expected = new List<string>();
+            var index = new Dictionary<string, int>();
+            foreach (var line in RunTshark(SharedData.Pcap(name), "-Y", "udp && !icmp && !icmpv6", "-T", "fields", "-E", "occurrence=l",
+                         "-e", "udp.stream", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "frame.len"))
+            {
+                var f = line.Split('\t');
+                if (!index.TryGetValue(f[0], out int i))
+                {
+                    index[f[0]] = i = expected.Count;
+                    expected.Add($"{f[0]},{f[1]},{f[2]},0,0");
+                }
+                var e = expected[i].Split(',');
+                expected[i] = $"{e[0]},{e[1]},{e[2]},{long.Parse(e[3]) + 1},{long.Parse(e[4]) + long.Parse(f[3], CultureInfo.InvariantCulture)}";
+            }
+            var rows = new ListSink<ConnectionRecord>();
+            using (var source = TrafficStore.Ingest.Capture.CaptureFile.Open(SharedData.Pcap(name)))
+                new IngestPipeline(rows).Run(source);
+            var actual = rows.Rows.Where(r => r.Transport == Transport.Udp)
+                .Select(r => $"{r.Stream},{r.ClientPort},{r.ServerPort},{r.PacketsC2S + r.PacketsS2C},{r.BytesC2S + r.BytesS2C}").ToList();
+            Assert.Equal(expected, actual);
+            flows += actual.Count;
+        }
+        _output.WriteLine($"{flows} UDP flows match");
+        Assert.True(flows > 100);
+    }
+
+    private static List<string> RunTshark(string pcap, params string[] args)
+    {
+        var psi = new ProcessStartInfo("tshark") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-r");
+        psi.ArgumentList.Add(pcap);
+        psi.ArgumentList.Add("-n");
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var proc = Process.Start(psi)!;
+        proc.ErrorDataReceived += (_, _) => { };
+        proc.BeginErrorReadLine();
+        var lines = new List<string>();
+        string? line;
+        while ((line = proc.StandardOutput.ReadLine()) is not null) lines.Add(line);
+        proc.WaitForExit();
+        return lines;
+    }
+
     private static bool TsharkAvailable()
     {
         try

@@ -86,20 +86,7 @@ internal abstract class TcpFlowScript : FlowScript
         if ((flags & TcpFlags.Rst) != 0) window = 0;
 
         var addressing = new FrameAddressing(from.Host, from.Port, to.Host, to.Port, Ipv6);
-        int frameLength;
-        if (secondPayload.IsEmpty)
-        {
-            frameLength = FrameBuilder.WriteTcp(Frame, addressing, from.IpId++, s, from.ReceiveNext, flags, (ushort)window, options[..o], payload);
-        }
-        else
-        {
-            // The payload straddles two buffers (e.g. response head and a shared body template):
-            // build the segment once with a placeholder and copy both parts in place.
-            Span<byte> joined = stackalloc byte[length];
-            payload.CopyTo(joined);
-            secondPayload.CopyTo(joined[payload.Length..]);
-            frameLength = FrameBuilder.WriteTcp(Frame, addressing, from.IpId++, s, from.ReceiveNext, flags, (ushort)window, options[..o], joined);
-        }
+        int frameLength = FrameBuilder.WriteTcp(Frame, addressing, from.IpId++, s, from.ReceiveNext, flags, (ushort)window, options[..o], payload, secondPayload);
         FrameLength = frameLength;
         TimestampNs = at;
         if (at > Now) Now = at;
@@ -182,7 +169,7 @@ internal abstract class TcpFlowScript : FlowScript
                 firstAckAt = 0;
             }
         }
-        _plan.Sort(static (a, b) => a.At != b.At ? a.At.CompareTo(b.At) : a.Offset != b.Offset ? a.Offset.CompareTo(b.Offset) : a.IsAck.CompareTo(b.IsAck));
+        SortByTime(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_plan));
 
         foreach (SegmentPlan p in _plan)
         {
@@ -227,6 +214,21 @@ internal abstract class TcpFlowScript : FlowScript
         yield return 0;
         Emit(first, TcpFlags.Ack, Now + Jitter(clientFirst ? 20_000 : RttNs));
         yield return 0;
+    }
+
+    /// <summary>
+    /// Insertion sort: data segments and ACKs are each already in time order and interleave only
+    /// locally, so this is linear in practice (and stable, unlike Array.Sort).
+    /// </summary>
+    private static void SortByTime(Span<SegmentPlan> plan)
+    {
+        for (int i = 1; i < plan.Length; i++)
+        {
+            SegmentPlan item = plan[i];
+            int j = i - 1;
+            while (j >= 0 && plan[j].At > item.At) { plan[j + 1] = plan[j]; j--; }
+            plan[j + 1] = item;
+        }
     }
 
     private readonly record struct SegmentPlan(long At, bool FromClient, bool IsAck, int Offset, int Length, bool IsLast);

@@ -34,7 +34,9 @@ internal sealed class TlsConversationScript : TcpFlowScript
     {
         foreach (int step in Handshake()) yield return step;
         string[] alpn = _outcome == TlsOutcome.Tls12 ? new[] { "http/1.1" } : new[] { "h2", "http/1.1" };
-        foreach (int step in Transfer(Client, TlsMessageWriter.ClientHello(Rng, _serverName, alpn), ackLast: false)) yield return step;
+        // The TLS 1.2 conversations come from an older client library that offers only 1.2.
+        byte[] hello = TlsMessageWriter.ClientHello(Rng, _serverName, alpn, offerTls13: _outcome != TlsOutcome.Tls12);
+        foreach (int step in Transfer(Client, hello, ackLast: false)) yield return step;
         Now += Jitter(RttNs) + Jitter(600_000, 0.5);
 
         switch (_outcome)

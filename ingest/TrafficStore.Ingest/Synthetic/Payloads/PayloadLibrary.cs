@@ -46,7 +46,20 @@ internal sealed class PayloadLibrary
     /// bytes), but its length does not: a fixed serial, fixed names and dates, a 2048-bit modulus
     /// and a 256-byte signature, so every later sequence number stays deterministic.
     /// </summary>
-    public byte[] CertificateDer => _certificate ??= _certificateOverride ?? CreateCertificate(_start);
+    public byte[] CertificateDer => _certificate ??= _certificateOverride ?? SharedCertificate(_start);
+
+    private static readonly Dictionary<DateTime, byte[]> Certificates = new();
+
+    /// <summary>One certificate per process and start day: RSA key generation costs ~100 ms.</summary>
+    private static byte[] SharedCertificate(DateTimeOffset start)
+    {
+        lock (Certificates)
+        {
+            if (!Certificates.TryGetValue(start.UtcDateTime.Date, out byte[]? der))
+                Certificates[start.UtcDateTime.Date] = der = CreateCertificate(start);
+            return der;
+        }
+    }
 
     public static byte[] CreateCertificate(DateTimeOffset start)
     {

@@ -49,7 +49,7 @@ internal static class FrameBuilder
     private const byte ProtocolUdp = 17;
 
     /// <summary>
-    /// Writes Ethernet + IP + TCP + payload; returns the frame length.
+    /// Writes Ethernet + IP + TCP + payload (given in one or two parts); returns the frame length.
     /// <code>
     ///  TCP header (RFC 9293 section 3.1)
     ///  0                   1                   2                   3
@@ -66,11 +66,11 @@ internal static class FrameBuilder
     /// </code>
     /// </summary>
     public static int WriteTcp(Span<byte> frame, in FrameAddressing a, ushort ipId, uint seq, uint ack, TcpFlags flags,
-        ushort window, ReadOnlySpan<byte> options, ReadOnlySpan<byte> payload)
+        ushort window, ReadOnlySpan<byte> options, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> payloadContinued = default)
     {
         if ((options.Length & 3) != 0 || options.Length > 40) throw new ArgumentException("TCP options must be padded to 4 bytes, at most 40.", nameof(options));
         int tcpLength = TcpHeaderLength + options.Length;
-        int l4Length = tcpLength + payload.Length;
+        int l4Length = tcpLength + payload.Length + payloadContinued.Length;
         int ipLength = WriteLinkAndIp(frame, a, ipId, ProtocolTcp, l4Length);
         Span<byte> tcp = frame.Slice(EthernetHeaderLength + ipLength, l4Length);
 
@@ -85,6 +85,7 @@ internal static class FrameBuilder
         tcp[18] = 0; tcp[19] = 0;
         options.CopyTo(tcp[TcpHeaderLength..]);
         payload.CopyTo(tcp[tcpLength..]);
+        payloadContinued.CopyTo(tcp[(tcpLength + payload.Length)..]);
 
         ushort checksum = TransportChecksum(a, ProtocolTcp, tcp);
         BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], checksum);

@@ -5,7 +5,9 @@ namespace TrafficStore.Ingest.Synthetic.Wire;
 
 /// <summary>
 /// The Internet checksum (RFC 1071): the ones' complement of the ones' complement sum of 16-bit
-/// words. Sums are accumulated in 64 bits so the carry fold happens once at the end.
+/// words. RFC 1071 section 2 (B) and (C): the sum is independent of byte order and carries may be
+/// deferred, so data is summed as native 32-bit halves of 64-bit words into a 64-bit accumulator,
+/// folded once at the end and swapped to network order.
 /// </summary>
 internal struct InternetChecksum
 {
@@ -14,23 +16,33 @@ internal struct InternetChecksum
     /// <summary>Adds bytes; only the last span added may have an odd length.</summary>
     public void Add(ReadOnlySpan<byte> data)
     {
-        // Summing 32-bit big-endian words is the same as summing 16-bit ones after the fold
-        // (RFC 1071 section 2 (B): the sum is byte-order independent, deferred carries).
-        ReadOnlySpan<uint> words = MemoryMarshal.Cast<byte, uint>(data);
         ulong sum = _sum;
-        foreach (uint w in words) sum += BinaryPrimitives.ReverseEndianness(w);
-        int done = words.Length * 4;
-        if (data.Length - done >= 2) { sum += (uint)(data[done] << 8 | data[done + 1]); done += 2; }
-        if (done < data.Length) sum += (uint)(data[done] << 8);
+        ReadOnlySpan<ulong> words = MemoryMarshal.Cast<byte, ulong>(data);
+        // Each 64-bit word adds as its two 32-bit halves; 2^32 such additions cannot overflow.
+        foreach (ulong w in words) sum += (uint)w + (w >> 32);
+        int done = words.Length * 8;
+        while (data.Length - done >= 2)
+        {
+            sum += MemoryMarshal.Read<ushort>(data[done..]);
+            done += 2;
+        }
+        if (done < data.Length)
+        {
+            // A final odd byte is the high byte of a 16-bit word padded with zero (network order).
+            sum += BitConverter.IsLittleEndian ? data[done] : (ulong)data[done] << 8;
+        }
         _sum = sum;
     }
 
-    public void Add(ushort value) => _sum += value;
+    /// <summary>Adds a 16-bit value given in host order (e.g. a length or protocol number).</summary>
+    public void Add(ushort value) => _sum += BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value;
 
+    /// <summary>The checksum in host order, ready for a big-endian write.</summary>
     public readonly ushort Finish()
     {
         ulong sum = _sum;
         while (sum >> 16 != 0) sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)~sum;
+        ushort native = (ushort)~sum;
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(native) : native;
     }
 }

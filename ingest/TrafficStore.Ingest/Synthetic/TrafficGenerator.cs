@@ -143,10 +143,11 @@ public sealed class TrafficGenerator
     {
         ArgumentNullException.ThrowIfNull(writer);
         var clock = Stopwatch.StartNew();
-        long before = writer.BytesWritten;
+        // Count the file header too when this generation starts the file.
+        long before = writer.FrameCount == 0 ? 0 : writer.BytesWritten;
         while (TryReadNext(out long ts, out ReadOnlySpan<byte> frame)) writer.WriteFrame(ts, frame, frame.Length);
         writer.Flush();
-        Summary.FileBytes = writer.BytesWritten - before + (before == PcapWriter.FileHeaderLength ? PcapWriter.FileHeaderLength : 0);
+        Summary.FileBytes = writer.BytesWritten - before;
         Summary.Elapsed = clock.Elapsed;
         return Summary;
     }

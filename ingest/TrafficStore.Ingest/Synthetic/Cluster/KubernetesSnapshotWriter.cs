@@ -13,7 +13,7 @@ public static class KubernetesSnapshotWriter
     public static void Write(ClusterTopology topology, Stream output)
     {
         using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
-        string created = topology.CreatedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ");
+        string created = topology.CreatedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
         w.WriteStartObject();
         w.WriteString("apiVersion", "v1");
         w.WriteString("kind", "List");

@@ -56,7 +56,7 @@ internal static class Http1Messages
     {
         var sb = new StringBuilder(256);
         sb.Append("HTTP/1.1 ").Append(plan.Status).Append(' ').Append(Reason(plan.Status)).Append("\r\n");
-        sb.Append("Date: ").Append(date.UtcDateTime.ToString("r")).Append("\r\n");
+        sb.Append("Date: ").Append(date.UtcDateTime.ToString("r", System.Globalization.CultureInfo.InvariantCulture)).Append("\r\n");
         sb.Append("Content-Type: ").Append(plan.ContentType).Append("\r\n");
         switch (plan.Framing)
         {
@@ -83,7 +83,7 @@ internal static class Http1Messages
         var w = new ByteWriter(1024);
         foreach (ReadOnlyMemory<byte> c in chunks)
         {
-            w.Ascii(c.Length.ToString("x"));
+            w.Ascii(c.Length.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
             w.Ascii("\r\n");
             w.Bytes(c.Span);
             w.Ascii("\r\n");

@@ -98,7 +98,7 @@ internal sealed class PayloadLibrary
             sb.Append("{\"id\":\"ord_").Append(rng.Next(100000, 999999)).Append("\",\"customer\":\"cus_").Append(rng.Next(1000, 9999))
               .Append("\",\"status\":\"").Append(States[rng.Next(States.Length)]).Append("\",\"items\":[{\"sku\":\"")
               .Append(Skus[rng.Next(Skus.Length)]).Append("\",\"qty\":").Append(rng.Next(1, 5)).Append("}],\"total\":")
-              .Append(rng.Next(500, 50000) / 100.0).Append(",\"currency\":\"EUR\"}");
+              .Append((rng.Next(500, 50000) / 100.0).ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(",\"currency\":\"EUR\"}");
         }
         return sb.Append("],\"next\":null}").ToString();
     }

@@ -34,6 +34,22 @@ public class GeneratedCaptureTsharkTests : IClassFixture<GeneratedCaptureFixture
     }
 
     [TsharkFact]
+    public void EveryChecksumIsValid()
+    {
+        string bad = Tshark.Run("tshark", "-n", "-r", _capture.PcapPath,
+            "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+            "-Y", "(ip && ip.checksum.status != 1) || (tcp && tcp.checksum.status != 1) || (udp && udp.checksum.status != 1) || !(tcp || udp)",
+            "-T", "fields", "-e", "frame.number");
+        Assert.Equal("", bad);
+    }
+
+    [TsharkFact]
+    public void NoSegmentAcknowledgesDataThatWasNeverSent()
+    {
+        Assert.Equal("", Tshark.Fields(_capture.PcapPath, "tcp.analysis.ack_lost_segment", "frame.number"));
+    }
+
+    [TsharkFact]
     public void OnlyTheTroubleConnectionsCarryWarnings()
     {
         // Warnings (zero window, lost segment, RST...) belong to the five trouble connections alone.

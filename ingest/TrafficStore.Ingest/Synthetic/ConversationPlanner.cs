@@ -1,6 +1,6 @@
 using System.Text;
 using TrafficStore.Ingest.Synthetic.Cluster;
-using TrafficStore.Ingest.Synthetic.Flows;
+using TrafficStore.Ingest.Synthetic.Conversations;
 using TrafficStore.Ingest.Synthetic.Payloads;
 using TrafficStore.Ingest.Synthetic.Wire;
 
@@ -8,17 +8,17 @@ namespace TrafficStore.Ingest.Synthetic;
 
 /// <summary>
 /// Decides who talks to whom, about what, and how far apart they are: builds the feature tour and
-/// the random conversations as <see cref="FlowScript"/>s.
+/// the random conversations as <see cref="ConversationScript"/>s.
 /// </summary>
 internal sealed class ConversationPlanner
 {
-    private readonly FlowContextInfo _context;
+    private readonly ConversationEnvironment _context;
     private readonly TrafficGeneratorOptions _options;
     private readonly Random _rng;
     private ClusterTopology Topology => _context.Topology;
     private PayloadLibrary Payloads => _context.Payloads;
 
-    public ConversationPlanner(FlowContextInfo context, TrafficGeneratorOptions options)
+    public ConversationPlanner(ConversationEnvironment context, TrafficGeneratorOptions options)
     {
         _context = context;
         _options = options;
@@ -47,7 +47,7 @@ internal sealed class ConversationPlanner
 
     // ------------------------------------------------------------------ feature tour
 
-    public IEnumerable<FlowScript> FeatureTour(long start, long end)
+    public IEnumerable<ConversationScript> FeatureTour(long start, long end)
     {
         long span = end - start;
         long At(double fraction) => start + (long)(span * fraction);
@@ -165,7 +165,7 @@ internal sealed class ConversationPlanner
 
     // ------------------------------------------------------------------ random conversations
 
-    public FlowScript Random(long at)
+    public ConversationScript Random(long at)
     {
         TrafficMix mix = _options.Mix;
         double roll = _rng.NextDouble() * mix.Total;
@@ -179,7 +179,7 @@ internal sealed class ConversationPlanner
         return RandomTls(at, client, ipv6);
     }
 
-    private FlowScript RandomHttp(long at, ClusterPod client, bool ipv6, bool viaService)
+    private ConversationScript RandomHttp(long at, ClusterPod client, bool ipv6, bool viaService)
     {
         Workload workload = Pick(new[] { Find("orders"), Find("orders"), Find("frontend"), Find("payments-api") });
         var target = Target(workload, viaService);
@@ -207,7 +207,7 @@ internal sealed class ConversationPlanner
             workload.DnsName, $"{client.Workload.Name}/1.0", exchanges);
     }
 
-    private FlowScript RandomDownload(long at, ClusterPod client, bool ipv6, bool viaService)
+    private ConversationScript RandomDownload(long at, ClusterPod client, bool ipv6, bool viaService)
     {
         Workload catalog = Find("catalog");
         var target = Target(catalog, viaService);
@@ -224,7 +224,7 @@ internal sealed class ConversationPlanner
             catalog.DnsName, "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0", exchanges);
     }
 
-    private FlowScript RandomGrpc(long at, ClusterPod client, bool ipv6, bool viaService)
+    private ConversationScript RandomGrpc(long at, ClusterPod client, bool ipv6, bool viaService)
     {
         Workload workload = _rng.Next(2) == 0 ? Find("inventory") : Find("ledger");
         var target = Target(workload, viaService);
@@ -249,7 +249,7 @@ internal sealed class ConversationPlanner
             $"{workload.DnsName}:{target.Port}", calls);
     }
 
-    private FlowScript RandomDns(long at, ClusterPod client, bool ipv6)
+    private ConversationScript RandomDns(long at, ClusterPod client, bool ipv6)
     {
         ClusterService dns = Topology.Dns;
         Workload workload = Pick(Topology.Workloads.Where(w => w.Service is not null).ToList());
@@ -284,7 +284,7 @@ internal sealed class ConversationPlanner
             : new DnsQueryPlan(name, DnsType.A, DnsMessageWriter.NxDomain, Array.Empty<DnsAnswer>());
     }
 
-    private FlowScript RandomTls(long at, ClusterPod client, bool ipv6)
+    private ConversationScript RandomTls(long at, ClusterPod client, bool ipv6)
     {
         Workload workload = _rng.Next(2) == 0 ? Find("auth") : Find("checkout");
         var target = Target(workload, true);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using TrafficStore.Ingest.Capture;
 using TrafficStore.Ingest.Synthetic.Cluster;
-using TrafficStore.Ingest.Synthetic.Flows;
+using TrafficStore.Ingest.Synthetic.Conversations;
 using TrafficStore.Ingest.Synthetic.Payloads;
 
 namespace TrafficStore.Ingest.Synthetic;
@@ -12,7 +12,7 @@ namespace TrafficStore.Ingest.Synthetic;
 /// (10.96.0.0/16), as Ethernet frames in capture-time order, plus the matching Kubernetes snapshot.
 /// </summary>
 /// <remarks>
-/// Every conversation is a <see cref="FlowScript"/> producing its frames in time order; the
+/// Every conversation is a <see cref="ConversationScript"/> producing its frames in time order; the
 /// generator merges the live scripts with a priority queue on (timestamp, creation order) and
 /// starts new random conversations lazily as capture time reaches them, so memory stays bounded
 /// by the conversations open at one moment, whatever the size of the output.
@@ -22,9 +22,9 @@ namespace TrafficStore.Ingest.Synthetic;
 public sealed class TrafficGenerator
 {
     private readonly TrafficGeneratorOptions _options;
-    private readonly FlowContextInfo _context;
+    private readonly ConversationEnvironment _context;
     private readonly ConversationPlanner _planner;
-    private readonly PriorityQueue<FlowScript, (long, long)> _live = new();
+    private readonly PriorityQueue<ConversationScript, (long, long)> _live = new();
     private readonly long _startNs, _endNs;
     private readonly long _randomBytesGoal;
     private readonly int _randomCountGoal;
@@ -32,7 +32,7 @@ public sealed class TrafficGenerator
     private int _randomStarted;
     private long _nextArrivalNs;
     private long _order;
-    private FlowScript? _current;
+    private ConversationScript? _current;
 
     public TrafficGenerator(TrafficGeneratorOptions options)
     {
@@ -42,14 +42,14 @@ public sealed class TrafficGenerator
         var rng = new Random(options.Seed);
         Topology = new ClusterTopology(new Random(options.Seed * 31 + 7), options.StartTime.AddDays(-3));
         var payloads = new PayloadLibrary(new Random(options.Seed * 17 + 3), options.StartTime, options.CertificateDer);
-        _context = new FlowContextInfo(rng, Topology, payloads, Summary);
+        _context = new ConversationEnvironment(rng, Topology, payloads, Summary);
         _planner = new ConversationPlanner(_context, options);
         _startNs = options.StartTime.ToUnixTimeMilliseconds() * 1_000_000;
         _endNs = _startNs + options.Duration.Ticks * 100;
 
         long tourBytes = 0;
         if (options.IncludeFeatureTour)
-            foreach (FlowScript script in _planner.FeatureTour(_startNs, _endNs))
+            foreach (ConversationScript script in _planner.FeatureTour(_startNs, _endNs))
             {
                 tourBytes += script.PlannedBytes;
                 Start(script);
@@ -87,13 +87,13 @@ public sealed class TrafficGenerator
         }
         while (_nextArrivalNs != long.MaxValue && (_live.Count == 0 || _nextArrivalNs <= _live.Peek().TimestampNs))
         {
-            FlowScript script = _planner.Random(_nextArrivalNs);
+            ConversationScript script = _planner.Random(_nextArrivalNs);
             _randomPlannedBytes += script.PlannedBytes;
             _randomStarted++;
             Start(script);
             _nextArrivalNs = NextArrival();
         }
-        if (!_live.TryDequeue(out FlowScript? next, out _))
+        if (!_live.TryDequeue(out ConversationScript? next, out _))
         {
             timestampNs = 0;
             frame = default;
@@ -109,7 +109,7 @@ public sealed class TrafficGenerator
         return true;
     }
 
-    private void Start(FlowScript script)
+    private void Start(ConversationScript script)
     {
         script.Order = _order++;
         if (script.Advance()) _live.Enqueue(script, (script.TimestampNs, script.Order));

@@ -1,19 +1,19 @@
 using TrafficStore.Ingest.Synthetic.Payloads;
 using TrafficStore.Ingest.Synthetic.Wire;
 
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 /// <summary>
 /// A response whose sixth segment overtakes the fifth on the way (as across two ECMP paths): the
 /// client SACKs the early one with a duplicate ACK, the late one arrives a few tens of
 /// microseconds later, well inside one round trip, and the ACK jumps over both.
 /// </summary>
-internal sealed class OutOfOrderScript : TcpFlowScript
+internal sealed class OutOfOrderScript : TcpConversationScript
 {
     private const int Segments = 12, LateIndex = 5;
     private readonly string _host;
 
-    public OutOfOrderScript(FlowContextInfo context, long startNs, SimulatedHost client, SimulatedHost server, ushort port, long rttNs, string host)
+    public OutOfOrderScript(ConversationEnvironment context, long startNs, SimulatedHost client, SimulatedHost server, ushort port, long rttNs, string host)
         : base(context, startNs, client, server, port, false, rttNs)
     {
         _host = host;

@@ -1,13 +1,13 @@
 using TrafficStore.Ingest.Synthetic.Payloads;
 using TrafficStore.Ingest.Synthetic.Wire;
 
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 /// <summary>
 /// An HTTP/1.1 keep-alive connection: handshake, the planned request/response pairs (each request
 /// waits for the previous response), then an orderly close.
 /// </summary>
-internal sealed class HttpConversationScript : TcpFlowScript
+internal sealed class HttpConversationScript : TcpConversationScript
 {
     private readonly IReadOnlyList<HttpExchangePlan> _exchanges;
     private readonly string _host;
@@ -15,7 +15,7 @@ internal sealed class HttpConversationScript : TcpFlowScript
     private readonly string _token;
     private readonly long _closeAt;
 
-    public HttpConversationScript(FlowContextInfo context, long startNs, SimulatedHost client, SimulatedHost server, ushort port,
+    public HttpConversationScript(ConversationEnvironment context, long startNs, SimulatedHost client, SimulatedHost server, ushort port,
         bool ipv6, long rttNs, string host, string userAgent, IReadOnlyList<HttpExchangePlan> exchanges, long closeAtNs = 0)
         : base(context, startNs, client, server, port, ipv6, rttNs)
     {

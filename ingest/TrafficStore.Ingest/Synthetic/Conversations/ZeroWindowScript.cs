@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Synthetic.Payloads;
 using TrafficStore.Ingest.Synthetic.Wire;
 
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 /// <summary>
 /// A download to a client whose application stops reading: the advertised window shrinks as data
@@ -9,14 +9,14 @@ namespace TrafficStore.Ingest.Synthetic.Flows;
 /// The server sends one-byte zero-window probes at growing intervals, the client answers each with
 /// a zero-window ACK, then its application reads and a window update reopens the transfer.
 /// </summary>
-internal sealed class ZeroWindowScript : TcpFlowScript
+internal sealed class ZeroWindowScript : TcpConversationScript
 {
     // Segment and window sizes are multiples of 128 (the client's 2^7 window scale), so every
     // advertised window is exact and the last segment before the stall fills the window to the byte.
     private const int SegmentSize = 1408, InitialWindow = SegmentSize * 20 + 640, ResponseBytes = 90_000;
     private readonly string _host;
 
-    public ZeroWindowScript(FlowContextInfo context, long startNs, SimulatedHost client, SimulatedHost server, ushort port, long rttNs, string host)
+    public ZeroWindowScript(ConversationEnvironment context, long startNs, SimulatedHost client, SimulatedHost server, ushort port, long rttNs, string host)
         : base(context, startNs, client, server, port, false, rttNs)
     {
         _host = host;

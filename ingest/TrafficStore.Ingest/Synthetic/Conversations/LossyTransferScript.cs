@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Synthetic.Payloads;
 using TrafficStore.Ingest.Synthetic.Wire;
 
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 /// <summary>
 /// A download that loses one server segment before the capture point: the client sends duplicate
@@ -9,12 +9,12 @@ namespace TrafficStore.Ingest.Synthetic.Flows;
 /// (RFC 5681 section 3.2). Then a client request is lost after the capture point and resent when
 /// the retransmission timer fires (RFC 6298), so the capture shows it twice.
 /// </summary>
-internal sealed class LossyTransferScript : TcpFlowScript
+internal sealed class LossyTransferScript : TcpConversationScript
 {
     private const int Segments = 40, LostIndex = 14, SegmentsAfterLoss = 5;
     private readonly string _host;
 
-    public LossyTransferScript(FlowContextInfo context, long startNs, SimulatedHost client, SimulatedHost server, ushort port, long rttNs, string host)
+    public LossyTransferScript(ConversationEnvironment context, long startNs, SimulatedHost client, SimulatedHost server, ushort port, long rttNs, string host)
         : base(context, startNs, client, server, port, false, rttNs)
     {
         _host = host;

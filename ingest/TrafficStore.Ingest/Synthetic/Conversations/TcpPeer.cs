@@ -1,6 +1,6 @@
 using TrafficStore.Ingest.Synthetic.Wire;
 
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 /// <summary>One side of a simulated TCP connection: its send and receive sequence state.</summary>
 internal sealed class TcpPeer

@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Synthetic.Payloads;
 using TrafficStore.Ingest.Synthetic.Wire;
 
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 /// <summary>One unary (or server-streaming) gRPC call: method, reply size and final status.</summary>
 internal sealed record GrpcCallPlan(string Method, int RequestBytes, int ResponseMessages, int ResponseBytes, int Status = 0, string? Message = null,
@@ -12,12 +12,12 @@ internal sealed record GrpcCallPlan(string Method, int RequestBytes, int Respons
 /// SETTINGS, the server's SETTINGS and ACKs, then one stream per call (odd ids 1, 3, 5...): request
 /// HEADERS + one DATA with END_STREAM; response HEADERS, DATA and trailers with grpc-status.
 /// </summary>
-internal sealed class GrpcConversationScript : TcpFlowScript
+internal sealed class GrpcConversationScript : TcpConversationScript
 {
     private readonly IReadOnlyList<GrpcCallPlan> _calls;
     private readonly string _authority;
 
-    public GrpcConversationScript(FlowContextInfo context, long startNs, SimulatedHost client, SimulatedHost server, ushort port,
+    public GrpcConversationScript(ConversationEnvironment context, long startNs, SimulatedHost client, SimulatedHost server, ushort port,
         bool ipv6, long rttNs, string authority, IReadOnlyList<GrpcCallPlan> calls)
         : base(context, startNs, client, server, port, ipv6, rttNs)
     {

@@ -1,11 +1,11 @@
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 /// <summary>
 /// One conversation of the synthetic capture (a TCP connection, a DNS exchange...), written as an
 /// iterator that builds one frame per step into <see cref="Frame"/>. The generator merges all live
 /// scripts by <see cref="TimestampNs"/>, so a script must produce its frames in time order.
 /// </summary>
-internal abstract class FlowScript
+internal abstract class ConversationScript
 {
     /// <summary>Largest frame a script may build (Ethernet + IPv6 + TCP with options + MSS).</summary>
     public const int FrameCapacity = 2048;
@@ -13,14 +13,14 @@ internal abstract class FlowScript
     private IEnumerator<int>? _steps;
     private long _lastTimestamp = long.MinValue;
 
-    protected FlowScript(FlowContextInfo context, long startNs)
+    protected ConversationScript(ConversationEnvironment context, long startNs)
     {
         Context = context;
         Rng = new Random(context.Random.Next());
         Now = startNs;
     }
 
-    protected FlowContextInfo Context { get; }
+    protected ConversationEnvironment Context { get; }
     protected Random Rng { get; }
 
     /// <summary>The script's own clock (capture time of the next frame, ns since the epoch).</summary>
@@ -53,21 +53,4 @@ internal abstract class FlowScript
     /// <summary>A jittered duration: <paramref name="ns"/> ± <paramref name="fraction"/>.</summary>
     protected long Jitter(long ns, double fraction = 0.15) =>
         Math.Max(1, (long)(ns * (1 + fraction * (2 * Rng.NextDouble() - 1))));
-}
-
-/// <summary>What every script shares: the random source, the cluster, payload templates and counters.</summary>
-internal sealed class FlowContextInfo
-{
-    public FlowContextInfo(Random random, Cluster.ClusterTopology topology, Payloads.PayloadLibrary payloads, GenerationSummary summary)
-    {
-        Random = random;
-        Topology = topology;
-        Payloads = payloads;
-        Summary = summary;
-    }
-
-    public Random Random { get; }
-    public Cluster.ClusterTopology Topology { get; }
-    public Payloads.PayloadLibrary Payloads { get; }
-    public GenerationSummary Summary { get; }
 }

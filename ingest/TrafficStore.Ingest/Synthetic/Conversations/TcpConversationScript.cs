@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using TrafficStore.Ingest.Synthetic.Wire;
 
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 /// <summary>
 /// Base of every TCP conversation. The capture point is the client pod's interface: client
@@ -9,12 +9,12 @@ namespace TrafficStore.Ingest.Synthetic.Flows;
 /// are one round-trip time apart. Sequence/acknowledgment numbers, windows, RFC 7323 timestamps
 /// and SACK blocks follow the peers' real state.
 /// </summary>
-internal abstract class TcpFlowScript : FlowScript
+internal abstract class TcpConversationScript : ConversationScript
 {
     private readonly List<SegmentPlan> _plan = new();
     private ReadOnlyMemory<byte> _head, _body;
 
-    protected TcpFlowScript(FlowContextInfo context, long startNs, SimulatedHost client, SimulatedHost server,
+    protected TcpConversationScript(ConversationEnvironment context, long startNs, SimulatedHost client, SimulatedHost server,
         ushort serverPort, bool ipv6, long rttNs) : base(context, startNs)
     {
         Ipv6 = ipv6;

@@ -1,6 +1,6 @@
 using TrafficStore.Ingest.Synthetic.Wire;
 
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 internal enum ConnectionFailure { Refused, Unanswered }
 
@@ -9,11 +9,11 @@ internal enum ConnectionFailure { Refused, Unanswered }
 /// listens on the port, RFC 9293 3.10.7.1) or nobody answers and the client retransmits its SYN
 /// after 1 s and then 2 s more (Linux's exponential SYN back-off).
 /// </summary>
-internal sealed class FailedConnectionScript : TcpFlowScript
+internal sealed class FailedConnectionScript : TcpConversationScript
 {
     private readonly ConnectionFailure _failure;
 
-    public FailedConnectionScript(FlowContextInfo context, long startNs, SimulatedHost client, SimulatedHost server, ushort port, long rttNs, ConnectionFailure failure)
+    public FailedConnectionScript(ConversationEnvironment context, long startNs, SimulatedHost client, SimulatedHost server, ushort port, long rttNs, ConnectionFailure failure)
         : base(context, startNs, client, server, port, false, rttNs)
     {
         _failure = failure;

@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Synthetic.Payloads;
 using TrafficStore.Ingest.Synthetic.Wire;
 
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 /// <summary>One DNS question and the resolver's answer (none when <see cref="Answered"/> is false).</summary>
 internal sealed record DnsQueryPlan(string Name, DnsType Type, int Rcode, IReadOnlyList<DnsAnswer> Answers, bool Answered = true, long ResolveNs = 400_000);
@@ -10,7 +10,7 @@ internal sealed record DnsQueryPlan(string Name, DnsType Type, int Rcode, IReadO
 /// DNS over UDP from one client socket to kube-dns: the queries go out together (as glibc sends A
 /// and AAAA in parallel) and each answer arrives after the resolver's time.
 /// </summary>
-internal sealed class DnsUdpScript : FlowScript
+internal sealed class DnsUdpScript : ConversationScript
 {
     private readonly SimulatedHost _client, _resolver;
     private readonly ushort _clientPort;
@@ -19,7 +19,7 @@ internal sealed class DnsUdpScript : FlowScript
     private readonly long _rttNs;
     private ushort _ipId;
 
-    public DnsUdpScript(FlowContextInfo context, long startNs, SimulatedHost client, SimulatedHost resolver, bool ipv6, long rttNs,
+    public DnsUdpScript(ConversationEnvironment context, long startNs, SimulatedHost client, SimulatedHost resolver, bool ipv6, long rttNs,
         IReadOnlyList<DnsQueryPlan> queries) : base(context, startNs)
     {
         _client = client;
@@ -64,43 +64,5 @@ internal sealed class DnsUdpScript : FlowScript
         FrameLength = FrameBuilder.WriteUdp(Frame, addressing, _ipId++, message);
         TimestampNs = at;
         if (at > Now) Now = at;
-    }
-}
-
-/// <summary>
-/// DNS over TCP (RFC 7766): a two-byte length before each message, as a client does after a
-/// truncated UDP answer. One query, one large answer, then the client closes.
-/// </summary>
-internal sealed class DnsTcpScript : TcpFlowScript
-{
-    private readonly DnsQueryPlan _query;
-
-    public DnsTcpScript(FlowContextInfo context, long startNs, SimulatedHost client, SimulatedHost resolver, long rttNs, DnsQueryPlan query)
-        : base(context, startNs, client, resolver, 53, false, rttNs)
-    {
-        _query = query;
-        PlannedBytes = 1500;
-        context.Summary.DnsQueries++;
-    }
-
-    public override long PlannedBytes { get; }
-
-    protected override IEnumerable<int> Steps()
-    {
-        foreach (int step in Handshake()) yield return step;
-        ushort id = (ushort)Rng.Next(1, 65536);
-        foreach (int step in Transfer(Client, Framed(DnsMessageWriter.Query(id, _query.Name, _query.Type)), ackLast: false)) yield return step;
-        Now += Jitter(RttNs) + Jitter(_query.ResolveNs, 0.5);
-        foreach (int step in Transfer(Server, Framed(DnsMessageWriter.Response(id, _query.Name, _query.Type, _query.Rcode, _query.Answers)))) yield return step;
-        foreach (int step in Close()) yield return step;
-    }
-
-    private static byte[] Framed(byte[] message)
-    {
-        var framed = new byte[message.Length + 2];
-        framed[0] = (byte)(message.Length >> 8);
-        framed[1] = (byte)message.Length;
-        message.CopyTo(framed, 2);
-        return framed;
     }
 }

@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Synthetic.Payloads;
 using TrafficStore.Ingest.Synthetic.Wire;
 
-namespace TrafficStore.Ingest.Synthetic.Flows;
+namespace TrafficStore.Ingest.Synthetic.Conversations;
 
 internal enum TlsOutcome { Tls13, Tls12, HandshakeFailure }
 
@@ -11,13 +11,13 @@ internal enum TlsOutcome { Tls13, Tls12, HandshakeFailure }
 /// <see cref="TlsOutcome.HandshakeFailure"/> the server answers the ClientHello with a fatal
 /// handshake_failure alert and closes.
 /// </summary>
-internal sealed class TlsConversationScript : TcpFlowScript
+internal sealed class TlsConversationScript : TcpConversationScript
 {
     private readonly string _serverName;
     private readonly TlsOutcome _outcome;
     private readonly int[] _responseSizes;
 
-    public TlsConversationScript(FlowContextInfo context, long startNs, SimulatedHost client, SimulatedHost server, ushort port,
+    public TlsConversationScript(ConversationEnvironment context, long startNs, SimulatedHost client, SimulatedHost server, ushort port,
         bool ipv6, long rttNs, string serverName, TlsOutcome outcome, int[] responseSizes)
         : base(context, startNs, client, server, port, ipv6, rttNs)
     {

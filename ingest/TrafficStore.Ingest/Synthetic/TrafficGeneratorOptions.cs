@@ -49,8 +49,8 @@ public sealed record TrafficGeneratorOptions
     /// <summary>DER certificate for TLS 1.2 servers; null makes a fresh self-signed one per generator.</summary>
     public byte[]? CertificateDer { get; init; }
 
-    /// <summary>The default demo: about 4 MB over 10 minutes.</summary>
-    public static TrafficGeneratorOptions Demo { get; } = new() { TargetBytes = 4_000_000 };
+    /// <summary>The default demo: about 4 MB over 10 minutes, few large downloads so that many conversations fit.</summary>
+    public static TrafficGeneratorOptions Demo { get; } = new() { TargetBytes = 4_000_000, Mix = new TrafficMix(Downloads: 0.3) };
 
     internal void Validate()
     {

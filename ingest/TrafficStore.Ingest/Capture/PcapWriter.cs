@@ -84,6 +84,8 @@ public sealed class PcapWriter : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(timestampNs);
+        // The seconds field is an unsigned 32-bit count: it ends in February 2106.
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(timestampNs / 1_000_000_000, uint.MaxValue, nameof(timestampNs));
         ArgumentOutOfRangeException.ThrowIfLessThan(originalLength, data.Length);
 
         int captured = Math.Min(data.Length, SnapLength);

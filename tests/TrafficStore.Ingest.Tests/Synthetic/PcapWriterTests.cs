@@ -73,6 +73,15 @@ public class PcapWriterTests
     }
 
     [Fact]
+    public void RejectsTimestampsThePcapFormatCannotHold()
+    {
+        using var writer = new PcapWriter(new MemoryStream(), LinkType.Ethernet);
+        Assert.Throws<ArgumentOutOfRangeException>(() => writer.WriteFrame(-1, FrameA, FrameA.Length));
+        Assert.Throws<ArgumentOutOfRangeException>(() => writer.WriteFrame((uint.MaxValue + 1L) * 1_000_000_000, FrameA, FrameA.Length));
+        writer.WriteFrame(uint.MaxValue * 1_000_000_000L, FrameA, FrameA.Length);
+    }
+
+    [Fact]
     public void WritingAFrameDoesNotAllocate()
     {
         using var writer = new PcapWriter(Stream.Null, LinkType.Ethernet, bufferSize: 1 << 16);

@@ -107,6 +107,18 @@ public class TrafficGeneratorTests
     }
 
     [Fact]
+    public void DemoIsAFewMegabytesOverTenMinutes()
+    {
+        using var writer = new PcapWriter(Stream.Null, LinkType.Ethernet);
+        var generator = new TrafficGenerator(TrafficGeneratorOptions.Demo with { CertificateDer = Certificate });
+        GenerationSummary summary = generator.WriteTo(writer);
+        Assert.InRange(summary.FileBytes, 2_500_000, 6_000_000);
+        Assert.InRange(summary.LastTimestampNs - summary.FirstTimestampNs, 590_000_000_000, 610_000_000_000);
+        Assert.True(summary.TcpConnections >= 50, $"{summary.TcpConnections} TCP connections");
+        Assert.True(summary.DnsQueries >= 30, $"{summary.DnsQueries} DNS queries");
+    }
+
+    [Fact]
     public void SnapshotIsAKubectlListThatMatchesTheCapture()
     {
         var generator = new TrafficGenerator(Small(9));

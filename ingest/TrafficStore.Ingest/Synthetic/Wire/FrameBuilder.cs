@@ -122,6 +122,18 @@ internal static class FrameBuilder
     public static int HeadersLength(bool ipv6, int tcpOptionsLength) =>
         EthernetHeaderLength + (ipv6 ? Ipv6HeaderLength : Ipv4HeaderLength) + TcpHeaderLength + tcpOptionsLength;
 
+    /// <summary>
+    /// Ethernet II header (destination MAC, source MAC, EtherType 0x0800 / 0x86DD), then the IP
+    /// header; returns the IP header length.
+    /// <code>
+    ///  IPv4 (RFC 791 section 3.1)                          IPv6 (RFC 8200 section 3)
+    /// |Version|  IHL  |Type of Service|     Total Length    | |Version| Traffic Class |      Flow Label       |
+    /// |        Identification         |Flags| Frag Offset   | |    Payload Length     |  Next Header  | Hop Limit |
+    /// | Time to Live  |   Protocol    |   Header Checksum   | |              Source Address (128)             |
+    /// |                Source Address (32)                  | |           Destination Address (128)           |
+    /// |              Destination Address (32)               |
+    /// </code>
+    /// </summary>
     private static int WriteLinkAndIp(Span<byte> frame, in FrameAddressing a, ushort ipId, byte protocol, int l4Length)
     {
         // Ethernet II: destination MAC, source MAC, EtherType.

@@ -3,7 +3,24 @@ using TrafficStore.Ingest.Decode;
 namespace TrafficStore.Kubernetes.Identity;
 
 /// <summary>An address, and a port for Service ClusterIPs (0 = any port).</summary>
-internal readonly record struct AddressKey(NetAddress Address, ushort Port);
+internal readonly struct AddressKey(NetAddress address, ushort port) : IEquatable<AddressKey>
+{
+    public readonly NetAddress Address = address;
+    public readonly ushort Port = port;
+
+    public bool Equals(AddressKey other) => Port == other.Port && Address.High == other.Address.High
+        && Address.Low == other.Address.Low && Address.IsV6 == other.Address.IsV6;
+
+    public override bool Equals(object? obj) => obj is AddressKey other && Equals(other);
+
+    // Hand-rolled rather than HashCode.Combine: this is on the per-connection path, and pod IPs
+    // differ in their low bits, which the multiply spreads across the word.
+    public override int GetHashCode()
+    {
+        ulong mixed = (Address.Low ^ (Address.High * 0x9E3779B97F4A7C15UL) ^ ((ulong)Port << 48)) * 0x9E3779B97F4A7C15UL;
+        return (int)(mixed >> 32) ^ (Address.IsV6 ? 1 : 0);
+    }
+}
 
 /// <summary>[StartNs, EndNs) during which an address belonged to <see cref="Identity"/>.</summary>
 internal readonly record struct ValidityInterval(long StartNs, long EndNs, EndpointIdentity Identity);

@@ -11,8 +11,13 @@ public sealed class ClusterWatcherOptions
     public TimeSpan ListTimeout { get; set; } = TimeSpan.FromSeconds(60);
     /// <summary>Server-side watch timeout; the watch is then resumed from the last resourceVersion.</summary>
     public int WatchTimeoutSeconds { get; set; } = 300;
-    /// <summary>How often applied changes are compiled into the lookup table the packet path reads.</summary>
-    public TimeSpan PublishInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// How often applied changes are compiled into the lookup table the packet path reads. A publish
+    /// rebuilds the whole table (about 90 ms for 10 000 pods here), so this trades CPU under churn
+    /// against how soon a new pod resolves; connection rows are enriched when they are emitted,
+    /// usually well after their first packet.
+    /// </summary>
+    public TimeSpan PublishInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>How long deleted pods, services and nodes stay resolvable (for packets that arrive late or are replayed).</summary>
     public TimeSpan HistoryRetention { get; set; } = TimeSpan.FromHours(1);
     /// <summary>Also watch batch/v1 Jobs, to resolve Job → CronJob owner chains.</summary>

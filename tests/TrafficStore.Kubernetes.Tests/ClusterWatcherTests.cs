@@ -104,7 +104,7 @@ public class ClusterWatcherTests
     }
 
     [Fact]
-    public async Task HttpGoneOnTheWatchRequestForcesARelistAndBackOffSurvivesAnUnreachableServer()
+    public async Task HttpGoneOnTheWatchRequestForcesARelistAndACleanEndResumesFromTheSameVersion()
     {
         await using var server = EmptyCluster();
         var now = DateTimeOffset.UtcNow;

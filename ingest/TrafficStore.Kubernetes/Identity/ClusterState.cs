@@ -59,6 +59,9 @@ internal sealed class ClusterState
     public void UpsertPod(V1Pod pod, long observedNs)
     {
         var record = Pods.Upsert(KeyOf(pod.Metadata), pod, PodStartNs(pod, observedNs));
+        // status.startTime appears only once the pod is scheduled: it replaces the creation time
+        // the record may have started with, so that the interval begins when the IP can exist.
+        record.StartNs = PodStartNs(pod, record.StartNs);
         if (PodEndNs(pod) is { } end) record.EndNs = Math.Max(record.StartNs, end);
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using TrafficStore.Ingest.Decode;
 
 namespace TrafficStore.Kubernetes.Process;
@@ -48,11 +49,11 @@ public sealed class SocketProcessResolver
     /// (a socket bound to the wildcard address matches any local address). False when no process
     /// owns it, or on a miss within the refresh interval of the last refresh.
     /// </summary>
-    public bool TryResolve(SocketProtocol protocol, NetAddress address, ushort port, out ProcessIdentity identity)
+    public bool TryResolve(SocketProtocol protocol, NetAddress address, ushort port, [MaybeNullWhen(false)] out ProcessIdentity identity)
     {
         lock (_gate)
         {
-            if (Lookup(protocol, address, port, out identity!)) { _hits++; return true; }
+            if (Lookup(protocol, address, port, out identity)) { _hits++; return true; }
             _misses++;
             long now = _time.GetTimestamp();
             if (_lastRefreshTicks != long.MinValue && _time.GetElapsedTime(_lastRefreshTicks, now) < _minRefreshInterval)
@@ -61,7 +62,7 @@ public sealed class SocketProcessResolver
                 return false;
             }
             RefreshLocked(now);
-            return Lookup(protocol, address, port, out identity!);
+            return Lookup(protocol, address, port, out identity);
         }
     }
 
@@ -71,7 +72,7 @@ public sealed class SocketProcessResolver
         lock (_gate) RefreshLocked(_time.GetTimestamp());
     }
 
-    private bool Lookup(SocketProtocol protocol, NetAddress address, ushort port, out ProcessIdentity? identity)
+    private bool Lookup(SocketProtocol protocol, NetAddress address, ushort port, [MaybeNullWhen(false)] out ProcessIdentity identity)
     {
         if (_cache.TryGetValue(new LocalSocket(protocol, address, port), out identity)) return true;
         if (_cache.TryGetValue(new LocalSocket(protocol, address.IsV6 ? AnyV6 : AnyV4, port), out identity)) return true;
@@ -84,25 +85,13 @@ public sealed class SocketProcessResolver
         _lastRefreshTicks = nowTimestamp;
         _refreshes++;
 
-        var socketsByInode = new Dictionary<long, List<LocalSocket>>();
-        foreach (var (file, protocol) in Tables)
-        {
-            string text;
-            try { text = File.ReadAllText(Path.Combine(_procRoot, file)); }
-            catch (IOException) { continue; }            // IPv6 disabled: no tcp6/udp6
-            catch (UnauthorizedAccessException) { continue; }
-            foreach (var (socket, inode) in ProcNetTable.Parse(text, protocol))
-            {
-                if (!socketsByInode.TryGetValue(inode, out var list)) socketsByInode[inode] = list = new List<LocalSocket>(1);
-                list.Add(socket);
-            }
-        }
+        var pidDirectories = EnumeratePidDirectories().ToList();
+        var socketsByInode = ReadSocketTables(pidDirectories);
 
         var cache = new Dictionary<LocalSocket, ProcessIdentity>();
         var processes = new Dictionary<int, ProcessIdentity?>();
-        foreach (var pidDirectory in EnumeratePidDirectories())
+        foreach (var (pid, pidDirectory) in pidDirectories)
         {
-            int pid = int.Parse(Path.GetFileName(pidDirectory), System.Globalization.CultureInfo.InvariantCulture);
             foreach (long inode in SocketInodesOf(pidDirectory))
             {
                 if (!socketsByInode.TryGetValue(inode, out var sockets)) continue;
@@ -116,16 +105,98 @@ public sealed class SocketProcessResolver
         _cache = cache;
     }
 
-    private IEnumerable<string> EnumeratePidDirectories()
+    /// <summary>
+    /// Socket inode → the local ends it answers for, over every network namespace: each pod has its
+    /// own, and /proc/PID/net shows the namespace of PID, so one process per namespace is read. A
+    /// socket bound to the wildcard address in a pod's namespace is expanded to that namespace's own
+    /// addresses (the pod IP); only in the resolver's own namespace (the node's, for a hostNetwork
+    /// agent) does it stay a wildcard that matches any address.
+    /// </summary>
+    private Dictionary<long, List<LocalSocket>> ReadSocketTables(List<(int Pid, string Directory)> pidDirectories)
     {
-        IEnumerable<string> directories;
-        try { directories = Directory.EnumerateDirectories(_procRoot); }
-        catch (IOException) { yield break; }
+        string? ownNamespace = NamespaceOf(Path.Combine(_procRoot, "self"));
+        var readerByNamespace = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (_, directory) in pidDirectories)
+        {
+            string? ns = NamespaceOf(directory);
+            if (ns is not null) readerByNamespace.TryAdd(ns, directory);
+        }
+
+        var socketsByInode = new Dictionary<long, List<LocalSocket>>();
+        if (readerByNamespace.Count == 0)
+        {
+            // No readable ns links (kernel without them, or no permission): the own namespace only.
+            AddTables(socketsByInode, _procRoot, localAddresses: null);
+            return socketsByInode;
+        }
+        foreach (var (ns, directory) in readerByNamespace)
+        {
+            bool own = ownNamespace is null || ns == ownNamespace;
+            AddTables(socketsByInode, directory, own ? null : LocalAddressesOf(directory));
+        }
+        return socketsByInode;
+    }
+
+    private static void AddTables(Dictionary<long, List<LocalSocket>> socketsByInode, string directory, List<NetAddress>? localAddresses)
+    {
+        foreach (var (file, protocol) in Tables)
+        {
+            string? text = TryReadText(Path.Combine(directory, file));   // no tcp6/udp6 when IPv6 is disabled
+            if (text is null) continue;
+            foreach (var (socket, inode) in ProcNetTable.Parse(text, protocol))
+            {
+                if (!socketsByInode.TryGetValue(inode, out var list)) socketsByInode[inode] = list = new List<LocalSocket>(1);
+                bool wildcard = socket.Address == AnyV4 || socket.Address == AnyV6;
+                if (!wildcard || localAddresses is null)
+                {
+                    list.Add(socket);
+                    continue;
+                }
+                foreach (var address in localAddresses)
+                {
+                    // "0.0.0.0" accepts IPv4 only; "::" accepts IPv6, and IPv4 too unless IPV6_V6ONLY
+                    // (which /proc does not show).
+                    if (socket.Address.IsV6 || !address.IsV6) list.Add(socket with { Address = address });
+                }
+            }
+        }
+    }
+
+    private static List<NetAddress> LocalAddressesOf(string pidDirectory)
+    {
+        var addresses = new List<NetAddress>();
+        if (TryReadText(Path.Combine(pidDirectory, "net/fib_trie")) is { } fib) addresses.AddRange(NetnsAddresses.ParseFibTrie(fib));
+        if (TryReadText(Path.Combine(pidDirectory, "net/if_inet6")) is { } inet6) addresses.AddRange(NetnsAddresses.ParseIfInet6(inet6));
+        return addresses;
+    }
+
+    /// <summary>"net:[4026531840]": the namespace's identity (its nsfs inode), or null when unreadable.</summary>
+    private static string? NamespaceOf(string pidDirectory)
+    {
+        try { return new FileInfo(Path.Combine(pidDirectory, "ns", "net")).LinkTarget; }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
+    private static string? TryReadText(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
+    private List<(int Pid, string Directory)> EnumeratePidDirectories()
+    {
         var pids = new List<(int, string)>();
-        foreach (var directory in directories)
-            if (int.TryParse(Path.GetFileName(directory), out int pid)) pids.Add((pid, directory));
+        try
+        {
+            foreach (var directory in Directory.EnumerateDirectories(_procRoot))
+                if (int.TryParse(Path.GetFileName(directory), out int pid)) pids.Add((pid, directory));
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
         pids.Sort((a, b) => a.Item1.CompareTo(b.Item1));
-        foreach (var (_, directory) in pids) yield return directory;
+        return pids;
     }
 
     private static List<long> SocketInodesOf(string pidDirectory)

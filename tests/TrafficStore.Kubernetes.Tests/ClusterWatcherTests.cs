@@ -152,4 +152,39 @@ public class ClusterWatcherTests
         Assert.True(clock.ElapsedMilliseconds < 2000);
         Assert.True(watcher.InitialSync.IsCanceled);
     }
+
+    [Fact]
+    public async Task PagedListsAreFollowedAndModifiedEventsUpdateThePod()
+    {
+        await using var server = EmptyCluster();
+        var now = DateTimeOffset.UtcNow;
+        var first = Pod("p1", "ns", "uid-p1", "10.244.5.1", "node-a", now.AddMinutes(-3));
+        var second = Pod("p2", "ns", "uid-p2", "10.244.5.2", "node-a", now.AddMinutes(-3));
+        server.SetPagedList(PodsPath, token => token switch
+        {
+            null => ApiList("PodList", "300", [first], continueToken: "page-2"),
+            "page-2" => ApiList("PodList", "300", [second]),
+            _ => throw new InvalidOperationException("unexpected continue token " + token),
+        });
+        // p2 is relabelled and moves to a new owner in a MODIFIED event.
+        var relabelled = second.DeepClone().AsObject();
+        relabelled["metadata"]!["resourceVersion"] = "301";
+        relabelled["metadata"]!["labels"] = Labels(("app", "p"), ("track", "canary"));
+        server.EnqueueWatch(PodsPath, new FakeApiServer.Line(FakeApiServer.Event("MODIFIED", relabelled)));
+
+        var map = new IdentityMap();
+        var watcher = new ClusterWatcher(Client(server), map, FastOptions);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(9));
+        var run = watcher.RunAsync(cts.Token);
+        await watcher.InitialSync.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(2, server.ListCount(PodsPath));
+        Assert.Equal("p1", map.Resolve(NetAddress.Parse("10.244.5.1"), 0, Ns(DateTimeOffset.UtcNow)).Pod);
+        await Eventually(() => map.Resolve(NetAddress.Parse("10.244.5.2"), 0, Ns(DateTimeOffset.UtcNow)).Labels == "app=p,track=canary",
+            "MODIFIED applied");
+        Assert.Equal("300", server.WatchVersions(PodsPath)[0]);
+
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(3));
+    }
 }

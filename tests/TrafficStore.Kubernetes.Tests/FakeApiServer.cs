@@ -24,7 +24,7 @@ internal sealed class FakeApiServer : IAsyncDisposable
 
     private sealed class Resource
     {
-        public Func<string> List = () => "{}";
+        public Func<string?, string> List = _ => "{}";
         public readonly ConcurrentQueue<Step[]> Watches = new();
         public int ListCount;
         public readonly ConcurrentQueue<string?> WatchVersions = new();
@@ -66,7 +66,9 @@ internal sealed class FakeApiServer : IAsyncDisposable
 
     private Resource For(string path) => _resources.GetOrAdd(path, _ => new Resource());
 
-    public void SetList(string path, Func<string> list) => For(path).List = list;
+    public void SetList(string path, Func<string> list) => For(path).List = _ => list();
+    /// <summary>A paged list: the function gets the request's continue token (null for the first page).</summary>
+    public void SetPagedList(string path, Func<string?, string> list) => For(path).List = list;
     public void EnqueueWatch(string path, params Step[] steps) => For(path).Watches.Enqueue(steps);
     public int ListCount(string path) => Volatile.Read(ref For(path).ListCount);
     public string?[] WatchVersions(string path) => For(path).WatchVersions.ToArray();
@@ -101,7 +103,7 @@ internal sealed class FakeApiServer : IAsyncDisposable
             if (context.Request.QueryString["watch"] != "true")
             {
                 Interlocked.Increment(ref resource.ListCount);
-                await Write(response, resource.List());
+                await Write(response, resource.List(context.Request.QueryString["continue"]));
                 response.Close();
                 return;
             }

@@ -48,7 +48,7 @@ public sealed class EndpointIdentity
     public string Zone { get; }
     /// <summary>For a ClusterIP the service's name; for a pod the services whose EndpointSlices list it, sorted, comma-separated.</summary>
     public string Service { get; }
-    /// <summary>The pod's labels as "k=v,k=v", sorted by key (ordinal), so equal label sets give equal strings.</summary>
+    /// <summary>The pod's (for a ClusterIP: the service's) labels as "k=v,k=v", sorted by key (ordinal), so equal label sets give equal strings.</summary>
     public string Labels { get; }
 
     public bool IsKnown => Kind != EndpointKind.Unknown;

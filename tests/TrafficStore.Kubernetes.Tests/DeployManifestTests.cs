@@ -206,4 +206,31 @@ public class DeployManifestTests
             .Select(o => o.Kind).Order().ToArray();
         Assert.Equal(kustomizeKinds, helmKinds);
     }
+
+    [Fact]
+    public void DockerfileCopiesAndPublishesPathsThatExist()
+    {
+        // No Docker daemon here to build the image: at least every path it copies from the build
+        // context and every project it builds must exist, so a moved project fails here.
+        var lines = File.ReadAllLines(Path.Combine(RepoRoot, "deploy", "Dockerfile"));
+        int copies = 0;
+        foreach (var line in lines.Select(l => l.Trim()))
+        {
+            if (line.StartsWith("COPY ", StringComparison.Ordinal) && !line.Contains("--from=", StringComparison.Ordinal))
+            {
+                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                foreach (var source in parts[1..^1])
+                {
+                    copies++;
+                    string path = Path.Combine(RepoRoot, source.TrimEnd('/'));
+                    Assert.True(File.Exists(path) || Directory.Exists(path), $"Dockerfile copies missing {source}");
+                }
+            }
+            foreach (Match m in Regex.Matches(line, @"dotnet (?:restore|publish) (\S+\.csproj)"))
+                Assert.True(File.Exists(Path.Combine(RepoRoot, m.Groups[1].Value)), $"Dockerfile builds missing {m.Groups[1].Value}");
+        }
+        Assert.True(copies >= 4);
+        Assert.Contains(lines, l => l.StartsWith("USER ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("ENTRYPOINT [\"trafficstore\"]", StringComparison.Ordinal));
+    }
 }

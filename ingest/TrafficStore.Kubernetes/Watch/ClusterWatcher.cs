@@ -22,6 +22,7 @@ public sealed class ClusterWatcher
     private readonly ClusterWatcherOptions _options;
     private readonly TaskCompletionSource _initialSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _pendingInitialLists;
+    private int _started;
     private long _lists, _relists, _watches, _reconnects, _events, _bookmarks, _errors;
 
     public ClusterWatcher(IKubernetes client, IdentityMap map, ClusterWatcherOptions? options = null)
@@ -57,6 +58,8 @@ public sealed class ClusterWatcher
     /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled; then returns normally.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+            throw new InvalidOperationException("A ClusterWatcher runs once; create a new one to watch again.");
         var loops = new List<Task>
         {
             RunResourceAsync(ResourceApi<V1Pod>.Pods(_client), cancellationToken),

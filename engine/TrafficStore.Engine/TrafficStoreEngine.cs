@@ -82,7 +82,11 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         LoadQuarantineRecords();
 
         _sealedSeq = WalCheckpoint.Read(Layout.WalCheckpointFile);
+        var replay = WriteAheadLog.Replay(Layout, _sealedSeq);
+        foreach (var problem in replay.Problems) Note(problem);
+
         var handles = new List<SegmentHandle>();
+        long committed = _sealedSeq;
         foreach (var path in Directory.EnumerateFiles(Layout.SegmentsDirectory, "*" + StoreLayout.SegmentExtension, SearchOption.AllDirectories))
         {
             if (StoreLayout.TryParseSegmentId(path, out long id)) _nextSegmentId = Math.Max(_nextSegmentId, id);
@@ -100,12 +104,23 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             }
             if (footer.FlushSeq > _sealedSeq)
             {
-                // Written by a flush that did not reach its checkpoint: the WAL still holds these rows.
-                File.Delete(path);
-                Note($"Removed segment {footer.SegmentId} of '{footer.Table}' from an unfinished flush (its rows are replayed from the WAL).");
-                continue;
+                if (replay.LastSeq >= footer.FlushSeq)
+                {
+                    // Written by a flush that did not reach its checkpoint: the WAL still holds these rows.
+                    File.Delete(path);
+                    Note($"Removed segment {footer.SegmentId} of '{footer.Table}' from an unfinished flush (its rows are replayed from the WAL).");
+                    continue;
+                }
+                // The WAL no longer has these rows (checkpoint lost or damaged): the segment is the only copy, keep it.
+                committed = Math.Max(committed, footer.FlushSeq);
+                Note($"Segment {footer.SegmentId} of '{footer.Table}' is newer than the WAL checkpoint and the WAL lacks its rows; kept, checkpoint raised to {footer.FlushSeq}.");
             }
             handles.Add(new SegmentHandle(path, footer, new FileInfo(path).Length));
+        }
+        if (committed > _sealedSeq)
+        {
+            _sealedSeq = committed;
+            WalCheckpoint.Write(Layout.WalCheckpointFile, committed);
         }
         var replaced = handles.Where(h => h.Footer.Replaces != 0).Select(h => h.Footer.Replaces).ToHashSet();
         foreach (var handle in handles)
@@ -125,15 +140,16 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             _index.Add(handle.Footer);
         }
 
-        var replay = WriteAheadLog.Replay(Layout, _sealedSeq);
-        foreach (var problem in replay.Problems) Note(problem);
+        int replayed = 0;
         foreach (var record in replay.Records)
         {
+            if (record.Seq <= _sealedSeq) continue;
             var decoded = WalPayload.Decode(record.Payload, (t, v) => _tables.TryGetValue(t, out var s) ? s.SchemaVersion(v) : null);
             if (decoded is not { } d) { Note($"WAL record {record.Seq} names an unknown table; skipped."); continue; }
             AddUnsealed(_tables[d.Table], record.Seq, d.Rows);
+            replayed++;
         }
-        if (replay.Records.Count > 0) Note($"Replayed {replay.Records.Count} WAL records ({replay.Records[0].Seq}..{replay.LastSeq}).");
+        if (replayed > 0) Note($"Replayed {replayed} WAL records (up to sequence {replay.LastSeq}).");
         return Math.Max(replay.LastSeq, _sealedSeq);
     }
 
@@ -304,6 +320,9 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
     private async Task RunBackgroundAsync(CancellationToken stop)
     {
         var tick = TimeSpan.FromMilliseconds(200);
+        if (_options.FlushInterval is { } f && f < tick) tick = f;
+        if (_options.RetentionInterval is { } r && r < tick) tick = r;
+        if (tick <= TimeSpan.Zero) tick = TimeSpan.FromMilliseconds(1);
         var lastFlush = _options.Clock.GetUtcNow();
         var lastRetention = lastFlush;
         while (!stop.IsCancellationRequested)

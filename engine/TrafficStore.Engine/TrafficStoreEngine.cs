@@ -290,15 +290,25 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         var sealedByTable = new List<(TableState Table, List<SegmentHandle> Segments)>();
         await Task.Run(() =>
         {
-            foreach (var table in _tables.Values)
+            try
             {
-                var batches = table.Snapshot.Unsealed.Where(b => b.Seq <= upTo).Select(b => b.Rows).ToList();
-                if (batches.Count == 0) continue;
-                sealedByTable.Add((table, _sealer.Seal(table.Definition, batches, upTo)));
+                foreach (var table in _tables.Values)
+                {
+                    var batches = table.Snapshot.Unsealed.Where(b => b.Seq <= upTo).Select(b => b.Rows).ToList();
+                    if (batches.Count == 0) continue;
+                    sealedByTable.Add((table, _sealer.Seal(table.Definition, batches, upTo)));
+                }
+                WalCheckpoint.Write(Layout.WalCheckpointFile, upTo); // the commit point of this flush
+            }
+            catch
+            {
+                // Not committed: remove what this flush wrote, or a later checkpoint would make it look committed.
+                foreach (var (_, segments) in sealedByTable)
+                    foreach (var h in segments) File.Delete(h.Path);
+                throw;
             }
         }).ConfigureAwait(false);
 
-        WalCheckpoint.Write(Layout.WalCheckpointFile, upTo); // the commit point of this flush
         _sealedSeq = upTo;
         foreach (var (table, segments) in sealedByTable)
         {

@@ -231,65 +231,108 @@ internal sealed class ColumnVector
     /// <summary>The rows of <paramref name="parts"/> one after another, reordered by <paramref name="order"/> when given.</summary>
     public static ColumnVector Concat(ColumnType type, IReadOnlyList<ColumnVector> parts, int[]? order = null)
     {
-        int total = 0;
-        foreach (var p in parts) total += p.Length;
-        // Map a global row to (part, row) once; order indexes into the concatenation.
-        var partOf = new int[total];
-        var rowOf = new int[total];
-        int g = 0;
-        for (int p = 0; p < parts.Count; p++)
-            for (int r = 0; r < parts[p].Length; r++, g++) { partOf[g] = p; rowOf[g] = r; }
-        return Gather(type, total, i => { int s = order is null ? i : order[i]; return (parts[partOf[s]], rowOf[s]); });
+        if (parts.Count == 1 && order is null) return parts[0];
+        int total = 0, nulls = 0;
+        foreach (var p in parts) { total += p.Length; nulls += p.NullCount; }
+        byte[]? validity = null;
+        if (nulls > 0)
+        {
+            validity = AllValid(total);
+            int at = 0;
+            foreach (var p in parts)
+            {
+                if (p.NullCount > 0)
+                    for (int r = 0; r < p.Length; r++)
+                        if (p.IsNull(r)) validity[(at + r) >> 3] &= (byte)~(1 << ((at + r) & 7));
+                at += p.Length;
+            }
+        }
+        ColumnVector joined;
+        if (ColumnTypes.IsBytes(type))
+        {
+            long bytes = 0;
+            foreach (var p in parts) bytes += p.Offsets[p.Length] - p.Offsets[0];
+            var data = new byte[checked((int)bytes)];
+            var offsets = new int[total + 1];
+            int at = 0, pos = 0;
+            foreach (var p in parts)
+            {
+                int baseOffset = p.Offsets[0], len = p.Offsets[p.Length] - baseOffset;
+                System.Array.Copy(p.Bytes, baseOffset, data, pos, len);
+                for (int r = 0; r < p.Length; r++) offsets[at + r] = pos + p.Offsets[r] - baseOffset;
+                at += p.Length;
+                pos += len;
+            }
+            offsets[total] = pos;
+            joined = OfBytes(type, offsets, data, validity, nulls);
+        }
+        else if (type == ColumnType.Double)
+        {
+            var values = new double[total];
+            int at = 0;
+            foreach (var p in parts) { System.Array.Copy(p.Doubles, 0, values, at, p.Length); at += p.Length; }
+            joined = OfDoubles(values, validity, nulls);
+        }
+        else
+        {
+            var values = new long[total];
+            int at = 0;
+            foreach (var p in parts) { System.Array.Copy(p.Longs, 0, values, at, p.Length); at += p.Length; }
+            joined = OfLongs(type, values, validity, nulls);
+        }
+        return order is null ? joined : joined.Select(order, order.Length);
     }
 
     /// <summary>The rows <c>[start, start+count)</c> of this vector.</summary>
-    public ColumnVector Slice(int start, int count) => Gather(Type, count, i => (this, start + i));
+    public ColumnVector Slice(int start, int count)
+    {
+        if (start == 0 && count == Length) return this;
+        var rows = new int[count];
+        for (int i = 0; i < count; i++) rows[i] = start + i;
+        return Select(rows, count);
+    }
 
-    /// <summary>The rows listed in <paramref name="rows"/>.</summary>
-    public ColumnVector Select(int[] rows, int count) => Gather(Type, count, i => (this, rows[i]));
-
-    private static ColumnVector Gather(ColumnType type, int n, Func<int, (ColumnVector Source, int Row)> source)
+    /// <summary>The rows listed in <paramref name="rows"/> (the first <paramref name="count"/> entries).</summary>
+    public ColumnVector Select(int[] rows, int count)
     {
         byte[]? validity = null;
-        int nullCount = 0;
-        for (int i = 0; i < n; i++)
+        int nulls = 0;
+        if (NullCount > 0)
         {
-            var (v, r) = source(i);
-            if (v.IsNull(r))
+            for (int i = 0; i < count; i++)
             {
-                validity ??= AllValid(n);
+                if (!IsNull(rows[i])) continue;
+                validity ??= AllValid(count);
                 validity[i >> 3] &= (byte)~(1 << (i & 7));
-                nullCount++;
+                nulls++;
             }
         }
-
-        if (ColumnTypes.IsBytes(type))
+        if (ColumnTypes.IsBytes(Type))
         {
-            var offsets = new int[n + 1];
+            var offsets = new int[count + 1];
             long total = 0;
-            for (int i = 0; i < n; i++) { var (v, r) = source(i); total += v.Offsets[r + 1] - v.Offsets[r]; }
-            var bytes = new byte[checked((int)total)];
+            for (int i = 0; i < count; i++) total += Offsets[rows[i] + 1] - Offsets[rows[i]];
+            var data = new byte[checked((int)total)];
             int pos = 0;
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < count; i++)
             {
-                var (v, r) = source(i);
+                int from = Offsets[rows[i]], len = Offsets[rows[i] + 1] - from;
                 offsets[i] = pos;
-                var b = v.GetBytes(r);
-                b.CopyTo(bytes.AsSpan(pos));
-                pos += b.Length;
+                System.Array.Copy(Bytes, from, data, pos, len);
+                pos += len;
             }
-            offsets[n] = pos;
-            return OfBytes(type, offsets, bytes, validity, nullCount);
+            offsets[count] = pos;
+            return OfBytes(Type, offsets, data, validity, nulls);
         }
-        if (type == ColumnType.Double)
+        if (Type == ColumnType.Double)
         {
-            var values = new double[n];
-            for (int i = 0; i < n; i++) { var (v, r) = source(i); values[i] = v.Doubles[r]; }
-            return OfDoubles(values, validity, nullCount);
+            var values = new double[count];
+            for (int i = 0; i < count; i++) values[i] = Doubles[rows[i]];
+            return OfDoubles(values, validity, nulls);
         }
-        var longs = new long[n];
-        for (int i = 0; i < n; i++) { var (v, r) = source(i); longs[i] = v.Longs[r]; }
-        return OfLongs(type, longs, validity, nullCount);
+        var longs = new long[count];
+        for (int i = 0; i < count; i++) longs[i] = Longs[rows[i]];
+        return OfLongs(Type, longs, validity, nulls);
     }
 
     private static byte[] AllValid(int n)

@@ -19,12 +19,32 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
         return timeNs - (r < 0 ? r + d : r);
     }
 
-    /// <summary>Writes <paramref name="blocks"/> (any schema versions of the table) as segments; returns them in time order.</summary>
+    /// <summary>
+    /// Writes <paramref name="blocks"/> (any schema versions of the table) as segments; returns them in time order.
+    /// All or nothing: if any write fails, the segments already written by this call are deleted.
+    /// A rewrite (<paramref name="replaces"/> != 0) writes one segment per partition whatever its size, so
+    /// a crash can never leave a partial set of replacements that would make open delete the original.
+    /// </summary>
     public List<SegmentHandle> Seal(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq, long replaces = 0)
+    {
+        var result = new List<SegmentHandle>();
+        try
+        {
+            SealInto(table, blocks, flushSeq, replaces, result);
+            return result;
+        }
+        catch
+        {
+            foreach (var written in result) File.Delete(written.Path);
+            throw;
+        }
+    }
+
+    private void SealInto(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq, long replaces, List<SegmentHandle> result)
     {
         var schema = table.Schema;
         var all = RowBlock.Concat(schema, blocks);
-        if (all.Length == 0) return [];
+        if (all.Length == 0) return;
         var time = all.Columns[schema.IndexOf(table.TimeColumn)];
         var keys = new long[all.Length];
         var order = new int[all.Length];
@@ -32,7 +52,6 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
         Array.Sort(keys, order);
         var sorted = all.Select(order, order.Length);
 
-        var result = new List<SegmentHandle>();
         int start = 0;
         while (start < sorted.Length)
         {
@@ -42,7 +61,6 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
             WritePartition(table, sorted.Slice(start, end - start), partition, flushSeq, replaces, result);
             start = end;
         }
-        return result;
     }
 
     private void WritePartition(TableDefinition table, RowBlock rows, long partition, long flushSeq, long replaces, List<SegmentHandle> result)
@@ -67,7 +85,7 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                 }
                 writer.AddRowGroup(rows.Slice(start, count));
                 start += count;
-                if (writer.Position >= options.MaxSegmentBytes || start == rows.Length)
+                if ((replaces == 0 && writer.Position >= options.MaxSegmentBytes) || start == rows.Length)
                 {
                     var (footer, bytes) = writer.Finish();
                     writer.Dispose();

@@ -97,15 +97,31 @@ internal sealed class SegmentWriter : IDisposable
         }
         for (int k = 0; k < _indexed.Length; k++)
         {
+            // Distinct values of the row group first (by bytes / value), so only those become index key strings.
             var vector = rows.Columns[_indexed[k].Index];
             var values = _indexValues[k];
+            var distinct = new HashSet<int>(new RowValueComparer(vector));
             for (int i = 0; i < rows.Length; i++)
+                if (!vector.IsNull(i)) distinct.Add(i);
+            foreach (var row in distinct)
             {
-                if (vector.IsNull(i)) continue;
-                var key = IndexKeyText(vector, i);
+                var key = IndexKeyText(vector, row);
                 if (!values.TryGetValue(key, out var groups)) values[key] = groups = [];
                 if (groups.Count == 0 || groups[^1] != group) groups.Add(group);
             }
+        }
+    }
+
+    /// <summary>Compares rows of one vector by value (bytes or 64-bit lane).</summary>
+    private sealed class RowValueComparer(ColumnVector v) : IEqualityComparer<int>
+    {
+        public bool Equals(int a, int b) => ColumnTypes.IsBytes(v.Type) ? v.GetBytes(a).SequenceEqual(v.GetBytes(b)) : v.Longs[a] == v.Longs[b];
+        public int GetHashCode(int row)
+        {
+            if (!ColumnTypes.IsBytes(v.Type)) return v.Longs[row].GetHashCode();
+            var h = new HashCode();
+            h.AddBytes(v.GetBytes(row));
+            return h.ToHashCode();
         }
     }
 

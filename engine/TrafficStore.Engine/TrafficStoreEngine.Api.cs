@@ -23,6 +23,9 @@ public sealed partial class TrafficStoreEngine
         return Executor.RunAsync(query, diagnostics ?? new QueryDiagnostics(), ct);
     }
 
+    /// <summary>Streams the rows matching <paramref name="query"/>; see the overload taking <see cref="QueryDiagnostics"/>.</summary>
+    public IAsyncEnumerable<RecordBatch> QueryAsync(QuerySpec query, CancellationToken ct) => QueryAsync(query, null, ct);
+
     /// <summary>The Arrow schema a query returns (its projection of the current table schema).</summary>
     public Schema QuerySchema(QuerySpec query)
     {

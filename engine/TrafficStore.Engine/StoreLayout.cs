@@ -5,6 +5,7 @@ namespace TrafficStore.Engine;
 /// <summary>
 /// Builds every path the engine uses on disk; nothing else composes file names.
 /// <code>
+/// root/store.json                       settings fixed at creation (partition duration)
 /// root/catalog.json                     table specs and schema versions
 /// root/retention.json                   retention policies
 /// root/wal/{firstSeq:D20}.wal           write-ahead log files
@@ -22,6 +23,7 @@ public sealed class StoreLayout
     public StoreLayout(string root) => Root = Path.GetFullPath(root);
 
     public string Root { get; }
+    public string StoreFile => Path.Combine(Root, "store.json");
     public string CatalogFile => Path.Combine(Root, "catalog.json");
     public string RetentionFile => Path.Combine(Root, "retention.json");
     public string WalDirectory => Path.Combine(Root, "wal");

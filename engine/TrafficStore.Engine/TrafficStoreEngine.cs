@@ -44,9 +44,15 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
 
     private TrafficStoreEngine(StoreOptions options)
     {
-        _options = options;
         Layout = new StoreLayout(options.Directory);
         Layout.EnsureDirectories();
+        var partition = StoreSettingsFile.LoadOrCreate(Layout.StoreFile, options.PartitionDuration);
+        if (partition != options.PartitionDuration)
+        {
+            Note($"The store was created with partition duration {partition}; keeping it (requested {options.PartitionDuration}).");
+            options = options with { PartitionDuration = partition };
+        }
+        _options = options;
         _sealer = new SegmentSealer(Layout, options, () => Interlocked.Increment(ref _nextSegmentId));
         _retention = RetentionPolicyFile.Load(Layout.RetentionFile);
         var lastSeq = Recover();
@@ -159,7 +165,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
     private void Note(string message)
     {
         lock (_recoveryNotes) _recoveryNotes.Add(message);
-        _options.Log?.Invoke(StoreLogLevel.Information, message);
+        _options?.Log?.Invoke(StoreLogLevel.Information, message);
     }
 
     // ------------------------------------------------------------------ tables
@@ -441,7 +447,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             {
                 sealedRows += h.Footer.RowCount;
                 bytes += h.FileBytes;
-                raw += h.Footer.RawBytes;
+                raw += h.Footer.UncompressedBytes;
                 partitions.Add(h.Footer.PartitionStart);
                 min = Math.Min(min ?? long.MaxValue, h.Footer.MinTime);
                 max = Math.Max(max ?? long.MinValue, h.Footer.MaxTime);

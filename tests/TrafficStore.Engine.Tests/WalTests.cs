@@ -79,3 +79,25 @@ public class WalTests
         Assert.Equal(100, (await Rows(reopened, new QuerySpec("conns"))).Count);
     }
 }
+
+public class StoreSettingsTests
+{
+    [Fact]
+    public async Task ReopeningWithAnotherPartitionDurationKeepsTheStoredOne()
+    {
+        using var dir = new TempDir();
+        var model = QueryTests.Model(600, 1_000_000_000L); // 10 minutes
+        await using (var engine = TrafficStoreEngine.Open(Options(dir.Path) with { PartitionDuration = TimeSpan.FromMinutes(5) }))
+        {
+            engine.RegisterTable(QueryTests.ConnSpec);
+            await engine.AppendAsync("conns", QueryTests.ToBatch(model));
+            await engine.FlushAsync();
+        }
+        await using var reopened = TrafficStoreEngine.Open(Options(dir.Path) with { PartitionDuration = TimeSpan.FromMinutes(1) });
+        Assert.Equal(TimeSpan.FromMinutes(5), reopened.Options.PartitionDuration);
+        Assert.Equal(2, reopened.GetStats().Tables["conns"].Segments);
+        long from = Base + 150 * Second, to = Base + 420 * Second;
+        var rows = await Rows(reopened, new QuerySpec("conns") { From = from, To = to, OrderByTime = true }.Where(ColumnFilter.Eq("pod", "pod-4")));
+        Assert.Equal(model.Where(r => r.Time >= from && r.Time < to && r.Pod == "pod-4").Select(r => r.Time), rows.Select(r => (long)r["time"]!));
+    }
+}

@@ -1,7 +1,7 @@
 namespace TrafficStore.Engine.Index;
 
 /// <summary>One segment's share of an index key: the row groups that hold the value.</summary>
-internal readonly record struct Posting(long SegmentId, long PartitionStart, int[] RowGroups);
+internal readonly record struct Posting(long SegmentId, long PartitionStart, long MinTime, long MaxTime, int[] RowGroups);
 
 /// <summary>
 /// Maps (table, column, value) to the segments and row groups holding it, per time partition.
@@ -34,7 +34,7 @@ internal sealed class SegmentIndex
                 {
                     var key = new Key(footer.Table, summary.Column, System.Text.Encoding.UTF8.GetString(value));
                     if (!_postings.TryGetValue(key, out var list)) _postings[key] = list = [];
-                    list.Add(new Posting(footer.SegmentId, footer.PartitionStart, groups));
+                    list.Add(new Posting(footer.SegmentId, footer.PartitionStart, footer.MinTime, footer.MaxTime, groups));
                     _entries++;
                 }
             }
@@ -60,11 +60,11 @@ internal sealed class SegmentIndex
     }
 
     /// <summary>
-    /// The segments (and their row groups) holding any of <paramref name="values"/> in
-    /// [<paramref name="fromPartition"/>, <paramref name="toPartition"/>], and the set of segments the
+    /// The segments (and their row groups) holding any of <paramref name="values"/> with rows in
+    /// [<paramref name="from"/>, <paramref name="to"/>), and the set of segments the
     /// column is indexed for (segments outside it were written before the column was indexed and must be scanned).
     /// </summary>
-    public (Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered) Lookup(string table, string column, IEnumerable<string> values, long fromPartition, long toPartition)
+    public (Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered) Lookup(string table, string column, IEnumerable<string> values, long from, long to)
     {
         var matches = new Dictionary<long, HashSet<int>>();
         lock (_lock)
@@ -75,7 +75,7 @@ internal sealed class SegmentIndex
                 if (!_postings.TryGetValue(new Key(table, column, value), out var list)) continue;
                 foreach (var posting in list)
                 {
-                    if (posting.PartitionStart < fromPartition || posting.PartitionStart > toPartition) continue;
+                    if (posting.MaxTime < from || posting.MinTime >= to) continue;
                     if (!matches.TryGetValue(posting.SegmentId, out var groups)) matches[posting.SegmentId] = groups = [];
                     groups.UnionWith(posting.RowGroups);
                 }

@@ -30,12 +30,10 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
 
         // Index: every equality / in-list filter on an indexed column narrows segments and row groups.
         var indexHits = new List<(Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered)>();
-        long fromPartition = from == long.MinValue ? long.MinValue : sealer.PartitionOf(from);
-        long toPartition = to == long.MaxValue ? long.MaxValue : sealer.PartitionOf(to - 1);
         foreach (var f in filters)
         {
             if (f.IndexKeys is not { } keys || !def.IndexedColumns.Contains(f.Name)) continue;
-            indexHits.Add(index.Lookup(q.Table, f.Name, keys, fromPartition, toPartition));
+            indexHits.Add(index.Lookup(q.Table, f.Name, keys, from, to));
             diag.UsedIndex = true;
         }
 

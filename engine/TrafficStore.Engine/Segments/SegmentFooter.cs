@@ -38,6 +38,8 @@ internal sealed class SegmentFooter
     public required long MinTime { get; init; }
     public required long MaxTime { get; init; }
     public required long CreatedUnixMs { get; init; }
+    /// <summary>Size of the rows as plain columns (8 bytes per number, string bytes + 4-byte offsets, validity bits), for compression ratios.</summary>
+    public required long UncompressedBytes { get; init; }
     public required int SchemaVersion { get; init; }
     public required IReadOnlyList<ColumnDefinition> Columns { get; init; }
     public required string TimeColumn { get; init; }
@@ -66,6 +68,7 @@ internal sealed class SegmentFooter
         sink.WriteInt64(MinTime);
         sink.WriteInt64(MaxTime);
         sink.WriteInt64(CreatedUnixMs);
+        sink.WriteInt64(UncompressedBytes);
         sink.WriteInt32(SchemaVersion);
         sink.WriteString(TimeColumn);
         sink.WriteVarUInt((ulong)Columns.Count);
@@ -117,7 +120,7 @@ internal sealed class SegmentFooter
         if (version != FormatVersion) throw new InvalidDataException($"Unsupported segment format version {version}.");
         var table = src.ReadString();
         long segmentId = src.ReadInt64(), partitionStart = src.ReadInt64(), flushSeq = src.ReadInt64(), replaces = src.ReadInt64(), rowCount = src.ReadInt64();
-        long minTime = src.ReadInt64(), maxTime = src.ReadInt64(), created = src.ReadInt64();
+        long minTime = src.ReadInt64(), maxTime = src.ReadInt64(), created = src.ReadInt64(), uncompressed = src.ReadInt64();
         int schemaVersion = src.ReadInt32();
         var timeColumn = src.ReadString();
         int columnCount = src.ReadCount();
@@ -167,7 +170,7 @@ internal sealed class SegmentFooter
         return new SegmentFooter
         {
             Table = table, SegmentId = segmentId, PartitionStart = partitionStart, FlushSeq = flushSeq, Replaces = replaces, RowCount = rowCount,
-            MinTime = minTime, MaxTime = maxTime, CreatedUnixMs = created, SchemaVersion = schemaVersion, Columns = columns,
+            MinTime = minTime, MaxTime = maxTime, CreatedUnixMs = created, UncompressedBytes = uncompressed, SchemaVersion = schemaVersion, Columns = columns,
             TimeColumn = timeColumn, RowGroups = groups, Chunks = chunks, Index = index,
         };
     }

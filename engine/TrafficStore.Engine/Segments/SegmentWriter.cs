@@ -31,7 +31,7 @@ internal sealed class SegmentWriter : IDisposable
     private readonly List<ChunkInfo>[] _chunks;
     private readonly ByteSink _raw = new(64 * 1024);
     private byte[] _compressed = new byte[64 * 1024];
-    private long _rows, _minTime = long.MaxValue, _maxTime = long.MinValue;
+    private long _uncompressed, _rows, _minTime = long.MaxValue, _maxTime = long.MinValue;
     private bool _finished;
 
     public SegmentWriter(string finalPath, TableSchema schema, string timeColumn, IReadOnlyList<string> indexedColumns,
@@ -64,6 +64,7 @@ internal sealed class SegmentWriter : IDisposable
         int group = _groups.Count;
         _groups.Add(new RowGroupInfo(checked((int)_rows), rows.Length));
         _rows += rows.Length;
+        _uncompressed += rows.RawBytes;
         for (int c = 0; c < _schema.Count; c++)
         {
             var vector = rows.Columns[c];
@@ -182,6 +183,7 @@ internal sealed class SegmentWriter : IDisposable
             MinTime = _rows == 0 ? 0 : _minTime,
             MaxTime = _rows == 0 ? 0 : _maxTime,
             CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            UncompressedBytes = _uncompressed,
             SchemaVersion = _schema.Version,
             Columns = _schema.Columns,
             TimeColumn = _timeColumn,

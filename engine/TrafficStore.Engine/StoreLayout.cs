@@ -12,6 +12,7 @@ namespace TrafficStore.Engine;
 /// root/wal/checkpoint                   highest WAL sequence number sealed into segments
 /// root/segments/{table}/{partition}/{segmentId:D12}.seg   sealed segments (partition = yyyyMMddTHHmmssZ)
 /// root/quarantine/                      segments that failed a checksum, with a .reason.txt each
+/// root/index/postings.log               FASTER hybrid log of the index (rebuilt from footers on open)
 /// </code>
 /// </summary>
 public sealed class StoreLayout
@@ -30,6 +31,8 @@ public sealed class StoreLayout
     public string WalCheckpointFile => Path.Combine(WalDirectory, "checkpoint");
     public string SegmentsDirectory => Path.Combine(Root, "segments");
     public string QuarantineDirectory => Path.Combine(Root, "quarantine");
+    /// <summary>FASTER's log for the index; wiped and rebuilt from segment footers on every open.</summary>
+    public string IndexDirectory => Path.Combine(Root, "index");
 
     public string WalFile(long firstSeq) => Path.Combine(WalDirectory, firstSeq.ToString("D20", CultureInfo.InvariantCulture) + WalExtension);
 

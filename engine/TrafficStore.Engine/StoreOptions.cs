@@ -24,6 +24,8 @@ public sealed record StoreOptions(string Directory)
     public TimeSpan? RetentionInterval { get; init; } = TimeSpan.FromMinutes(1);
     /// <summary>Check every chunk checksum of every segment on open (slow for big stores); otherwise footers are checked on open and chunks on read.</summary>
     public bool VerifyChunksOnOpen { get; init; }
+    /// <summary>Memory for the index's FASTER log; older postings spill to index/postings.log.</summary>
+    public long IndexMemoryBytes { get; init; } = 64L << 20;
     /// <summary>Clock for retention ages.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
     /// <summary>Receives recovery, quarantine and retention messages (bridge it to ILogger in hosts).</summary>

@@ -23,7 +23,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
     private readonly StoreOptions _options;
     private readonly ConcurrentDictionary<string, TableState> _tables = new(StringComparer.Ordinal);
     private readonly object _catalogLock = new();
-    private readonly SegmentIndex _index = new();
+    private readonly SegmentIndex _index;
     private readonly SegmentSealer _sealer;
     private readonly SemaphoreSlim _maintenance = new(1, 1);
     private readonly List<QuarantinedSegment> _quarantined = [];
@@ -53,6 +53,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             options = options with { PartitionDuration = partition };
         }
         _options = options;
+        _index = new SegmentIndex(Layout.IndexDirectory, options.IndexMemoryBytes);
         _sealer = new SegmentSealer(Layout, options, () => Interlocked.Increment(ref _nextSegmentId));
         _retention = RetentionPolicyFile.Load(Layout.RetentionFile);
         var lastSeq = Recover();
@@ -486,6 +487,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         catch (OperationCanceledException) { /* stopping */ }
         await FlushAsync().ConfigureAwait(false);
         await _wal.DisposeAsync().ConfigureAwait(false);
+        _index.Dispose();
         _stop.Dispose();
     }
 

@@ -202,3 +202,37 @@ public class QueryTests
         Assert.Null(Assert.Single(rows)["pod"]);
     }
 }
+
+public class IndexSpillTests
+{
+    [Fact]
+    public async Task IndexLargerThanItsMemoryAnswersFromTheFasterLogFile()
+    {
+        using var dir = new TempDir();
+        var model = QueryTests.Model(20000, 6_000_000); // 2 minutes, ~6700 connection ids, 20000 pods/paths
+        await using (var engine = TrafficStoreEngine.Open(Options(dir.Path) with { RowGroupRows = 256, IndexMemoryBytes = 1 << 18 }))
+        {
+            engine.RegisterTable(QueryTests.ConnSpec with { IndexedColumns = ["connection_id", "path"] });
+            await engine.AppendAsync("conns", QueryTests.ToBatch(model));
+            await engine.FlushAsync();
+        }
+        // Reopen: the index is rebuilt from footers into a 256 KiB FASTER log, so most postings live on disk.
+        await using var reopened = TrafficStoreEngine.Open(Options(dir.Path) with { IndexMemoryBytes = 1 << 18 });
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(dir.Path, "index"))); // FASTER's log segments (postings.log.N)
+        var rng = new Random(5);
+        for (int i = 0; i < 40; i++)
+        {
+            long id = rng.Next(0, 6700);
+            var diag = new QueryDiagnostics();
+            var rows = await Rows(reopened, new QuerySpec("conns").Where(ColumnFilter.Eq("connection_id", id)), diag);
+            Assert.Equal(model.Where(r => r.ConnId == id).Select(r => r.Time).Order(), rows.Select(r => (long)r["time"]!).Order());
+            Assert.True(diag.UsedIndex);
+            Assert.InRange(diag.RowGroupsRead, 1, 2);
+        }
+        var path = "/api/v1/items/9997";
+        Assert.Single(await Rows(reopened, new QuerySpec("conns").Where(ColumnFilter.Eq("path", path))));
+        // One posting per (segment = partition here, column, distinct value).
+        long expected = model.GroupBy(r => (r.Time - Base) / Minute).Sum(g => g.Select(r => r.ConnId).Distinct().Count() + g.Select(r => r.Path).Distinct().Count());
+        Assert.Equal(expected, reopened.GetStats().IndexEntries);
+    }
+}

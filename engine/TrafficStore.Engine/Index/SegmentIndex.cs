@@ -1,27 +1,77 @@
+using System.Buffers.Binary;
+using System.Text;
+using TrafficStore.Engine.Segments;
+
 namespace TrafficStore.Engine.Index;
 
-/// <summary>One segment's share of an index key: the row groups that hold the value.</summary>
-internal readonly record struct Posting(long SegmentId, long PartitionStart, long MinTime, long MaxTime, int[] RowGroups);
-
 /// <summary>
-/// Maps (table, column, value) to the segments and row groups holding it, per time partition.
-/// It is rebuilt from segment footers on open (each footer carries its index summary), so it
-/// never disagrees with the segments and needs no checkpoint of its own. See docs/engine.md for
-/// why this is a plain in-memory map rather than FASTER.
+/// Maps (table, column, value, time partition) to the segments of that partition holding the value
+/// and, per segment, the row groups that contain it. Postings live in FASTER
+/// (<see cref="FasterPostingStore"/>); they are rebuilt from segment footers on open (each footer
+/// carries its index summary), so the index never disagrees with the segments.
+/// <code>
+/// key:   table | 0x00 | column | 0x00 | i64 partition start | value (utf8; int64 as decimal text)
+/// value: per segment: i64 segment id | i64 min time | i64 max time | varint n | n varint row-group deltas
+/// </code>
 /// </summary>
-internal sealed class SegmentIndex
+internal sealed class SegmentIndex : IDisposable
 {
-    private readonly record struct Key(string Table, string Column, string Value);
-
-    private readonly Dictionary<Key, List<Posting>> _postings = new();
+    private readonly FasterPostingStore _store;
     /// <summary>Per (table, column): the segments whose footer carries an index summary for the column.</summary>
     private readonly Dictionary<(string Table, string Column), HashSet<long>> _coverage = new();
     private readonly object _lock = new();
     private long _entries;
 
+    public SegmentIndex(string directory, long memoryBytes) => _store = new FasterPostingStore(directory, memoryBytes);
+
+    /// <summary>Postings held: one per (segment, indexed column, distinct value).</summary>
     public long Entries => Interlocked.Read(ref _entries);
 
-    public void Add(Segments.SegmentFooter footer)
+    private static byte[] Key(string table, string column, long partition, ReadOnlySpan<byte> value)
+    {
+        int t = Encoding.UTF8.GetByteCount(table), c = Encoding.UTF8.GetByteCount(column);
+        var key = new byte[t + 1 + c + 1 + 8 + value.Length];
+        Encoding.UTF8.GetBytes(table, key);
+        Encoding.UTF8.GetBytes(column, key.AsSpan(t + 1));
+        BinaryPrimitives.WriteInt64LittleEndian(key.AsSpan(t + 1 + c + 1), partition);
+        value.CopyTo(key.AsSpan(t + 1 + c + 1 + 8));
+        return key;
+    }
+
+    private readonly record struct Entry(long SegmentId, long MinTime, long MaxTime, int[] RowGroups);
+
+    private static List<Entry> Parse(byte[]? data)
+    {
+        var list = new List<Entry>();
+        if (data is null) return list;
+        var src = new ByteSource(data);
+        while (src.Remaining > 0)
+        {
+            long id = src.ReadInt64(), min = src.ReadInt64(), max = src.ReadInt64();
+            var groups = new int[src.ReadCount()];
+            int prev = 0;
+            for (int i = 0; i < groups.Length; i++) { prev += src.ReadCount(); groups[i] = prev; }
+            list.Add(new Entry(id, min, max, groups));
+        }
+        return list;
+    }
+
+    private static byte[] Serialize(List<Entry> entries)
+    {
+        var sink = new ByteSink(64);
+        foreach (var e in entries)
+        {
+            sink.WriteInt64(e.SegmentId);
+            sink.WriteInt64(e.MinTime);
+            sink.WriteInt64(e.MaxTime);
+            sink.WriteVarUInt((ulong)e.RowGroups.Length);
+            int prev = 0;
+            foreach (var g in e.RowGroups) { sink.WriteVarUInt((ulong)(g - prev)); prev = g; }
+        }
+        return sink.ToArray();
+    }
+
+    public void Add(SegmentFooter footer)
     {
         lock (_lock)
         {
@@ -32,16 +82,18 @@ internal sealed class SegmentIndex
                 covered.Add(footer.SegmentId);
                 foreach (var (value, groups) in summary.Values)
                 {
-                    var key = new Key(footer.Table, summary.Column, System.Text.Encoding.UTF8.GetString(value));
-                    if (!_postings.TryGetValue(key, out var list)) _postings[key] = list = [];
-                    list.Add(new Posting(footer.SegmentId, footer.PartitionStart, footer.MinTime, footer.MaxTime, groups));
+                    var key = Key(footer.Table, summary.Column, footer.PartitionStart, value);
+                    var entries = Parse(_store.Get(key));
+                    entries.RemoveAll(e => e.SegmentId == footer.SegmentId);
+                    entries.Add(new Entry(footer.SegmentId, footer.MinTime, footer.MaxTime, groups));
+                    _store.Put(key, Serialize(entries));
                     _entries++;
                 }
             }
         }
     }
 
-    public void Remove(Segments.SegmentFooter footer)
+    public void Remove(SegmentFooter footer)
     {
         lock (_lock)
         {
@@ -50,10 +102,11 @@ internal sealed class SegmentIndex
                 if (_coverage.TryGetValue((footer.Table, summary.Column), out var covered)) covered.Remove(footer.SegmentId);
                 foreach (var (value, _) in summary.Values)
                 {
-                    var key = new Key(footer.Table, summary.Column, System.Text.Encoding.UTF8.GetString(value));
-                    if (!_postings.TryGetValue(key, out var list)) continue;
-                    _entries -= list.RemoveAll(p => p.SegmentId == footer.SegmentId);
-                    if (list.Count == 0) _postings.Remove(key);
+                    var key = Key(footer.Table, summary.Column, footer.PartitionStart, value);
+                    var entries = Parse(_store.Get(key));
+                    _entries -= entries.RemoveAll(e => e.SegmentId == footer.SegmentId);
+                    if (entries.Count == 0) _store.Delete(key);
+                    else _store.Put(key, Serialize(entries));
                 }
             }
         }
@@ -61,10 +114,11 @@ internal sealed class SegmentIndex
 
     /// <summary>
     /// The segments (and their row groups) holding any of <paramref name="values"/> with rows in
-    /// [<paramref name="from"/>, <paramref name="to"/>), and the set of segments the
-    /// column is indexed for (segments outside it were written before the column was indexed and must be scanned).
+    /// [<paramref name="from"/>, <paramref name="to"/>), looked up in each of <paramref name="partitions"/>,
+    /// and the set of segments the column is indexed for (others were written before the column was indexed and must be scanned).
     /// </summary>
-    public (Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered) Lookup(string table, string column, IEnumerable<string> values, long from, long to)
+    public (Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered) Lookup(
+        string table, string column, IEnumerable<string> values, IReadOnlyCollection<long> partitions, long from, long to)
     {
         var matches = new Dictionary<long, HashSet<int>>();
         lock (_lock)
@@ -72,15 +126,20 @@ internal sealed class SegmentIndex
             var covered = _coverage.TryGetValue((table, column), out var c) ? new HashSet<long>(c) : [];
             foreach (var value in values)
             {
-                if (!_postings.TryGetValue(new Key(table, column, value), out var list)) continue;
-                foreach (var posting in list)
+                var valueBytes = Encoding.UTF8.GetBytes(value);
+                foreach (var partition in partitions)
                 {
-                    if (posting.MaxTime < from || posting.MinTime >= to) continue;
-                    if (!matches.TryGetValue(posting.SegmentId, out var groups)) matches[posting.SegmentId] = groups = [];
-                    groups.UnionWith(posting.RowGroups);
+                    foreach (var e in Parse(_store.Get(Key(table, column, partition, valueBytes))))
+                    {
+                        if (e.MaxTime < from || e.MinTime >= to) continue;
+                        if (!matches.TryGetValue(e.SegmentId, out var groups)) matches[e.SegmentId] = groups = [];
+                        groups.UnionWith(e.RowGroups);
+                    }
                 }
             }
             return (matches, covered);
         }
     }
+
+    public void Dispose() => _store.Dispose();
 }

@@ -30,10 +30,12 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
 
         // Index: every equality / in-list filter on an indexed column narrows segments and row groups.
         var indexHits = new List<(Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered)>();
+        var partitions = snapshot.Segments.Values.Where(h => h.Footer.MaxTime >= from && h.Footer.MinTime < to)
+            .Select(h => h.Footer.PartitionStart).ToHashSet();
         foreach (var f in filters)
         {
             if (f.IndexKeys is not { } keys || !def.IndexedColumns.Contains(f.Name)) continue;
-            indexHits.Add(index.Lookup(q.Table, f.Name, keys, from, to));
+            indexHits.Add(index.Lookup(q.Table, f.Name, keys, partitions, from, to));
             diag.UsedIndex = true;
         }
 

@@ -54,7 +54,8 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private long _commits;
 
     public long LastAssignedSeq => Interlocked.Read(ref _nextSeq) - 1;
-    public long SizeBytes => Interlocked.Read(ref _closedFilesBytes) + _file.Length;
+    public long SizeBytes => Interlocked.Read(ref _closedFilesBytes) + Interlocked.Read(ref _currentFileBytes);
+    private long _currentFileBytes;
 
     private FileStream OpenNewFile(long firstSeq)
     {
@@ -137,6 +138,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                         long last = _nextSeq - 1;
                         _file.Flush(flushToDisk: true);
                         Interlocked.Add(ref _closedFilesBytes, _file.Length);
+                        Interlocked.Exchange(ref _currentFileBytes, 0);
                         _file.Dispose();
                         _file = OpenNewFile(_nextSeq);
                         rotate.Done.TrySetResult(last);
@@ -171,6 +173,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 seq++;
             }
             _file.Flush(flushToDisk: true); // one fsync for the whole group
+            Interlocked.Exchange(ref _currentFileBytes, _file.Length);
             Interlocked.Increment(ref _commits);
             _nextSeq = seq;
         }

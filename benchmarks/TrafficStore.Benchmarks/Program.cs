@@ -2,9 +2,13 @@ namespace TrafficStore.Benchmarks;
 
 public static class Program
 {
-    public static int Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
-        Console.Error.WriteLine("usage: TrafficStore.Benchmarks <benchmark> [options]");
+        switch (args.FirstOrDefault())
+        {
+            case "engine": return await Engine.EngineBenchmark.RunAsync(args[1..]);
+        }
+        Console.Error.WriteLine("usage: TrafficStore.Benchmarks <benchmark> [options]   (benchmarks: engine)");
         return 2;
     }
 }

@@ -1,0 +1,32 @@
+namespace TrafficStore.Engine;
+
+/// <summary>Acknowledgement of a durable append: its WAL sequence number and row count.</summary>
+public readonly record struct AppendResult(long Sequence, int Rows);
+
+/// <summary>A segment that failed a checksum: moved to quarantine/ and never served.</summary>
+public sealed record QuarantinedSegment(string Table, long SegmentId, string QuarantinePath, string Reason, long? MinTime, long? MaxTime, DateTimeOffset DetectedAt);
+
+/// <summary>Per-table figures.</summary>
+public sealed record TableStats(
+    string Table, int SchemaVersion, long Rows, long SealedRows, long UnsealedRows, int Segments, int Partitions,
+    long BytesOnDisk, long RawBytes, double CompressionRatio, long? MinTime, long? MaxTime);
+
+/// <summary>Engine-wide figures returned by <see cref="TrafficStoreEngine.GetStats"/>.</summary>
+public sealed record EngineStats(
+    IReadOnlyDictionary<string, TableStats> Tables,
+    long WalBytes,
+    long WalCommits,
+    long LastSequence,
+    long SealedSequence,
+    long IndexEntries,
+    IReadOnlyList<QuarantinedSegment> Quarantined,
+    long RetentionDeletedSegments,
+    long RetentionRewrittenSegments,
+    long RetentionDeletedRows,
+    long RetentionDeletedBytes,
+    long SegmentsRead,
+    long RowGroupsRead,
+    long Flushes);
+
+/// <summary>Whether the store is serving everything it holds.</summary>
+public sealed record StoreHealth(bool Healthy, IReadOnlyList<QuarantinedSegment> Quarantined, IReadOnlyList<string> RecoveryNotes);

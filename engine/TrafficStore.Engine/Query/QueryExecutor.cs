@@ -1,0 +1,315 @@
+using System.Runtime.CompilerServices;
+using Apache.Arrow;
+using TrafficStore.Engine.Columns;
+using TrafficStore.Engine.Index;
+using TrafficStore.Engine.Segments;
+
+namespace TrafficStore.Engine.Query;
+
+/// <summary>
+/// Runs queries: plans against a table snapshot (segment zone maps, then the index), then streams
+/// one batch per matching row group, reading only the columns it needs, then unsealed rows.
+/// With ordering it works partition by partition (partitions never overlap in time).
+/// </summary>
+internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex index, SegmentSealer sealer)
+{
+    public QueryPlan Plan(QuerySpec q, QueryDiagnostics diag)
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        var table = engine.TableState(q.Table);
+        var schema = table.Schema;
+        var def = table.Definition;
+        var filters = q.Filters.Select(f => new CompiledFilter(schema, f)).ToArray();
+        var projection = (q.Columns ?? schema.Columns.Select(c => c.Name).ToList())
+            .Select(c => schema.IndexOf(c) is int i and >= 0 ? i : throw new ArgumentException($"Unknown column '{c}' in projection.")).ToArray();
+        long from = q.From ?? long.MinValue;
+        long to = q.To ?? long.MaxValue;
+        if (q.AsOf is long asOf) to = Math.Min(to, asOf == long.MaxValue ? asOf : asOf + 1);
+        int endColumn = def.EndTimeColumn is null ? -1 : schema.IndexOf(def.EndTimeColumn);
+        var snapshot = table.Snapshot;
+
+        // Index: every equality / in-list filter on an indexed column narrows segments and row groups.
+        var indexHits = new List<(Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered)>();
+        var partitions = snapshot.Segments.Values.Where(h => h.Footer.MaxTime >= from && h.Footer.MinTime < to)
+            .Select(h => h.Footer.PartitionStart).ToHashSet();
+        foreach (var f in filters)
+        {
+            if (f.IndexKeys is not { } keys || !def.IndexedColumns.Contains(f.Name)) continue;
+            indexHits.Add(index.Lookup(q.Table, f.Name, keys, partitions, from, to));
+            diag.UsedIndex = true;
+        }
+
+        var plan = new QueryPlan
+        {
+            Spec = q, Table = table, Schema = schema, Snapshot = snapshot, Filters = filters, Projection = projection,
+            TimeColumn = schema.IndexOf(def.TimeColumn), EndColumn = endColumn, From = from, To = to, Segments = [],
+        };
+        foreach (var handle in snapshot.Segments.Values)
+        {
+            diag.SegmentsConsidered++;
+            var footer = handle.Footer;
+            if (footer.RowCount == 0 || footer.MaxTime < from || footer.MinTime >= to) { diag.SegmentsSkippedByZoneMap++; continue; }
+            HashSet<int>? groups = null;
+            bool excluded = false;
+            foreach (var (matches, covered) in indexHits)
+            {
+                if (!covered.Contains(handle.Id)) continue;
+                if (!matches.TryGetValue(handle.Id, out var g)) { excluded = true; break; }
+                if (groups is null) groups = [.. g];
+                else groups.IntersectWith(g);
+            }
+            if (excluded || groups is { Count: 0 }) { diag.SegmentsSkippedByIndex++; continue; }
+            if (!Enumerable.Range(0, footer.RowGroups.Length).Any(g => (groups is null || groups.Contains(g)) && plan.RowGroupMayMatch(footer, g)))
+            {
+                diag.SegmentsSkippedByZoneMap++;
+                continue;
+            }
+            plan.Segments.Add(new SegmentCandidate(handle, groups));
+        }
+        plan.Segments.Sort((a, b) => a.Segment.Footer.MinTime != b.Segment.Footer.MinTime
+            ? a.Segment.Footer.MinTime.CompareTo(b.Segment.Footer.MinTime)
+            : a.Segment.Id.CompareTo(b.Segment.Id));
+
+        foreach (var quarantined in engine.QuarantinedFor(q.Table))
+        {
+            bool overlaps = quarantined.MinTime is not long min || quarantined.MaxTime is not long max || (max >= from && min < to);
+            if (overlaps)
+                diag.Warn(new QueryWarning(QueryWarning.QuarantinedSegmentInRange,
+                    $"Segment {quarantined.SegmentId} of '{q.Table}' is quarantined ({quarantined.Reason}); its rows are not served.", quarantined.QuarantinePath));
+        }
+        return plan;
+    }
+
+    public async IAsyncEnumerable<RecordBatch> RunAsync(QuerySpec q, QueryDiagnostics diag, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var plan = Plan(q, diag);
+        long remaining = q.Limit ?? long.MaxValue;
+        if (remaining <= 0) yield break;
+        var outputSchema = plan.Schema.ToArrow(plan.Projection);
+
+        if (q.OrderByTime)
+        {
+            await foreach (var batch in RunOrderedAsync(plan, diag, ct).ConfigureAwait(false))
+            {
+                var b = batch;
+                if (b.Length > remaining) b = b.Slice(0, (int)remaining);
+                remaining -= b.Length;
+                diag.RowsReturned += b.Length;
+                yield return b;
+                if (remaining == 0) yield break;
+            }
+            yield break;
+        }
+
+        foreach (var candidate in plan.Segments)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var reader = OpenSegment(plan, candidate.Segment, diag);
+            if (reader is null) continue;
+            var footer = candidate.Segment.Footer;
+            for (int g = 0; g < footer.RowGroups.Length; g++)
+            {
+                ct.ThrowIfCancellationRequested();
+                if ((candidate.RowGroups is not null && !candidate.RowGroups.Contains(g)) || !plan.RowGroupMayMatch(footer, g))
+                {
+                    diag.RowGroupsSkipped++;
+                    continue;
+                }
+                var rows = ReadRowGroup(plan, reader, g, diag, plan.From, plan.To);
+                if (rows is null) break; // corrupt: quarantined, warning recorded
+                foreach (var batch in Emit(rows.Value.Block, plan.Projection, rows.Value.Rows, q.MaxBatchRows))
+                {
+                    var b = batch.Length > remaining ? batch.Slice(0, (int)remaining) : batch;
+                    remaining -= b.Length;
+                    diag.RowsReturned += b.Length;
+                    yield return b;
+                    if (remaining == 0) yield break;
+                }
+            }
+            await Task.Yield();
+        }
+
+        if (!q.IncludeUnsealed) yield break;
+        foreach (var unsealed in plan.Snapshot.Unsealed)
+        {
+            if (unsealed.MaxTime < plan.From || unsealed.MinTime >= plan.To) continue;
+            var block = unsealed.Rows.Conform(plan.Schema);
+            diag.UnsealedRowsScanned += block.Length;
+            var rows = plan.Select(c => block.Columns[c], block.Length, plan.From, plan.To);
+            foreach (var batch in Emit(block, plan.Projection, rows, q.MaxBatchRows))
+            {
+                var b = batch.Length > remaining ? batch.Slice(0, (int)remaining) : batch;
+                remaining -= b.Length;
+                diag.RowsReturned += b.Length;
+                yield return b;
+                if (remaining == 0) yield break;
+            }
+        }
+        _ = outputSchema;
+    }
+
+    private static IEnumerable<RecordBatch> Emit(RowBlock block, int[] projection, int[] rows, int maxRows)
+    {
+        for (int start = 0; start < rows.Length; start += maxRows)
+        {
+            int count = Math.Min(maxRows, rows.Length - start);
+            var slice = start == 0 && count == rows.Length ? rows : rows.AsSpan(start, count).ToArray();
+            yield return block.ToRecordBatch(projection, slice, count);
+        }
+    }
+
+    /// <summary>Partition by partition: gather matching rows from segments and unsealed batches, sort by time, emit.</summary>
+    private async IAsyncEnumerable<RecordBatch> RunOrderedAsync(QueryPlan plan, QueryDiagnostics diag, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var partitions = new SortedSet<long>(plan.Segments.Select(s => s.Segment.Footer.PartitionStart));
+        var unsealed = plan.Spec.IncludeUnsealed
+            ? plan.Snapshot.Unsealed.Where(u => u.MaxTime >= plan.From && u.MinTime < plan.To).Select(u => u.Rows.Conform(plan.Schema)).ToList()
+            : [];
+        foreach (var block in unsealed)
+        {
+            var time = block.Columns[plan.TimeColumn];
+            for (int i = 0; i < block.Length; i++)
+                if (time.Longs[i] >= plan.From && time.Longs[i] < plan.To) partitions.Add(sealer.PartitionOf(time.Longs[i]));
+        }
+        long width = sealer.PartitionNs;
+        foreach (var partition in partitions)
+        {
+            ct.ThrowIfCancellationRequested();
+            long lo = Math.Max(plan.From, partition);
+            long hi = partition > long.MaxValue - width ? plan.To : Math.Min(plan.To, partition + width);
+            var parts = new List<RowBlock>();
+            foreach (var candidate in plan.Segments.Where(s => s.Segment.Footer.PartitionStart == partition))
+            {
+                using var reader = OpenSegment(plan, candidate.Segment, diag);
+                if (reader is null) continue;
+                var footer = candidate.Segment.Footer;
+                for (int g = 0; g < footer.RowGroups.Length; g++)
+                {
+                    if ((candidate.RowGroups is not null && !candidate.RowGroups.Contains(g)) || !plan.RowGroupMayMatch(footer, g)) { diag.RowGroupsSkipped++; continue; }
+                    var rows = ReadRowGroup(plan, reader, g, diag, lo, hi);
+                    if (rows is null) break;
+                    if (rows.Value.Rows.Length > 0) parts.Add(rows.Value.Block.Select(rows.Value.Rows, rows.Value.Rows.Length));
+                }
+            }
+            foreach (var block in unsealed)
+            {
+                diag.UnsealedRowsScanned += block.Length;
+                var rows = plan.Select(c => block.Columns[c], block.Length, lo, hi);
+                if (rows.Length > 0) parts.Add(block.Select(rows, rows.Length));
+            }
+            if (parts.Count == 0) continue;
+            var merged = RowBlock.Concat(plan.Schema, parts);
+            var time = merged.Columns[plan.TimeColumn];
+            var keys = new long[merged.Length];
+            var order = new int[merged.Length];
+            for (int i = 0; i < merged.Length; i++) { keys[i] = time.Longs[i]; order[i] = i; }
+            System.Array.Sort(keys, order);
+            foreach (var batch in Emit(merged, plan.Projection, order, plan.Spec.MaxBatchRows)) yield return batch;
+            await Task.Yield();
+        }
+    }
+
+    private SegmentReader? OpenSegment(QueryPlan plan, SegmentHandle segment, QueryDiagnostics diag)
+    {
+        try
+        {
+            var reader = SegmentReader.Open(segment.Path);
+            diag.SegmentsRead++;
+            engine.CountRead(1, 0);
+            return reader;
+        }
+        catch (FileNotFoundException) { return null; } // deleted by retention after the snapshot was taken
+        catch (DirectoryNotFoundException) { return null; }
+        catch (SegmentCorruptException e)
+        {
+            Corrupt(plan, segment, e, diag);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads the columns row group <paramref name="g"/> needs (filter columns first; projection only if rows match) and selects rows.
+    /// The block holds every table column (unread ones as placeholders never touched). Null when the segment turned out corrupt.
+    /// </summary>
+    private (RowBlock Block, int[] Rows)? ReadRowGroup(QueryPlan plan, SegmentReader reader, int g, QueryDiagnostics diag, long from, long to)
+    {
+        var footer = reader.Footer;
+        int n = footer.RowGroups[g].RowCount;
+        var cache = new ColumnVector?[plan.Schema.Count];
+        ColumnVector Column(int c)
+        {
+            if (cache[c] is { } v) return v;
+            int sc = footer.ColumnIndex(plan.Schema.Columns[c].Name);
+            return cache[c] = sc < 0 ? ColumnVector.Nulls(plan.Schema.Columns[c].Type, n) : reader.ReadChunk(sc, g);
+        }
+        try
+        {
+            diag.RowGroupsRead++;
+            diag.RowsScanned += n;
+            engine.CountRead(0, 1);
+            var rows = plan.Select(Column, n, from, to);
+            var columns = new ColumnVector[plan.Schema.Count];
+            var needed = new HashSet<int>(plan.Projection) { plan.TimeColumn };
+            for (int c = 0; c < columns.Length; c++)
+                columns[c] = rows.Length > 0 && needed.Contains(c) ? Column(c) : cache[c] ?? ColumnVector.Nulls(plan.Schema.Columns[c].Type, n);
+            return (new RowBlock(plan.Schema, columns, n), rows);
+        }
+        catch (SegmentCorruptException e)
+        {
+            var handle = plan.Snapshot.Segments.TryGetValue(footer.SegmentId, out var h) ? h : new SegmentHandle(reader.Path, footer, 0);
+            Corrupt(plan, handle, e, diag);
+            return null;
+        }
+    }
+
+    private void Corrupt(QueryPlan plan, SegmentHandle segment, SegmentCorruptException e, QueryDiagnostics diag)
+    {
+        engine.Quarantine(plan.Table.Name, segment.Path, e.Reason, segment.Footer);
+        diag.Warn(new QueryWarning(QueryWarning.CorruptSegment,
+            $"Segment {segment.Id} of '{plan.Table.Name}' is corrupt ({e.Reason}); quarantined and skipped.", segment.Path));
+        if (plan.Spec.FailOnCorruption) throw e;
+    }
+
+    public QueryEstimate Estimate(QuerySpec q)
+    {
+        var diag = new QueryDiagnostics();
+        var plan = Plan(q, diag);
+        var groups = new SortedDictionary<long, (List<long> Ids, long Rows, long Bytes, bool Unsealed)>();
+        foreach (var candidate in plan.Segments)
+        {
+            var footer = candidate.Segment.Footer;
+            long rows = 0, bytes = 0;
+            for (int g = 0; g < footer.RowGroups.Length; g++)
+            {
+                if ((candidate.RowGroups is not null && !candidate.RowGroups.Contains(g)) || !plan.RowGroupMayMatch(footer, g)) continue;
+                rows += footer.RowGroups[g].RowCount;
+                bytes += footer.Chunks.Sum(c => (long)c[g].StoredLength);
+            }
+            var entry = groups.TryGetValue(footer.PartitionStart, out var e) ? e : ([], 0, 0, false);
+            entry.Ids.Add(candidate.Segment.Id);
+            groups[footer.PartitionStart] = (entry.Ids, entry.Rows + rows, entry.Bytes + bytes, entry.Unsealed);
+        }
+        if (q.IncludeUnsealed)
+        {
+            foreach (var u in plan.Snapshot.Unsealed)
+            {
+                if (u.MaxTime < plan.From || u.MinTime >= plan.To) continue;
+                var time = u.Rows.Columns[u.Rows.Schema.IndexOf(plan.Table.Definition.TimeColumn)];
+                for (int i = 0; i < u.Rows.Length; i++)
+                {
+                    long t = time.Longs[i];
+                    if (t < plan.From || t >= plan.To) continue;
+                    long p = sealer.PartitionOf(t);
+                    var entry = groups.TryGetValue(p, out var e) ? e : ([], 0, 0, false);
+                    groups[p] = (entry.Ids, entry.Rows + 1, entry.Bytes, true);
+                }
+            }
+        }
+        long width = sealer.PartitionNs;
+        var list = groups.Select(p => new SegmentGroup(p.Key, p.Key > long.MaxValue - width ? long.MaxValue : p.Key + width,
+            p.Value.Ids, p.Value.Rows, p.Value.Bytes, p.Value.Unsealed)).ToList();
+        long total = list.Sum(g => g.EstimatedRows);
+        if (q.Limit is long limit) total = Math.Min(total, limit);
+        return new QueryEstimate(total, list.Sum(g => g.Bytes), list);
+    }
+}

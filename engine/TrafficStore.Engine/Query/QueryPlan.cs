@@ -1,0 +1,78 @@
+using TrafficStore.Engine.Catalog;
+using TrafficStore.Engine.Columns;
+using TrafficStore.Engine.Segments;
+
+namespace TrafficStore.Engine.Query;
+
+/// <summary>A sealed segment a query must read, with the row groups the index allows (null = all).</summary>
+internal sealed record SegmentCandidate(SegmentHandle Segment, HashSet<int>? RowGroups);
+
+/// <summary>
+/// A query bound to one table snapshot: compiled filters, projection, the effective time window
+/// and the segments left after segment-level zone maps and the index.
+/// </summary>
+internal sealed class QueryPlan
+{
+    public required QuerySpec Spec { get; init; }
+    public required TableState Table { get; init; }
+    public required TableSchema Schema { get; init; }
+    public required TableSnapshot Snapshot { get; init; }
+    public required CompiledFilter[] Filters { get; init; }
+    public required int[] Projection { get; init; }
+    public required int TimeColumn { get; init; }
+    public required int EndColumn { get; init; }
+    /// <summary>Inclusive lower bound on the time column.</summary>
+    public required long From { get; init; }
+    /// <summary>Exclusive upper bound on the time column (AsOf folded in as AsOf + 1).</summary>
+    public required long To { get; init; }
+    public required List<SegmentCandidate> Segments { get; init; }
+
+    public long? AsOf => Spec.AsOf;
+
+    /// <summary>False when zone maps prove no row of row group <paramref name="g"/> can match.</summary>
+    public bool RowGroupMayMatch(SegmentFooter footer, int g)
+    {
+        int rows = footer.RowGroups[g].RowCount;
+        var time = Chunk(footer, TimeColumn, g);
+        if (time is not null && time.Zone.Present && (time.Zone.MaxLong < From || time.Zone.MinLong >= To)) return false;
+        if (AsOf is long asOf && EndColumn >= 0)
+        {
+            var end = Chunk(footer, EndColumn, g);
+            // Rows whose end is null are still open and match; otherwise some end must reach the instant.
+            if (end is not null && end.NullCount == 0 && end.Zone.Present && end.Zone.MaxLong < asOf) return false;
+        }
+        foreach (var f in Filters)
+        {
+            var chunk = Chunk(footer, f.Column, g);
+            if (chunk is null) return false; // column added after this segment was written: all null, nothing matches
+            if (!f.MayMatch(chunk, rows)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The chunk of a table column in a segment, or null if the segment predates the column.</summary>
+    public ChunkInfo? Chunk(SegmentFooter footer, int tableColumn, int g)
+    {
+        int c = footer.ColumnIndex(Schema.Columns[tableColumn].Name);
+        return c < 0 ? null : footer.Chunks[c][g];
+    }
+
+    /// <summary>Rows (indices) of a block that match the time window, as-of and every filter.</summary>
+    public int[] Select(Func<int, ColumnVector> column, int n, long from, long to)
+    {
+        var keep = new bool[n];
+        var time = column(TimeColumn);
+        for (int i = 0; i < n; i++) keep[i] = !time.IsNull(i) && time.Longs[i] >= from && time.Longs[i] < to;
+        if (AsOf is long asOf && EndColumn >= 0)
+        {
+            var end = column(EndColumn);
+            for (int i = 0; i < n; i++) if (keep[i] && !end.IsNull(i) && end.Longs[i] < asOf) keep[i] = false;
+        }
+        foreach (var f in Filters) f.Apply(column(f.Column), keep);
+        int count = 0;
+        foreach (var k in keep) if (k) count++;
+        var rows = new int[count];
+        for (int i = 0, j = 0; i < n; i++) if (keep[i]) rows[j++] = i;
+        return rows;
+    }
+}

@@ -1,0 +1,154 @@
+using TrafficStore.Engine.Catalog;
+using TrafficStore.Engine.Columns;
+using TrafficStore.Engine.Segments;
+
+namespace TrafficStore.Engine.Retention;
+
+/// <summary>
+/// Applies a <see cref="RetentionPolicy"/>: whole segments go oldest first (by their newest row);
+/// per-namespace limits rewrite segments without that namespace's old rows (the rewrite names the
+/// segment it replaces, so a crash between the rewrite and the delete is undone on open).
+/// Order: global age, namespace age, namespace bytes, global bytes.
+/// </summary>
+internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer sealer)
+{
+    private readonly List<RetentionAction> _actions = [];
+
+    public RetentionReport Apply(RetentionPolicy policy, DateTimeOffset now, CancellationToken ct)
+    {
+        _actions.Clear();
+        long nowNs = Query.QuerySpec.ToNs(now);
+
+        if (policy.Global.MaxAge is TimeSpan maxAge)
+        {
+            long cutoff = nowNs - maxAge.Ticks * 100;
+            foreach (var (table, h) in AllSegments().Where(x => x.Segment.Footer.MaxTime < cutoff).ToList())
+            {
+                ct.ThrowIfCancellationRequested();
+                Delete(table, h, null, $"global max age {maxAge}: newest row older than cutoff");
+            }
+        }
+
+        foreach (var (ns, limits) in policy.Namespaces.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            if (limits.MaxAge is TimeSpan nsAge)
+            {
+                long cutoff = nowNs - nsAge.Ticks * 100;
+                foreach (var (table, h) in AllSegments().Where(x => x.Table.Definition.NamespaceColumn is not null && x.Segment.Footer.MinTime < cutoff).ToList())
+                {
+                    ct.ThrowIfCancellationRequested();
+                    if (NamespaceRows(table, h, ns) == 0) continue;
+                    RemoveRows(table, h, ns, cutoff, $"namespace '{ns}' max age {nsAge}");
+                }
+            }
+            if (limits.MaxBytes is long nsBytes)
+            {
+                var holding = AllSegments().Where(x => x.Table.Definition.NamespaceColumn is not null && NamespaceRows(x.Table, x.Segment, ns) > 0)
+                    .OrderBy(x => x.Segment.Footer.MaxTime).ThenBy(x => x.Segment.Id).ToList();
+                double attributed = holding.Sum(x => Share(x.Table, x.Segment, ns));
+                foreach (var (table, h) in holding)
+                {
+                    if (attributed <= nsBytes) break;
+                    ct.ThrowIfCancellationRequested();
+                    attributed -= Share(table, h, ns);
+                    RemoveRows(table, h, ns, long.MaxValue, $"namespace '{ns}' max bytes {nsBytes}");
+                }
+            }
+        }
+
+        if (policy.Global.MaxBytes is long maxBytes)
+        {
+            var all = AllSegments().OrderBy(x => x.Segment.Footer.MaxTime).ThenBy(x => x.Segment.Id).ToList();
+            long total = all.Sum(x => x.Segment.FileBytes);
+            foreach (var (table, h) in all)
+            {
+                if (total <= maxBytes) break;
+                ct.ThrowIfCancellationRequested();
+                total -= h.FileBytes;
+                Delete(table, h, null, $"global max bytes {maxBytes}: oldest segment");
+            }
+        }
+        return new RetentionReport(_actions.ToList());
+    }
+
+    private IEnumerable<(TableState Table, SegmentHandle Segment)> AllSegments() =>
+        engine.AllTableStates().SelectMany(t => t.Snapshot.Segments.Values.Select(h => (t, h)));
+
+    private double Share(TableState table, SegmentHandle h, string ns) =>
+        h.Footer.RowCount == 0 ? 0 : (double)h.FileBytes * NamespaceRows(table, h, ns) / h.Footer.RowCount;
+
+    private long NamespaceRows(TableState table, SegmentHandle h, string ns)
+    {
+        if (h.NamespaceCounts is null)
+        {
+            var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+            int c = h.Footer.ColumnIndex(table.Definition.NamespaceColumn!);
+            if (c >= 0)
+            {
+                using var reader = SegmentReader.Open(h.Path);
+                for (int g = 0; g < h.Footer.RowGroups.Length; g++)
+                {
+                    var v = reader.ReadChunk(c, g);
+                    for (int i = 0; i < v.Length; i++)
+                    {
+                        if (v.IsNull(i)) continue;
+                        var key = System.Text.Encoding.UTF8.GetString(v.GetBytes(i));
+                        counts[key] = counts.GetValueOrDefault(key) + 1;
+                    }
+                }
+            }
+            h.NamespaceCounts = counts;
+        }
+        return h.NamespaceCounts.GetValueOrDefault(ns);
+    }
+
+    /// <summary>Removes rows of namespace <paramref name="ns"/> with time &lt; <paramref name="before"/> from a segment: deletes it if nothing remains, else rewrites it.</summary>
+    private void RemoveRows(TableState table, SegmentHandle h, string ns, long before, string reason)
+    {
+        var footer = h.Footer;
+        var schema = new TableSchema(footer.SchemaVersion, footer.Columns);
+        int nsColumn = footer.ColumnIndex(table.Definition.NamespaceColumn!);
+        int timeColumn = footer.ColumnIndex(table.Definition.TimeColumn);
+        var nsBytes = System.Text.Encoding.UTF8.GetBytes(ns);
+        var kept = new List<RowBlock>();
+        long removed = 0;
+        using (var reader = SegmentReader.Open(h.Path))
+        {
+            for (int g = 0; g < footer.RowGroups.Length; g++)
+            {
+                var columns = Enumerable.Range(0, schema.Count).Select(c => reader.ReadChunk(c, g)).ToArray();
+                var block = new RowBlock(schema, columns, footer.RowGroups[g].RowCount);
+                var keep = new List<int>(block.Length);
+                for (int i = 0; i < block.Length; i++)
+                {
+                    bool drop = !columns[nsColumn].IsNull(i) && columns[nsColumn].GetBytes(i).SequenceEqual(nsBytes) && columns[timeColumn].Longs[i] < before;
+                    if (drop) removed++;
+                    else keep.Add(i);
+                }
+                if (keep.Count > 0) kept.Add(block.Select(keep.ToArray(), keep.Count));
+            }
+        }
+        if (removed == 0) return;
+        if (kept.Count == 0)
+        {
+            Delete(table, h, ns, reason);
+            return;
+        }
+        var replacements = sealer.Seal(table.Definition, kept, footer.FlushSeq, replaces: footer.SegmentId);
+        engine.ReplaceSegment(table, h, replacements);
+        long newBytes = replacements.Sum(r => r.FileBytes);
+        Record(new RetentionAction(RetentionActionKind.RewroteSegment, table.Name, h.Id, footer.PartitionStart, ns, removed, Math.Max(0, h.FileBytes - newBytes), reason));
+    }
+
+    private void Delete(TableState table, SegmentHandle h, string? ns, string reason)
+    {
+        if (!engine.RemoveSegment(table, h)) return;
+        Record(new RetentionAction(RetentionActionKind.DeletedSegment, table.Name, h.Id, h.Footer.PartitionStart, ns, h.Footer.RowCount, h.FileBytes, reason));
+    }
+
+    private void Record(RetentionAction action)
+    {
+        _actions.Add(action);
+        engine.OnRetention(action);
+    }
+}

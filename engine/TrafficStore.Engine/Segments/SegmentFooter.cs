@@ -1,0 +1,185 @@
+using TrafficStore.Engine.Catalog;
+using TrafficStore.Engine.Columns;
+
+namespace TrafficStore.Engine.Segments;
+
+/// <summary>Min/max of a chunk's non-null values (absent for binary and for long strings).</summary>
+internal readonly record struct ZoneMap(bool Present, long MinLong, long MaxLong, double MinDouble, double MaxDouble, byte[]? MinBytes, byte[]? MaxBytes)
+{
+    public static readonly ZoneMap None = new(false, 0, 0, 0, 0, null, null);
+}
+
+/// <summary>Where one column chunk of one row group lives and how it is stored.</summary>
+internal sealed record ChunkInfo(long Offset, int StoredLength, int RawLength, ChunkEncoding Encoding, byte Compression, uint Crc, int NullCount, ZoneMap Zone)
+{
+    public const byte Uncompressed = 0;
+    public const byte Lz4Block = 1;
+}
+
+/// <summary>A run of rows stored together; every column has one chunk per row group.</summary>
+internal readonly record struct RowGroupInfo(int RowStart, int RowCount);
+
+/// <summary>For one indexed column: each distinct value and the row groups that contain it.</summary>
+internal sealed record IndexSummary(string Column, IReadOnlyList<(byte[] Value, int[] RowGroups)> Values);
+
+/// <summary>The self-description at the end of a segment file (see docs/storage-format.md).</summary>
+internal sealed class SegmentFooter
+{
+    public const ushort FormatVersion = 1;
+
+    public required string Table { get; init; }
+    public required long SegmentId { get; init; }
+    public required long PartitionStart { get; init; }
+    /// <summary>The flush that wrote this segment sealed WAL records up to this sequence number.</summary>
+    public required long FlushSeq { get; init; }
+    /// <summary>Id of the segment this one rewrote (retention), 0 if none; the older one is deleted on open if it survived a crash.</summary>
+    public long Replaces { get; init; }
+    public required long RowCount { get; init; }
+    public required long MinTime { get; init; }
+    public required long MaxTime { get; init; }
+    public required long CreatedUnixMs { get; init; }
+    /// <summary>Size of the rows as plain columns (8 bytes per number, string bytes + 4-byte offsets, validity bits), for compression ratios.</summary>
+    public required long UncompressedBytes { get; init; }
+    public required int SchemaVersion { get; init; }
+    public required IReadOnlyList<ColumnDefinition> Columns { get; init; }
+    public required string TimeColumn { get; init; }
+    public required RowGroupInfo[] RowGroups { get; init; }
+    /// <summary>[column][rowGroup].</summary>
+    public required ChunkInfo[][] Chunks { get; init; }
+    public required IReadOnlyList<IndexSummary> Index { get; init; }
+
+    public long RawBytes => Chunks.Sum(c => c.Sum(x => (long)x.RawLength));
+
+    public int ColumnIndex(string name)
+    {
+        for (int i = 0; i < Columns.Count; i++) if (Columns[i].Name == name) return i;
+        return -1;
+    }
+
+    public void WriteTo(ByteSink sink)
+    {
+        sink.WriteInt32(FormatVersion);
+        sink.WriteString(Table);
+        sink.WriteInt64(SegmentId);
+        sink.WriteInt64(PartitionStart);
+        sink.WriteInt64(FlushSeq);
+        sink.WriteInt64(Replaces);
+        sink.WriteInt64(RowCount);
+        sink.WriteInt64(MinTime);
+        sink.WriteInt64(MaxTime);
+        sink.WriteInt64(CreatedUnixMs);
+        sink.WriteInt64(UncompressedBytes);
+        sink.WriteInt32(SchemaVersion);
+        sink.WriteString(TimeColumn);
+        sink.WriteVarUInt((ulong)Columns.Count);
+        foreach (var c in Columns) { sink.WriteString(c.Name); sink.WriteByte((byte)c.Type); }
+        sink.WriteVarUInt((ulong)RowGroups.Length);
+        foreach (var g in RowGroups) { sink.WriteVarUInt((ulong)g.RowStart); sink.WriteVarUInt((ulong)g.RowCount); }
+        for (int c = 0; c < Columns.Count; c++)
+        {
+            foreach (var chunk in Chunks[c])
+            {
+                sink.WriteInt64(chunk.Offset);
+                sink.WriteInt32(chunk.StoredLength);
+                sink.WriteInt32(chunk.RawLength);
+                sink.WriteByte((byte)chunk.Encoding);
+                sink.WriteByte(chunk.Compression);
+                sink.WriteUInt32(chunk.Crc);
+                sink.WriteVarUInt((ulong)chunk.NullCount);
+                WriteZone(sink, Columns[c].Type, chunk.Zone);
+            }
+        }
+        sink.WriteVarUInt((ulong)Index.Count);
+        foreach (var summary in Index)
+        {
+            sink.WriteString(summary.Column);
+            sink.WriteVarUInt((ulong)summary.Values.Count);
+            foreach (var (value, groups) in summary.Values)
+            {
+                sink.WriteBlob(value);
+                sink.WriteVarUInt((ulong)groups.Length);
+                int prev = 0;
+                foreach (var g in groups) { sink.WriteVarUInt((ulong)(g - prev)); prev = g; }
+            }
+        }
+    }
+
+    private static void WriteZone(ByteSink sink, ColumnType type, ZoneMap zone)
+    {
+        sink.WriteByte(zone.Present ? (byte)1 : (byte)0);
+        if (!zone.Present) return;
+        if (type == ColumnType.Double) { sink.WriteDouble(zone.MinDouble); sink.WriteDouble(zone.MaxDouble); }
+        else if (ColumnTypes.IsBytes(type)) { sink.WriteBlob(zone.MinBytes); sink.WriteBlob(zone.MaxBytes); }
+        else { sink.WriteInt64(zone.MinLong); sink.WriteInt64(zone.MaxLong); }
+    }
+
+    public static SegmentFooter ReadFrom(ReadOnlySpan<byte> data)
+    {
+        var src = new ByteSource(data);
+        int version = src.ReadInt32();
+        if (version != FormatVersion) throw new InvalidDataException($"Unsupported segment format version {version}.");
+        var table = src.ReadString();
+        long segmentId = src.ReadInt64(), partitionStart = src.ReadInt64(), flushSeq = src.ReadInt64(), replaces = src.ReadInt64(), rowCount = src.ReadInt64();
+        long minTime = src.ReadInt64(), maxTime = src.ReadInt64(), created = src.ReadInt64(), uncompressed = src.ReadInt64();
+        int schemaVersion = src.ReadInt32();
+        var timeColumn = src.ReadString();
+        int columnCount = src.ReadCount();
+        var columns = new List<ColumnDefinition>(columnCount);
+        for (int i = 0; i < columnCount; i++)
+        {
+            var name = src.ReadString();
+            var type = (ColumnType)src.ReadByte();
+            if (!Enum.IsDefined(type)) throw new InvalidDataException($"Unknown column type {(byte)type}.");
+            columns.Add(new ColumnDefinition(name, type));
+        }
+        int groupCount = src.ReadCount();
+        var groups = new RowGroupInfo[groupCount];
+        for (int g = 0; g < groupCount; g++) groups[g] = new RowGroupInfo(src.ReadCount(), src.ReadCount());
+        var chunks = new ChunkInfo[columnCount][];
+        for (int c = 0; c < columnCount; c++)
+        {
+            chunks[c] = new ChunkInfo[groupCount];
+            for (int g = 0; g < groupCount; g++)
+            {
+                long offset = src.ReadInt64();
+                int stored = src.ReadInt32(), raw = src.ReadInt32();
+                var encoding = (ChunkEncoding)src.ReadByte();
+                byte compression = src.ReadByte();
+                uint crc = src.ReadUInt32();
+                int nulls = src.ReadCount();
+                chunks[c][g] = new ChunkInfo(offset, stored, raw, encoding, compression, crc, nulls, ReadZone(ref src, columns[c].Type));
+            }
+        }
+        int indexCount = src.ReadCount();
+        var index = new List<IndexSummary>(indexCount);
+        for (int i = 0; i < indexCount; i++)
+        {
+            var column = src.ReadString();
+            int valueCount = src.ReadCount();
+            var values = new List<(byte[], int[])>(valueCount);
+            for (int v = 0; v < valueCount; v++)
+            {
+                var value = src.ReadBlob().ToArray();
+                var list = new int[src.ReadCount()];
+                int prev = 0;
+                for (int k = 0; k < list.Length; k++) { prev += src.ReadCount(); list[k] = prev; }
+                values.Add((value, list));
+            }
+            index.Add(new IndexSummary(column, values));
+        }
+        return new SegmentFooter
+        {
+            Table = table, SegmentId = segmentId, PartitionStart = partitionStart, FlushSeq = flushSeq, Replaces = replaces, RowCount = rowCount,
+            MinTime = minTime, MaxTime = maxTime, CreatedUnixMs = created, UncompressedBytes = uncompressed, SchemaVersion = schemaVersion, Columns = columns,
+            TimeColumn = timeColumn, RowGroups = groups, Chunks = chunks, Index = index,
+        };
+    }
+
+    private static ZoneMap ReadZone(ref ByteSource src, ColumnType type)
+    {
+        if (src.ReadByte() == 0) return ZoneMap.None;
+        if (type == ColumnType.Double) return new ZoneMap(true, 0, 0, src.ReadDouble(), src.ReadDouble(), null, null);
+        if (ColumnTypes.IsBytes(type)) return new ZoneMap(true, 0, 0, 0, 0, src.ReadBlob().ToArray(), src.ReadBlob().ToArray());
+        return new ZoneMap(true, src.ReadInt64(), src.ReadInt64(), 0, 0, null, null);
+    }
+}

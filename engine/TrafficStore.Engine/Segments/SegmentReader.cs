@@ -1,0 +1,126 @@
+using K4os.Compression.LZ4;
+using Microsoft.Win32.SafeHandles;
+using TrafficStore.Engine.Columns;
+
+namespace TrafficStore.Engine.Segments;
+
+/// <summary>
+/// Reads a sealed segment: the footer (validated by trailer magic, lengths and CRC) and single
+/// column chunks (validated by their CRC). Every failure is a <see cref="SegmentCorruptException"/>.
+/// </summary>
+internal sealed class SegmentReader : IDisposable
+{
+    private readonly SafeFileHandle _handle;
+
+    private SegmentReader(string path, SafeFileHandle handle, SegmentFooter footer)
+    {
+        Path = path;
+        _handle = handle;
+        Footer = footer;
+    }
+
+    public string Path { get; }
+    public SegmentFooter Footer { get; }
+
+    /// <summary>Opens a segment and validates its footer. Throws <see cref="FileNotFoundException"/> if it is gone (deleted by retention).</summary>
+    public static SegmentReader Open(string path)
+    {
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        try
+        {
+            return new SegmentReader(path, handle, ReadFooter(path, handle));
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    public static SegmentFooter ReadFooter(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return ReadFooter(path, handle);
+    }
+
+    private static SegmentFooter ReadFooter(string path, SafeFileHandle handle)
+    {
+        long length = RandomAccess.GetLength(handle);
+        if (length < SegmentWriter.HeaderMagic.Length + SegmentWriter.TrailerLength)
+            throw new SegmentCorruptException(path, $"file too short ({length} bytes)");
+        Span<byte> header = stackalloc byte[8];
+        RandomAccess.Read(handle, header, 0);
+        if (!header.SequenceEqual(SegmentWriter.HeaderMagic)) throw new SegmentCorruptException(path, "bad header magic");
+
+        var trailerBytes = new byte[SegmentWriter.TrailerLength];
+        RandomAccess.Read(handle, trailerBytes, length - SegmentWriter.TrailerLength);
+        var trailer = new ByteSource(trailerBytes);
+        int storedLength = trailer.ReadInt32();
+        int rawLength = trailer.ReadInt32();
+        uint crc = trailer.ReadUInt32();
+        int version = trailer.ReadInt32();
+        if (!trailer.ReadBytes(8).SequenceEqual(SegmentWriter.TrailerMagic)) throw new SegmentCorruptException(path, "bad trailer magic");
+        if (version != SegmentFooter.FormatVersion) throw new SegmentCorruptException(path, $"unsupported format version {version}");
+        long footerStart = length - SegmentWriter.TrailerLength - storedLength;
+        if (storedLength <= 0 || rawLength <= 0 || rawLength > 1 << 30 || footerStart < SegmentWriter.HeaderMagic.Length)
+            throw new SegmentCorruptException(path, "footer length out of range");
+        var stored = new byte[storedLength];
+        RandomAccess.Read(handle, stored, footerStart);
+        if (Crc32C.Compute(stored) != crc) throw new SegmentCorruptException(path, "footer checksum mismatch");
+        var raw = new byte[rawLength];
+        if (LZ4Codec.Decode(stored, raw) != rawLength) throw new SegmentCorruptException(path, "footer does not decompress");
+        try
+        {
+            var footer = SegmentFooter.ReadFrom(raw);
+            foreach (var column in footer.Chunks)
+                foreach (var chunk in column)
+                    if (chunk.Offset < 8 || chunk.Offset + chunk.StoredLength > footerStart)
+                        throw new InvalidDataException("chunk outside the data area");
+            return footer;
+        }
+        catch (InvalidDataException e)
+        {
+            throw new SegmentCorruptException(path, "footer does not parse: " + e.Message, e);
+        }
+    }
+
+    /// <summary>Reads and decodes the chunk of <paramref name="column"/> in <paramref name="rowGroup"/>.</summary>
+    public ColumnVector ReadChunk(int column, int rowGroup)
+    {
+        var chunk = Footer.Chunks[column][rowGroup];
+        var stored = new byte[chunk.StoredLength];
+        int read = RandomAccess.Read(_handle, stored, chunk.Offset);
+        if (read != stored.Length) throw new SegmentCorruptException(Path, "chunk truncated");
+        if (Crc32C.Compute(stored) != chunk.Crc) throw new SegmentCorruptException(Path, $"checksum mismatch in column '{Footer.Columns[column].Name}' row group {rowGroup}");
+        byte[] raw;
+        if (chunk.Compression == ChunkInfo.Lz4Block)
+        {
+            raw = new byte[chunk.RawLength];
+            if (LZ4Codec.Decode(stored, raw) != chunk.RawLength) throw new SegmentCorruptException(Path, "chunk does not decompress");
+        }
+        else raw = stored;
+        try
+        {
+            return ColumnCodec.Decode(Footer.Columns[column].Type, chunk.Encoding, Footer.RowGroups[rowGroup].RowCount, chunk.NullCount, raw);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new SegmentCorruptException(Path, "chunk does not decode: " + e.Message, e);
+        }
+    }
+
+    /// <summary>Checks every chunk's checksum (used on open when <see cref="StoreOptions.VerifyChunksOnOpen"/> is set).</summary>
+    public void VerifyAllChunks()
+    {
+        for (int c = 0; c < Footer.Chunks.Length; c++)
+            for (int g = 0; g < Footer.RowGroups.Length; g++)
+            {
+                var chunk = Footer.Chunks[c][g];
+                var stored = new byte[chunk.StoredLength];
+                RandomAccess.Read(_handle, stored, chunk.Offset);
+                if (Crc32C.Compute(stored) != chunk.Crc) throw new SegmentCorruptException(Path, $"checksum mismatch in column '{Footer.Columns[c].Name}' row group {g}");
+            }
+    }
+
+    public void Dispose() => _handle.Dispose();
+}

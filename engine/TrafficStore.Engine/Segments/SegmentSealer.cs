@@ -1,0 +1,117 @@
+using TrafficStore.Engine.Catalog;
+using TrafficStore.Engine.Columns;
+
+namespace TrafficStore.Engine.Segments;
+
+/// <summary>
+/// Turns rows of one table into sealed segments: sorts them by time, splits them at partition
+/// boundaries, cuts row groups by row count and raw size, and starts a new segment when the
+/// file reaches the size bound.
+/// </summary>
+internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Func<long> nextSegmentId)
+{
+    public long PartitionNs => options.PartitionDuration.Ticks * 100;
+
+    public long PartitionOf(long timeNs)
+    {
+        long d = PartitionNs;
+        long r = timeNs % d;
+        return timeNs - (r < 0 ? r + d : r);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="blocks"/> (any schema versions of the table) as segments; returns them in time order.
+    /// All or nothing: if any write fails, the segments already written by this call are deleted.
+    /// A rewrite (<paramref name="replaces"/> != 0) writes one segment per partition whatever its size, so
+    /// a crash can never leave a partial set of replacements that would make open delete the original.
+    /// </summary>
+    public List<SegmentHandle> Seal(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq, long replaces = 0)
+    {
+        var result = new List<SegmentHandle>();
+        try
+        {
+            SealInto(table, blocks, flushSeq, replaces, result);
+            return result;
+        }
+        catch
+        {
+            foreach (var written in result) File.Delete(written.Path);
+            throw;
+        }
+    }
+
+    private void SealInto(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq, long replaces, List<SegmentHandle> result)
+    {
+        var schema = table.Schema;
+        var all = RowBlock.Concat(schema, blocks);
+        if (all.Length == 0) return;
+        var time = all.Columns[schema.IndexOf(table.TimeColumn)];
+        var keys = new long[all.Length];
+        var order = new int[all.Length];
+        for (int i = 0; i < all.Length; i++) { keys[i] = time.Longs[i]; order[i] = i; }
+        Array.Sort(keys, order);
+        var sorted = all.Select(order, order.Length);
+
+        int start = 0;
+        while (start < sorted.Length)
+        {
+            long partition = PartitionOf(keys[start]);
+            int end = start;
+            while (end < sorted.Length && PartitionOf(keys[end]) == partition) end++;
+            WritePartition(table, sorted.Slice(start, end - start), partition, flushSeq, replaces, result);
+            start = end;
+        }
+    }
+
+    private void WritePartition(TableDefinition table, RowBlock rows, long partition, long flushSeq, long replaces, List<SegmentHandle> result)
+    {
+        SegmentWriter? writer = null;
+        string? path = null;
+        try
+        {
+            int start = 0;
+            while (start < rows.Length)
+            {
+                int count = RowGroupLength(rows, start);
+                if (writer is null)
+                {
+                    long id = nextSegmentId();
+                    path = layout.SegmentFile(table.Name, partition, id);
+                    writer = new SegmentWriter(path, rows.Schema, table.TimeColumn, table.IndexedColumns, id, partition, flushSeq)
+                    {
+                        TableName = table.Name,
+                        Replaces = replaces,
+                    };
+                }
+                writer.AddRowGroup(rows.Slice(start, count));
+                start += count;
+                if ((replaces == 0 && writer.Position >= options.MaxSegmentBytes) || start == rows.Length)
+                {
+                    var (footer, bytes) = writer.Finish();
+                    writer.Dispose();
+                    writer = null;
+                    result.Add(new SegmentHandle(path!, footer, bytes));
+                }
+            }
+        }
+        finally
+        {
+            writer?.Dispose();
+        }
+    }
+
+    private int RowGroupLength(RowBlock rows, int start)
+    {
+        int max = Math.Min(options.RowGroupRows, rows.Length - start);
+        long fixedPerRow = rows.Columns.Where(c => !ColumnTypes.IsBytes(c.Type)).Sum(c => c.Type == ColumnType.Bool ? 1 : 8);
+        var byteColumns = rows.Columns.Where(c => ColumnTypes.IsBytes(c.Type)).ToArray();
+        long bytes = 0;
+        for (int i = 0; i < max; i++)
+        {
+            bytes += fixedPerRow;
+            foreach (var c in byteColumns) bytes += c.Offsets[start + i + 1] - c.Offsets[start + i];
+            if (bytes >= options.RowGroupMaxBytes) return i + 1;
+        }
+        return max;
+    }
+}

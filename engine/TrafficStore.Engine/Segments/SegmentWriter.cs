@@ -1,0 +1,227 @@
+using System.Text;
+using K4os.Compression.LZ4;
+using TrafficStore.Engine.Catalog;
+using TrafficStore.Engine.Columns;
+
+namespace TrafficStore.Engine.Segments;
+
+/// <summary>
+/// Writes one segment file: header magic, then per row group one LZ4-compressed chunk per column,
+/// then the footer and trailer. Writes to a temp file and renames it into place in
+/// <see cref="Finish"/> after an fsync, so a segment file either exists whole or not at all.
+/// </summary>
+internal sealed class SegmentWriter : IDisposable
+{
+    public static ReadOnlySpan<byte> HeaderMagic => "TSSEG001"u8;
+    public static ReadOnlySpan<byte> TrailerMagic => "TSSEGEND"u8;
+    public const int TrailerLength = 24;
+    /// <summary>Strings longer than this get no zone map (a truncated max would be wrong).</summary>
+    public const int MaxZoneMapBytes = 128;
+
+    private readonly string _finalPath;
+    private readonly string _tempPath;
+    private readonly FileStream _file;
+    private readonly TableSchema _schema;
+    private readonly string _timeColumn;
+    private readonly int _timeIndex;
+    private readonly (string Column, int Index)[] _indexed;
+    private readonly Dictionary<string, List<int>>[] _indexValues;
+    private readonly long _segmentId, _partitionStart, _flushSeq;
+    private readonly List<RowGroupInfo> _groups = [];
+    private readonly List<ChunkInfo>[] _chunks;
+    private readonly ByteSink _raw = new(64 * 1024);
+    private byte[] _compressed = new byte[64 * 1024];
+    private long _uncompressed, _rows, _minTime = long.MaxValue, _maxTime = long.MinValue;
+    private bool _finished;
+
+    public SegmentWriter(string finalPath, TableSchema schema, string timeColumn, IReadOnlyList<string> indexedColumns,
+        long segmentId, long partitionStart, long flushSeq)
+    {
+        _finalPath = finalPath;
+        _tempPath = StoreLayout.TempFileFor(finalPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(finalPath)!);
+        _file = new FileStream(_tempPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        _file.Write(HeaderMagic);
+        _schema = schema;
+        _timeColumn = timeColumn;
+        _timeIndex = schema.IndexOf(timeColumn);
+        _indexed = indexedColumns.Select(c => (c, schema.IndexOf(c))).Where(x => x.Item2 >= 0).ToArray();
+        _indexValues = _indexed.Select(_ => new Dictionary<string, List<int>>(StringComparer.Ordinal)).ToArray();
+        _segmentId = segmentId;
+        _partitionStart = partitionStart;
+        _flushSeq = flushSeq;
+        _chunks = Enumerable.Range(0, schema.Count).Select(_ => new List<ChunkInfo>()).ToArray();
+    }
+
+    public long Position => _file.Position;
+    public long Rows => _rows;
+    public string TableName { get; init; } = "";
+    public long Replaces { get; init; }
+
+    /// <summary>Appends one row group (rows already sorted by time).</summary>
+    public void AddRowGroup(RowBlock rows)
+    {
+        int group = _groups.Count;
+        _groups.Add(new RowGroupInfo(checked((int)_rows), rows.Length));
+        _rows += rows.Length;
+        _uncompressed += rows.RawBytes;
+        for (int c = 0; c < _schema.Count; c++)
+        {
+            var vector = rows.Columns[c];
+            _raw.Clear();
+            var encoding = ColumnCodec.Encode(vector, _raw);
+            var raw = _raw.WrittenSpan;
+            int max = LZ4Codec.MaximumOutputSize(raw.Length);
+            if (_compressed.Length < max) _compressed = new byte[max];
+            int encoded = LZ4Codec.Encode(raw, _compressed, LZ4Level.L00_FAST);
+            byte compression = ChunkInfo.Lz4Block;
+            ReadOnlySpan<byte> stored = _compressed.AsSpan(0, Math.Max(0, encoded));
+            if (encoded <= 0 || encoded >= raw.Length)
+            {
+                compression = ChunkInfo.Uncompressed; // incompressible (already compressed payloads): keep raw
+                stored = raw;
+            }
+            long offset = _file.Position;
+            _file.Write(stored);
+            _chunks[c].Add(new ChunkInfo(offset, stored.Length, raw.Length, encoding, compression, Crc32C.Compute(stored), vector.NullCount, ComputeZone(vector)));
+        }
+
+        if (_timeIndex >= 0)
+        {
+            var time = rows.Columns[_timeIndex];
+            for (int i = 0; i < rows.Length; i++)
+            {
+                if (time.IsNull(i)) continue;
+                _minTime = Math.Min(_minTime, time.Longs[i]);
+                _maxTime = Math.Max(_maxTime, time.Longs[i]);
+            }
+        }
+        for (int k = 0; k < _indexed.Length; k++)
+        {
+            // Distinct values of the row group first (by bytes / value), so only those become index key strings.
+            var vector = rows.Columns[_indexed[k].Index];
+            var values = _indexValues[k];
+            var distinct = new HashSet<int>(new RowValueComparer(vector));
+            for (int i = 0; i < rows.Length; i++)
+                if (!vector.IsNull(i)) distinct.Add(i);
+            foreach (var row in distinct)
+            {
+                var key = IndexKeyText(vector, row);
+                if (!values.TryGetValue(key, out var groups)) values[key] = groups = [];
+                if (groups.Count == 0 || groups[^1] != group) groups.Add(group);
+            }
+        }
+    }
+
+    /// <summary>Compares rows of one vector by value (bytes or 64-bit lane).</summary>
+    private sealed class RowValueComparer(ColumnVector v) : IEqualityComparer<int>
+    {
+        public bool Equals(int a, int b) => ColumnTypes.IsBytes(v.Type) ? v.GetBytes(a).SequenceEqual(v.GetBytes(b)) : v.Longs[a] == v.Longs[b];
+        public int GetHashCode(int row)
+        {
+            if (!ColumnTypes.IsBytes(v.Type)) return v.Longs[row].GetHashCode();
+            var h = new HashCode();
+            h.AddBytes(v.GetBytes(row));
+            return h.ToHashCode();
+        }
+    }
+
+    /// <summary>The text form the footer and index use for an indexed value (utf8 as is, int64 as decimal).</summary>
+    public static string IndexKeyText(ColumnVector v, int row) =>
+        v.Type == ColumnType.Utf8 ? Encoding.UTF8.GetString(v.GetBytes(row)) : v.Longs[row].ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static ZoneMap ComputeZone(ColumnVector v)
+    {
+        if (v.NullCount == v.Length || v.Type == ColumnType.Binary) return ZoneMap.None;
+        if (v.Type == ColumnType.Double)
+        {
+            double min = double.PositiveInfinity, max = double.NegativeInfinity;
+            for (int i = 0; i < v.Length; i++)
+            {
+                if (v.IsNull(i)) continue;
+                double d = v.Doubles[i];
+                if (double.IsNaN(d)) return ZoneMap.None; // NaN does not order: no zone map rather than a wrong one
+                if (d < min) min = d;
+                if (d > max) max = d;
+            }
+            return new ZoneMap(true, 0, 0, min, max, null, null);
+        }
+        if (v.Type == ColumnType.Utf8)
+        {
+            int minRow = -1, maxRow = -1;
+            for (int i = 0; i < v.Length; i++)
+            {
+                if (v.IsNull(i)) continue;
+                var b = v.GetBytes(i);
+                if (b.Length > MaxZoneMapBytes) return ZoneMap.None;
+                if (minRow < 0 || b.SequenceCompareTo(v.GetBytes(minRow)) < 0) minRow = i;
+                if (maxRow < 0 || b.SequenceCompareTo(v.GetBytes(maxRow)) > 0) maxRow = i;
+            }
+            return new ZoneMap(true, 0, 0, 0, 0, v.GetBytes(minRow).ToArray(), v.GetBytes(maxRow).ToArray());
+        }
+        long lo = long.MaxValue, hi = long.MinValue;
+        for (int i = 0; i < v.Length; i++)
+        {
+            if (v.IsNull(i)) continue;
+            lo = Math.Min(lo, v.Longs[i]);
+            hi = Math.Max(hi, v.Longs[i]);
+        }
+        return new ZoneMap(true, lo, hi, 0, 0, null, null);
+    }
+
+    /// <summary>Writes footer and trailer, fsyncs, and renames the file into place.</summary>
+    public (SegmentFooter Footer, long FileBytes) Finish()
+    {
+        var footer = new SegmentFooter
+        {
+            Table = TableName,
+            SegmentId = _segmentId,
+            PartitionStart = _partitionStart,
+            FlushSeq = _flushSeq,
+            Replaces = Replaces,
+            RowCount = _rows,
+            MinTime = _rows == 0 ? 0 : _minTime,
+            MaxTime = _rows == 0 ? 0 : _maxTime,
+            CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            UncompressedBytes = _uncompressed,
+            SchemaVersion = _schema.Version,
+            Columns = _schema.Columns,
+            TimeColumn = _timeColumn,
+            RowGroups = _groups.ToArray(),
+            Chunks = _chunks.Select(c => c.ToArray()).ToArray(),
+            Index = _indexed.Select((x, k) => new IndexSummary(x.Column,
+                _indexValues[k].OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (Encoding.UTF8.GetBytes(p.Key), p.Value.ToArray())).ToList())).ToList(),
+        };
+        var sink = new ByteSink(4096);
+        footer.WriteTo(sink);
+        var raw = sink.WrittenSpan;
+        var compressed = new byte[LZ4Codec.MaximumOutputSize(raw.Length)];
+        int length = LZ4Codec.Encode(raw, compressed, LZ4Level.L00_FAST);
+        if (length <= 0) throw new InvalidOperationException("LZ4 failed to compress a segment footer.");
+        var stored = compressed.AsSpan(0, length);
+        _file.Write(stored);
+
+        var trailer = new ByteSink(TrailerLength);
+        trailer.WriteInt32(length);
+        trailer.WriteInt32(raw.Length);
+        trailer.WriteUInt32(Crc32C.Compute(stored));
+        trailer.WriteInt32(SegmentFooter.FormatVersion);
+        trailer.WriteBytes(TrailerMagic);
+        _file.Write(trailer.WrittenSpan);
+        _file.Flush(flushToDisk: true);
+        long bytes = _file.Length;
+        _file.Dispose();
+        File.Move(_tempPath, _finalPath, overwrite: true);
+        DirectorySync.Fsync(Path.GetDirectoryName(_finalPath)!);
+        _finished = true;
+        return (footer, bytes);
+    }
+
+    public void Dispose()
+    {
+        if (_finished) return;
+        _file.Dispose();
+        try { File.Delete(_tempPath); }
+        catch (IOException) { /* the temp file is removed again on the next open */ }
+    }
+}

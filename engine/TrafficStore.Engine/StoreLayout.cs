@@ -1,0 +1,67 @@
+using System.Globalization;
+
+namespace TrafficStore.Engine;
+
+/// <summary>
+/// Builds every path the engine uses on disk; nothing else composes file names.
+/// <code>
+/// root/store.json                       settings fixed at creation (partition duration)
+/// root/catalog.json                     table specs and schema versions
+/// root/retention.json                   retention policies
+/// root/wal/{firstSeq:D20}.wal           write-ahead log files
+/// root/wal/checkpoint                   highest WAL sequence number sealed into segments
+/// root/segments/{table}/{partition}/{segmentId:D12}.seg   sealed segments (partition = yyyyMMddTHHmmssZ)
+/// root/quarantine/                      segments that failed a checksum, with a .reason.txt each
+/// root/index/postings.log               FASTER hybrid log of the index (rebuilt from footers on open)
+/// </code>
+/// </summary>
+public sealed class StoreLayout
+{
+    public const string SegmentExtension = ".seg";
+    public const string TempExtension = ".tmp";
+    public const string WalExtension = ".wal";
+
+    public StoreLayout(string root) => Root = Path.GetFullPath(root);
+
+    public string Root { get; }
+    public string StoreFile => Path.Combine(Root, "store.json");
+    public string CatalogFile => Path.Combine(Root, "catalog.json");
+    public string RetentionFile => Path.Combine(Root, "retention.json");
+    public string WalDirectory => Path.Combine(Root, "wal");
+    public string WalCheckpointFile => Path.Combine(WalDirectory, "checkpoint");
+    public string SegmentsDirectory => Path.Combine(Root, "segments");
+    public string QuarantineDirectory => Path.Combine(Root, "quarantine");
+    /// <summary>FASTER's log for the index; wiped and rebuilt from segment footers on every open.</summary>
+    public string IndexDirectory => Path.Combine(Root, "index");
+
+    public string WalFile(long firstSeq) => Path.Combine(WalDirectory, firstSeq.ToString("D20", CultureInfo.InvariantCulture) + WalExtension);
+
+    public string TableDirectory(string table) => Path.Combine(SegmentsDirectory, table);
+
+    public static string PartitionName(long partitionStartNs) =>
+        DateTimeOffset.UnixEpoch.AddTicks(partitionStartNs / 100).ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+
+    public string SegmentFile(string table, long partitionStartNs, long segmentId) =>
+        Path.Combine(TableDirectory(table), PartitionName(partitionStartNs), segmentId.ToString("D12", CultureInfo.InvariantCulture) + SegmentExtension);
+
+    public static string TempFileFor(string path) => path + TempExtension;
+
+    public string QuarantineFile(string segmentPath)
+    {
+        var relative = Path.GetRelativePath(SegmentsDirectory, segmentPath).Replace(Path.DirectorySeparatorChar, '_');
+        return Path.Combine(QuarantineDirectory, relative);
+    }
+
+    public static string QuarantineReasonFile(string quarantinedPath) => quarantinedPath + ".reason.txt";
+
+    public static bool TryParseSegmentId(string path, out long id) =>
+        long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out id);
+
+    public void EnsureDirectories()
+    {
+        Directory.CreateDirectory(Root);
+        Directory.CreateDirectory(WalDirectory);
+        Directory.CreateDirectory(SegmentsDirectory);
+        Directory.CreateDirectory(QuarantineDirectory);
+    }
+}

@@ -1,0 +1,33 @@
+namespace TrafficStore.Engine;
+
+/// <summary>Severity of a <see cref="StoreOptions.Log"/> message.</summary>
+public enum StoreLogLevel { Debug, Information, Warning, Error }
+
+/// <summary>Settings for <see cref="TrafficStoreEngine.Open"/>.</summary>
+public sealed record StoreOptions(string Directory)
+{
+    /// <summary>Width of a time partition; every segment holds rows of one partition.</summary>
+    public TimeSpan PartitionDuration { get; init; } = TimeSpan.FromMinutes(1);
+    /// <summary>A segment is closed once its file reaches this size (checked after each row group).</summary>
+    public long MaxSegmentBytes { get; init; } = 256L << 20;
+    /// <summary>Rows per row group (one chunk per column, one zone map per chunk).</summary>
+    public int RowGroupRows { get; init; } = 16384;
+    /// <summary>A row group is also closed when its raw bytes reach this size (large payload rows).</summary>
+    public long RowGroupMaxBytes { get; init; } = 8L << 20;
+    /// <summary>How long the WAL writer waits after the first pending append to gather more into one fsync. Zero: appends that arrive during an fsync share the next one.</summary>
+    public TimeSpan WalGroupCommitWindow { get; init; } = TimeSpan.Zero;
+    /// <summary>How often the background task seals unsealed rows into segments; null disables it (call FlushAsync).</summary>
+    public TimeSpan? FlushInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Unsealed rows beyond this many raw bytes trigger a flush right away.</summary>
+    public long MaxUnsealedBytes { get; init; } = 128L << 20;
+    /// <summary>How often the background task applies retention; null disables it (call ApplyRetentionAsync).</summary>
+    public TimeSpan? RetentionInterval { get; init; } = TimeSpan.FromMinutes(1);
+    /// <summary>Check every chunk checksum of every segment on open (slow for big stores); otherwise footers are checked on open and chunks on read.</summary>
+    public bool VerifyChunksOnOpen { get; init; }
+    /// <summary>Memory for the index's FASTER log; older postings spill to index/postings.log.</summary>
+    public long IndexMemoryBytes { get; init; } = 64L << 20;
+    /// <summary>Clock for retention ages.</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+    /// <summary>Receives recovery, quarantine and retention messages (bridge it to ILogger in hosts).</summary>
+    public Action<StoreLogLevel, string>? Log { get; init; }
+}

@@ -1,0 +1,495 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Apache.Arrow;
+using TrafficStore.Engine.Catalog;
+using TrafficStore.Engine.Columns;
+using TrafficStore.Engine.Index;
+using TrafficStore.Engine.Query;
+using TrafficStore.Engine.Retention;
+using TrafficStore.Engine.Segments;
+using TrafficStore.Engine.Wal;
+
+namespace TrafficStore.Engine;
+
+/// <summary>
+/// The storage engine: named tables of Arrow rows, partitioned by time, sealed into compressed
+/// columnar segments, indexed, durable through a group-committed WAL, with retention.
+/// Thread-safe: appends, queries, flushes and retention may run concurrently.
+/// </summary>
+public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
+{
+    private readonly StoreOptions _options;
+    private readonly ConcurrentDictionary<string, TableState> _tables = new(StringComparer.Ordinal);
+    private readonly object _catalogLock = new();
+    private readonly SegmentIndex _index;
+    private readonly SegmentSealer _sealer;
+    private readonly SemaphoreSlim _maintenance = new(1, 1);
+    private readonly List<QuarantinedSegment> _quarantined = [];
+    private readonly List<string> _recoveryNotes = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly WriteAheadLog _wal;
+    private Task _background = Task.CompletedTask;
+    private RetentionPolicy _retention;
+    private long _sealedSeq;
+    private long _nextSegmentId;
+    private long _unsealedBytes;
+    private long _segmentsRead, _rowGroupsRead, _flushes;
+    private long _retentionDeletedSegments, _retentionRewrittenSegments, _retentionDeletedRows, _retentionDeletedBytes;
+    private int _disposed;
+
+    /// <summary>Raised for every segment retention deletes or rewrites.</summary>
+    public event Action<RetentionAction>? RetentionApplied;
+
+    private TrafficStoreEngine(StoreOptions options)
+    {
+        Layout = new StoreLayout(options.Directory);
+        Layout.EnsureDirectories();
+        var partition = StoreSettingsFile.LoadOrCreate(Layout.StoreFile, options.PartitionDuration);
+        if (partition != options.PartitionDuration)
+        {
+            Note($"The store was created with partition duration {partition}; keeping it (requested {options.PartitionDuration}).");
+            options = options with { PartitionDuration = partition };
+        }
+        _options = options;
+        _index = new SegmentIndex(Layout.IndexDirectory, options.IndexMemoryBytes);
+        _sealer = new SegmentSealer(Layout, options, () => Interlocked.Increment(ref _nextSegmentId));
+        _retention = RetentionPolicyFile.Load(Layout.RetentionFile);
+        var lastSeq = Recover();
+        _wal = WriteAheadLog.Start(Layout, lastSeq, options.WalGroupCommitWindow);
+    }
+
+    /// <summary>Opens (creating if needed) a store and recovers it: segments are checked, an unfinished flush is undone, the WAL is replayed.</summary>
+    public static TrafficStoreEngine Open(StoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.PartitionDuration <= TimeSpan.Zero) throw new ArgumentException("PartitionDuration must be positive.", nameof(options));
+        if (options.RowGroupRows <= 0) throw new ArgumentException("RowGroupRows must be positive.", nameof(options));
+        var engine = new TrafficStoreEngine(options);
+        engine._background = Task.Run(() => engine.RunBackgroundAsync(engine._stop.Token));
+        return engine;
+    }
+
+    public StoreLayout Layout { get; }
+    public StoreOptions Options => _options;
+    public IReadOnlyList<string> TableNames => _tables.Keys.Order(StringComparer.Ordinal).ToList();
+
+    // ------------------------------------------------------------------ recovery
+
+    private long Recover()
+    {
+        foreach (var temp in Directory.EnumerateFiles(Layout.Root, "*" + StoreLayout.TempExtension, SearchOption.AllDirectories))
+        {
+            File.Delete(temp); // an interrupted write; the real file (if any) is intact
+            Note($"Removed unfinished temp file '{Path.GetRelativePath(Layout.Root, temp)}'.");
+        }
+        foreach (var definition in TableCatalogFile.Load(Layout.CatalogFile).Values)
+            _tables[definition.Name] = new TableState(definition);
+        LoadQuarantineRecords();
+
+        _sealedSeq = WalCheckpoint.Read(Layout.WalCheckpointFile);
+        var replay = WriteAheadLog.Replay(Layout, _sealedSeq);
+        foreach (var problem in replay.Problems) Note(problem);
+
+        var handles = new List<SegmentHandle>();
+        long committed = _sealedSeq;
+        foreach (var path in Directory.EnumerateFiles(Layout.SegmentsDirectory, "*" + StoreLayout.SegmentExtension, SearchOption.AllDirectories))
+        {
+            if (StoreLayout.TryParseSegmentId(path, out long id)) _nextSegmentId = Math.Max(_nextSegmentId, id);
+            SegmentFooter footer;
+            try
+            {
+                using var reader = SegmentReader.Open(path);
+                if (_options.VerifyChunksOnOpen) reader.VerifyAllChunks();
+                footer = reader.Footer;
+            }
+            catch (SegmentCorruptException e)
+            {
+                Quarantine(TableNameOf(path), path, e.Reason, null);
+                continue;
+            }
+            if (footer.FlushSeq > _sealedSeq)
+            {
+                if (replay.LastSeq >= footer.FlushSeq)
+                {
+                    // Written by a flush that did not reach its checkpoint: the WAL still holds these rows.
+                    File.Delete(path);
+                    Note($"Removed segment {footer.SegmentId} of '{footer.Table}' from an unfinished flush (its rows are replayed from the WAL).");
+                    continue;
+                }
+                // The WAL no longer has these rows (checkpoint lost or damaged): the segment is the only copy, keep it.
+                committed = Math.Max(committed, footer.FlushSeq);
+                Note($"Segment {footer.SegmentId} of '{footer.Table}' is newer than the WAL checkpoint and the WAL lacks its rows; kept, checkpoint raised to {footer.FlushSeq}.");
+            }
+            handles.Add(new SegmentHandle(path, footer, new FileInfo(path).Length));
+        }
+        if (committed > _sealedSeq)
+        {
+            _sealedSeq = committed;
+            WalCheckpoint.Write(Layout.WalCheckpointFile, committed);
+        }
+        var replaced = handles.Where(h => h.Footer.Replaces != 0).Select(h => h.Footer.Replaces).ToHashSet();
+        foreach (var handle in handles)
+        {
+            if (replaced.Contains(handle.Id))
+            {
+                File.Delete(handle.Path); // a retention rewrite finished but the old segment's delete did not
+                Note($"Removed segment {handle.Id} of '{handle.Footer.Table}', already replaced by a retention rewrite.");
+                continue;
+            }
+            if (!_tables.TryGetValue(handle.Footer.Table, out var table))
+            {
+                Note($"Segment '{handle.Path}' belongs to unknown table '{handle.Footer.Table}'; not served.");
+                continue;
+            }
+            table.Update(s => s with { Segments = s.Segments.Add(handle.Id, handle) });
+            _index.Add(handle.Footer);
+        }
+
+        int replayed = 0;
+        foreach (var record in replay.Records)
+        {
+            if (record.Seq <= _sealedSeq) continue;
+            var decoded = WalPayload.Decode(record.Payload, (t, v) => _tables.TryGetValue(t, out var s) ? s.SchemaVersion(v) : null);
+            if (decoded is not { } d) { Note($"WAL record {record.Seq} names an unknown table; skipped."); continue; }
+            AddUnsealed(_tables[d.Table], record.Seq, d.Rows);
+            replayed++;
+        }
+        if (replayed > 0) Note($"Replayed {replayed} WAL records (up to sequence {replay.LastSeq}).");
+        return Math.Max(replay.LastSeq, _sealedSeq);
+    }
+
+    private string TableNameOf(string segmentPath) =>
+        Path.GetRelativePath(Layout.SegmentsDirectory, segmentPath).Split(Path.DirectorySeparatorChar)[0];
+
+    private void Note(string message)
+    {
+        lock (_recoveryNotes) _recoveryNotes.Add(message);
+        _options?.Log?.Invoke(StoreLogLevel.Information, message);
+    }
+
+    // ------------------------------------------------------------------ tables
+
+    [GeneratedRegex("^[a-z0-9_]{1,64}$")]
+    private static partial Regex TableNamePattern();
+
+    /// <summary>
+    /// Registers a table, or evolves an existing one. The same columns: nothing changes except the
+    /// settings (end/index/namespace columns). Existing columns kept and new ones added: a new schema
+    /// version (older rows read the new columns as null). Anything else throws.
+    /// </summary>
+    /// <returns>The table's current schema version.</returns>
+    public int RegisterTable(TableSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (!TableNamePattern().IsMatch(spec.Name)) throw new ArgumentException($"Table name '{spec.Name}' must match [a-z0-9_]{{1,64}}.");
+        var proposed = TableSchema.FromArrow(0, spec.Schema);
+        Require(proposed, spec.TimeColumn, "time column", ColumnType.TimestampNs);
+        if (spec.EndTimeColumn is not null) Require(proposed, spec.EndTimeColumn, "end time column", ColumnType.TimestampNs);
+        if (spec.NamespaceColumn is not null) Require(proposed, spec.NamespaceColumn, "namespace column", ColumnType.Utf8);
+        foreach (var c in spec.IndexedColumns) Require(proposed, c, "indexed column", ColumnType.Utf8, ColumnType.Int64);
+
+        lock (_catalogLock)
+        {
+            List<TableSchema> versions;
+            if (_tables.TryGetValue(spec.Name, out var existing))
+            {
+                var current = existing.Schema;
+                if (existing.Definition.TimeColumn != spec.TimeColumn)
+                    throw new InvalidOperationException($"Table '{spec.Name}' is partitioned by '{existing.Definition.TimeColumn}'; the time column cannot change.");
+                versions = [.. existing.Definition.Versions];
+                if (!current.SameColumns(new TableSchema(current.Version, proposed.Columns)))
+                {
+                    if (!current.IsExtendedBy(proposed))
+                        throw new InvalidOperationException($"Table '{spec.Name}': the new schema must keep every existing column with its type (only adding columns is supported).");
+                    // Keep existing column order and append the new columns, so positions of old columns stay stable.
+                    var columns = current.Columns.Concat(proposed.Columns.Where(c => current.IndexOf(c.Name) < 0)).ToList();
+                    versions.Add(new TableSchema(current.Version + 1, columns));
+                }
+            }
+            else versions = [new TableSchema(1, proposed.Columns)];
+
+            var definition = new TableDefinition(spec.Name, spec.TimeColumn, spec.EndTimeColumn, spec.IndexedColumns.ToList(), spec.NamespaceColumn, versions);
+            var all = _tables.Values.Select(t => t.Definition).Where(d => d.Name != spec.Name).Append(definition).ToList();
+            TableCatalogFile.Save(Layout.CatalogFile, all);
+            if (existing is not null) existing.Definition = definition;
+            else _tables[spec.Name] = new TableState(definition);
+            return definition.Schema.Version;
+        }
+    }
+
+    private static void Require(TableSchema schema, string column, string role, params ColumnType[] types)
+    {
+        int i = schema.IndexOf(column);
+        if (i < 0) throw new ArgumentException($"The {role} '{column}' is not in the schema.");
+        if (!types.Contains(schema.Columns[i].Type))
+            throw new ArgumentException($"The {role} '{column}' must be {string.Join(" or ", types.Select(ColumnTypes.Name))}, not {ColumnTypes.Name(schema.Columns[i].Type)}.");
+    }
+
+    /// <summary>The registered spec of a table (its current schema version), or null.</summary>
+    public TableSpec? GetTable(string name)
+    {
+        if (!_tables.TryGetValue(name, out var t)) return null;
+        var d = t.Definition;
+        return new TableSpec(d.Name, d.Schema.ToArrow(), d.TimeColumn)
+        {
+            EndTimeColumn = d.EndTimeColumn,
+            IndexedColumns = d.IndexedColumns,
+            NamespaceColumn = d.NamespaceColumn,
+        };
+    }
+
+    private TableState Table(string name) =>
+        _tables.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"Table '{name}' is not registered.");
+
+    // ------------------------------------------------------------------ append
+
+    /// <summary>
+    /// Appends rows; completes once they are fsync'd to the WAL (concurrent appends share one
+    /// fsync) and visible to queries. Columns are matched by name; table columns missing from the
+    /// batch are stored as nulls. The time column must not be null.
+    /// </summary>
+    public async ValueTask<AppendResult> AppendAsync(string table, RecordBatch batch, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var state = Table(table);
+        var rows = RowBlock.FromBatch(state.Schema, batch);
+        var time = rows.Columns[rows.Schema.IndexOf(state.Definition.TimeColumn)];
+        if (time.NullCount > 0) throw new ArgumentException($"The time column '{state.Definition.TimeColumn}' has nulls; every row needs a time.");
+        if (rows.Length == 0) return new AppendResult(_wal.LastAssignedSeq, 0);
+        var payload = WalPayload.Encode(table, rows);
+        long seq = await _wal.AppendAsync(payload, s => AddUnsealed(state, s, rows), ct).ConfigureAwait(false);
+        return new AppendResult(seq, rows.Length);
+    }
+
+    private void AddUnsealed(TableState table, long seq, RowBlock rows)
+    {
+        var time = rows.Columns[rows.Schema.IndexOf(table.Definition.TimeColumn)];
+        long min = long.MaxValue, max = long.MinValue;
+        for (int i = 0; i < rows.Length; i++) { min = Math.Min(min, time.Longs[i]); max = Math.Max(max, time.Longs[i]); }
+        table.Update(s => s with { Unsealed = s.Unsealed.Add(new UnsealedBatch(seq, rows, min, max)) });
+        Interlocked.Add(ref _unsealedBytes, rows.RawBytes);
+    }
+
+    // ------------------------------------------------------------------ flush
+
+    /// <summary>Seals every acknowledged row into segments, commits the WAL checkpoint and drops sealed WAL files.</summary>
+    public async Task FlushAsync(CancellationToken ct = default)
+    {
+        await _maintenance.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await FlushLockedAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _maintenance.Release();
+        }
+    }
+
+    private async Task FlushLockedAsync()
+    {
+        if (_wal.LastAssignedSeq <= _sealedSeq) return;
+        long upTo = await _wal.RotateAsync().ConfigureAwait(false);
+        if (upTo <= _sealedSeq) return;
+        var sealedByTable = new List<(TableState Table, List<SegmentHandle> Segments)>();
+        await Task.Run(() =>
+        {
+            try
+            {
+                foreach (var table in _tables.Values)
+                {
+                    var batches = table.Snapshot.Unsealed.Where(b => b.Seq <= upTo).Select(b => b.Rows).ToList();
+                    if (batches.Count == 0) continue;
+                    sealedByTable.Add((table, _sealer.Seal(table.Definition, batches, upTo)));
+                }
+                WalCheckpoint.Write(Layout.WalCheckpointFile, upTo); // the commit point of this flush
+            }
+            catch
+            {
+                // Not committed: remove what this flush wrote, or a later checkpoint would make it look committed.
+                foreach (var (_, segments) in sealedByTable)
+                    foreach (var h in segments) File.Delete(h.Path);
+                throw;
+            }
+        }).ConfigureAwait(false);
+
+        _sealedSeq = upTo;
+        foreach (var (table, segments) in sealedByTable)
+        {
+            long freed = 0;
+            table.Update(s =>
+            {
+                freed = s.Unsealed.Where(b => b.Seq <= upTo).Sum(b => b.Rows.RawBytes);
+                var segs = s.Segments;
+                foreach (var h in segments) segs = segs.Add(h.Id, h);
+                return new TableSnapshot(s.Unsealed.RemoveAll(b => b.Seq <= upTo), segs);
+            });
+            foreach (var h in segments) _index.Add(h.Footer);
+            Interlocked.Add(ref _unsealedBytes, -freed);
+        }
+        _wal.DeleteSealedFiles(upTo);
+        Interlocked.Increment(ref _flushes);
+    }
+
+    private async Task RunBackgroundAsync(CancellationToken stop)
+    {
+        var tick = TimeSpan.FromMilliseconds(200);
+        if (_options.FlushInterval is { } f && f < tick) tick = f;
+        if (_options.RetentionInterval is { } r && r < tick) tick = r;
+        if (tick <= TimeSpan.Zero) tick = TimeSpan.FromMilliseconds(1);
+        var lastFlush = _options.Clock.GetUtcNow();
+        var lastRetention = lastFlush;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(tick, stop).ConfigureAwait(false);
+                var now = _options.Clock.GetUtcNow();
+                bool flushDue = _options.FlushInterval is { } fi && now - lastFlush >= fi;
+                if (flushDue || Interlocked.Read(ref _unsealedBytes) >= _options.MaxUnsealedBytes)
+                {
+                    lastFlush = now;
+                    await FlushAsync(stop).ConfigureAwait(false);
+                }
+                if (_options.RetentionInterval is { } ri && now - lastRetention >= ri)
+                {
+                    lastRetention = now;
+                    await ApplyRetentionAsync(stop).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _options.Log?.Invoke(StoreLogLevel.Error, $"Background maintenance failed: {e}");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ quarantine
+
+    /// <summary>Moves a corrupt segment to quarantine/, stops serving it and records why.</summary>
+    internal void Quarantine(string table, string path, string reason, SegmentFooter? footer)
+    {
+        if (_tables.TryGetValue(table, out var state) && footer is not null)
+        {
+            bool removed = false;
+            state.Update(s =>
+            {
+                removed = s.Segments.ContainsKey(footer.SegmentId);
+                return removed ? s with { Segments = s.Segments.Remove(footer.SegmentId) } : s;
+            });
+            if (removed) _index.Remove(footer);
+        }
+        var target = Layout.QuarantineFile(path);
+        long segmentId = StoreLayout.TryParseSegmentId(path, out var id) ? id : 0;
+        lock (_quarantined)
+        {
+            if (_quarantined.Any(q => q.Table == table && q.SegmentId == segmentId && File.Exists(q.QuarantinePath) && !File.Exists(path))) return;
+            if (File.Exists(path)) File.Move(path, target, overwrite: true);
+            var record = new QuarantinedSegment(table, segmentId, target, reason, footer?.MinTime, footer?.MaxTime, _options.Clock.GetUtcNow());
+            File.WriteAllText(StoreLayout.QuarantineReasonFile(target), JsonSerializer.Serialize(record));
+            _quarantined.Add(record);
+        }
+        _options.Log?.Invoke(StoreLogLevel.Error, $"Quarantined segment '{path}' of table '{table}': {reason}");
+    }
+
+    private void LoadQuarantineRecords()
+    {
+        foreach (var file in Directory.EnumerateFiles(Layout.QuarantineDirectory, "*.reason.txt"))
+        {
+            try
+            {
+                var record = JsonSerializer.Deserialize<QuarantinedSegment>(File.ReadAllText(file));
+                if (record is not null) _quarantined.Add(record);
+            }
+            catch (JsonException e)
+            {
+                Note($"Quarantine note '{Path.GetFileName(file)}' is unreadable: {e.Message}");
+            }
+        }
+    }
+
+    internal IReadOnlyList<QuarantinedSegment> QuarantinedFor(string table)
+    {
+        lock (_quarantined) return _quarantined.Where(q => q.Table == table).ToList();
+    }
+
+    // ------------------------------------------------------------------ stats
+
+    /// <summary>Whether every segment is being served; lists quarantined segments and what recovery did.</summary>
+    public StoreHealth Health
+    {
+        get
+        {
+            List<QuarantinedSegment> q;
+            lock (_quarantined) q = [.. _quarantined];
+            List<string> notes;
+            lock (_recoveryNotes) notes = [.. _recoveryNotes];
+            return new StoreHealth(q.Count == 0, q, notes);
+        }
+    }
+
+    public EngineStats GetStats()
+    {
+        var tables = new Dictionary<string, TableStats>(StringComparer.Ordinal);
+        foreach (var t in _tables.Values)
+        {
+            var s = t.Snapshot;
+            long sealedRows = 0, bytes = 0, raw = 0;
+            long? min = null, max = null;
+            var partitions = new HashSet<long>();
+            foreach (var h in s.Segments.Values)
+            {
+                sealedRows += h.Footer.RowCount;
+                bytes += h.FileBytes;
+                raw += h.Footer.UncompressedBytes;
+                partitions.Add(h.Footer.PartitionStart);
+                min = Math.Min(min ?? long.MaxValue, h.Footer.MinTime);
+                max = Math.Max(max ?? long.MinValue, h.Footer.MaxTime);
+            }
+            long unsealed = 0;
+            foreach (var b in s.Unsealed)
+            {
+                unsealed += b.Rows.Length;
+                min = Math.Min(min ?? long.MaxValue, b.MinTime);
+                max = Math.Max(max ?? long.MinValue, b.MaxTime);
+            }
+            tables[t.Name] = new TableStats(t.Name, t.Schema.Version, sealedRows + unsealed, sealedRows, unsealed, s.Segments.Count, partitions.Count,
+                bytes, raw, bytes == 0 ? 0 : (double)raw / bytes, min, max);
+        }
+        List<QuarantinedSegment> quarantined;
+        lock (_quarantined) quarantined = [.. _quarantined];
+        return new EngineStats(tables, _wal.SizeBytes, _wal.Commits, _wal.LastAssignedSeq, _sealedSeq, _index.Entries, quarantined,
+            Interlocked.Read(ref _retentionDeletedSegments), Interlocked.Read(ref _retentionRewrittenSegments),
+            Interlocked.Read(ref _retentionDeletedRows), Interlocked.Read(ref _retentionDeletedBytes),
+            Interlocked.Read(ref _segmentsRead), Interlocked.Read(ref _rowGroupsRead), Interlocked.Read(ref _flushes));
+    }
+
+    internal void CountRead(int segments, int rowGroups)
+    {
+        Interlocked.Add(ref _segmentsRead, segments);
+        Interlocked.Add(ref _rowGroupsRead, rowGroups);
+    }
+
+    // ------------------------------------------------------------------ shutdown
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _stop.Cancel();
+        try { await _background.ConfigureAwait(false); }
+        catch (OperationCanceledException) { /* stopping */ }
+        await FlushAsync().ConfigureAwait(false);
+        await _wal.DisposeAsync().ConfigureAwait(false);
+        _index.Dispose();
+        _stop.Dispose();
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+}

@@ -1,0 +1,68 @@
+using TrafficStore.Engine.Catalog;
+using TrafficStore.Engine.Columns;
+using TrafficStore.Engine.Segments;
+
+namespace TrafficStore.Engine.Wal;
+
+/// <summary>
+/// The payload of an append record: the table, the schema version the rows were validated
+/// against, and each column encoded with the segment codec (uncompressed: appends stay cheap).
+/// <code>
+/// u8 kind (1 = rows) | string table | i32 schema version | varint rows | varint columns |
+///   per column: string name | u8 type | u8 encoding | varint null count | blob raw chunk
+/// </code>
+/// </summary>
+internal static class WalPayload
+{
+    private const byte RowsKind = 1;
+
+    public static byte[] Encode(string table, RowBlock rows)
+    {
+        var sink = new ByteSink((int)Math.Min(rows.RawBytes + 256, int.MaxValue / 2));
+        var chunk = new ByteSink(4096);
+        sink.WriteByte(RowsKind);
+        sink.WriteString(table);
+        sink.WriteInt32(rows.Schema.Version);
+        sink.WriteVarUInt((ulong)rows.Length);
+        sink.WriteVarUInt((ulong)rows.Schema.Count);
+        for (int c = 0; c < rows.Schema.Count; c++)
+        {
+            var column = rows.Schema.Columns[c];
+            chunk.Clear();
+            var encoding = ColumnCodec.Encode(rows.Columns[c], chunk);
+            sink.WriteString(column.Name);
+            sink.WriteByte((byte)column.Type);
+            sink.WriteByte((byte)encoding);
+            sink.WriteVarUInt((ulong)rows.Columns[c].NullCount);
+            sink.WriteBlob(chunk.WrittenSpan);
+        }
+        return sink.ToArray();
+    }
+
+    /// <summary>Decodes a payload; <paramref name="schemaFor"/> resolves (table, version) to a schema, or null for an unknown table.</summary>
+    public static (string Table, RowBlock Rows)? Decode(byte[] payload, Func<string, int, TableSchema?> schemaFor)
+    {
+        var src = new ByteSource(payload);
+        if (src.ReadByte() != RowsKind) throw new InvalidDataException("Unknown WAL payload kind.");
+        var table = src.ReadString();
+        int version = src.ReadInt32();
+        int rows = src.ReadCount();
+        int count = src.ReadCount();
+        var schema = schemaFor(table, version);
+        if (schema is null) return null;
+        var columns = new ColumnVector[schema.Count];
+        for (int c = 0; c < count; c++)
+        {
+            var name = src.ReadString();
+            var type = (ColumnType)src.ReadByte();
+            var encoding = (ChunkEncoding)src.ReadByte();
+            int nulls = src.ReadCount();
+            var raw = src.ReadBlob();
+            int i = schema.IndexOf(name);
+            if (i < 0 || schema.Columns[i].Type != type) throw new InvalidDataException($"WAL column '{name}' does not match schema version {version} of '{table}'.");
+            columns[i] = ColumnCodec.Decode(type, encoding, rows, nulls, raw);
+        }
+        for (int i = 0; i < columns.Length; i++) columns[i] ??= ColumnVector.Nulls(schema.Columns[i].Type, rows);
+        return (table, new RowBlock(schema, columns, rows));
+    }
+}

@@ -1,0 +1,141 @@
+using System.Text;
+using TrafficStore.Engine.Columns;
+using TrafficStore.Engine.Segments;
+
+namespace TrafficStore.Engine.Tests;
+
+/// <summary>Property-style round trips of every encoding with fixed seeds.</summary>
+public class CodecTests
+{
+    private static byte[]? RandomValidity(Random rng, int n, out int nulls)
+    {
+        nulls = 0;
+        if (rng.Next(3) == 0) return null;
+        var v = new byte[(n + 7) / 8];
+        for (int i = 0; i < n; i++)
+        {
+            if (rng.Next(5) == 0) nulls++;
+            else v[i >> 3] |= (byte)(1 << (i & 7));
+        }
+        return v;
+    }
+
+    private static ColumnVector RoundTrip(ColumnVector v, out ChunkEncoding encoding)
+    {
+        var sink = new ByteSink();
+        encoding = ColumnCodec.Encode(v, sink);
+        return ColumnCodec.Decode(v.Type, encoding, v.Length, v.NullCount, sink.WrittenSpan);
+    }
+
+    private static void AssertEqual(ColumnVector a, ColumnVector b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        Assert.Equal(a.NullCount, b.NullCount);
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.Equal(a.IsNull(i), b.IsNull(i));
+            if (a.IsNull(i)) continue;
+            if (a.Type == ColumnType.Double) Assert.Equal(BitConverter.DoubleToInt64Bits(a.Doubles[i]), BitConverter.DoubleToInt64Bits(b.Doubles[i]));
+            else if (ColumnTypes.IsBytes(a.Type)) Assert.True(a.GetBytes(i).SequenceEqual(b.GetBytes(i)));
+            else Assert.Equal(a.Longs[i], b.Longs[i]);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)] [InlineData(2)] [InlineData(3)] [InlineData(4)] [InlineData(5)]
+    public void IntegersRoundTripInEveryShape(int seed)
+    {
+        var rng = new Random(seed);
+        for (int trial = 0; trial < 40; trial++)
+        {
+            int n = rng.Next(0, 3000);
+            var values = new long[n];
+            long t = rng.NextInt64();
+            int shape = trial % 4;
+            for (int i = 0; i < n; i++)
+            {
+                values[i] = shape switch
+                {
+                    0 => t += rng.Next(0, 1000),                                   // timestamps: small positive steps
+                    1 => rng.NextInt64(long.MinValue, long.MaxValue),               // random: overflowing differences
+                    2 => i % 7 == 0 ? long.MinValue : long.MaxValue,               // extremes
+                    _ => 1000 + i,                                                 // sequence numbers
+                };
+            }
+            var validity = RandomValidity(rng, n, out int nulls);
+            if (validity is not null) for (int i = 0; i < n; i++) if ((validity[i >> 3] & (1 << (i & 7))) == 0) values[i] = 0;
+            var v = ColumnVector.OfLongs(ColumnType.TimestampNs, values, validity, validity is null ? 0 : nulls);
+            AssertEqual(v, RoundTrip(v, out _));
+        }
+    }
+
+    [Fact]
+    public void RegularTimestampsUseDeltaOfDeltaAndShrink()
+    {
+        var values = Enumerable.Range(0, 10000).Select(i => TestData.Base + i * 1_000_000L).ToArray();
+        var v = ColumnVector.OfLongs(ColumnType.TimestampNs, values, null, 0);
+        var sink = new ByteSink();
+        Assert.Equal(ChunkEncoding.DeltaOfDelta, ColumnCodec.Encode(v, sink));
+        Assert.True(sink.Length < values.Length * 2, $"{sink.Length} bytes for {values.Length} timestamps");
+        var seq = ColumnVector.OfLongs(ColumnType.Int64, Enumerable.Range(0, 1000).Select(i => (long)i * i).ToArray(), null, 0);
+        Assert.Equal(ChunkEncoding.DeltaOfDelta, ColumnCodec.Encode(seq, new ByteSink()));
+        var random = ColumnVector.OfLongs(ColumnType.Int64, Enumerable.Range(0, 1000).Select(i => new Random(i).NextInt64()).ToArray(), null, 0);
+        Assert.Equal(ChunkEncoding.Plain, ColumnCodec.Encode(random, new ByteSink()));
+    }
+
+    [Theory]
+    [InlineData(11)] [InlineData(12)] [InlineData(13)]
+    public void BytesRoundTripAsDictionaryAndPlain(int seed)
+    {
+        var rng = new Random(seed);
+        var pods = Enumerable.Range(0, 5).Select(i => $"pod-{i}-{rng.Next()}").ToArray();
+        foreach (bool lowCardinality in new[] { true, false })
+        {
+            int n = rng.Next(4, 2000);
+            var validity = RandomValidity(rng, n, out int nulls);
+            var offsets = new int[n + 1];
+            var data = new List<byte>();
+            for (int i = 0; i < n; i++)
+            {
+                offsets[i] = data.Count;
+                bool isNull = validity is not null && (validity[i >> 3] & (1 << (i & 7))) == 0;
+                if (isNull) continue;
+                var s = lowCardinality ? pods[rng.Next(pods.Length)] : (rng.Next(10) == 0 ? "" : Guid.NewGuid().ToString() + new string('é', rng.Next(3)));
+                data.AddRange(Encoding.UTF8.GetBytes(s));
+            }
+            offsets[n] = data.Count;
+            var v = ColumnVector.OfBytes(ColumnType.Utf8, offsets, data.ToArray(), validity, validity is null ? 0 : nulls);
+            var back = RoundTrip(v, out var encoding);
+            Assert.Equal(lowCardinality ? ChunkEncoding.Dictionary : ChunkEncoding.Plain, encoding);
+            AssertEqual(v, back);
+        }
+    }
+
+    [Fact]
+    public void DoublesAndBoolsRoundTrip()
+    {
+        var rng = new Random(21);
+        var doubles = Enumerable.Range(0, 777).Select(i => i % 50 == 0 ? double.NaN : i % 51 == 0 ? double.NegativeInfinity : rng.NextDouble() * 1e6 - 5e5).ToArray();
+        var everyFourthNull = new byte[(doubles.Length + 7) / 8];
+        for (int i = 0; i < doubles.Length; i++) if (i % 4 != 0) everyFourthNull[i >> 3] |= (byte)(1 << (i & 7));
+        int nulls = (doubles.Length + 3) / 4;
+        foreach (var validity in new[] { null, everyFourthNull })
+        {
+            var dv = ColumnVector.OfDoubles(doubles, validity, validity is null ? 0 : nulls);
+            AssertEqual(dv, RoundTrip(dv, out _));
+        }
+        var bools = Enumerable.Range(0, 1001).Select(_ => (long)rng.Next(2)).ToArray();
+        var bv = ColumnVector.OfLongs(ColumnType.Bool, bools, null, 0);
+        AssertEqual(bv, RoundTrip(bv, out var enc));
+        Assert.Equal(ChunkEncoding.BitPacked, enc);
+    }
+
+    [Fact]
+    public void Crc32CMatchesTheStandardCheckValue()
+    {
+        // RFC 3720 appendix B.4 / the CRC catalogue: CRC-32C("123456789") = 0xE3069283.
+        Assert.Equal(0xE3069283u, Crc32C.Compute("123456789"u8));
+        var data = Encoding.ASCII.GetBytes("The quick brown fox jumps over the lazy dog, twice over.");
+        Assert.Equal(Crc32C.Compute(data), Crc32C.Append(Crc32C.Compute(data.AsSpan(0, 13)), data.AsSpan(13)));
+    }
+}

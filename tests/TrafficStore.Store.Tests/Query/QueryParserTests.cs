@@ -1,6 +1,6 @@
-using TrafficStore.Server.Query;
+using TrafficStore.Store.Query;
 
-namespace TrafficStore.Server.Tests.Query;
+namespace TrafficStore.Store.Tests.Query;
 
 public class QueryParserTests
 {

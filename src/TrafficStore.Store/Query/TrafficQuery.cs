@@ -1,4 +1,4 @@
-namespace TrafficStore.Server.Query;
+namespace TrafficStore.Store.Query;
 
 /// <summary>Comparison operators of the query language.</summary>
 public enum FilterOp : byte

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace TrafficStore.Server.Query;
+namespace TrafficStore.Store.Query;
 
 /// <summary>
 /// Time literals of the query language: "now", relative offsets ("-15m", "-2h", "-30s", "-1d",

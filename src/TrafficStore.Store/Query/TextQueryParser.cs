@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace TrafficStore.Server.Query;
+namespace TrafficStore.Store.Query;
 
 /// <summary>
 /// The compact text form for people:

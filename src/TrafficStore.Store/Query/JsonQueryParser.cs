@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace TrafficStore.Server.Query;
+namespace TrafficStore.Store.Query;
 
 /// <summary>
 /// The JSON command form (docs/query-language.md), e.g.

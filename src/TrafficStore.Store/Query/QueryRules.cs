@@ -1,4 +1,4 @@
-namespace TrafficStore.Server.Query;
+namespace TrafficStore.Store.Query;
 
 /// <summary>Rules shared by both query forms (operators, shape checks).</summary>
 public static class QueryRules

@@ -89,8 +89,10 @@ internal sealed class TlsConnectionParser : IStreamParser
                 if (_handshakes[d].StoppedBy is { } a) _row.Anomalies.Add(TlsAnomalies.Name(a));
                 break;
             case TlsContentType.ChangeCipherSpec:
-                // RFC 5246 §7.1: what this side sends next is protected; in TLS 1.3 the CCS is only middlebox camouflage
-                // (RFC 8446 §D.4), and the direction is already (or about to be) encrypted.
+                // RFC 5246 §7.1: what this side sends next is protected. In TLS 1.3 the CCS is only middlebox
+                // camouflage (RFC 8446 §D.4) and may even precede the second ClientHello after a
+                // HelloRetryRequest; there protection starts with the ServerHello instead.
+                if (MayBeTls13()) break;
                 _encrypted[d] = true;
                 _handshakes[d].Reset();
                 break;
@@ -108,6 +110,12 @@ internal sealed class TlsConnectionParser : IStreamParser
     }
 
     private int _recordVersion;
+
+    /// <summary>TLS 1.3 was negotiated, or offered and no (non-HRR) ServerHello has decided yet.</summary>
+    private bool MayBeTls13() =>
+        _realServerHelloSeen ? _tls13 : _row.ClientHello is { } ch && TlsNames.IsTls13(ch.MaxVersion);
+
+    private bool _realServerHelloSeen;
 
     private void OnAlert(ReadOnlySpan<byte> fragment, int d)
     {
@@ -171,6 +179,7 @@ internal sealed class TlsConnectionParser : IStreamParser
             _row.HelloRetryRequest = true;
             return; // RFC 8446 §4.1.4: the client answers with a second cleartext ClientHello
         }
+        _realServerHelloSeen = true;
         if (_row.ClientHello is null)
         {
             _clientSide = _current.Reverse();

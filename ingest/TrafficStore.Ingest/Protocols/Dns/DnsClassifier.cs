@@ -23,20 +23,27 @@ public static class DnsClassifier
         return minimum <= message.Length ? ProtocolMatch.Yes : ProtocolMatch.No;
     }
 
-    /// <summary>DNS over TCP (RFC 1035 §4.2.2): a 2-byte length, then a message.</summary>
+    /// <summary>
+    /// DNS over TCP (RFC 1035 §4.2.2): a 2-byte length, then a message. Binary protocols often
+    /// start with bytes that pass a header check, so the answer is Yes only when the whole first
+    /// message is present and parses cleanly; while it is incomplete the answer is NeedMoreData
+    /// (the dispatcher falls back to the port when its buffer fills).
+    /// </summary>
     public static ProtocolMatch ClassifyStream(ReadOnlySpan<byte> firstBytes)
     {
         if (firstBytes.Length < 2 + DnsMessageReader.HeaderLength) return ProtocolMatch.NeedMoreData;
         int length = BinaryPrimitives.ReadUInt16BigEndian(firstBytes);
         if (length < DnsMessageReader.HeaderLength) return ProtocolMatch.No;
         var header = firstBytes.Slice(2, DnsMessageReader.HeaderLength);
-        // judge the counts against the announced length, not against what has arrived so far
-        Span<byte> probe = stackalloc byte[DnsMessageReader.HeaderLength];
-        header.CopyTo(probe);
-        int qd = BinaryPrimitives.ReadUInt16BigEndian(probe[4..]);
-        int rr = BinaryPrimitives.ReadUInt16BigEndian(probe[6..]) + BinaryPrimitives.ReadUInt16BigEndian(probe[8..]) + BinaryPrimitives.ReadUInt16BigEndian(probe[10..]);
-        int opcode = (BinaryPrimitives.ReadUInt16BigEndian(probe[2..]) >> 11) & 0xF;
+        int opcode = (BinaryPrimitives.ReadUInt16BigEndian(header[2..]) >> 11) & 0xF;
         if (opcode is 3 or > 6) return ProtocolMatch.No;
-        return DnsMessageReader.HeaderLength + 5L * qd + 11L * rr <= length ? ProtocolMatch.Yes : ProtocolMatch.No;
+        int qd = BinaryPrimitives.ReadUInt16BigEndian(header[4..]);
+        int rr = BinaryPrimitives.ReadUInt16BigEndian(header[6..]) + BinaryPrimitives.ReadUInt16BigEndian(header[8..]) + BinaryPrimitives.ReadUInt16BigEndian(header[10..]);
+        if (DnsMessageReader.HeaderLength + 5L * qd + 11L * rr > length) return ProtocolMatch.No;
+        if (firstBytes.Length < 2 + length) return ProtocolMatch.NeedMoreData;
+        var message = DnsMessageReader.Parse(firstBytes.Slice(2, length), ClassifierOptions);
+        return message is { Anomalies.Count: 0 } && (message.QuestionCount > 0 || message.IsResponse) ? ProtocolMatch.Yes : ProtocolMatch.No;
     }
+
+    private static readonly DnsOptions ClassifierOptions = new();
 }

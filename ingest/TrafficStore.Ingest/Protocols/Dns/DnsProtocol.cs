@@ -26,7 +26,13 @@ public sealed class DnsProtocol : IDatagramProtocol, IStreamProtocol
 
     public bool IsWellKnownPort(ushort port) => port is DnsPort or MdnsPort or LlmnrPort;
 
-    public ProtocolMatch Classify(ReadOnlySpan<byte> datagram) => DnsClassifier.ClassifyMessage(datagram);
+    /// <summary>
+    /// Over UDP the content cannot decide: NBNS (port 137) and other protocols share the DNS wire
+    /// format. Like tshark, DNS over UDP is chosen by port (<see cref="IsWellKnownPort"/>), so this
+    /// answers NeedMoreData for a plausible DNS message and No otherwise.
+    /// </summary>
+    public ProtocolMatch Classify(ReadOnlySpan<byte> datagram) =>
+        DnsClassifier.ClassifyMessage(datagram) == ProtocolMatch.Yes ? ProtocolMatch.NeedMoreData : ProtocolMatch.No;
 
     public ProtocolMatch Classify(FlowDirection direction, ReadOnlySpan<byte> firstBytes) => DnsClassifier.ClassifyStream(firstBytes);
 

@@ -126,7 +126,8 @@ internal sealed class TlsConnectionParser : IStreamParser
         // with a defined level; anything else is a protected alert (tshark: "Encrypted Alert").
         bool plain = !_encrypted[d] && fragment.Length == 2 && fragment[0] is 1 or 2;
         _row.Alert = plain ? TlsNames.AlertText(fragment[0], fragment[1]) : "encrypted";
-        _row.AlertDirection = ((FlowDirection)d).ToShortName();
+        // relative to the ClientHello's sender, as the oracle's alert_dir
+        _row.AlertDirection = d == (int)_clientSide ? "c2s" : "s2c";
     }
 
     private void OnHandshake(int type, ReadOnlySpan<byte> body, SegmentInfo segment)

@@ -32,7 +32,7 @@ public static class TlsTable
         Column<TlsHandshake>.String("alpn_selected", x => x.ServerHello?.Alpn, "ALPN protocol the server chose"),
         Column<TlsHandshake>.Int64("hrr", x => x.HelloRetryRequest ? 1 : 0, "1 if a HelloRetryRequest was seen"),
         Column<TlsHandshake>.String("alert", x => x.Alert, "first alert: 'level:code Name', or 'encrypted'"),
-        Column<TlsHandshake>.String("alert_dir", x => x.AlertDirection, "c2s or s2c (relative to the flow's client)"),
+        Column<TlsHandshake>.String("alert_dir", x => x.AlertDirection, "c2s or s2c, relative to the ClientHello's sender"),
         Column<TlsHandshake>.Duration("hello_delay", x => x.HelloDelayNs, "first ServerHello time - first ClientHello time"),
         // ---- TrafficStore columns
         Column<TlsHandshake>.Int64("ch_frame", x => x.ClientHelloFrame, "frame completing the first ClientHello"),

@@ -21,6 +21,9 @@ internal sealed class TlsConnectionParser : IStreamParser
     /// <summary>The side that sent the ClientHello (the flow's client until a hello says otherwise).</summary>
     private FlowDirection _clientSide = FlowDirection.ClientToServer;
     private bool _tls13;
+    private bool _realServerHelloSeen;
+    /// <summary>Record-layer version of the record whose fragment is being parsed.</summary>
+    private int _recordVersion;
     private int _clientAppDataRecords;
     private bool _seen;
     private bool _ended;
@@ -109,13 +112,9 @@ internal sealed class TlsConnectionParser : IStreamParser
         }
     }
 
-    private int _recordVersion;
-
     /// <summary>TLS 1.3 was negotiated, or offered and no (non-HRR) ServerHello has decided yet.</summary>
     private bool MayBeTls13() =>
         _realServerHelloSeen ? _tls13 : _row.ClientHello is { } ch && TlsNames.IsTls13(ch.MaxVersion);
-
-    private bool _realServerHelloSeen;
 
     private void OnAlert(ReadOnlySpan<byte> fragment, int d)
     {

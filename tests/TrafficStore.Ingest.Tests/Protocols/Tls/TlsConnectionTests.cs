@@ -213,4 +213,34 @@ public class TlsConnectionTests
             Run(mutated);
         }
     }
+
+    [Fact]
+    public void ClientHelloTimeIsThatOfTheSegmentDeliveringItsLastByte()
+    {
+        // every byte of the ClientHello record in its own segment (frames 1..n)
+        var record = Record(22, ClientHello(0x0303, new[] { 0x002f }, Sni("one.byte.at.a.time")));
+        var chunks = record.Select((b, i) => new StreamChunk(C2S, new[] { b }, new SegmentInfo(i + 1, (i + 1) * S))).ToList();
+        var row = Assert.Single(Run(chunks).Rows);
+        Assert.Equal(record.Length, row.ClientHelloFrame);
+        Assert.Equal(record.Length * S, row.ClientHelloTimestampNs);
+        Assert.Equal("one.byte.at.a.time", row.ClientHello!.ServerName);
+    }
+
+    [Fact]
+    public void Tls13Draft18ServerHelloHasNoSessionIdOrCompression()
+    {
+        // draft-ietf-tls-tls13-18 §4.1.3: version, random, cipher_suite, extensions
+        var sh = Handshake(2, Cat(U16(0x7f12), new byte[32], U16(0x1301), Vec16(Extension(51, Cat(U16(0x001d), Vec16(new byte[32]))))));
+        var chunks = new[]
+        {
+            new StreamChunk(C2S, Record(22, ClientHello(0x0303, new[] { 0x1301 }, SupportedVersions(0x7f12, 0x0303))), new SegmentInfo(1, S)),
+            new StreamChunk(S2C, Cat(Record(22, sh), Record(21, new byte[] { 1, 0 })), new SegmentInfo(2, 2 * S)),
+        };
+        var row = TableText.Row(TlsTable.Definition, Assert.Single(Run(chunks).Rows));
+        Assert.Equal("0x7f12", row["ch_max_version"]);
+        Assert.Equal("TLSv1.3-draft18", row["version_name"]);
+        Assert.Equal("TLS_AES_128_GCM_SHA256", row["cipher_name"]);
+        Assert.Equal("29", row["server_key_share_group"]);
+        Assert.Equal("encrypted", row["alert"]); // after a TLS 1.3 ServerHello every record is protected
+    }
 }

@@ -12,11 +12,25 @@ namespace TrafficStore.Ingest.Protocols.Dns;
 /// </summary>
 internal sealed class DnsTransactionMatcher
 {
+    /// <summary>
+    /// The latest transaction of an id. Once emitted it keeps only its flags, not the row, so a
+    /// long-lived flow holds at most 65,536 small entries.
+    /// </summary>
     private sealed class Pending(DnsTransaction row)
     {
-        public DnsTransaction Row { get; } = row;
+        private DnsTransaction? _row = row;
+        public DnsTransaction Row => _row ?? throw new InvalidOperationException("The transaction was already emitted.");
+        public long QueryTimestampNs { get; } = row.QueryTimestampNs ?? 0;
         public bool Answered { get; set; }
-        public bool Emitted { get; set; }
+        public bool Emitted { get; private set; }
+
+        public DnsTransaction TakeForEmit()
+        {
+            var r = Row;
+            Emitted = true;
+            _row = null;
+            return r;
+        }
     }
 
     private readonly FlowContext _flow;
@@ -51,7 +65,7 @@ internal sealed class DnsTransactionMatcher
         AddAnomalies(row, q.Anomalies, framing);
 
         if (_latestById.TryGetValue(q.Id, out var previous) && !previous.Answered
-            && segment.TimestampNs - previous.Row.QueryTimestampNs!.Value < _options.RetransmissionWindowNs)
+            && segment.TimestampNs - previous.QueryTimestampNs < _options.RetransmissionWindowNs)
         {
             row.QueryRetransmission = true;
             _sink.Add(row);
@@ -84,8 +98,7 @@ internal sealed class DnsTransactionMatcher
             _unansweredCount--;
             FillResponse(pending.Row, r, segment);
             AddAnomalies(pending.Row, r.Anomalies, framing);
-            pending.Emitted = true;
-            _sink.Add(pending.Row);
+            _sink.Add(pending.TakeForEmit());
             return;
         }
         var row = NewRow(r.Id, senderIsClient: false, direction);
@@ -114,9 +127,8 @@ internal sealed class DnsTransactionMatcher
 
     private void Emit(Pending p)
     {
-        p.Emitted = true;
         if (!p.Answered) _unansweredCount--;
-        _sink.Add(p.Row);
+        _sink.Add(p.TakeForEmit());
     }
 
     private DnsTransaction NewRow(ushort id, bool senderIsClient, FlowDirection direction)

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace TrafficStore.Ingest.Protocols.Dns;
 
 /// <summary>
@@ -26,7 +24,9 @@ internal static class DnsNameReader
         int pos = offset;
         int endOfInPlace = -1;
         int wireLength = 1; // the root label's zero octet
-        var text = new StringBuilder();
+        // 255 wire octets at most; a byte shown as \DDD takes 4 chars
+        Span<char> text = stackalloc char[MaxNameOctets * 4];
+        int length = 0;
 
         while (true)
         {
@@ -38,13 +38,13 @@ internal static class DnsNameReader
                     if (len == 0)
                     {
                         offset = endOfInPlace >= 0 ? endOfInPlace : pos + 1;
-                        return text.Length == 0 ? "<Root>" : text.ToString();
+                        return length == 0 ? "<Root>" : new string(text[..length]);
                     }
                     if (pos + 1 + len > message.Length) { anomaly = DnsAnomaly.Truncated; return null; }
                     wireLength += 1 + len;
                     if (wireLength > MaxNameOctets) { anomaly = DnsAnomaly.NameTooLong; return null; }
-                    if (text.Length > 0) text.Append('.');
-                    AppendLabel(text, message.Slice(pos + 1, len));
+                    if (length > 0) text[length++] = '.';
+                    length = AppendLabel(text, length, message.Slice(pos + 1, len));
                     pos += 1 + len;
                     break;
                 case 0xC0:
@@ -63,13 +63,21 @@ internal static class DnsNameReader
         }
     }
 
-    private static void AppendLabel(StringBuilder text, ReadOnlySpan<byte> label)
+    private static int AppendLabel(Span<char> text, int length, ReadOnlySpan<byte> label)
     {
         // Printable ASCII (and space, as tshark shows mDNS instance names) as is; everything else as \DDD (RFC 4343 §2.1 presentation escapes).
         foreach (byte b in label)
         {
-            if (b >= 0x20 && b < 0x7F) text.Append((char)b);
-            else text.Append('\\').Append(((int)b).ToString("D3", System.Globalization.CultureInfo.InvariantCulture));
+            if (b >= 0x20 && b < 0x7F)
+            {
+                text[length++] = (char)b;
+                continue;
+            }
+            text[length++] = '\\';
+            text[length++] = (char)('0' + b / 100);
+            text[length++] = (char)('0' + b / 10 % 10);
+            text[length++] = (char)('0' + b % 10);
         }
+        return length;
     }
 }

@@ -12,6 +12,24 @@ public class TlsFingerprintTests
         return hello!;
     }
 
+    /// <summary>The two examples of the salesforce/ja3 README, rebuilt as ClientHellos.</summary>
+    [Fact]
+    public void Ja3ReadmeExamples()
+    {
+        var withExtensions = Parse(ClientHello(769, new[] { 47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4 },
+            Sni("example.com"), Groups(23, 24, 25), PointFormats(0)));
+        string ja3 = TlsFingerprints.Ja3String(withExtensions);
+        Assert.Equal("769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0", ja3);
+        Assert.Equal("ada70206e40642a3e4461f35503241d5", TlsFingerprints.Ja3Hash(ja3));
+
+        // no extension block at all (RFC 5246 §7.4.1.2 allows it)
+        var bare = Parse(Handshake(1, Cat(U16(769), new byte[32], Vec8(Array.Empty<byte>()),
+            Vec16(U16s(new[] { 4, 5, 10, 9, 100, 98, 3, 6, 19, 18, 99 })), Vec8(new byte[] { 0 }))));
+        string bareJa3 = TlsFingerprints.Ja3String(bare);
+        Assert.Equal("769,4-5-10-9-100-98-3-6-19-18-99,,,", bareJa3);
+        Assert.Equal("de350869b8c85de67a350c8d186f11e6", TlsFingerprints.Ja3Hash(bareJa3));
+    }
+
     /// <summary>
     /// The worked example of FoxIO-LLC/ja4 technical_details/JA4.md ("JA4 = t13d1516h2_8daaf6152771_e5627efa2ab1"),
     /// with GREASE values added to ciphers, extensions and versions, which JA4 must ignore.

@@ -19,7 +19,15 @@ internal sealed class DnsTransactionMatcher
     private sealed class Pending(DnsTransaction row)
     {
         private DnsTransaction? _row = row;
-        public DnsTransaction Row => _row ?? throw new InvalidOperationException("The transaction was already emitted.");
+        /// <summary>Only read while not <see cref="Emitted"/> (every caller checks).</summary>
+        public DnsTransaction Row
+        {
+            get
+            {
+                System.Diagnostics.Debug.Assert(_row is not null, "read after emit");
+                return _row!;
+            }
+        }
         public long QueryTimestampNs { get; } = row.QueryTimestampNs ?? 0;
         public bool Answered { get; set; }
         public bool Emitted { get; private set; }

@@ -5,7 +5,7 @@ using TrafficStore.Ingest.Protocols.Dns;
 using TrafficStore.Ingest.Protocols.Tls;
 using TrafficStore.Ingest.Tests.Oracle;
 
-namespace TrafficStore.Ingest.Tests.Protocols;
+namespace TrafficStore.Ingest.Tests.Protocols.Dns;
 
 /// <summary>
 /// Fields the tshark oracle lacks, checked against the source projects' own baselines beside the

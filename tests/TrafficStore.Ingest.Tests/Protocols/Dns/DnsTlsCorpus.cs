@@ -7,7 +7,7 @@ using TrafficStore.Ingest.Protocols.Tls;
 using TrafficStore.Ingest.Tables;
 using TrafficStore.Ingest.Tests.Oracle;
 
-namespace TrafficStore.Ingest.Tests.Protocols;
+namespace TrafficStore.Ingest.Tests.Protocols.Dns;
 
 /// <summary>Runs a corpus capture through the whole pipeline with the DNS and TLS protocols.</summary>
 public static class DnsTlsCorpus

@@ -3,7 +3,7 @@ using TrafficStore.Ingest.Protocols.Tls;
 using TrafficStore.Ingest.Tables;
 using TrafficStore.Ingest.Tests.Oracle;
 
-namespace TrafficStore.Ingest.Tests.Protocols;
+namespace TrafficStore.Ingest.Tests.Protocols.Dns;
 
 /// <summary>The CSV writer's output of our tables, cut to the oracle's columns, is the oracle's section, row for row and in order.</summary>
 public class DnsTlsCsvTests

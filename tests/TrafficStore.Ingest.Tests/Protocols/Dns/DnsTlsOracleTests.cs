@@ -3,7 +3,7 @@ using TrafficStore.Ingest.Protocols.Tls;
 using TrafficStore.Ingest.Tests.Oracle;
 using Xunit.Abstractions;
 
-namespace TrafficStore.Ingest.Tests.Protocols;
+namespace TrafficStore.Ingest.Tests.Protocols.Dns;
 
 /// <summary>
 /// The acceptance test of the dns and tls tables: every corpus capture through the real pipeline,

@@ -6,7 +6,7 @@ using TrafficStore.Ingest.Protocols.Dns;
 using TrafficStore.Ingest.Protocols.Tls;
 using TrafficStore.Ingest.Tests.Oracle;
 
-namespace TrafficStore.Ingest.Tests.Protocols;
+namespace TrafficStore.Ingest.Tests.Protocols.Dns;
 
 /// <summary>
 /// Every DNS and TLS payload of the corpus (as the pipeline hands them to the parsers), truncated

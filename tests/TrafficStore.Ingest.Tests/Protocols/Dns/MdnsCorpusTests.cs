@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using TrafficStore.Ingest.Tests.Oracle;
 
-namespace TrafficStore.Ingest.Tests.Protocols;
+namespace TrafficStore.Ingest.Tests.Protocols.Dns;
 
 /// <summary>
 /// mDNS is outside the oracle's dns section, so its rows are checked against tshark directly:

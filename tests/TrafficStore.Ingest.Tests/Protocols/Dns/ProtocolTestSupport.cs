@@ -3,7 +3,7 @@ using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
 using TrafficStore.Ingest.Tables;
 
-namespace TrafficStore.Ingest.Tests.Protocols;
+namespace TrafficStore.Ingest.Tests.Protocols.Dns;
 
 /// <summary>One chunk of a two-way stream: who sent it, the bytes, and the segment it came in.</summary>
 public sealed record StreamChunk(FlowDirection Direction, byte[] Data, SegmentInfo Segment);

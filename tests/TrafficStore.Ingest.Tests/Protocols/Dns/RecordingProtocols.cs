@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
 
-namespace TrafficStore.Ingest.Tests.Protocols;
+namespace TrafficStore.Ingest.Tests.Protocols.Dns;
 
 /// <summary>
 /// Wraps a protocol so that everything the pipeline feeds its parsers is also recorded per

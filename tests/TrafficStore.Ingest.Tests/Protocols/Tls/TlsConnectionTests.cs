@@ -7,6 +7,8 @@ using static TrafficStore.Ingest.Tests.Protocols.Tls.TlsMessageBuilder;
 
 namespace TrafficStore.Ingest.Tests.Protocols.Tls;
 
+using TrafficStore.Ingest.Tests.Protocols.Dns;
+
 public class TlsConnectionTests
 {
     private const long S = 1_000_000_000L;

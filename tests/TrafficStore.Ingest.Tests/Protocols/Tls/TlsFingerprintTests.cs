@@ -3,6 +3,8 @@ using static TrafficStore.Ingest.Tests.Protocols.Tls.TlsMessageBuilder;
 
 namespace TrafficStore.Ingest.Tests.Protocols.Tls;
 
+using TrafficStore.Ingest.Tests.Protocols.Dns;
+
 public class TlsFingerprintTests
 {
     private static TlsClientHello Parse(byte[] handshake)

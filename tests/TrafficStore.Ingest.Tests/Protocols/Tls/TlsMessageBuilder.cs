@@ -2,6 +2,8 @@ using System.Text;
 
 namespace TrafficStore.Ingest.Tests.Protocols.Tls;
 
+using TrafficStore.Ingest.Tests.Protocols.Dns;
+
 /// <summary>Builds TLS records and handshake messages (RFC 8446 §4, §5.1) for tests.</summary>
 public static class TlsMessageBuilder
 {

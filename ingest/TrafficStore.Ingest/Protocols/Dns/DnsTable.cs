@@ -55,6 +55,10 @@ public static class DnsTable
         Column<DnsTransaction>.String("anomalies", x => x.Anomalies.Count == 0 ? null : string.Join('|', x.Anomalies), "parser anomalies, |-joined"),
     });
 
+    /// <summary>The table's row order: query frame, or response frame for a lone response (rows reach sinks as they complete).</summary>
+    public static IEnumerable<DnsTransaction> InTableOrder(IEnumerable<DnsTransaction> rows) =>
+        rows.OrderBy(r => r.OrderFrame).ThenBy(r => r.ResponseFrame ?? long.MaxValue);
+
     private static string? Join(IReadOnlyList<DnsRecord> records, ushort type)
     {
         string? result = null;

@@ -61,6 +61,9 @@ public static class TlsTable
         Column<TlsHandshake>.String("anomalies", x => x.Anomalies.Count == 0 ? null : string.Join('|', x.Anomalies), "parser anomalies, |-joined"),
     });
 
+    /// <summary>The table's row order: by connection (rows reach sinks when their connection ends).</summary>
+    public static IEnumerable<TlsHandshake> InTableOrder(IEnumerable<TlsHandshake> rows) => rows.OrderBy(r => r.ConnectionId);
+
     private static string? Hex(int? v) => v is { } x ? TlsNames.Hex4(x) : null;
 
     private static string? List(List<int>? values) => values is { Count: > 0 } ? string.Join('|', values.Select(v => v.ToString(CultureInfo.InvariantCulture))) : null;

@@ -28,8 +28,8 @@ public static class DnsTlsCorpus
             using var source = CaptureFile.Open(SharedData.Pcap(capture));
             new IngestPipeline(new ListSink<ConnectionRecord>(), new IStreamProtocol[] { tlsProtocol, dnsProtocol }, new IDatagramProtocol[] { dnsProtocol }).Run(source);
             var result = new Result(
-                dns.Rows.OrderBy(r => r.OrderFrame).ToList(),
-                tls.Rows.OrderBy(r => r.ConnectionId).ToList());
+                DnsTable.InTableOrder(dns.Rows).ToList(),
+                TlsTable.InTableOrder(tls.Rows).ToList());
             Cache[capture] = result;
             return result;
         }

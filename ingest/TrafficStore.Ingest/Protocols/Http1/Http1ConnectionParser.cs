@@ -94,14 +94,7 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
             else _server.AddPendingAnomaly(Http1Anomaly.InterimWithoutRequest);
             return Http1BodyMode.None;
         }
-        if (target is null)
-        {
-            target = new Slot();
-            target.Anomalies.Add(Http1Anomaly.ResponseWithoutRequest);
-            _slots.Add(target);
-        }
-        target.Response = message;
-        message.Tag = target;
+        target = Attach(message);
         string? method = target.Request?.Method;
 
         if (status == 101)
@@ -131,6 +124,13 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
 
     public void OnMessageEnd(Http1MessageReader reader, Http1Message message)
     {
+        if (message.Tag is null && message.Incomplete && message.BodyMode == Http1BodyMode.None && !IsInterim(message))
+        {
+            // cut inside its header section: still a (partial) message of this connection
+            if (message.IsRequest) _slots.Add(new Slot { Request = message });
+            else Attach(message);
+            message.Tag = _slots.Last(s => s.Request == message || s.Response == message);
+        }
         if (message.Tag is not Slot slot) return; // interim response
         if (message.IsRequest)
         {
@@ -150,6 +150,23 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     public void OnUpgradedGap(FlowDirection direction, long missingBytes, SegmentInfo segment) => _h2?.OnGap(direction, missingBytes, segment);
 
     // ------------------------------------------------------------------ pairing
+
+    private static bool IsInterim(Http1Message m) => !m.IsRequest && m.Status is >= 100 and < 200 && m.Status != 101;
+
+    /// <summary>Pairs a final response with the oldest request still waiting for one (or none).</summary>
+    private Slot Attach(Http1Message response)
+    {
+        var target = FirstAwaitingResponse();
+        if (target is null)
+        {
+            target = new Slot();
+            target.Anomalies.Add(Http1Anomaly.ResponseWithoutRequest);
+            _slots.Add(target);
+        }
+        target.Response = response;
+        response.Tag = target;
+        return target;
+    }
 
     private Slot? FirstAwaitingResponse()
     {

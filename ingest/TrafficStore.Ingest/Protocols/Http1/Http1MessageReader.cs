@@ -76,6 +76,12 @@ internal sealed class Http1MessageReader
     private int _headerBytesKept;
     private bool _anyStartLine;
     private SegmentInfo _lastSegment;
+    /// <summary>
+    /// The newest segment seen (highest frame number). After a hole is filled the reassembler
+    /// delivers the filling segment and then the older, buffered ones: a message ending in those
+    /// became complete with the filling segment, which is what tshark reports as its frame.
+    /// </summary>
+    private SegmentInfo _newest;
     private readonly List<Http1Anomaly> _pendingAnomalies = new();
     private List<(byte[] Data, SegmentInfo Segment)>? _held;
     private long _heldBytes;
@@ -100,6 +106,7 @@ internal sealed class Http1MessageReader
     public void OnData(ReadOnlySpan<byte> data, SegmentInfo segment)
     {
         _lastSegment = segment;
+        if (segment.FrameNumber >= _newest.FrameNumber) _newest = segment;
         while (data.Length > 0)
         {
             switch (State)
@@ -134,8 +141,8 @@ internal sealed class Http1MessageReader
                 case Http1ReadState.UntilClose:
                     AppendBody(data);
                     _message!.LastByteNs = segment.TimestampNs;
-                    _message.CompleteFrame = segment.FrameNumber;
-                    _message.CompleteNs = segment.TimestampNs;
+                    _message.CompleteFrame = _newest.FrameNumber;
+                    _message.CompleteNs = _newest.TimestampNs;
                     return;
                 case Http1ReadState.Held:
                     if (_heldBytes + data.Length > _options.MaxHeldUpgradeBytes)
@@ -159,6 +166,7 @@ internal sealed class Http1MessageReader
     public void OnGap(long missingBytes, SegmentInfo segment)
     {
         if (missingBytes <= 0) return;
+        if (segment.FrameNumber >= _newest.FrameNumber) _newest = segment;
         switch (State)
         {
             case Http1ReadState.FixedBody:
@@ -497,8 +505,8 @@ internal sealed class Http1MessageReader
             case Http1BodyMode.UntilClose:
                 m.Body = new BodyBuffer(_options.Payload.MaxBodyBytes);
                 m.LastByteNs = segment.TimestampNs;
-                m.CompleteFrame = segment.FrameNumber;
-                m.CompleteNs = segment.TimestampNs;
+                m.CompleteFrame = _newest.FrameNumber;
+                m.CompleteNs = _newest.TimestampNs;
                 State = Http1ReadState.UntilClose;
                 return;
             case Http1BodyMode.Unknowable:
@@ -546,8 +554,8 @@ internal sealed class Http1MessageReader
         var m = _message!;
         _message = null;
         m.LastByteNs = segment.TimestampNs;
-        m.CompleteFrame = segment.FrameNumber;
-        m.CompleteNs = segment.TimestampNs;
+        m.CompleteFrame = _newest.FrameNumber;
+        m.CompleteNs = _newest.TimestampNs;
         if (m.Body is { Truncated: true }) AddAnomaly(m, Http1Anomaly.BodyCap);
         State = next;
         _handler.OnMessageEnd(this, m);

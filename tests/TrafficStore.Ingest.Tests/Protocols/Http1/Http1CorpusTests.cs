@@ -115,7 +115,7 @@ public class Http1CorpusTests
         }
         foreach (var d in differences) _output.WriteLine(d);
         _output.WriteLine($"HTTP/1 rows {rowsMatching}/{rows} ({extra} extra, {pinnedAbsent} pinned absent), fields {fieldsMatching}/{fields}");
-        Assert.True(rows >= 200);
+        Assert.True(rows >= 195, $"only {rows} oracle rows compared");
         Assert.True(rowsMatching >= rows * 0.99, $"rows {rowsMatching}/{rows}");
         Assert.True(fieldsMatching >= fields * 0.99, $"fields {fieldsMatching}/{fields}");
     }

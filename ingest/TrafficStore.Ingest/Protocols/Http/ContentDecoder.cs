@@ -118,6 +118,11 @@ public static class ContentDecoder
         {
             return false;
         }
+        catch (InvalidOperationException)
+        {
+            // BrotliStream reports corrupt input this way ("Decoder ran into invalid data")
+            return false;
+        }
     }
 
     /// <summary>

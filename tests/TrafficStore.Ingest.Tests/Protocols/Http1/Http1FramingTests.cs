@@ -266,4 +266,20 @@ public class Http1FramingTests
             .Server("HTTP/1.1 204 No Content\r\n\r\n"));
         Assert.Equal("Bearer", Assert.Single(rows).AuthScheme);
     }
+
+    [Fact]
+    public void MessageCompletedByAHoleFillingSegmentTakesThatSegmentsFrame()
+    {
+        // the reassembler delivers the segment that fills a hole (frame 5) and then the buffered
+        // later bytes with their own, older frame (4): the response became complete at frame 5
+        var rows = Parse(new Conversation()
+            .Client("GET / HTTP/1.1\r\nHost: h\r\n\r\n", frame: 1)
+            .Server("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab", frame: 2)
+            .Server("cd", frame: 5)
+            .Server("ef", frame: 4));
+        var x = Assert.Single(rows);
+        Assert.Equal(5, x.ResponseFrame);
+        Assert.Equal(Ts(5), x.ResponseTimestampNs);
+        Assert.Equal(Ts(4), x.ResponseLastByteNs);
+    }
 }

@@ -35,6 +35,8 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     private readonly string _serverIp;
     private IStreamParser? _h2;
     private bool _ended;
+    /// <summary>Requests travel server→client as the flow table named the ends (its guess of the client was wrong).</summary>
+    private bool _reversed;
 
     public Http1ConnectionParser(FlowContext flow, IRowSink<HttpExchange> sink, Http1Options options, Func<FlowContext, IStreamParser>? h2cUpgrade)
     {
@@ -64,8 +66,9 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     {
         if (_ended) return;
         _ended = true;
-        _client.OnEnd();
-        _server.OnEnd();
+        // requests first: held client bytes are replayed before the response side flushes
+        RequestReader.OnEnd();
+        ResponseReader.OnEnd();
         _h2?.OnEnd(timestampNs);
         foreach (var slot in _slots) Emit(slot);
         _slots.Clear();
@@ -91,7 +94,7 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         {
             // interim (100 Continue, 102, 103): not the answer, counted on the request it precedes
             if (target is not null) target.InterimResponses++;
-            else _server.AddPendingAnomaly(Http1Anomaly.InterimWithoutRequest);
+            else ResponseReader.AddPendingAnomaly(Http1Anomaly.InterimWithoutRequest);
             return Http1BodyMode.None;
         }
         target = Attach(message);
@@ -145,6 +148,21 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         Flush();
     }
 
+    public bool TryReverseRoles(Http1MessageReader reader)
+    {
+        if (_reversed || _client.AnyStartLine || _server.AnyStartLine || _slots.Count > 0) return false;
+        _reversed = true;
+        _client.IsRequestSide = false;
+        _server.IsRequestSide = true;
+        return true;
+    }
+
+    /// <summary>The reader that carries requests.</summary>
+    private Http1MessageReader RequestReader => _reversed ? _server : _client;
+
+    /// <summary>The reader that carries responses.</summary>
+    private Http1MessageReader ResponseReader => _reversed ? _client : _server;
+
     public void OnUpgradedData(FlowDirection direction, ReadOnlySpan<byte> data, SegmentInfo segment) => _h2?.OnData(direction, data, segment);
 
     public void OnUpgradedGap(FlowDirection direction, long missingBytes, SegmentInfo segment) => _h2?.OnGap(direction, missingBytes, segment);
@@ -180,7 +198,7 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     private void SwitchClient(Slot slot, Http1Switch to)
     {
         slot.ClientSwitch = to;
-        if (slot.RequestDone) _client.SwitchTo(to);
+        if (slot.RequestDone) RequestReader.SwitchTo(to);
     }
 
     private static bool IsH2c(Http1Message? request, Http1Message response)
@@ -206,13 +224,14 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         var x = new HttpExchange
         {
             ConnectionId = _flow.ConnectionId,
-            ClientIp = _clientIp,
-            ClientPort = _flow.ClientPort,
-            ServerIp = _serverIp,
-            ServerPort = _flow.ServerPort,
+            ClientIp = _reversed ? _serverIp : _clientIp,
+            ClientPort = _reversed ? _flow.ServerPort : _flow.ClientPort,
+            ServerIp = _reversed ? _clientIp : _serverIp,
+            ServerPort = _reversed ? _flow.ClientPort : _flow.ServerPort,
             InterimResponses = slot.InterimResponses,
         };
         var anomalies = new List<string>();
+        if (_reversed) anomalies.Add(Http1Anomaly.RolesReversed.ToName());
         var payload = _options.Payload;
 
         if (slot.Request is { } q)

@@ -14,6 +14,13 @@ internal interface IHttp1MessageHandler
     void OnUpgradedData(FlowDirection direction, ReadOnlySpan<byte> data, SegmentInfo segment);
 
     void OnUpgradedGap(FlowDirection direction, long missingBytes, SegmentInfo segment);
+
+    /// <summary>
+    /// Before any message was seen either way, this reader met a start line of the other kind
+    /// (requests from the side the flow table called server): swap the roles of both readers.
+    /// Returns false when that is no longer possible.
+    /// </summary>
+    bool TryReverseRoles(Http1MessageReader reader);
 }
 
 /// <summary>Where the reader is in the byte stream of one direction.</summary>
@@ -89,12 +96,17 @@ internal sealed class Http1MessageReader
     public Http1MessageReader(FlowDirection direction, IHttp1MessageHandler handler, Http1Options options)
     {
         Direction = direction;
+        IsRequestSide = direction == FlowDirection.ClientToServer;
         _handler = handler;
         _options = options;
     }
 
     public FlowDirection Direction { get; }
-    public bool IsRequestSide => Direction == FlowDirection.ClientToServer;
+    /// <summary>Reads requests (else responses); starts as "the flow's client sends requests", swapped by <see cref="IHttp1MessageHandler.TryReverseRoles"/>.</summary>
+    public bool IsRequestSide { get; set; }
+
+    /// <summary>A start line has been parsed in this direction.</summary>
+    public bool AnyStartLine => _anyStartLine;
     public Http1ReadState State { get; private set; }
 
     /// <summary>Records an anomaly on the next message this reader starts.</summary>
@@ -362,6 +374,7 @@ internal sealed class Http1MessageReader
                 }
                 if (line.Length == 0) return;
                 if (TryStartMessage(line, first)) return;
+                if (!_anyStartLine && IsStartLine(line, !IsRequestSide) && _handler.TryReverseRoles(this) && TryStartMessage(line, first)) return;
                 AddPendingAnomaly(_anyStartLine ? Http1Anomaly.InvalidStartLine : Http1Anomaly.MidstreamPickup);
                 State = Http1ReadState.Resync;
                 ResyncOn(line, first);
@@ -399,8 +412,19 @@ internal sealed class Http1MessageReader
     private void ResyncOn(ReadOnlySpan<byte> line, SegmentInfo first)
     {
         int at = Http1Syntax.FindStartLine(line, IsRequestSide);
-        if (at >= 0) TryStartMessage(line[at..], first);
+        if (at >= 0)
+        {
+            TryStartMessage(line[at..], first);
+            return;
+        }
+        // picked up mid-stream with the roles not yet known for sure: the other kind may come first
+        if (_anyStartLine) return;
+        at = Http1Syntax.FindStartLine(line, !IsRequestSide);
+        if (at >= 0 && _handler.TryReverseRoles(this)) TryStartMessage(line[at..], first);
     }
+
+    private static bool IsStartLine(ReadOnlySpan<byte> line, bool request) =>
+        request ? Http1Syntax.TryParseRequestLine(line, out _, out _, out _) : Http1Syntax.TryParseStatusLine(line, out _, out _, out _);
 
     private bool TryStartMessage(ReadOnlySpan<byte> line, SegmentInfo first)
     {

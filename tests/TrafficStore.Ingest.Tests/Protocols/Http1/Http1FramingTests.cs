@@ -282,4 +282,29 @@ public class Http1FramingTests
         Assert.Equal(Ts(5), x.ResponseTimestampNs);
         Assert.Equal(Ts(4), x.ResponseLastByteNs);
     }
+
+    [Fact]
+    public void RequestsFromTheFlowsServerSwapTheRoles()
+    {
+        // connection picked up without its SYN: the flow table's "client" is the HTTP server
+        var rows = Parse(new Conversation()
+            .Server("GET /swapped HTTP/1.1\r\nHost: h\r\n\r\n")
+            .Client("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        var x = Assert.Single(rows);
+        Assert.Equal(("/swapped", 200, "ok"), (x.Uri, x.Status, HttpRows.Text(x.ResponseBody)));
+        Assert.Equal(("10.0.0.2", 80, "10.0.0.1", 40000), (x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort));
+        Assert.Contains("roles_reversed", x.Anomalies);
+    }
+
+    [Fact]
+    public void RolesAreNotSwappedOnceMessagesWereSeen()
+    {
+        var rows = Parse(new Conversation()
+            .Client("GET /a HTTP/1.1\r\n\r\n")
+            .Server("GET /b HTTP/1.1\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"));
+        var x = Assert.Single(rows);
+        Assert.Equal(("/a", 204), (x.Uri, x.Status));
+        Assert.DoesNotContain("roles_reversed", x.Anomalies);
+        Assert.Contains("midstream_pickup", x.Anomalies);
+    }
 }

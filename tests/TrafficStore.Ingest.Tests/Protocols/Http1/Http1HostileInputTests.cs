@@ -173,6 +173,9 @@ public class Http1HostileInputTests
         Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ServerToClient, "HTTP/1.0 404 Not Found"u8));
         Assert.Equal(ProtocolMatch.NeedMoreData, p.Classify(Flows.FlowDirection.ServerToClient, "HTTP/1.1 2"u8));
         Assert.Equal(ProtocolMatch.No, p.Classify(Flows.FlowDirection.ServerToClient, "HTTP/2.0 200"u8));
+        // either kind from either side: the flow's guess of the client can be wrong without a SYN
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ServerToClient, "POST /x HTTP/1.1"u8));
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ClientToServer, "HTTP/1.1 200 OK"u8));
         Assert.True(p.IsWellKnownPort(80));
         Assert.False(p.IsWellKnownPort(443));
     }

@@ -132,7 +132,7 @@ internal sealed class Http1MessageReader
                 {
                     bool chunkLine = State is Http1ReadState.ChunkSize or Http1ReadState.ChunkDataEnd;
                     int cap = Math.Max(16, chunkLine ? _options.MaxChunkLineBytes : _options.MaxHeaderBytes);
-                    if (!TakeLine(ref data, segment, cap, keepTail: State == Http1ReadState.Resync, out var line, out bool overflow, out var first)) return;
+                    if (!TakeLine(ref data, segment, cap, keepTail: State is Http1ReadState.Resync or Http1ReadState.StartLine, out var line, out bool overflow, out var first)) return;
                     OnLine(line, overflow, first, segment);
                     break;
                 }
@@ -368,8 +368,10 @@ internal sealed class Http1MessageReader
             case Http1ReadState.StartLine:
                 if (overflow)
                 {
+                    // only the line's tail is left: a start line may still end it (leftover body bytes before it)
                     AddPendingAnomaly(Http1Anomaly.StartLineTooLong);
                     State = Http1ReadState.Resync;
+                    ResyncOn(line, first);
                     return;
                 }
                 if (line.Length == 0) return;

@@ -126,12 +126,10 @@ public class Http1HostileInputTests
         var plain = new byte[100_000];
         var body = Http1ContentAndUpgradeTests.Compress("gzip", plain);
         var options = new Http1Options { Payload = new PayloadOptions { MaxDecodedBodyBytes = 1000 } };
-        var sink = new ListSink<HttpExchange>();
-        var parser = new Http1Protocol(sink, options).CreateParser(HttpRows.Flow);
-        parser.OnData(Flows.FlowDirection.ClientToServer, "GET / HTTP/1.1\r\n\r\n"u8, StreamStep.At(1));
-        parser.OnData(Flows.FlowDirection.ServerToClient, System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {body.Length}\r\n\r\n").Concat(body).ToArray(), StreamStep.At(2));
-        parser.OnEnd(0);
-        var x = Assert.Single(sink.Rows);
+        var rows = Parse(new Conversation()
+            .Client("GET / HTTP/1.1\r\n\r\n")
+            .Server(System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {body.Length}\r\n\r\n").Concat(body).ToArray()), options);
+        var x = Assert.Single(rows);
         Assert.Equal(1000, x.ResponseBodyDecoded!.Length);
         Assert.Equal(100_000, x.ResponseBodyDecodedLength);
         Assert.True(x.BodyTruncated);
@@ -178,5 +176,18 @@ public class Http1HostileInputTests
         Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ClientToServer, "HTTP/1.1 200 OK"u8));
         Assert.True(p.IsWellKnownPort(80));
         Assert.False(p.IsWellKnownPort(443));
+    }
+
+    [Fact]
+    public void ResyncFindsAStatusLineAtTheEndOfAnOverlongBinaryLine()
+    {
+        var junk = new string('\u0007', 300);
+        var rows = Parse(new Conversation()
+            .Client("GET /x HTTP/1.1\r\n\r\n")
+            .Server("\u0001" + junk)
+            .Server(junk + "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"), Small);
+        var x = Assert.Single(rows);
+        Assert.Equal(404, x.Status);
+        Assert.Contains("start_line_too_long", x.Anomalies);
     }
 }

@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
-using TrafficStore.Ingest.Tcp;
+using TrafficStore.Ingest.TcpAnalysis;
 
 namespace TrafficStore.Ingest.Pipeline;
 
@@ -116,12 +116,13 @@ public sealed partial class IngestPipeline
     private void SweepIdle(long nowNs, TimeSpan idle)
     {
         long idleNs = idle.Ticks * 100;
-        if (nowNs - _lastIdleSweepNs < Math.Max(idleNs / 4, 1)) return;
+        long lingerNs = _options.ClosedLinger.Ticks * 100;
+        if (nowNs - _lastIdleSweepNs < Math.Max(Math.Min(idleNs, lingerNs) / 4, 1)) return;
         _lastIdleSweepNs = nowNs;
         _closingTcp.Clear();
         _closingUdp.Clear();
-        _flows.RemoveIdle(nowNs - idleNs, _closingTcp, _closingUdp);
-        foreach (var c in _closingTcp) Finish(c, idleTimedOut: true);
+        _flows.RemoveIdle(nowNs - idleNs, _closingTcp, _closingUdp, nowNs - lingerNs);
+        foreach (var c in _closingTcp) Finish(c, idleTimedOut: !c.Closed);
         foreach (var u in _closingUdp) Finish(u, idleTimedOut: true);
     }
 

@@ -2,7 +2,7 @@ using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
 
-namespace TrafficStore.Ingest.Tcp;
+namespace TrafficStore.Ingest.TcpAnalysis;
 
 /// <summary>
 /// Everything TrafficStore keeps for one TCP connection (one tshark tcp.stream): the sequence

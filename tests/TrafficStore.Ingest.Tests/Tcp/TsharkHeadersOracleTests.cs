@@ -7,7 +7,7 @@ using TrafficStore.Ingest.Protocols;
 using TrafficStore.Ingest.Tests.Oracle;
 using Xunit.Abstractions;
 
-namespace TrafficStore.Ingest.Tests.Tcp;
+namespace TrafficStore.Ingest.Tests.TcpAnalysis;
 
 /// <summary>
 /// Isolates the flow table and TCP analysis from our decoder: the packet headers come from tshark

@@ -76,6 +76,17 @@ public class PcapReaderTests
     }
 
     [Fact]
+    public void Strict_snaplen_check_is_available_as_an_option()
+    {
+        var file = CaptureBytes.Pcap(false, false, 5, 1).PcapRecord(1, 0, B).PcapRecord(2, 0, A).ToArray();
+        using var source = CaptureFile.Open(new MemoryStream(file), "strict.pcap", new CaptureFileOptions { RejectRecordsAboveSnapLength = true });
+        var (frames, end, error) = CaptureBytes.ReadAll(source);
+        Assert.Single(frames);
+        Assert.Equal(CaptureReadStatus.Error, end);
+        Assert.Equal(("bad_record_length", 24L + 16 + B.Length), (error!.Kind, error.ByteOffset));
+    }
+
+    [Fact]
     public void Record_length_limit_is_an_option()
     {
         var file = CaptureBytes.Pcap(false, false, 65535, 1).PcapRecord(1, 0, A).PcapRecord(2, 0, new byte[100]).ToArray();

@@ -1,3 +1,4 @@
+using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Tests.Protocols.Http;
 using static TrafficStore.Ingest.Tests.Protocols.Http1.Http1TestParser;
 
@@ -197,7 +198,7 @@ public class Http1FramingTests
         var rows = Parse(new Conversation()
             .Client("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n")
             .Server("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-            .Gap(Flows.FlowDirection.ServerToClient, 4)
+            .Gap(FlowDirection.ServerToClient, 4)
             .Server("xyzHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!"));
         Assert.Equal(2, rows.Count);
         Assert.Equal(10, rows[0].ResponseBodyLength);
@@ -213,7 +214,7 @@ public class Http1FramingTests
         var rows = Parse(new Conversation()
             .Client("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n")
             .Server("HTTP/1.1 200 OK\r\nContent-Le")
-            .Gap(Flows.FlowDirection.ServerToClient, 30)
+            .Gap(FlowDirection.ServerToClient, 30)
             .Server("garbage\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!"));
         Assert.Equal(2, rows.Count);
         Assert.Contains("framing_gap", rows[0].Anomalies);

@@ -1,3 +1,4 @@
+using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
 using TrafficStore.Ingest.Protocols.Http;
 using TrafficStore.Ingest.Protocols.Http1;
@@ -151,7 +152,7 @@ public class Http1HostileInputTests
                 // sprinkle HTTP-ish tokens so that the parser gets deep into its states
                 string[] words = { "HTTP/1.1 200 OK\r\n", "GET / HTTP/1.1\r\n", "Content-Length: 5\r\n", "Transfer-Encoding: chunked\r\n", "\r\n", "5\r\n", "0\r\n\r\n" };
                 var text = System.Text.Encoding.ASCII.GetBytes(words[random.Next(words.Length)]);
-                var dir = (Flows.FlowDirection)random.Next(2);
+                var dir = (FlowDirection)random.Next(2);
                 if (random.Next(10) == 0) parser.OnGap(dir, random.Next(1, 1000), StreamStep.At(i));
                 parser.OnData(dir, random.Next(2) == 0 ? data : text, StreamStep.At(i));
             }
@@ -163,17 +164,17 @@ public class Http1HostileInputTests
     public void ClassifierRecognisesMethodsAndStatusLines()
     {
         var p = new Http1Protocol(new ListSink<HttpExchange>());
-        Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ClientToServer, "GET / HTTP/1.1\r\n"u8));
-        Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ClientToServer, "PROPFIND /dav HTTP/1.1"u8));
-        Assert.Equal(ProtocolMatch.NeedMoreData, p.Classify(Flows.FlowDirection.ClientToServer, "PO"u8));
-        Assert.Equal(ProtocolMatch.No, p.Classify(Flows.FlowDirection.ClientToServer, "GETX / HTTP/1.1"u8));
-        Assert.Equal(ProtocolMatch.No, p.Classify(Flows.FlowDirection.ClientToServer, "\x16\x03\x01\x02\x00"u8));
-        Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ServerToClient, "HTTP/1.0 404 Not Found"u8));
-        Assert.Equal(ProtocolMatch.NeedMoreData, p.Classify(Flows.FlowDirection.ServerToClient, "HTTP/1.1 2"u8));
-        Assert.Equal(ProtocolMatch.No, p.Classify(Flows.FlowDirection.ServerToClient, "HTTP/2.0 200"u8));
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(FlowDirection.ClientToServer, "GET / HTTP/1.1\r\n"u8));
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(FlowDirection.ClientToServer, "PROPFIND /dav HTTP/1.1"u8));
+        Assert.Equal(ProtocolMatch.NeedMoreData, p.Classify(FlowDirection.ClientToServer, "PO"u8));
+        Assert.Equal(ProtocolMatch.No, p.Classify(FlowDirection.ClientToServer, "GETX / HTTP/1.1"u8));
+        Assert.Equal(ProtocolMatch.No, p.Classify(FlowDirection.ClientToServer, "\x16\x03\x01\x02\x00"u8));
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(FlowDirection.ServerToClient, "HTTP/1.0 404 Not Found"u8));
+        Assert.Equal(ProtocolMatch.NeedMoreData, p.Classify(FlowDirection.ServerToClient, "HTTP/1.1 2"u8));
+        Assert.Equal(ProtocolMatch.No, p.Classify(FlowDirection.ServerToClient, "HTTP/2.0 200"u8));
         // either kind from either side: the flow's guess of the client can be wrong without a SYN
-        Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ServerToClient, "POST /x HTTP/1.1"u8));
-        Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ClientToServer, "HTTP/1.1 200 OK"u8));
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(FlowDirection.ServerToClient, "POST /x HTTP/1.1"u8));
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(FlowDirection.ClientToServer, "HTTP/1.1 200 OK"u8));
         Assert.True(p.IsWellKnownPort(80));
         Assert.False(p.IsWellKnownPort(443));
     }

@@ -30,7 +30,10 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     private readonly Func<FlowContext, IStreamParser>? _h2cUpgrade;
     private readonly Http1MessageReader _client;
     private readonly Http1MessageReader _server;
-    private readonly List<Slot> _slots = new();
+    /// <summary>Pairs in request order; finished ones leave from the front.</summary>
+    private readonly Queue<Slot> _slots = new();
+    /// <summary>Request slots without a final response yet, oldest first (a deep pipeline must not make pairing quadratic).</summary>
+    private readonly Queue<Slot> _awaiting = new();
     private readonly string _clientIp;
     private readonly string _serverIp;
     private IStreamParser? _h2;
@@ -70,8 +73,7 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         RequestReader.OnEnd();
         ResponseReader.OnEnd();
         _h2?.OnEnd(timestampNs);
-        foreach (var slot in _slots) Emit(slot);
-        _slots.Clear();
+        while (_slots.TryDequeue(out var slot)) Emit(slot);
     }
 
     private Http1MessageReader Reader(FlowDirection d) => d == FlowDirection.ClientToServer ? _client : _server;
@@ -84,7 +86,8 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         {
             var slot = new Slot { Request = message };
             message.Tag = slot;
-            _slots.Add(slot);
+            _slots.Enqueue(slot);
+            _awaiting.Enqueue(slot);
             return Http1Framing.ForRequest(message);
         }
 
@@ -130,9 +133,14 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         if (message.Tag is null && message.Incomplete && message.BodyMode == Http1BodyMode.None && !IsInterim(message))
         {
             // cut inside its header section: still a (partial) message of this connection
-            if (message.IsRequest) _slots.Add(new Slot { Request = message });
+            if (message.IsRequest)
+            {
+                var cut = new Slot { Request = message };
+                message.Tag = cut;
+                _slots.Enqueue(cut);
+                _awaiting.Enqueue(cut);
+            }
             else Attach(message);
-            message.Tag = _slots.Last(s => s.Request == message || s.Response == message);
         }
         if (message.Tag is not Slot slot) return; // interim response
         if (message.IsRequest)
@@ -175,25 +183,19 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     private Slot Attach(Http1Message response)
     {
         var target = FirstAwaitingResponse();
-        if (target is null)
+        if (target is not null) _awaiting.Dequeue();
+        else
         {
             target = new Slot();
             target.Anomalies.Add(Http1Anomaly.ResponseWithoutRequest);
-            _slots.Add(target);
+            _slots.Enqueue(target);
         }
         target.Response = response;
         response.Tag = target;
         return target;
     }
 
-    private Slot? FirstAwaitingResponse()
-    {
-        foreach (var s in _slots)
-        {
-            if (s.Request is not null && s.Response is null) return s;
-        }
-        return null;
-    }
+    private Slot? FirstAwaitingResponse() => _awaiting.TryPeek(out var s) ? s : null;
 
     private void SwitchClient(Slot slot, Http1Switch to)
     {
@@ -210,13 +212,10 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     /// <summary>Emits finished pairs from the front, so rows leave in request order.</summary>
     private void Flush()
     {
-        int n = 0;
-        while (n < _slots.Count && (_slots[n].Request is null || _slots[n].RequestDone) && _slots[n].ResponseDone)
+        while (_slots.TryPeek(out var front) && (front.Request is null || front.RequestDone) && front.ResponseDone)
         {
-            Emit(_slots[n]);
-            n++;
+            Emit(_slots.Dequeue());
         }
-        if (n > 0) _slots.RemoveRange(0, n);
     }
 
     private void Emit(Slot slot)

@@ -519,7 +519,7 @@ internal sealed class Http1MessageReader
         {
             case Http1BodyMode.ContentLength when m.ContentLength > 0:
                 m.HasBody = true;
-                m.Body = new BodyBuffer(_options.Payload.MaxBodyBytes);
+                m.Body = new BodyBuffer(_options.Payload.MaxBodyBytes, m.ContentLength);
                 _remaining = m.ContentLength;
                 State = Http1ReadState.FixedBody;
                 return;

@@ -213,13 +213,13 @@ internal sealed class Http1MessageReader
             case Http1ReadState.ChunkSize:
             case Http1ReadState.ChunkDataEnd:
             case Http1ReadState.Trailers:
-                ClearLine();
+                ResetLine();
                 Fail(segment, Http1Anomaly.FramingGap);
                 return;
             case Http1ReadState.StartLine:
             case Http1ReadState.Resync:
                 // a fresh line starts after the gap: the next message may begin right there
-                ClearLine();
+                ResetLine();
                 if (State == Http1ReadState.StartLine) AddPendingAnomaly(Http1Anomaly.FramingGap);
                 State = Http1ReadState.Resync;
                 return;
@@ -350,15 +350,13 @@ internal sealed class Http1MessageReader
         _lineLength += bytes.Length;
     }
 
-    /// <summary>Forget the line in progress but keep the bytes of the returned line valid until the next append.</summary>
+    /// <summary>Forgets the line in progress (the bytes of a line just returned stay valid until the next append).</summary>
     private void ResetLine()
     {
         _lineLength = 0;
         _lineOverflow = false;
         _lineStarted = false;
     }
-
-    private void ClearLine() => ResetLine();
 
     private void OnLine(ReadOnlySpan<byte> rawLine, bool overflow, SegmentInfo first, SegmentInfo segment)
     {

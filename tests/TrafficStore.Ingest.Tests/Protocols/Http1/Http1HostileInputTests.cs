@@ -191,4 +191,16 @@ public class Http1HostileInputTests
         Assert.Equal(404, x.Status);
         Assert.Contains("start_line_too_long", x.Anomalies);
     }
+
+    [Fact]
+    public void HeldBytesAfterAnUnansweredUpgradeAreParsedOnceTheCapIsReached()
+    {
+        var options = new Http1Options { MaxHeldUpgradeBytes = 20 };
+        var rows = Parse(new Conversation()
+            .Client("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+            .Server("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), options);
+        Assert.Equal(2, rows.Count);
+        Assert.Equal((400, "/next", 200), (rows[0].Status!.Value, rows[1].Uri, rows[1].Status!.Value));
+        Assert.Contains("upgrade_hold_overflow", rows[1].Anomalies);
+    }
 }

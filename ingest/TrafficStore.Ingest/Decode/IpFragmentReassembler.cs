@@ -65,7 +65,7 @@ internal sealed class IpFragmentReassembler
     {
         datagram = default;
         protocol = key.Protocol;
-        Expire(nowNs, ref anomaly);
+        Expire(nowNs);
 
         int end = offset + data.Length;
         if (end > MaxDatagramLength)
@@ -144,8 +144,11 @@ internal sealed class IpFragmentReassembler
         return rest == 0 || (d.Covered[fullWords] & ((1UL << rest) - 1)) == ((1UL << rest) - 1);
     }
 
-    /// <summary>Drops datagrams whose first fragment is older than the timeout.</summary>
-    public void Expire(long nowNs, scoped ref DecodeAnomaly anomaly)
+    /// <summary>
+    /// Drops datagrams whose first fragment is older than the timeout, counting each as
+    /// <c>fragment_timeout</c> in the statistics (not as an anomaly of the current frame).
+    /// </summary>
+    public void Expire(long nowNs)
     {
         // Cheap check first: this runs for every frame while anything is pending.
         if (nowNs <= _nextDeadlineNs) return;
@@ -155,7 +158,7 @@ internal sealed class IpFragmentReassembler
             long deadline = Deadline(_pending[i].FirstSeenNs);
             if (nowNs > deadline)
             {
-                Note(DecodeAnomaly.FragmentTimeout, ref anomaly);
+                _statistics.Record(DecodeAnomaly.FragmentTimeout);
                 Release(i);
             }
             else next = Math.Min(next, deadline);

@@ -95,8 +95,9 @@ public sealed class PacketDecoder
         LastAnomaly = DecodeAnomaly.None;
         Statistics.Frames++;
 
+        // Timeouts concern other datagrams, not this frame: counted in Statistics only.
+        if (_reassembler.PendingCount > 0) _reassembler.Expire(timestampNs);
         var anomaly = DecodeAnomaly.None;
-        if (_reassembler.PendingCount > 0) _reassembler.Expire(timestampNs, ref anomaly);
         int reported = Math.Max(originalLength, data.Length);
         var status = DecodeLink(data, reported, linkType, ref packet, ref anomaly, out payload);
         LastAnomaly = anomaly;

@@ -137,9 +137,8 @@ public sealed partial class IngestPipeline
             protocol = dispatcher.ProtocolName;
             classificationCapHit = dispatcher.ClassificationCapHit;
         }
-        var row = conn.ToRecord(idleTimedOut);
+        var row = conn.ToRecord(idleTimedOut, classificationCapHit ? 1 : 0);
         row.Protocol = protocol;
-        if (classificationCapHit) row.Anomalies = row.Anomalies.Length == 0 ? "classification_cap_hit:1" : row.Anomalies + "|classification_cap_hit:1";
         Emit(conn.AppearanceIndex, row);
     }
 

@@ -153,8 +153,23 @@ public class FragmentReassemblyTests
         DecodeResult.Of(decoder, frames[0], LinkType.Ethernet, null, 1, 0);
         // 31 s later: the first fragment is gone, so the rest can never complete.
         var late = frames.Skip(1).Select((f, i) => DecodeResult.Of(decoder, f, LinkType.Ethernet, null, i + 2, 31_000_000_000L)).ToList();
-        Assert.Equal(DecodeAnomaly.FragmentTimeout, late[0].Anomaly);
+        Assert.Equal(DecodeAnomaly.None, late[0].Anomaly); // the timeout belongs to no frame
+        Assert.Equal(1, decoder.PendingFragmentDatagrams);   // only the late fragments' new datagram
         Assert.All(late, r => Assert.Equal(DecodeStatus.FragmentHeld, r.Status));
+        Assert.Equal(1, decoder.Statistics[DecodeAnomaly.FragmentTimeout]);
+    }
+
+    [Fact]
+    public void Any_later_frame_expires_pending_datagrams()
+    {
+        var decoder = new PacketDecoder(); // default timeout 60 s
+        DecodeResult.Of(decoder, V4Fragments(Segment(), 64)[0], LinkType.Ethernet, null, 1, 0);
+        var unrelated = Ethernet(0x0800, Ipv4("10.0.0.1", "10.0.0.2", 17, Udp(1, 2, [])));
+        DecodeResult.Of(decoder, unrelated, LinkType.Ethernet, null, 2, 60_000_000_000L);
+        Assert.Equal(1, decoder.PendingFragmentDatagrams); // exactly 60 s is not yet past
+        var r = DecodeResult.Of(decoder, unrelated, LinkType.Ethernet, null, 3, 60_000_000_001L);
+        Assert.Equal(DecodeAnomaly.None, r.Anomaly);
+        Assert.Equal(0, decoder.PendingFragmentDatagrams);
         Assert.Equal(1, decoder.Statistics[DecodeAnomaly.FragmentTimeout]);
     }
 

@@ -341,4 +341,22 @@ public class IngestPipelineTests
         pipeline.Complete();
         Assert.Equal(2, rows.Rows.Count);
     }
+
+    [Fact]
+    public void ReassemblyCapHitIsCountedOnTheRow()
+    {
+        var fake = new FakeProtocol("fake", "HELLO", 0);
+        var rows = new ListSink<ConnectionRecord>();
+        var pipeline = new IngestPipeline(rows, new[] { fake }, options: new IngestOptions { ReassemblyBufferBytes = 10 });
+        Send(pipeline, true, 0, 1000, 0, S);
+        Send(pipeline, true, 1, 1001, 0, PA, "HELLO");
+        Send(pipeline, true, 2, 1106, 0, PA, "0123456789");  // hole of 100 bytes: buffered (10 bytes)
+        Send(pipeline, true, 3, 1206, 0, PA, "abcdef");      // would exceed 10: give up the holes
+        pipeline.Complete();
+        var row = Assert.Single(rows.Rows);
+        Assert.Equal("reassembly_cap_hit:1", row.Anomalies);
+        Assert.Equal(2, row.ReassemblyGaps);
+        Assert.Equal(190, row.ReassemblyGapBytes);
+        Assert.Equal(new[] { "c2s#2:HELLO", "c2s#3:gap 100", "c2s#3:0123456789", "c2s#4:gap 90", "c2s#4:abcdef" }, fake.Parsers[0].Events);
+    }
 }

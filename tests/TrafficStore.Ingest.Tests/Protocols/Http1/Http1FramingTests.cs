@@ -308,4 +308,33 @@ public class Http1FramingTests
         Assert.DoesNotContain("roles_reversed", x.Anomalies);
         Assert.Contains("midstream_pickup", x.Anomalies);
     }
+
+    [Fact]
+    public void GapInsideChunkDataIsCountedAndTheChunkFramingContinues()
+    {
+        var rows = Parse(new Conversation()
+            .Client("GET /a HTTP/1.1\r\n\r\n")
+            .Server("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nab")
+            .Gap(FlowDirection.ServerToClient, 3)
+            .Server("fgh\r\n2\r\nij\r\n0\r\n\r\n"));
+        var x = Assert.Single(rows);
+        Assert.Equal(10, x.ResponseBodyLength);
+        Assert.Equal("abfghij", HttpRows.Text(x.ResponseBody));
+        Assert.Contains("body_gap", x.Anomalies);
+        Assert.DoesNotContain("response_incomplete", x.Anomalies);
+    }
+
+    [Fact]
+    public void GapRunningPastTheBodyResyncsAtTheNextRequest()
+    {
+        var rows = Parse(new Conversation()
+            .Client("POST /a HTTP/1.1\r\nContent-Length: 4\r\n\r\nab")
+            .Gap(FlowDirection.ClientToServer, 10)
+            .Client("Host: h\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
+            .Server("HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"));
+        Assert.Equal(2, rows.Count);
+        Assert.Equal((4L, "/b"), (rows[0].RequestBodyLength!.Value, rows[1].Uri));
+        Assert.Contains("body_gap", rows[0].Anomalies);
+        Assert.Contains("framing_gap", rows[1].Anomalies);
+    }
 }

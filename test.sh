@@ -3,7 +3,7 @@
 # tcpdump, libpcap) when missing, then runs every test project. README.md and .ci/run use it.
 
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")"
 
 need_apt=()
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)

@@ -25,11 +25,13 @@ internal sealed class Http2FrameReader
     private int _buffered;
     private long _skip;
     private SegmentInfo _firstSegment;
+    private int _resyncScanned;
 
     public Http2FrameReader(int maxFrameSize, int maxResyncBytes)
     {
-        _maxFrameSize = maxFrameSize;
-        _maxResyncBytes = maxResyncBytes;
+        // at least one default-size frame and its successor's header must fit the search window
+        _maxFrameSize = Math.Max(maxFrameSize, 0);
+        _maxResyncBytes = Math.Max(maxResyncBytes, 2 * (Http2FrameHeader.Size + Http2FrameHeader.DefaultMaxFrameSize));
     }
 
     /// <summary>Searching for a frame boundary (mid-stream pickup or after a gap).</summary>
@@ -41,6 +43,7 @@ internal sealed class Http2FrameReader
     public void StartResync()
     {
         Resyncing = true;
+        _resyncScanned = 0;
         _buffered = 0;
         _skip = 0;
     }
@@ -123,7 +126,8 @@ internal sealed class Http2FrameReader
 
     /// <summary>
     /// Mid-stream: buffer bytes and look for the first offset where two plausible frame headers
-    /// follow each other (or one plausible frame ends exactly where the data ends).
+    /// follow each other. The decision at an offset waits until both headers are visible, so it
+    /// depends only on the bytes, never on how they were split into segments.
     /// </summary>
     private ReadOnlySpan<byte> FeedResync(ReadOnlySpan<byte> data, SegmentInfo segment, IHttp2FrameHandler handler)
     {
@@ -134,33 +138,39 @@ internal sealed class Http2FrameReader
             int drop = _buffered / 2;
             _buffer.AsSpan(drop, _buffered - drop).CopyTo(_buffer);
             _buffered -= drop;
+            _resyncScanned = Math.Max(0, _resyncScanned - drop);
             DroppedBytes += drop;
             return data;
         }
         if (_buffer.Length < _buffered + n) Array.Resize(ref _buffer, Math.Max(_buffered + n, Math.Min(_buffer.Length * 2, _maxResyncBytes)));
-        if (_buffered == 0) _firstSegment = segment;
         data[..n].CopyTo(_buffer.AsSpan(_buffered));
         _buffered += n;
         data = data[n..];
 
         var window = _buffer.AsSpan(0, _buffered);
-        for (int offset = 0; offset + Http2FrameHeader.Size <= window.Length; offset++)
+        for (int offset = _resyncScanned; offset + Http2FrameHeader.Size <= window.Length; offset++)
         {
-            int frames = Http2FrameHeader.CountPlausibleFrames(window[offset..], out bool boundary);
-            if (frames == 1 && !boundary && offset + Http2FrameHeader.Size + Http2FrameHeader.Read(window[offset..]).Length + Http2FrameHeader.Size > window.Length)
+            var first = window[offset..];
+            if (!Http2FrameHeader.IsPlausible(first))
             {
-                return data; // a candidate whose successor is not visible yet: wait for more bytes
+                _resyncScanned = offset + 1;
+                continue;
             }
-            if (frames >= 2 || (frames == 1 && boundary))
+            long next = (long)offset + Http2FrameHeader.Size + Http2FrameHeader.Read(first).Length;
+            if (next + Http2FrameHeader.Size > window.Length) return data; // wait until the successor is visible
+            if (!Http2FrameHeader.IsPlausible(window[(int)next..]))
             {
-                DroppedBytes += offset;
-                var rest = window[offset..].ToArray();
-                Resyncing = false;
-                _buffered = 0;
-                // replay what was buffered as ordinary input, then go on with the segment
-                Feed(rest, segment, handler);
-                return data;
+                _resyncScanned = offset + 1;
+                continue;
             }
+            DroppedBytes += offset;
+            var rest = window[offset..].ToArray();
+            Resyncing = false;
+            _buffered = 0;
+            _resyncScanned = 0;
+            // replay what was buffered as ordinary input, then go on with the segment
+            Feed(rest, segment, handler);
+            return data;
         }
         return data;
     }

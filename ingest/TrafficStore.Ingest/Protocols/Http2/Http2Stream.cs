@@ -240,6 +240,7 @@ internal sealed class Http2Stream
     {
         if (value.IndexOf('%') < 0) return value;
         var bytes = new List<byte>(value.Length);
+        Span<byte> utf8 = stackalloc byte[4];
         for (int i = 0; i < value.Length; i++)
         {
             char c = value[i];
@@ -250,7 +251,6 @@ internal sealed class Http2Stream
             }
             else
             {
-                Span<byte> utf8 = stackalloc byte[4];
                 int n = Encoding.UTF8.GetBytes(value.AsSpan(i, char.IsHighSurrogate(c) && i + 1 < value.Length ? 2 : 1), utf8);
                 for (int k = 0; k < n; k++) bytes.Add(utf8[k]);
                 if (n == 4) i++;

@@ -1,12 +1,7 @@
-using System.CommandLine;
-
 namespace TrafficStore.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args)
-    {
-        var root = new RootCommand("TrafficStore: a traffic-history database for Kubernetes.");
-        return root.Parse(args).Invoke();
-    }
+    public static int Main(string[] args) =>
+        CliApp.Run(args, Console.Out, Console.Error, stderrIsTerminal: !Console.IsErrorRedirected);
 }

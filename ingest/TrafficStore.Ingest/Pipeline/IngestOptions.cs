@@ -1,3 +1,5 @@
+using TrafficStore.Ingest.Decode;
+
 namespace TrafficStore.Ingest.Pipeline;
 
 /// <summary>Caps and switches of an <see cref="IngestPipeline"/>. Every cap, when hit, shows up as a column or anomaly.</summary>
@@ -21,6 +23,9 @@ public sealed record IngestOptions
     /// after the timeout starts a new connection.
     /// </summary>
     public TimeSpan? IdleTimeout { get; init; }
+
+    /// <summary>Options of the packet decoder (fragment reassembly caps, tunnel depth).</summary>
+    public DecoderOptions Decoder { get; init; } = DecoderOptions.Default;
 
     /// <summary>Emit UDP flows to the connections sink as well as TCP connections.</summary>
     public bool EmitUdpFlows { get; init; } = true;

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using TrafficStore.Cli.Inspect;
+
+namespace TrafficStore.Cli;
+
+/// <summary>
+/// The `trafficstore` command line. Exit codes: 0 ok; 1 usage error, file not found or unreadable;
+/// 2 the capture could not be read to its end (what was decoded before is still printed).
+/// </summary>
+public static class CliApp
+{
+    public const int ExitOk = 0;
+    public const int ExitUsage = 1;
+    public const int ExitCaptureError = 2;
+
+    public static RootCommand Build(TextWriter stdout, TextWriter stderr, bool stderrIsTerminal)
+    {
+        var root = new RootCommand("TrafficStore: a traffic-history database for Kubernetes.");
+        root.Subcommands.Add(InspectCommand.Build(stdout, stderr, stderrIsTerminal));
+        return root;
+    }
+
+    /// <summary>Parses and runs <paramref name="args"/>; never lets an exception escape.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, bool stderrIsTerminal = false)
+    {
+        try
+        {
+            var root = Build(stdout, stderr, stderrIsTerminal);
+            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+            return root.Parse(args).Invoke(config);
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"trafficstore: internal error: {e.GetType().Name}: {e.Message}");
+            return ExitUsage;
+        }
+    }
+}

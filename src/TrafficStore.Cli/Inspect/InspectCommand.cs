@@ -1,0 +1,80 @@
+using System.CommandLine;
+using TrafficStore.Ingest.Capture;
+using TrafficStore.Ingest.Flows;
+using TrafficStore.Ingest.Pipeline;
+using TrafficStore.Ingest.Protocols;
+
+namespace TrafficStore.Cli.Inspect;
+
+/// <summary>`trafficstore inspect FILE [--table connections] [--format table|csv|json] [--transport tcp|udp|all]`.</summary>
+public static class InspectCommand
+{
+    public static Command Build(TextWriter stdout, TextWriter stderr, bool stderrIsTerminal)
+    {
+        var file = new Argument<string>("file") { Description = "A pcap or pcapng capture file." };
+        var table = new Option<string>("--table")
+        {
+            Description = "Table to print: " + string.Join(", ", InspectTables.Names) + ".",
+            DefaultValueFactory = _ => "connections",
+        };
+        var format = new Option<string>("--format")
+        {
+            Description = "Output format: table (aligned text), csv or json (one object per line).",
+            DefaultValueFactory = _ => "table",
+        };
+        format.AcceptOnlyFromAmong("table", "csv", "json");
+        var transport = new Option<string>("--transport")
+        {
+            Description = "Connections to list: tcp, udp or all.",
+            DefaultValueFactory = _ => "tcp",
+        };
+        transport.AcceptOnlyFromAmong("tcp", "udp", "all");
+        var command = new Command("inspect", "Decode a capture file offline and print one of its tables.") { file, table, format, transport };
+        command.SetAction(parse => Execute(parse.GetValue(file)!, parse.GetValue(table)!,
+            Enum.Parse<OutputFormat>(parse.GetValue(format)!, ignoreCase: true), Enum.Parse<TransportFilter>(parse.GetValue(transport)!, ignoreCase: true),
+            stdout, stderr, stderrIsTerminal));
+        return command;
+    }
+
+    public static int Execute(string path, string tableName, OutputFormat format, TransportFilter transport,
+        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal)
+    {
+        if (!InspectTables.TryCreate(tableName, out var table))
+        {
+            stderr.WriteLine($"trafficstore inspect: unknown table '{tableName}' (available: {string.Join(", ", InspectTables.Names)}).");
+            return CliApp.ExitUsage;
+        }
+        if (!File.Exists(path))
+        {
+            stderr.WriteLine($"trafficstore inspect: {path}: no such file.");
+            return CliApp.ExitUsage;
+        }
+
+        var connections = new ListSink<ConnectionRecord>();
+        IngestResult result;
+        try
+        {
+            using var source = CaptureFile.Open(path);
+            var options = new IngestOptions
+            {
+                Progress = stderrIsTerminal ? frames => stderr.Write($"\r{path}: {frames} frames") : null,
+            };
+            result = new IngestPipeline(connections, table.StreamProtocols, table.DatagramProtocols, options).Run(source);
+            if (stderrIsTerminal) stderr.WriteLine();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"trafficstore inspect: {path}: {e.Message}");
+            return CliApp.ExitUsage;
+        }
+
+        table.Write(stdout, format, transport, connections.Rows);
+        stdout.Flush();
+        if (result.Error is { } error)
+        {
+            stderr.WriteLine($"trafficstore inspect: {error}");
+            return CliApp.ExitCaptureError;
+        }
+        return CliApp.ExitOk;
+    }
+}

@@ -1,5 +1,4 @@
 using TrafficStore.Ingest.Capture;
-using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Pipeline;
 using TrafficStore.Ingest.Protocols;
@@ -43,14 +42,7 @@ public class Http2CorpusSplitTests
     {
         var recording = new RecordingProtocol();
         var pipeline = new IngestPipeline(new ListSink<ConnectionRecord>(), new IStreamProtocol[] { recording });
-        var decoder = new PacketDecoder();
-        using (var source = CaptureFile.Open(SharedData.Pcap(capture)))
-        {
-            var frame = new CaptureFrame();
-            while (source.TryReadNext(ref frame) == CaptureReadStatus.Frame)
-                if (decoder.Decode(frame, out var packet, out var payload) == DecodeStatus.Decoded) pipeline.ProcessPacket(packet, payload);
-        }
-        pipeline.Complete();
+        using (var source = CaptureFile.Open(SharedData.Pcap(capture))) pipeline.Run(source);
         Assert.NotEmpty(recording.Calls);
 
         string asRecorded = Replay(recording.Calls, int.MaxValue);

@@ -1,6 +1,5 @@
 using System.Globalization;
 using TrafficStore.Ingest.Capture;
-using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Pipeline;
 using TrafficStore.Ingest.Protocols;
@@ -34,15 +33,8 @@ public class Http2CorpusTests
     {
         var rows = new ListSink<HttpExchange>();
         var pipeline = new IngestPipeline(new ListSink<ConnectionRecord>(), new IStreamProtocol[] { new Http2Protocol(rows) });
-        var decoder = new PacketDecoder();
         using var source = CaptureFile.Open(SharedData.Pcap(capture));
-        var frame = new CaptureFrame();
-        while (source.TryReadNext(ref frame) == CaptureReadStatus.Frame)
-        {
-            if (decoder.Decode(frame, out var packet, out var payload) == DecodeStatus.Decoded)
-                pipeline.ProcessPacket(packet, payload);
-        }
-        pipeline.Complete();
+        pipeline.Run(source);
         return rows.Rows;
     }
 

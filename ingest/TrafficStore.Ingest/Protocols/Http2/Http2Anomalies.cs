@@ -33,8 +33,8 @@ public static class Http2Anomalies
     public const string DataGap = "h2_data_gap";
     /// <summary>A gRPC length-prefixed message was cut by the end of the stream.</summary>
     public const string GrpcMessageTruncated = "grpc_message_truncated";
-    /// <summary>A body exceeded <see cref="Http2Options.MaxBodyBytes"/>; the kept bytes are a prefix.</summary>
-    public const string BodyTruncated = "body_truncated";
-    /// <summary>Content-Encoding could not be decoded.</summary>
-    public const string ContentDecodeError = "content_decode_error";
+    /// <summary>A body exceeded <see cref="Http.PayloadOptions.MaxBodyBytes"/>; the kept bytes are a prefix (same name as HTTP/1.x).</summary>
+    public const string BodyCap = "body_cap";
+    // Content decoding anomalies are ContentDecodeResult.AnomalyName's, shared with HTTP/1.x:
+    // unsupported_content_encoding, content_decode_failed, decoded_body_cap.
 }

@@ -453,6 +453,7 @@ public sealed class Http2Connection : IStreamParser
     {
         if (!stream.HasRow) return;
         stream.Finish();
+        HttpSignals.Apply(stream.Row, _options.Signals);
         _sink.Add(stream.Row);
     }
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Compression;
 using System.Text;
 using TrafficStore.Ingest.Protocols.Http;
 
@@ -16,6 +15,8 @@ internal sealed class Http2Stream
     private MemoryStream? _responseBody;
     private GrpcMessageReader? _grpcRequest;
     private GrpcMessageReader? _grpcResponse;
+    private bool _requestCut;
+    private bool _responseCut;
 
     public Http2Stream(uint id, HttpExchange row, Http2Options options)
     {
@@ -65,10 +66,6 @@ internal sealed class Http2Stream
                 case "host": Row.Host ??= value; break;
                 case "content-type": Row.RequestContentType = value; break;
                 case "content-encoding": Row.RequestContentEncoding = value; break;
-                case "authorization":
-                    int space = value.IndexOf(' ');
-                    Row.AuthScheme = space > 0 ? value[..space] : value;
-                    break;
             }
         }
         if (Row.RequestContentType is { } ct && IsGrpcContentType(ct)) StartGrpc();
@@ -126,28 +123,32 @@ internal sealed class Http2Stream
         if (fromClient)
         {
             Row.RequestBodyLength = (Row.RequestBodyLength ?? 0) + frameLength;
-            Keep(ref _requestBody, data);
+            _requestCut |= Keep(ref _requestBody, data);
             _grpcRequest?.Feed(data);
         }
         else
         {
             Row.ResponseBodyLength = (Row.ResponseBodyLength ?? 0) + frameLength;
-            Keep(ref _responseBody, data);
+            _responseCut |= Keep(ref _responseBody, data);
             _grpcResponse?.Feed(data);
         }
     }
 
-    private void Keep(ref MemoryStream? body, ReadOnlySpan<byte> data)
+    /// <summary>Keeps <paramref name="data"/> up to the body cap; true when some of it was cut.</summary>
+    private bool Keep(ref MemoryStream? body, ReadOnlySpan<byte> data)
     {
         body ??= new MemoryStream();
-        int room = (int)Math.Max(0, _options.MaxBodyBytes - body.Length);
+        long cap = _options.Payload.MaxBodyBytes ?? long.MaxValue;
+        long room = Math.Max(0, cap - body.Length);
         if (data.Length > room)
         {
             Row.BodyTruncated = true;
-            AddAnomaly(Http2Anomalies.BodyTruncated);
-            data = data[..room];
+            AddAnomaly(Http2Anomalies.BodyCap);
+            body.Write(data[..(int)room]);
+            return true;
         }
         body.Write(data);
+        return false;
     }
 
     private void StartGrpc()
@@ -190,49 +191,26 @@ internal sealed class Http2Stream
         }
         else
         {
-            Row.RequestBodyDecoded = DecodeContent(Row.RequestBody, Row.RequestContentEncoding);
-            Row.ResponseBodyDecoded = DecodeContent(Row.ResponseBody, Row.ContentEncoding);
+            // gRPC compresses per message (grpc-encoding), never with content-encoding
+            Row.RequestBodyDecoded = DecodeContent(Row.RequestBody, Row.RequestContentEncoding, ClientEnded && !_requestCut).Decoded;
+            var response = DecodeContent(Row.ResponseBody, Row.ContentEncoding, ServerEnded && !_responseCut);
+            Row.ResponseBodyDecoded = response.Decoded;
+            Row.ResponseBodyDecodedLength = response.DecodedLength;
         }
-        Row.ResponseBodyDecodedLength = Row.ResponseBodyDecoded?.LongLength ?? Row.ResponseBodyLength;
+        Row.ResponseBodyDecodedLength ??= Row.ResponseBodyLength;
     }
 
-    private byte[]? DecodeContent(byte[]? body, string? encoding)
+    /// <summary>Removes content codings with the decoder shared with HTTP/1.x; a cut body is not decoded.</summary>
+    private ContentDecodeResult DecodeContent(byte[]? body, string? contentEncoding, bool complete)
     {
-        if (body is null || body.Length == 0 || string.IsNullOrEmpty(encoding) || Row.BodyTruncated) return null;
-        try
-        {
-            using var input = new MemoryStream(body);
-            using Stream? decoder = encoding.Trim().ToLowerInvariant() switch
-            {
-                "gzip" or "x-gzip" => new GZipStream(input, CompressionMode.Decompress),
-                "deflate" => new ZLibStream(input, CompressionMode.Decompress),
-                "br" => new BrotliStream(input, CompressionMode.Decompress),
-                _ => null,
-            };
-            if (decoder is null) return null;
-            using var output = new MemoryStream();
-            var buffer = new byte[16384];
-            int n;
-            while ((n = decoder.Read(buffer)) > 0)
-            {
-                int room = (int)(_options.MaxBodyBytes - output.Length);
-                if (n > room)
-                {
-                    output.Write(buffer, 0, room);
-                    Row.BodyTruncated = true;
-                    AddAnomaly(Http2Anomalies.BodyTruncated);
-                    break;
-                }
-                output.Write(buffer, 0, n);
-            }
-            return output.ToArray();
-        }
-        catch (InvalidDataException)
-        {
-            // the codec reports corrupt input by exception; a corrupt body is an anomaly, not a failure
-            AddAnomaly(Http2Anomalies.ContentDecodeError);
-            return null;
-        }
+        var payload = _options.Payload;
+        if (body is null || body.Length == 0 || !payload.DecodeContent || !complete) return default;
+        var codings = ContentDecoder.ParseCodings(contentEncoding);
+        if (codings.Count == 0) return default;
+        var result = ContentDecoder.Decode(body, codings, payload.MaxDecodedBodyBytes);
+        if (result.AnomalyName is { } name) AddAnomaly(name);
+        if (result.Status == ContentDecodeStatus.DecodedOutputCapped) Row.BodyTruncated = true;
+        return result;
     }
 
     /// <summary>grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2, "Status-Message").</summary>

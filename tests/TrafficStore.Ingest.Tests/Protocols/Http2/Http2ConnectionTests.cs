@@ -289,11 +289,28 @@ public class Http2ConnectionTests
             new H2Segment(C2S, Concat(Preface, Frame(T.Headers, 0x4, 1, Block(":method", "POST", ":path", "/")), Frame(T.Data, 1, 1, new byte[300])), 1, Ms),
             new H2Segment(S2C, Frame(T.Headers, 0x5, 1, Block(":status", "200")), 2, 2 * Ms),
         };
-        var row = Assert.Single(Run(script, options: new Http2Options { MaxBodyBytes = 100 }));
+        var row = Assert.Single(Run(script, options: new Http2Options { Payload = new PayloadOptions { MaxBodyBytes = 100 } }));
         Assert.True(row.BodyTruncated);
         Assert.Equal(100, row.RequestBody!.Length);
         Assert.Equal(300, row.RequestBodyLength);
-        Assert.Contains(Http2Anomalies.BodyTruncated, row.Anomalies);
+        Assert.Contains(Http2Anomalies.BodyCap, row.Anomalies);
+    }
+
+    [Fact]
+    public void SignalsAndCorruptContentEncoding()
+    {
+        var script = new[]
+        {
+            new H2Segment(C2S, Concat(Preface, Frame(T.Headers, 0x4, 1, Block(":method", "POST", ":path", "/", "authorization", "Bearer secret-token")),
+                Frame(T.Data, 1, 1, Encoding.ASCII.GetBytes("mail me at a.person@example.org"))), 1, Ms),
+            new H2Segment(S2C, Concat(Frame(T.Headers, 0x4, 1, Block(":status", "200", "content-encoding", "gzip")), Frame(T.Data, 1, 1, new byte[] { 1, 2, 3, 4, 5, 6 })), 2, 2 * Ms),
+        };
+        var row = Assert.Single(Run(script));
+        Assert.Equal("Bearer", row.AuthScheme);
+        Assert.Equal(1, row.EmailAddresses);
+        Assert.Null(row.ResponseBodyDecoded);
+        Assert.Equal(6, row.ResponseBodyDecodedLength);
+        Assert.Contains("content_decode_failed", row.Anomalies);
     }
 
     [Fact]

@@ -314,6 +314,27 @@ public class Http2ConnectionTests
     }
 
     [Fact]
+    public void DataFramesAllocateNothingOnceBodiesAreNotKept()
+    {
+        var sink = new ListSink<HttpExchange>();
+        var options = new Http2Options { Payload = new PayloadOptions { MaxBodyBytes = 0 } };
+        var parser = new Http2Protocol(sink, options).CreateParser(Flow());
+        parser.OnData(C2S, Concat(Preface, Frame(T.Headers, 0x4, 1, Block(":method", "POST", ":path", "/"))), new SegmentInfo(1, 1));
+        var frame = Frame(T.Data, 0, 1, new byte[16384]);
+        for (int i = 0; i < 50; i++) parser.OnData(C2S, frame, new SegmentInfo(2, 2)); // warm-up: buffers reach their size
+        for (int i = 0; i < 50; i++) { parser.OnData(C2S, frame.AsSpan(0, 100), new SegmentInfo(2, 2)); parser.OnData(C2S, frame.AsSpan(100), new SegmentInfo(2, 2)); }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            parser.OnData(C2S, frame, new SegmentInfo(3, 3)); // whole frame: parsed in place
+            parser.OnData(C2S, frame.AsSpan(0, 5000), new SegmentInfo(4, 4)); // split frame: gathered
+            parser.OnData(C2S, frame.AsSpan(5000), new SegmentInfo(5, 5));
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 1024, $"{allocated} bytes allocated for 2000 DATA frames");
+    }
+
+    [Fact]
     public void RandomInputNeverThrows()
     {
         var random = new Random(12345);

@@ -61,9 +61,26 @@ public sealed class Http2Connection : IStreamParser
         var side = _sides[(int)direction];
         if (!side.Started)
         {
-            side.Started = true;
-            if (direction == FlowDirection.ClientToServer) side.PrefaceExpected = true;
-            else if (data.Length >= Http2FrameHeader.Size && !Http2FrameHeader.IsPlausible(data)) side.Reader.StartResync();
+            if (direction == FlowDirection.ClientToServer)
+            {
+                side.Started = true;
+                side.PrefaceExpected = true;
+            }
+            else
+            {
+                // The server's first 9 octets decide whether its stream starts on a frame boundary
+                // (they are gathered first, so the decision does not depend on segmentation).
+                if (side.StartLength == 0) side.StartSegment = segment;
+                int n = Math.Min(Http2FrameHeader.Size - side.StartLength, data.Length);
+                data[..n].CopyTo(side.Start.AsSpan(side.StartLength));
+                side.StartLength += n;
+                data = data[n..];
+                if (side.StartLength < Http2FrameHeader.Size) return;
+                side.Started = true;
+                if (!Http2FrameHeader.IsPlausible(side.Start)) side.Reader.StartResync();
+                side.Reader.Feed(side.Start, side.StartSegment, side);
+                if (data.IsEmpty) return;
+            }
         }
         if (side.PrefaceExpected)
         {
@@ -91,11 +108,17 @@ public sealed class Http2Connection : IStreamParser
         if (_ended) return;
         var side = _sides[(int)direction];
         AddConnectionAnomaly(Http2Anomalies.DataGap);
-        if (side.PrefaceExpected)
+        if (side.PrefaceExpected || (!side.Started && direction == FlowDirection.ClientToServer))
         {
+            side.Started = true;
             side.PrefaceExpected = false;
             PickUpMidStream(side);
             return;
+        }
+        if (!side.Started && side.StartLength > 0)
+        {
+            // the octets gathered before the gap are not a reliable start: drop them
+            side.StartLength = 0;
         }
         side.Started = true;
         AbortBlock(side);
@@ -475,6 +498,10 @@ public sealed class Http2Connection : IStreamParser
         public Http2FrameReader Reader { get; }
         public HpackDecoder Decoder { get; }
         public bool Started { get; set; }
+        /// <summary>The server's first octets, gathered until a frame header's worth decides how to start.</summary>
+        public byte[] Start { get; } = new byte[Http2FrameHeader.Size];
+        public int StartLength { get; set; }
+        public SegmentInfo StartSegment { get; set; }
         public bool PrefaceExpected { get; set; }
         public int PrefaceMatched { get; set; }
 

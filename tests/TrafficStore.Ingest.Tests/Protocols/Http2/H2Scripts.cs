@@ -166,6 +166,17 @@ public static class H2Scripts
         };
     }
 
+    /// <summary>Both sides picked up mid-frame: the server's first segment starts with the tail of a DATA frame.</summary>
+    public static H2Segment[] MidStreamBothSides()
+    {
+        var earlier = Frame(T.Data, 0, 3, Enumerable.Repeat((byte)0xee, 30).ToArray());
+        return new[]
+        {
+            C(1, earlier[7..], Frame(T.Headers, EndStream | EndHeaders, 7, new byte[] { 0x83, 0x86, 0x85, 0x41, 0x01, (byte)'m' }), Frame(T.Ping, 0, 0, new byte[8])),
+            S(2, earlier[13..], Frame(T.Headers, EndHeaders, 7, new byte[] { 0x8d }), Frame(T.Data, EndStream, 7, new byte[] { 1, 2, 3 })),
+        };
+    }
+
     /// <summary>h2c after Upgrade: preface, then the response to the HTTP/1.1 request on stream 1.</summary>
     public static H2Segment[] Upgraded() => new[]
     {
@@ -190,6 +201,7 @@ public static class H2Scripts
         [nameof(DynamicTable)] = DynamicTable,
         [nameof(Gzip)] = Gzip,
         [nameof(MidStream)] = MidStream,
+        [nameof(MidStreamBothSides)] = MidStreamBothSides,
         [nameof(Upgraded)] = Upgraded,
     };
 }

@@ -220,6 +220,18 @@ public class Http2ConnectionTests
     }
 
     [Fact]
+    public void MidStreamPickupOnBothSides()
+    {
+        var row = Assert.Single(Run(H2Scripts.MidStreamBothSides()));
+        Assert.Equal(7, row.H2StreamId);
+        Assert.Equal(("POST", "/index.html", "m"), (row.Method, row.Uri, row.Host));
+        Assert.Equal(404, row.Status);
+        Assert.Equal(3, row.ResponseBodyLength);
+        Assert.Contains(Http2Anomalies.MidstreamPickup, row.Anomalies);
+        Assert.DoesNotContain(Http2Anomalies.StreamIncomplete, row.Anomalies);
+    }
+
+    [Fact]
     public void UpgradedConnectionAnswersTheHttp1RequestOnStream1()
     {
         var rows = Run(H2Scripts.Upgraded(), upgraded: true).OrderBy(r => r.H2StreamId).ToList();

@@ -23,6 +23,10 @@ public sealed class Http2Connection : IStreamParser
     private readonly Side[] _sides;
     private readonly Dictionary<uint, Http2Stream> _streams = new();
     private readonly List<string> _anomalies = new();
+    /// <summary>Recently closed streams: frames still in flight for them (after RST_STREAM) make no new row.</summary>
+    private readonly HashSet<uint> _closed = new();
+    private readonly Queue<uint> _closedOrder = new();
+    private const int ClosedStreamsRemembered = 4096;
     private readonly string _clientIp;
     private readonly string _serverIp;
     /// <summary>Last-Stream-ID of a GOAWAY sent by the client (index 0) or the server (index 1).</summary>
@@ -358,9 +362,8 @@ public sealed class Http2Connection : IStreamParser
     private void ContinueBlock(Side side, ReadOnlySpan<byte> fragment, bool endHeaders, SegmentInfo last)
     {
         var status = side.Decoder.Decode(fragment, endHeaders, side.BlockFields);
-        if (!endHeaders && status == HpackStatus.Ok) return;
-        if (!endHeaders) return; // keep consuming CONTINUATION frames; the decoder skips the rest of the block
-        CompleteBlock(side, status, last);
+        // before END_HEADERS wait for CONTINUATION frames (after an error the decoder skips them)
+        if (endHeaders) CompleteBlock(side, status, last);
     }
 
     private void CompleteBlock(Side side, HpackStatus status, SegmentInfo last)
@@ -427,6 +430,7 @@ public sealed class Http2Connection : IStreamParser
     private Http2Stream? GetOrCreateStream(uint id)
     {
         if (_streams.TryGetValue(id, out var stream)) return stream;
+        if (_closed.Contains(id)) return null;
         if (_streams.Count >= _options.MaxOpenStreams)
         {
             AddConnectionAnomaly(Http2Anomalies.TooManyStreams);
@@ -469,6 +473,9 @@ public sealed class Http2Connection : IStreamParser
     {
         if (!stream.Closed) return;
         _streams.Remove(stream.Id);
+        _closed.Add(stream.Id);
+        _closedOrder.Enqueue(stream.Id);
+        if (_closedOrder.Count > ClosedStreamsRemembered) _closed.Remove(_closedOrder.Dequeue());
         Emit(stream);
     }
 

@@ -79,12 +79,26 @@ public static class H2Scripts
         S(4, Frame(T.Headers, EndHeaders, 2, Block(":status", "200", "content-type", "text/css")), Frame(T.Data, EndStream, 2, Encoding.ASCII.GetBytes("p{}"))),
     };
 
-    /// <summary>The client cancels stream 1 (RST_STREAM CANCEL = 0x8) after the response headers.</summary>
+    /// <summary>
+    /// The client cancels stream 1 (RST_STREAM CANCEL = 0x8) after the response headers; DATA the
+    /// server had in flight arrives after the reset and belongs to no new row.
+    /// </summary>
     public static H2Segment[] Reset() => new[]
     {
         C(1, Preface, Settings(), Frame(T.Headers, EndStream | EndHeaders, 1, Block(Get))),
         S(2, Frame(T.Headers, EndHeaders, 1, Block(":status", "200")), Frame(T.Data, 0, 1, new byte[100])),
         C(3, Frame(T.RstStream, 0, 1, U32(8))),
+        S(4, Frame(T.Data, 0, 1, new byte[50]), Frame(T.Headers, EndHeaders | EndStream, 1, Block("grpc-status", "1"))),
+    };
+
+    /// <summary>The client refuses a pushed stream before the server answers it; the server's frames for it still arrive.</summary>
+    public static H2Segment[] RefusedPush() => new[]
+    {
+        C(1, Preface, Settings(), Frame(T.Headers, EndStream | EndHeaders, 1, Block(Get))),
+        S(2, Frame(T.PushPromise, EndHeaders, 1, Concat(U32(2), Block(":method", "GET", ":scheme", "http", ":path", "/pushed.js", ":authority", "example.com")))),
+        C(3, Frame(T.RstStream, 0, 2, U32(7))),
+        S(4, Frame(T.Headers, EndHeaders, 2, Block(":status", "200")), Frame(T.Data, EndStream, 2, new byte[10]),
+            Frame(T.Headers, EndHeaders | EndStream, 1, Block(":status", "200"))),
     };
 
     /// <summary>100 Continue, then 200, then trailers; unknown frame type 0xfa and PING/WINDOW_UPDATE/PRIORITY are skipped.</summary>
@@ -194,6 +208,7 @@ public static class H2Scripts
         [nameof(InterruptedContinuation)] = InterruptedContinuation,
         [nameof(Push)] = Push,
         [nameof(Reset)] = Reset,
+        [nameof(RefusedPush)] = RefusedPush,
         [nameof(InterimAndTrailers)] = InterimAndTrailers,
         [nameof(GrpcUnary)] = GrpcUnary,
         [nameof(GrpcTrailersOnly)] = GrpcTrailersOnly,

@@ -123,6 +123,16 @@ public class Http2ConnectionTests
     }
 
     [Fact]
+    public void RefusedPushIsOneRowWithTheResetCode()
+    {
+        var rows = Run(H2Scripts.RefusedPush()).OrderBy(r => r.H2StreamId).ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(("/pushed.js", 7L), (rows[1].Uri, rows[1].H2ResetCode));
+        Assert.Null(rows[1].Status); // the server's late HEADERS make no second row and change nothing
+        Assert.Equal(200, rows[0].Status);
+    }
+
+    [Fact]
     public void RowsLeaveWhenTheStreamCloses()
     {
         var sink = new ListSink<HttpExchange>();

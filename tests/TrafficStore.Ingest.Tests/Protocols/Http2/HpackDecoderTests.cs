@@ -197,6 +197,17 @@ public class HpackDecoderTests
     }
 
     [Fact]
+    public void MidStreamSizeUpdateAboveTheSettingIsAccepted()
+    {
+        var d = new HpackDecoder(maxTableSize: 4096) { TolerateUnknownIndexes = true };
+        var headers = new List<KeyValuePair<string, string>>();
+        var status = d.Decode(Convert.FromHexString("3fe21f82"), true, headers);
+        Assert.True(status == HpackStatus.Ok, d.LastError.ToString());
+        Assert.Equal(4097, d.Table.MaxSize);
+        Assert.Equal(H(":method", "GET"), Flatten(headers));
+    }
+
+    [Fact]
     public void SizeUpdateAfterAFieldIsAnError()
     {
         var d = new HpackDecoder();

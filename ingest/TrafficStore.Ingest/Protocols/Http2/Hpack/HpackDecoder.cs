@@ -66,7 +66,8 @@ public sealed class HpackDecoder
     /// <summary>
     /// Mid-stream pickup: the entries inserted before the capture started are unknown. When set,
     /// a reference beyond the known dynamic entries skips that field and counts it in
-    /// <see cref="UnknownIndexes"/> instead of failing the block.
+    /// <see cref="UnknownIndexes"/> instead of failing the block, and a size update above
+    /// <see cref="MaxTableSizeLimit"/> is taken as the limit (its SETTINGS may predate the capture).
     /// </summary>
     public bool TolerateUnknownIndexes { get; set; }
 
@@ -193,7 +194,12 @@ public sealed class HpackDecoder
             int n = TryReadInteger(input, 5, out int size);
             if (n <= 0) return n;
             if (_fieldSeen) { LastError = HpackError.TableSizeUpdateNotAtStart; return -1; }
-            if (size > MaxTableSizeLimit) { LastError = HpackError.TableSizeTooLarge; return -1; }
+            if (size > MaxTableSizeLimit)
+            {
+                // mid-stream the SETTINGS that allowed a larger table may predate the capture
+                if (!TolerateUnknownIndexes) { LastError = HpackError.TableSizeTooLarge; return -1; }
+                MaxTableSizeLimit = size;
+            }
             Table.Resize(size);
             return n;
         }

@@ -4,6 +4,7 @@ using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Pipeline;
 using TrafficStore.Ingest.Protocols;
 using TrafficStore.Ingest.Protocols.Http;
+using TrafficStore.Ingest.Protocols.Http1;
 using TrafficStore.Ingest.Protocols.Http2;
 using TrafficStore.Ingest.Tables;
 using TrafficStore.Ingest.Tests.Oracle;
@@ -29,10 +30,14 @@ public class Http2CorpusTests
 
     public Http2CorpusTests(ITestOutputHelper output) => _output = output;
 
-    internal static List<HttpExchange> Run(string capture)
+    internal static List<HttpExchange> Run(string capture, bool withHttp1 = false, bool http1First = false)
     {
         var rows = new ListSink<HttpExchange>();
-        var pipeline = new IngestPipeline(new ListSink<ConnectionRecord>(), new IStreamProtocol[] { new Http2Protocol(rows) });
+        long exchangeIds = 0;
+        var h2 = new Http2Protocol(rows, null, () => ++exchangeIds);
+        var protocols = new List<IStreamProtocol> { h2 };
+        if (withHttp1) protocols.Insert(http1First ? 0 : 1, new Http1Protocol(rows, null, h2.CreateUpgradedParser));
+        var pipeline = new IngestPipeline(new ListSink<ConnectionRecord>(), protocols);
         using var source = CaptureFile.Open(SharedData.Pcap(capture));
         pipeline.Run(source);
         return rows.Rows;
@@ -93,6 +98,18 @@ public class Http2CorpusTests
         _output.WriteLine($"HTTP/2 rows {rows}, fields {matching}/{fields}");
         Assert.Empty(differences);
         Assert.True(rows >= 4);
+    }
+
+    /// <summary>As the pipeline will run: HTTP/1 and HTTP/2 side by side, in either order.</summary>
+    [Theory]
+    [InlineData("h2c-nghttp2-prior-knowledge.pcap")]
+    [InlineData("grpc-unary-h2c.pcapng")]
+    [InlineData("grpc-bidi-streaming-h2c.pcapng")]
+    public void Http1BesideHttp2ChangesNoHttp2Row(string capture)
+    {
+        string alone = H2.Describe(Run(capture));
+        Assert.Equal(alone, H2.Describe(Run(capture, withHttp1: true, http1First: true).Where(r => r.Protocol == "HTTP/2")));
+        Assert.Equal(alone, H2.Describe(Run(capture, withHttp1: true, http1First: false).Where(r => r.Protocol == "HTTP/2")));
     }
 
     private static string Format(string column, HttpExchange row) => HttpTable.Definition[column].FormatText(row);

@@ -178,7 +178,7 @@ public sealed class Http2Connection : IStreamParser
 
         switch (header.Type)
         {
-            case Http2FrameType.Data: OnData(side, header, payload, last); break;
+            case Http2FrameType.Data: OnDataFrame(side, header, payload, last); break;
             case Http2FrameType.Headers: OnHeaders(side, header, payload, first, last); break;
             case Http2FrameType.Priority: ExpectLength(header, payload, 5); break;
             case Http2FrameType.RstStream: OnRstStream(header, payload); break;
@@ -210,7 +210,7 @@ public sealed class Http2Connection : IStreamParser
     /// }
     /// </code>
     /// </summary>
-    private void OnData(Side side, in Http2FrameHeader header, ReadOnlySpan<byte> payload, SegmentInfo last)
+    private void OnDataFrame(Side side, in Http2FrameHeader header, ReadOnlySpan<byte> payload, SegmentInfo last)
     {
         if (header.StreamId == 0) { AddConnectionAnomaly(Http2Anomalies.StreamIdZero); return; }
         var stream = GetOrCreateStream(header.StreamId);

@@ -14,6 +14,13 @@ public sealed record CaptureFileOptions
     /// </summary>
     public int MaxRecordLength { get; init; } = 256 * 1024;
 
+    /// <summary>
+    /// When true, a pcap record whose captured length exceeds the file header's snaplen (if non-zero)
+    /// is reported as <c>bad_record_length</c>. Off by default, as in wiretap and libpcap, which
+    /// accept such records (a stale snaplen is common after editing).
+    /// </summary>
+    public bool RejectRecordsAboveSnapLength { get; init; }
+
     /// <summary>Largest pcapng block accepted; a longer one is reported as <c>corrupt_block</c>.</summary>
     public int MaxBlockLength { get; init; } = 16 * 1024 * 1024;
 

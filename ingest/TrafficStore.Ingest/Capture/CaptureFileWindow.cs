@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace TrafficStore.Ingest.Capture;
 
 /// <summary>
@@ -18,7 +20,8 @@ internal sealed class CaptureFileWindow : IDisposable
     public CaptureFileWindow(Stream stream, int initialSize)
     {
         _stream = stream;
-        _buffer = new byte[initialSize];
+        // Pooled: a 1 MiB array would otherwise land on the large-object heap once per file opened.
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialSize, 4096));
     }
 
     /// <summary>File offset of the next unconsumed byte.</summary>
@@ -42,8 +45,9 @@ internal sealed class CaptureFileWindow : IDisposable
         if (count > _buffer.Length)
         {
             // A record larger than the buffer: grow (rare; bounded by the readers' record limits).
-            var bigger = new byte[Math.Max(count, _buffer.Length * 2)];
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(count, _buffer.Length * 2));
             Buffer.BlockCopy(_buffer, _start, bigger, 0, _end - _start);
+            ArrayPool<byte>.Shared.Return(_buffer);
             _bufferFileOffset += _start;
             _end -= _start;
             _start = 0;
@@ -76,5 +80,12 @@ internal sealed class CaptureFileWindow : IDisposable
     /// <summary>True when everything in the file has been consumed.</summary>
     public bool AtEnd => _end == _start && !Ensure(1);
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose()
+    {
+        _stream.Dispose();
+        if (_buffer.Length > 0) ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = [];
+        _start = _end = 0;
+        _endOfStream = true;
+    }
 }

@@ -89,7 +89,7 @@ internal sealed class PcapNgReader : ICaptureSource
         if (!_window.Ensure(12))
         {
             if (_window.Available == 0)
-                return _inSection || SectionCount > 0 ? CaptureReadStatus.EndOfCapture
+                return _inSection ? CaptureReadStatus.EndOfCapture
                     : Fail(0, "cut_short", "the file is too short for a pcapng section header");
             return Fail(blockOffset, "cut_short", $"the file ends inside a block header ({_window.Available} bytes present)");
         }

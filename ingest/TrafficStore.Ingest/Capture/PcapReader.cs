@@ -81,8 +81,12 @@ internal sealed class PcapReader : ICaptureSource
         if (capturedLength > (uint)_options.MaxRecordLength)
             return Fail(recordOffset, "bad_record_length",
                 $"record claims {capturedLength} captured bytes, more than the {_options.MaxRecordLength}-byte limit; the file is corrupt");
-        // A record longer than the header's snaplen is accepted, as libpcap and wiretap accept it
-        // (editcap and some writers leave a stale snaplen); only the absolute limit marks corruption.
+        // A record longer than the header's snaplen is accepted by default, as libpcap and wiretap
+        // accept it (editcap and some writers leave a stale snaplen); the absolute limit above is
+        // what marks corruption unless the caller asks for the strict check.
+        if (_options.RejectRecordsAboveSnapLength && _snapLength != 0 && capturedLength > _snapLength)
+            return Fail(recordOffset, "bad_record_length",
+                $"record claims {capturedLength} captured bytes, more than the file's snaplen {_snapLength}");
 
         int total = RecordHeaderLength + (int)capturedLength;
         if (!_window.Ensure(total))

@@ -25,12 +25,13 @@ internal sealed class IpFragmentReassembler
     private readonly Stack<PendingDatagram> _free = new();
     private byte[] _completed = new byte[2048];
     private long _heldBytes;
+    private long _nextDeadlineNs = long.MaxValue; // no pending datagram expires before this
 
     public IpFragmentReassembler(DecoderOptions options, DecoderStatistics statistics)
     {
         _options = options;
         _statistics = statistics;
-        _timeoutNs = (long)options.FragmentTimeout.TotalNanoseconds;
+        _timeoutNs = options.FragmentTimeout.Ticks >= long.MaxValue / 100 ? long.MaxValue : options.FragmentTimeout.Ticks * 100;
     }
 
     public int PendingCount => _pending.Count;
@@ -64,7 +65,7 @@ internal sealed class IpFragmentReassembler
     {
         datagram = default;
         protocol = key.Protocol;
-        Expire(nowNs, ref anomaly);
+        Expire(nowNs);
 
         int end = offset + data.Length;
         if (end > MaxDatagramLength)
@@ -143,18 +144,30 @@ internal sealed class IpFragmentReassembler
         return rest == 0 || (d.Covered[fullWords] & ((1UL << rest) - 1)) == ((1UL << rest) - 1);
     }
 
-    /// <summary>Drops datagrams whose first fragment is older than the timeout.</summary>
-    public void Expire(long nowNs, ref DecodeAnomaly anomaly)
+    /// <summary>
+    /// Drops datagrams whose first fragment is older than the timeout, counting each as
+    /// <c>fragment_timeout</c> in the statistics (not as an anomaly of the current frame).
+    /// </summary>
+    public void Expire(long nowNs)
     {
+        // Cheap check first: this runs for every frame while anything is pending.
+        if (nowNs <= _nextDeadlineNs) return;
+        long next = long.MaxValue;
         for (int i = _pending.Count - 1; i >= 0; i--)
         {
-            if (nowNs - _pending[i].FirstSeenNs > _timeoutNs)
+            long deadline = Deadline(_pending[i].FirstSeenNs);
+            if (nowNs > deadline)
             {
-                Note(DecodeAnomaly.FragmentTimeout, ref anomaly);
+                _statistics.Record(DecodeAnomaly.FragmentTimeout);
                 Release(i);
             }
+            else next = Math.Min(next, deadline);
         }
+        _nextDeadlineNs = next;
     }
+
+    private long Deadline(long firstSeenNs) =>
+        firstSeenNs > long.MaxValue - _timeoutNs ? long.MaxValue : firstSeenNs + _timeoutNs;
 
     /// <summary>Drops every pending datagram, counting each as <c>fragment_incomplete</c>.</summary>
     public void Clear()
@@ -175,7 +188,7 @@ internal sealed class IpFragmentReassembler
 
     private int Create(in DatagramKey key, long nowNs, ref DecodeAnomaly anomaly)
     {
-        while (_pending.Count >= Math.Max(1, _options.MaxPendingDatagrams))
+        while (_pending.Count >= _options.MaxPendingDatagrams)
         {
             Note(DecodeAnomaly.FragmentMemoryLimit, ref anomaly);
             Release(0); // the oldest
@@ -183,6 +196,7 @@ internal sealed class IpFragmentReassembler
         var d = _free.Count > 0 ? _free.Pop() : new PendingDatagram();
         d.Key = key;
         d.FirstSeenNs = nowNs;
+        _nextDeadlineNs = Math.Min(_nextDeadlineNs, Deadline(nowNs));
         _pending.Add(d);
         return _pending.Count - 1;
     }

@@ -5,7 +5,7 @@ namespace TrafficStore.Ingest.Decode;
 
 /// <summary>
 /// Decodes captured frames down to TCP or UDP: link layer (Ethernet with any number of
-/// 802.1Q/802.1ad tags, Linux SLL/SLL2, BSD NULL/LOOP, raw IP), IPv4 with options, IPv6 with
+/// 802.1Q/802.1ad tags, LLC/SNAP, MPLS and PPPoE; Linux SLL/SLL2, BSD NULL/LOOP, raw IP), IPv4 with options, IPv6 with
 /// extension headers, IP-in-IP / 6in4 / GRE tunnels (the innermost IP header wins), IP fragment
 /// reassembly, and the TCP/UDP header. Never throws on packet contents and allocates nothing
 /// per frame. Not thread-safe: one decoder per capture.
@@ -24,6 +24,9 @@ public sealed class PacketDecoder
     private const ushort EtherTypeQinQ = 0x88A8;
     private const ushort EtherTypeQinQOld = 0x9100;
     private const ushort EtherTypeTransparentEthernet = 0x6558;
+    private const ushort EtherTypeMplsUnicast = 0x8847;
+    private const ushort EtherTypeMplsMulticast = 0x8848;
+    private const ushort EtherTypePppoeSession = 0x8864;
 
     private const byte ProtoHopByHop = 0;
     private const byte ProtoIcmp = 1;
@@ -44,14 +47,16 @@ public sealed class PacketDecoder
 
     private readonly DecoderOptions _options;
     private readonly IpFragmentReassembler _reassembler;
-    private readonly long _timeoutNs;
 
     public PacketDecoder(DecoderOptions? options = null)
     {
         _options = options ?? DecoderOptions.Default;
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxPendingDatagrams, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(_options.MaxPendingFragmentBytes, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_options.FragmentTimeout, TimeSpan.Zero, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(_options.MaxTunnelDepth, nameof(options));
         Statistics = new DecoderStatistics();
         _reassembler = new IpFragmentReassembler(_options, Statistics);
-        _timeoutNs = (long)_options.FragmentTimeout.TotalNanoseconds;
     }
 
     public DecoderStatistics Statistics { get; }
@@ -90,8 +95,9 @@ public sealed class PacketDecoder
         LastAnomaly = DecodeAnomaly.None;
         Statistics.Frames++;
 
+        // Timeouts concern other datagrams, not this frame: counted in Statistics only.
+        if (_reassembler.PendingCount > 0) _reassembler.Expire(timestampNs);
         var anomaly = DecodeAnomaly.None;
-        if (_reassembler.PendingCount > 0) _reassembler.Expire(timestampNs, ref anomaly);
         int reported = Math.Max(originalLength, data.Length);
         var status = DecodeLink(data, reported, linkType, ref packet, ref anomaly, out payload);
         LastAnomaly = anomaly;
@@ -217,14 +223,24 @@ public sealed class PacketDecoder
     }
 
     // Ethernet II (IEEE 802.3 clause 3): destination (6), source (6), EtherType/length (2).
-    // A value below 0x0600 is an 802.3 length with an LLC header after it: never IP here.
+    // A value up to 1500 is an 802.3 length with an LLC header after it.
     private DecodeStatus DecodeEthernet(ReadOnlySpan<byte> data, int reported, int depth,
         scoped ref DecodedPacket packet, scoped ref DecodeAnomaly anomaly, out ReadOnlySpan<byte> payload)
     {
         payload = default;
         if (data.Length < 14) return Fail(DecodeAnomaly.TruncatedLink, ref anomaly);
         ushort type = BinaryPrimitives.ReadUInt16BigEndian(data[12..]);
-        return DecodeEtherType(type, data[14..], reported - 14, depth, ref packet, ref anomaly, out payload);
+        data = data[14..];
+        reported -= 14;
+        if (type <= 1500)
+        {
+            // IEEE 802.3 length field. IP can still ride in it with an RFC 1042 LLC/SNAP header:
+            // DSAP 0xAA, SSAP 0xAA, control 0x03, OUI 00-00-00, then an EtherType.
+            if (data.Length >= 8 && data[0] == 0xAA && data[1] == 0xAA && data[2] == 0x03 && data[3] == 0 && data[4] == 0 && data[5] == 0)
+                return DecodeEtherType(BinaryPrimitives.ReadUInt16BigEndian(data[6..]), data[8..], reported - 8, depth, ref packet, ref anomaly, out payload);
+            return DecodeStatus.NotIp;
+        }
+        return DecodeEtherType(type, data, reported, depth, ref packet, ref anomaly, out payload);
     }
 
     // 802.1Q / 802.1ad tags (4 bytes each): TCI (PCP 3 bits, DEI 1, VID 12), inner EtherType (2).
@@ -241,12 +257,46 @@ public sealed class PacketDecoder
             data = data[4..];
             reported -= 4;
         }
-        return type switch
+        switch (type)
         {
-            EtherTypeIpv4 => DecodeIpv4(data, reported, depth, ref packet, ref anomaly, out payload),
-            EtherTypeIpv6 => DecodeIpv6(data, reported, depth, ref packet, ref anomaly, out payload),
-            _ => DecodeStatus.NotIp,
-        };
+            case EtherTypeIpv4:
+                return DecodeIpv4(data, reported, depth, ref packet, ref anomaly, out payload);
+            case EtherTypeIpv6:
+                return DecodeIpv6(data, reported, depth, ref packet, ref anomaly, out payload);
+            case EtherTypeMplsUnicast:
+            case EtherTypeMplsMulticast:
+            {
+                // RFC 3032 section 2.1: label stack entries of 4 bytes (label 20, TC 3, S 1, TTL 8)
+                // until the bottom-of-stack bit; the payload type is not signalled, so IP is
+                // recognised by its version nibble (what tshark's heuristic does too).
+                while (true)
+                {
+                    if (data.Length < 4) return Fail(DecodeAnomaly.TruncatedLink, ref anomaly);
+                    bool bottom = (data[2] & 0x01) != 0;
+                    data = data[4..];
+                    reported -= 4;
+                    if (bottom) break;
+                }
+                if (data.Length < 1) return Fail(DecodeAnomaly.TruncatedLink, ref anomaly);
+                int version = data[0] >> 4;
+                return version is 4 or 6 ? DecodeIpByVersion(data, reported, depth, ref packet, ref anomaly, out payload) : DecodeStatus.NotIp;
+            }
+            case EtherTypePppoeSession:
+            {
+                // RFC 2516 section 5: ver/type (1), code (1), session id (2), length (2), then the
+                // PPP protocol field (2): 0x0021 IPv4, 0x0057 IPv6 (RFC 1332, RFC 5072).
+                if (data.Length < 8) return Fail(DecodeAnomaly.TruncatedLink, ref anomaly);
+                ushort pppProtocol = BinaryPrimitives.ReadUInt16BigEndian(data[6..]);
+                return pppProtocol switch
+                {
+                    0x0021 => DecodeIpv4(data[8..], reported - 8, depth, ref packet, ref anomaly, out payload),
+                    0x0057 => DecodeIpv6(data[8..], reported - 8, depth, ref packet, ref anomaly, out payload),
+                    _ => DecodeStatus.NotIp,
+                };
+            }
+            default:
+                return DecodeStatus.NotIp;
+        }
     }
 
     // ---------------------------------------------------------------- IPv4

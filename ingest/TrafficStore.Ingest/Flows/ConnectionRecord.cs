@@ -64,7 +64,7 @@ public sealed class EndpointIdentity
 /// <summary>
 /// One row of the connections table: a TCP connection (tshark's tcp.stream) or a UDP flow
 /// (udp.stream). The first block of fields matches the tshark oracle's tcp section; the rest are
-/// TrafficStore's own health columns. Columns in <see cref="Tcp.ConnectionsTable"/>.
+/// TrafficStore's own health columns. Columns in <see cref="TcpAnalysis.ConnectionsTable"/>.
 /// </summary>
 public sealed class ConnectionRecord
 {

@@ -1,5 +1,5 @@
 using TrafficStore.Ingest.Decode;
-using TrafficStore.Ingest.Tcp;
+using TrafficStore.Ingest.TcpAnalysis;
 
 namespace TrafficStore.Ingest.Flows;
 
@@ -66,11 +66,16 @@ public sealed class FlowTable
     }
 
     /// <summary>Removes and returns every flow idle since before <paramref name="idleSinceNs"/> (live captures).</summary>
-    public void RemoveIdle(long idleSinceNs, List<TcpConnection> tcpOut, List<UdpFlow> udpOut)
+    /// <param name="closedQuietSinceNs">Closed TCP connections (RST, or FIN both ways) quiet since before this go too.</param>
+    public void RemoveIdle(long idleSinceNs, List<TcpConnection> tcpOut, List<UdpFlow> udpOut, long closedQuietSinceNs = long.MinValue)
     {
         foreach (var (key, conn) in _tcp)
         {
-            if (conn.LastTimestampNs < idleSinceNs) { tcpOut.Add(conn); _tcp.Remove(key); }
+            if (conn.LastTimestampNs < idleSinceNs || (conn.Closed && conn.LastTimestampNs < closedQuietSinceNs))
+            {
+                tcpOut.Add(conn);
+                _tcp.Remove(key);
+            }
         }
         foreach (var (key, flow) in _udp)
         {

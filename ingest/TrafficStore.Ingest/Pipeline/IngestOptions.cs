@@ -24,6 +24,13 @@ public sealed record IngestOptions
     /// </summary>
     public TimeSpan? IdleTimeout { get; init; }
 
+    /// <summary>
+    /// With <see cref="IdleTimeout"/> set: a connection closed by RST or by FINs in both directions is
+    /// ended (parser OnEnd, row emitted) once it has been quiet this long, so late ACKs and
+    /// retransmissions still count. Ignored without an idle timeout.
+    /// </summary>
+    public TimeSpan ClosedLinger { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Options of the packet decoder (fragment reassembly caps, tunnel depth).</summary>
     public DecoderOptions Decoder { get; init; } = DecoderOptions.Default;
 

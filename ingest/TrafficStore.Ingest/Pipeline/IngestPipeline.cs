@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
-using TrafficStore.Ingest.Tcp;
+using TrafficStore.Ingest.TcpAnalysis;
 
 namespace TrafficStore.Ingest.Pipeline;
 
@@ -116,12 +116,13 @@ public sealed partial class IngestPipeline
     private void SweepIdle(long nowNs, TimeSpan idle)
     {
         long idleNs = idle.Ticks * 100;
-        if (nowNs - _lastIdleSweepNs < Math.Max(idleNs / 4, 1)) return;
+        long lingerNs = _options.ClosedLinger.Ticks * 100;
+        if (nowNs - _lastIdleSweepNs < Math.Max(Math.Min(idleNs, lingerNs) / 4, 1)) return;
         _lastIdleSweepNs = nowNs;
         _closingTcp.Clear();
         _closingUdp.Clear();
-        _flows.RemoveIdle(nowNs - idleNs, _closingTcp, _closingUdp);
-        foreach (var c in _closingTcp) Finish(c, idleTimedOut: true);
+        _flows.RemoveIdle(nowNs - idleNs, _closingTcp, _closingUdp, nowNs - lingerNs);
+        foreach (var c in _closingTcp) Finish(c, idleTimedOut: !c.Closed);
         foreach (var u in _closingUdp) Finish(u, idleTimedOut: true);
     }
 
@@ -136,9 +137,8 @@ public sealed partial class IngestPipeline
             protocol = dispatcher.ProtocolName;
             classificationCapHit = dispatcher.ClassificationCapHit;
         }
-        var row = conn.ToRecord(idleTimedOut);
+        var row = conn.ToRecord(idleTimedOut, classificationCapHit ? 1 : 0);
         row.Protocol = protocol;
-        if (classificationCapHit) row.Anomalies = row.Anomalies.Length == 0 ? "classification_cap_hit:1" : row.Anomalies + "|classification_cap_hit:1";
         Emit(conn.AppearanceIndex, row);
     }
 

@@ -1,6 +1,6 @@
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
-using TrafficStore.Ingest.Tcp;
+using TrafficStore.Ingest.TcpAnalysis;
 
 namespace TrafficStore.Ingest.Pipeline;
 
@@ -40,18 +40,30 @@ internal sealed class StreamDispatcher : IByteStreamSink
         if (_parser is not null) { _parser.OnData(direction, data, segment); return; }
         if (_detached || data.IsEmpty) return;
         int d = (int)direction;
-        if (_length[d] + data.Length > _cap)
+        int room = _cap - _length[d];
+        if (data.Length <= room)
+        {
+            Append(direction, data, segment);
+            Decide(force: false);
+            return;
+        }
+        // The buffer fills up: classify on what fits, then decide for good and hand the rest on.
+        if (room > 0) Append(direction, data[..room], segment);
+        if (!Decide(force: false) && _parser is null && !_detached)
         {
             ClassificationCapHit = true;
             Decide(force: true);
-            if (_parser is not null) _parser.OnData(direction, data, segment);
-            return;
         }
+        if (_parser is not null) _parser.OnData(direction, data[room..], segment);
+    }
+
+    private void Append(FlowDirection direction, ReadOnlySpan<byte> data, SegmentInfo segment)
+    {
+        int d = (int)direction;
         _buffer[d] ??= new byte[_cap];
         data.CopyTo(_buffer[d].AsSpan(_length[d]));
         _log.Add(new Piece(direction, _length[d], data.Length, segment));
         _length[d] += data.Length;
-        Decide(force: false);
     }
 
     public void OnGap(FlowDirection direction, long missingBytes, SegmentInfo segment)
@@ -71,7 +83,8 @@ internal sealed class StreamDispatcher : IByteStreamSink
         _parser?.OnEnd(timestampNs);
     }
 
-    private void Decide(bool force)
+    /// <summary>Returns true once decided (parser attached or detached), false while waiting for more bytes.</summary>
+    private bool Decide(bool force)
     {
         bool allNo = true;
         foreach (var protocol in _protocols)
@@ -81,16 +94,17 @@ internal sealed class StreamDispatcher : IByteStreamSink
                 int n = _classifiable[d] >= 0 ? _classifiable[d] : _length[d];
                 if (n == 0) continue;
                 var match = protocol.Classify((FlowDirection)d, _buffer[d].AsSpan(0, n));
-                if (match == ProtocolMatch.Yes) { Attach(protocol); return; }
+                if (match == ProtocolMatch.Yes) { Attach(protocol); return true; }
                 if (match == ProtocolMatch.NeedMoreData) allNo = false;
             }
         }
-        if (!allNo && !force) return;
+        if (!allNo && !force) return false;
         foreach (var protocol in _protocols)
         {
-            if (protocol.IsWellKnownPort(ServerPort())) { Attach(protocol); return; }
+            if (protocol.IsWellKnownPort(ServerPort())) { Attach(protocol); return true; }
         }
         Detach();
+        return true;
     }
 
     private ushort ServerPort() => _connection.ClientSide == 0 ? _connection.SidePort1 : _connection.SidePort0;

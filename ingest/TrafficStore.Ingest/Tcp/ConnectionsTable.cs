@@ -1,7 +1,7 @@
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Tables;
 
-namespace TrafficStore.Ingest.Tcp;
+namespace TrafficStore.Ingest.TcpAnalysis;
 
 /// <summary>
 /// The connections table. The first 31 columns are the tshark oracle's tcp section, in its order

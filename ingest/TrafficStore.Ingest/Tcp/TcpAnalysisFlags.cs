@@ -1,4 +1,4 @@
-namespace TrafficStore.Ingest.Tcp;
+namespace TrafficStore.Ingest.TcpAnalysis;
 
 /// <summary>
 /// The per-packet TCP expert flags of tshark 4.0's sequence analysis (tcp.analysis.*). Internally

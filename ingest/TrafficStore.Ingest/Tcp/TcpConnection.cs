@@ -2,7 +2,7 @@ using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
 
-namespace TrafficStore.Ingest.Tcp;
+namespace TrafficStore.Ingest.TcpAnalysis;
 
 /// <summary>
 /// Everything TrafficStore keeps for one TCP connection (one tshark tcp.stream): the sequence
@@ -183,7 +183,7 @@ public sealed class TcpConnection : IByteStreamSink
     }
 
     /// <summary>The connection's row as of now.</summary>
-    public ConnectionRecord ToRecord(bool idleTimedOut = false)
+    public ConnectionRecord ToRecord(bool idleTimedOut = false, long classificationCapHits = 0)
     {
         int c = ClientSide, sv = 1 - c;
         var cs = _sides[c];
@@ -256,8 +256,10 @@ public sealed class TcpConnection : IByteStreamSink
             r.RttStdDevNs = (long)Math.Round(Math.Sqrt(variance));
         }
         r.Health = ConnectionRecord.Classify(r.RetransmissionRate);
-        long capHits = _reassembly[0].CapHits + _reassembly[1].CapHits;
-        r.Anomalies = capHits > 0 ? $"reassembly_cap_hit:{capHits}" : "";
+        Span<long> anomalies = stackalloc long[FlowAnomalyNames.Count];
+        anomalies[(int)FlowAnomaly.ReassemblyCapHit] = _reassembly[0].CapHits + _reassembly[1].CapHits;
+        anomalies[(int)FlowAnomaly.ClassificationCapHit] = classificationCapHits;
+        r.Anomalies = FlowAnomalyNames.Format(anomalies);
         return r;
     }
 

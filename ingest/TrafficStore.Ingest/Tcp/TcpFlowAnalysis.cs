@@ -1,4 +1,4 @@
-namespace TrafficStore.Ingest.Tcp;
+namespace TrafficStore.Ingest.TcpAnalysis;
 
 /// <summary>One direction's analysis state (tshark's tcp_flow_t / tcp_analyze_seq_flow_info_t). 0 means "unset" for the sequence fields.</summary>
 public sealed class TcpFlowAnalysis

@@ -1,6 +1,6 @@
 using TrafficStore.Ingest.Decode;
 
-namespace TrafficStore.Ingest.Tcp;
+namespace TrafficStore.Ingest.TcpAnalysis;
 
 /// <summary>What the analysis says about one TCP packet.</summary>
 public struct TcpPacketVerdict

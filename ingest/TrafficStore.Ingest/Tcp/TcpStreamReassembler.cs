@@ -3,7 +3,7 @@ using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
 
-namespace TrafficStore.Ingest.Tcp;
+namespace TrafficStore.Ingest.TcpAnalysis;
 
 /// <summary>Receives one direction's reassembled bytes.</summary>
 public interface IByteStreamSink
@@ -107,7 +107,8 @@ public sealed class TcpStreamReassembler
             CapHits++;
             FlushPending(info);
             SkipTo(start, info);
-            Deliver(start, payloadLength, captured, info);
+            if (end <= _next) DuplicateBytes += payloadLength;
+            else Deliver(start, payloadLength, captured, info);
             return;
         }
         Buffer(start, payloadLength, captured, info);
@@ -150,10 +151,11 @@ public sealed class TcpStreamReassembler
     private void Deliver(long start, int payloadLength, ReadOnlySpan<byte> captured, SegmentInfo info)
     {
         long end = start + payloadLength;
-        int skip = (int)(_next - start);
+        if (end <= _next) return;
+        long skip = Math.Max(_next - start, 0);
         if (skip < captured.Length)
         {
-            var fresh = captured[skip..];
+            var fresh = captured[(int)skip..];
             DeliveredBytes += fresh.Length;
             Sink?.OnData(_direction, fresh, info);
         }

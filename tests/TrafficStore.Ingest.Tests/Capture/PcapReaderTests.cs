@@ -64,6 +64,40 @@ public class PcapReaderTests
     }
 
     [Fact]
+    public void Record_longer_than_the_snaplen_is_accepted_as_wiretap_and_libpcap_do()
+    {
+        // Deliberate difference from a strict reading: tshark (wiretap) and libpcap only reject
+        // records above the absolute maximum; a stale snaplen in the header is common after editing.
+        var file = CaptureBytes.Pcap(false, false, 4, 1).PcapRecord(1, 0, A).PcapRecord(2, 0, B).ToArray();
+        var (frames, end, error) = CaptureBytes.ReadAll(file);
+        Assert.Equal(CaptureReadStatus.EndOfCapture, end);
+        Assert.Null(error);
+        Assert.Equal(A, frames[0].Data);
+    }
+
+    [Fact]
+    public void Strict_snaplen_check_is_available_as_an_option()
+    {
+        var file = CaptureBytes.Pcap(false, false, 5, 1).PcapRecord(1, 0, B).PcapRecord(2, 0, A).ToArray();
+        using var source = CaptureFile.Open(new MemoryStream(file), "strict.pcap", new CaptureFileOptions { RejectRecordsAboveSnapLength = true });
+        var (frames, end, error) = CaptureBytes.ReadAll(source);
+        Assert.Single(frames);
+        Assert.Equal(CaptureReadStatus.Error, end);
+        Assert.Equal(("bad_record_length", 24L + 16 + B.Length), (error!.Kind, error.ByteOffset));
+    }
+
+    [Fact]
+    public void Record_length_limit_is_an_option()
+    {
+        var file = CaptureBytes.Pcap(false, false, 65535, 1).PcapRecord(1, 0, A).PcapRecord(2, 0, new byte[100]).ToArray();
+        using var source = CaptureFile.Open(new MemoryStream(file), "small-limit.pcap", new CaptureFileOptions { MaxRecordLength = 64 });
+        var (frames, end, error) = CaptureBytes.ReadAll(source);
+        Assert.Single(frames);
+        Assert.Equal(CaptureReadStatus.Error, end);
+        Assert.Equal(("bad_record_length", 24L + 16 + A.Length), (error!.Kind, error.ByteOffset));
+    }
+
+    [Fact]
     public void Record_cut_short_is_reported_after_all_complete_frames()
     {
         var full = CaptureBytes.Pcap(false, false, 65535, 1).PcapRecord(1, 0, A).PcapRecord(2, 0, B).ToArray();

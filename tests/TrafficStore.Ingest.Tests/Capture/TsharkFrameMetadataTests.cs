@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
 using TrafficStore.Ingest.Capture;
 using TrafficStore.Ingest.Tests.Oracle;
 
@@ -16,7 +14,7 @@ public class TsharkFrameMetadataTests
     public void Frame_metadata_matches_tshark(string name)
     {
         var path = SharedData.Pcap(name);
-        var expected = TsharkFrames(path);
+        var expected = TsharkView.Frames(path);
 
         using var source = CaptureFile.Open(path);
         var frame = new CaptureFrame();
@@ -33,45 +31,39 @@ public class TsharkFrameMetadataTests
         }
         Assert.Equal(expected.Count, i);
     }
+}
 
-    private sealed record TsharkFrame(long Number, long TimestampNs, int Length, int CapturedLength, int InterfaceId);
-
-    private static List<TsharkFrame> TsharkFrames(string path)
+/// <summary>
+/// Two corpus pcapng files (different byte layouts, link types and interface counts) concatenated
+/// are one file with two sections: frame numbers continue, interfaces restart, timestamps keep
+/// each section's resolution — compared with tshark reading the same concatenation.
+/// </summary>
+public class MultiSectionTests
+{
+    [Fact]
+    public void Concatenated_pcapng_files_read_as_sections_like_tshark()
     {
-        var psi = new ProcessStartInfo("tshark",
-            ["-n", "-r", path, "-T", "fields", "-e", "frame.number", "-e", "frame.time_epoch", "-e", "frame.len",
-             "-e", "frame.cap_len", "-e", "frame.interface_id"])
+        var path = Path.Combine(Path.GetTempPath(), $"trafficstore-two-sections-{Environment.ProcessId}.pcapng");
+        File.WriteAllBytes(path, [.. File.ReadAllBytes(SharedData.Pcap("pcapng-multi-interface-dns.pcapng")),
+            .. File.ReadAllBytes(SharedData.Pcap("grpc-bidi-streaming-h2c.pcapng"))]);
+        try
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.Environment["WIRESHARK_CONFIG_DIR"] = Path.Combine(Path.GetTempPath(), "trafficstore-tshark-empty-profile");
-        using var process = Process.Start(psi)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var frames = new List<TsharkFrame>();
-        string? line;
-        while ((line = process.StandardOutput.ReadLine()) is not null)
-        {
-            var f = line.Split('\t');
-            frames.Add(new TsharkFrame(
-                long.Parse(f[0], CultureInfo.InvariantCulture),
-                EpochToNs(f[1]),
-                int.Parse(f[2], CultureInfo.InvariantCulture),
-                int.Parse(f[3], CultureInfo.InvariantCulture),
-                f[4].Length == 0 ? 0 : int.Parse(f[4], CultureInfo.InvariantCulture)));
+            var expected = TsharkView.Frames(path);
+            List<CaptureBytes.Frame> frames;
+            CaptureReadStatus end;
+            CaptureError? error;
+            using (var source = CaptureFile.Open(path)) (frames, end, error) = CaptureBytes.ReadAll(source);
+            Assert.Equal(CaptureReadStatus.EndOfCapture, end);
+            Assert.Null(error);
+            Assert.Equal(expected.Count, frames.Count);
+            Assert.Equal(expected.Select(e => (e.Number, e.TimestampNs, e.Length, e.CapturedLength, e.InterfaceId)),
+                frames.Select(f => (f.Number, f.TimestampNs, f.OriginalLength, f.Data.Length, f.InterfaceId)));
+            Assert.Contains(frames, f => f.LinkType == LinkType.Ethernet);
+            Assert.Contains(frames, f => f.LinkType == LinkType.Null);
         }
-        process.WaitForExit();
-        _ = stderr.Result;
-        return frames;
-    }
-
-    /// <summary>"seconds.fraction" (tshark prints 9 fraction digits) to nanoseconds, exactly.</summary>
-    internal static long EpochToNs(string text)
-    {
-        int dot = text.IndexOf('.');
-        if (dot < 0) return long.Parse(text, CultureInfo.InvariantCulture) * 1_000_000_000L;
-        long seconds = long.Parse(text[..dot], CultureInfo.InvariantCulture);
-        var fraction = text[(dot + 1)..].PadRight(9, '0')[..9];
-        return seconds * 1_000_000_000L + long.Parse(fraction, CultureInfo.InvariantCulture);
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }

@@ -46,6 +46,38 @@ public class CorpusDecodeTests
         Assert.Equal(decoder.Statistics.Frames, CorpusCaptureFrames(name));
     }
 
+    [Fact]
+    public void Truncated_ipv4_header_capture_is_malformed_not_an_exception()
+    {
+        // SOURCES.md: one Ethernet frame whose IPv4 header claims more data than was captured
+        // (tshark: "[Packet size limited during capture: IPv4 truncated]").
+        var decoder = new PacketDecoder();
+        using var source = CaptureFile.Open(SharedData.Pcap("corrupt-ip4-header-truncated.pcap"));
+        var frame = new CaptureFrame();
+        Assert.Equal(CaptureReadStatus.Frame, source.TryReadNext(ref frame));
+        Assert.Equal(DecodeStatus.Malformed, decoder.Decode(in frame, out var packet, out _));
+        Assert.Equal(DecodeAnomaly.TruncatedIp, decoder.LastAnomaly);
+        Assert.Equal(4, packet.IpVersion);
+        Assert.Equal(CaptureReadStatus.EndOfCapture, source.TryReadNext(ref frame));
+        Assert.Equal(1, decoder.Statistics[DecodeAnomaly.TruncatedIp]);
+    }
+
+    [Fact]
+    public void Cut_short_capture_reports_the_offset_of_the_incomplete_record()
+    {
+        var path = SharedData.Pcap("corrupt-cut-short-pgsql.pcap");
+        using var source = CaptureFile.Open(path);
+        var frame = new CaptureFrame();
+        long lastRecordEnd = 0;
+        CaptureReadStatus status;
+        while ((status = source.TryReadNext(ref frame)) == CaptureReadStatus.Frame)
+            lastRecordEnd = frame.FileOffset + 16 + frame.Data.Length; // pcap record header is 16 bytes
+        Assert.Equal(CaptureReadStatus.Error, status);
+        Assert.Equal("cut_short", source.Error!.Kind);
+        Assert.Equal(lastRecordEnd, source.Error.ByteOffset);
+        Assert.True(source.Error.ByteOffset < new FileInfo(path).Length);
+    }
+
     private static long CorpusCaptureFrames(string name)
     {
         using var source = CaptureFile.Open(SharedData.Pcap(name));

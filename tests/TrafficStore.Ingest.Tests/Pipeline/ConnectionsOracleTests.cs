@@ -3,7 +3,7 @@ using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Pipeline;
 using TrafficStore.Ingest.Protocols;
 using TrafficStore.Ingest.Tests.Oracle;
-using TrafficStore.Ingest.Tests.Tcp;
+using TrafficStore.Ingest.Tests.TcpAnalysis;
 using Xunit.Abstractions;
 
 namespace TrafficStore.Ingest.Tests.Pipeline;

@@ -5,8 +5,8 @@ using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Pipeline;
 using TrafficStore.Ingest.Protocols;
 using TrafficStore.Ingest.Tests.Oracle;
-using TrafficStore.Ingest.Tests.Tcp;
-using static TrafficStore.Ingest.Tests.Tcp.TcpScenario;
+using TrafficStore.Ingest.Tests.TcpAnalysis;
+using static TrafficStore.Ingest.Tests.TcpAnalysis.TcpScenario;
 
 namespace TrafficStore.Ingest.Tests.Pipeline;
 
@@ -266,5 +266,97 @@ public class IngestPipelineTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(289, result.Frames);
         Assert.True(allocated / result.Frames < 200, $"{allocated} bytes for {result.Frames} frames");
+    }
+
+    [Fact]
+    public void RandomGarbagePacketsNeverThrow()
+    {
+        var rng = new Random(12345);
+        var fake = new FakeProtocol("fake", "HE", 80);
+        var rows = new ListSink<ConnectionRecord>();
+        var pipeline = new IngestPipeline(rows, new[] { fake }, options: new IngestOptions { ReassemblyBufferBytes = 4096, ClassificationBytes = 64 });
+        var buffer = new byte[3000];
+        rng.NextBytes(buffer);
+        for (int i = 0; i < 30_000; i++)
+        {
+            int len = rng.Next(4) == 0 ? rng.Next(-1, 3000) : rng.Next(0, 40);
+            var p = Packet(rng.Next(2) == 0, i * 0.1, (uint)rng.Next(8) * 0x3FFF_FFFFu + (uint)rng.Next(200), (uint)rng.Next(), (TcpFlags)rng.Next(0x200),
+                len: Math.Max(len, 0), win: (ushort)rng.Next(3), captured: rng.Next(0, Math.Max(len, 0) + 1));
+            p.PayloadLength = len;
+            p.SourcePort = (ushort)(p.SourcePort + rng.Next(3));
+            p.WindowScale = (sbyte)rng.Next(-1, 20);
+            buffer[rng.Next(buffer.Length)] = (byte)'H';
+            pipeline.ProcessPacket(p, buffer.AsSpan(0, rng.Next(0, 3000)));
+        }
+        pipeline.Complete();
+        Assert.NotEmpty(rows.Rows);
+        Assert.All(fake.Parsers, parser => Assert.Equal(1, parser.Ends));
+    }
+
+    [Fact]
+    public void FirstSegmentLargerThanTheClassificationBufferIsStillClassifiedByContent()
+    {
+        var fake = new FakeProtocol("fake", "HELLO", 0);
+        var rows = new ListSink<ConnectionRecord>();
+        var pipeline = new IngestPipeline(rows, new[] { fake }, options: new IngestOptions { ClassificationBytes = 8 });
+        string big = "HELLO " + new string('x', 30);
+        Send(pipeline, true, 0, 1000, 0, S);
+        Send(pipeline, true, 1, 1001, 0, PA, big);
+        pipeline.Complete();
+        var parser = Assert.Single(fake.Parsers);
+        Assert.Equal(big, string.Concat(parser.Events.Select(e => e[(e.IndexOf(':') + 1)..])));
+        Assert.Equal("", rows.Rows[0].Anomalies);
+    }
+
+    [Fact]
+    public void ClassificationCapWithoutAContentMatchIsAnAnomaly()
+    {
+        var fake = new FakeProtocol("fake", "HELLOHELLOHELLO", 8080);
+        var rows = new ListSink<ConnectionRecord>();
+        var pipeline = new IngestPipeline(rows, new[] { fake }, options: new IngestOptions { ClassificationBytes = 8 });
+        Send(pipeline, true, 0, 1000, 0, S, serverPort: 8080);
+        Send(pipeline, true, 1, 1001, 0, PA, "HELLOHE", serverPort: 8080);   // NeedMoreData
+        Send(pipeline, true, 2, 1008, 0, PA, "LLOHELLO", serverPort: 8080);  // overflows the 8-byte buffer
+        pipeline.Complete();
+        var parser = Assert.Single(fake.Parsers); // decided by port
+        Assert.Equal("HELLOHELLOHELLO", string.Concat(parser.Events.Select(e => e[(e.IndexOf(':') + 1)..])));
+        Assert.Equal("classification_cap_hit:1", rows.Rows[0].Anomalies);
+    }
+
+    [Fact]
+    public void ClosedConnectionsEndAfterTheLingerInLiveMode()
+    {
+        var fake = new FakeProtocol("fake", "HELLO", 0);
+        var rows = new ListSink<ConnectionRecord>();
+        var pipeline = new IngestPipeline(rows, new[] { fake },
+            options: new IngestOptions { IdleTimeout = TimeSpan.FromMinutes(10), ClosedLinger = TimeSpan.FromSeconds(2) });
+        Send(pipeline, true, 0, 1000, 0, S);
+        Send(pipeline, false, 1, 5000, 1001, SA);
+        Send(pipeline, true, 2, 1001, 5001, PA, "HELLO");
+        Send(pipeline, false, 3, 5001, 1006, RA);
+        Send(pipeline, true, 3000, 1, 1, PA, "other", clientPort: 40001); // 3 s later, another connection
+        Assert.Equal(1, Assert.Single(fake.Parsers).Ends);
+        var row = Assert.Single(rows.Rows);
+        Assert.Equal(CloseReason.Rst, row.CloseReason);
+        pipeline.Complete();
+        Assert.Equal(2, rows.Rows.Count);
+    }
+
+    [Fact]
+    public void ReassemblyCapHitIsCountedOnTheRow()
+    {
+        var fake = new FakeProtocol("fake", "HELLO", 0);
+        var rows = new ListSink<ConnectionRecord>();
+        var pipeline = new IngestPipeline(rows, new[] { fake }, options: new IngestOptions { ReassemblyBufferBytes = 10 });
+        Send(pipeline, true, 0, 1000, 0, S);
+        Send(pipeline, true, 1, 1001, 0, PA, "HELLO");
+        Send(pipeline, true, 2, 1106, 0, PA, "0123456789");  // hole of 100 bytes: buffered (10 bytes)
+        Send(pipeline, true, 3, 1206, 0, PA, "abcdef");      // would exceed 10: give up the holes
+        pipeline.Complete();
+        var row = Assert.Single(rows.Rows);
+        Assert.Equal("reassembly_cap_hit:1", row.Anomalies);
+        Assert.Equal(2, row.ReassemblyGaps);
+        Assert.Equal(190, row.ReassemblyGapBytes);
+        Assert.Equal(new[] { "c2s#2:HELLO", "c2s#3:gap 100", "c2s#3:0123456789", "c2s#4:gap 90", "c2s#4:abcdef" }, fake.Parsers[0].Events);
     }
 }

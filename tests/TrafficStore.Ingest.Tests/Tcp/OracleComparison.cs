@@ -1,8 +1,8 @@
 using TrafficStore.Ingest.Flows;
-using TrafficStore.Ingest.Tcp;
+using TrafficStore.Ingest.TcpAnalysis;
 using TrafficStore.Ingest.Tests.Oracle;
 
-namespace TrafficStore.Ingest.Tests.Tcp;
+namespace TrafficStore.Ingest.Tests.TcpAnalysis;
 
 /// <summary>Compares our connection rows with the oracle's tcp section, field by field.</summary>
 public sealed class OracleComparison

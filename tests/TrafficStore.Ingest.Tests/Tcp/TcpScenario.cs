@@ -1,8 +1,8 @@
 using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
-using TrafficStore.Ingest.Tcp;
+using TrafficStore.Ingest.TcpAnalysis;
 
-namespace TrafficStore.Ingest.Tests.Tcp;
+namespace TrafficStore.Ingest.Tests.TcpAnalysis;
 
 /// <summary>
 /// Builds TCP packets between a client (10.0.0.1:40000) and a server (10.0.0.2:80) and runs them

@@ -1,8 +1,8 @@
 using TrafficStore.Ingest.Flows;
-using TrafficStore.Ingest.Tcp;
-using static TrafficStore.Ingest.Tests.Tcp.TcpScenario;
+using TrafficStore.Ingest.TcpAnalysis;
+using static TrafficStore.Ingest.Tests.TcpAnalysis.TcpScenario;
 
-namespace TrafficStore.Ingest.Tests.Tcp;
+namespace TrafficStore.Ingest.Tests.TcpAnalysis;
 
 /// <summary>
 /// Corner cases of tshark 4.0's TCP analysis (shared/design/tcp-analysis-rules.md); expected

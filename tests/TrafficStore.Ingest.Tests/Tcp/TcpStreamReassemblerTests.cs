@@ -2,9 +2,9 @@ using System.Text;
 using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
-using TrafficStore.Ingest.Tcp;
+using TrafficStore.Ingest.TcpAnalysis;
 
-namespace TrafficStore.Ingest.Tests.Tcp;
+namespace TrafficStore.Ingest.Tests.TcpAnalysis;
 
 public class TcpStreamReassemblerTests
 {

@@ -7,7 +7,7 @@ using TrafficStore.Ingest.Protocols;
 using TrafficStore.Ingest.Tests.Oracle;
 using Xunit.Abstractions;
 
-namespace TrafficStore.Ingest.Tests.Tcp;
+namespace TrafficStore.Ingest.Tests.TcpAnalysis;
 
 /// <summary>
 /// Isolates the flow table and TCP analysis from our decoder: the packet headers come from tshark
@@ -39,6 +39,62 @@ public class TsharkHeadersOracleTests
         Assert.Empty(comparison.Differences);
     }
 
+    /// <summary>
+    /// UDP flows have no oracle section; tshark's udp.stream is the reference: same numbering, ends,
+    /// packet and byte counts for every UDP flow of every capture.
+    /// </summary>
+    [Fact]
+    public void UdpFlowsMatchTsharkUdpStreams()
+    {
+        if (!TsharkAvailable()) return;
+        int flows = 0;
+        foreach (var name in SharedData.CaptureNames())
+        {
+            var expected = new List<string>();
+            var index = new Dictionary<string, int>();
+            foreach (var line in TsharkLines(SharedData.Pcap(name)).Where(l => l.Split('\t')[17].Length > 0))
+            {
+                var f = line.Split('\t');
+                string stream = f[17], sport = f[18], dport = f[19];
+                if (!index.TryGetValue(stream, out int i))
+                {
+                    index[stream] = i = expected.Count;
+                    expected.Add($"{stream},{sport},{dport},0,0");
+                }
+                var e = expected[i].Split(',');
+                expected[i] = $"{e[0]},{e[1]},{e[2]},{long.Parse(e[3]) + 1},{long.Parse(e[4]) + long.Parse(f[2], CultureInfo.InvariantCulture)}";
+            }
+            var rows = new ListSink<ConnectionRecord>();
+            using (var source = TrafficStore.Ingest.Capture.CaptureFile.Open(SharedData.Pcap(name)))
+                new IngestPipeline(rows).Run(source);
+            var actual = rows.Rows.Where(r => r.Transport == Transport.Udp)
+                .Select(r => $"{r.Stream},{r.ClientPort},{r.ServerPort},{r.PacketsC2S + r.PacketsS2C},{r.BytesC2S + r.BytesS2C}").ToList();
+            Assert.Equal(expected, actual);
+            flows += actual.Count;
+        }
+        _output.WriteLine($"{flows} UDP flows match");
+        Assert.True(flows > 100);
+    }
+
+    private static List<string> RunTshark(string pcap, params string[] args)
+    {
+        var psi = new ProcessStartInfo("tshark") { RedirectStandardOutput = true, RedirectStandardError = true };
+        // An empty profile, so a user's preferences cannot change the dissection.
+        psi.Environment["WIRESHARK_CONFIG_DIR"] = Path.Combine(Path.GetTempPath(), "trafficstore-tshark-empty-profile");
+        psi.ArgumentList.Add("-r");
+        psi.ArgumentList.Add(pcap);
+        psi.ArgumentList.Add("-n");
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var proc = Process.Start(psi)!;
+        proc.ErrorDataReceived += (_, _) => { };
+        proc.BeginErrorReadLine();
+        var lines = new List<string>();
+        string? line;
+        while ((line = proc.StandardOutput.ReadLine()) is not null) lines.Add(line);
+        proc.WaitForExit();
+        return lines;
+    }
+
     private static bool TsharkAvailable()
     {
         try
@@ -53,24 +109,19 @@ public class TsharkHeadersOracleTests
         }
     }
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<List<string>>> Cache = new();
+
+    /// <summary>One tshark run per capture (cached) with every field both tests need; TCP/UDP not quoted in ICMP errors.</summary>
+    private static List<string> TsharkLines(string pcap) => Cache.GetOrAdd(pcap, p => new Lazy<List<string>>(() => RunTshark(p,
+        "-o", "tcp.analyze_sequence_numbers:FALSE", "-Y", "(tcp || udp) && !icmp && !icmpv6", "-T", "fields", "-E", "occurrence=l",
+        "-e", "frame.number", "-e", "frame.time_epoch", "-e", "frame.len", "-e", "ip.src", "-e", "ip.dst",
+        "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.seq_raw", "-e", "tcp.ack_raw",
+        "-e", "tcp.flags", "-e", "tcp.window_size_value", "-e", "tcp.len", "-e", "tcp.options.mss_val", "-e", "tcp.options.wscale.shift",
+        "-e", "frame.protocols", "-e", "udp.stream", "-e", "udp.srcport", "-e", "udp.dstport"))).Value;
+
     private static IEnumerable<DecodedPacket> ReadHeaders(string pcap)
     {
-        var psi = new ProcessStartInfo("tshark")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in new[] { "-r", pcap, "-n", "-o", "tcp.analyze_sequence_numbers:FALSE", "-Y", "tcp && !icmp && !icmpv6", "-T", "fields",
-                     "-E", "occurrence=l", "-e", "frame.number", "-e", "frame.time_epoch", "-e", "frame.len", "-e", "ip.src", "-e", "ip.dst",
-                     "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.seq_raw", "-e", "tcp.ack_raw",
-                     "-e", "tcp.flags", "-e", "tcp.window_size_value", "-e", "tcp.len", "-e", "tcp.options.mss_val", "-e", "tcp.options.wscale.shift",
-                     "-e", "frame.protocols" })
-            psi.ArgumentList.Add(a);
-        using var proc = Process.Start(psi)!;
-        var lines = new List<string>();
-        string? line;
-        while ((line = proc.StandardOutput.ReadLine()) is not null) lines.Add(line);
-        proc.WaitForExit();
+        var lines = TsharkLines(pcap).Where(l => l.Split('\t')[7].Length > 0);
         foreach (var l in lines)
         {
             var f = l.Split('\t');

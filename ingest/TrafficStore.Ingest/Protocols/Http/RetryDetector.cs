@@ -81,5 +81,7 @@ public sealed class RetryDetector
                 ForgetConnection(id);
             }
         }
+        // a burst of distinct requests inside one window: forget the client window rather than grow
+        if (_byClient.Count + _connectionEntries > _options.MaxTracked) _byClient.Clear();
     }
 }

@@ -44,6 +44,8 @@ public enum Http1Anomaly : byte
     H2cUpgrade,
     /// <summary>Client bytes after an Upgrade/CONNECT request exceeded MaxHeldUpgradeBytes before the answer.</summary>
     UpgradeHoldOverflow,
+    /// <summary>Requests came from the end the flow table took for the server (connection picked up without its SYN); client and server columns follow the requests.</summary>
+    RolesReversed,
 }
 
 public static class Http1AnomalyNames
@@ -75,6 +77,7 @@ public static class Http1AnomalyNames
         Http1Anomaly.UpgradeTunnel => "upgrade_tunnel",
         Http1Anomaly.H2cUpgrade => "h2c_upgrade",
         Http1Anomaly.UpgradeHoldOverflow => "upgrade_hold_overflow",
+        Http1Anomaly.RolesReversed => "roles_reversed",
         _ => "unknown",
     };
 }

@@ -30,11 +30,16 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     private readonly Func<FlowContext, IStreamParser>? _h2cUpgrade;
     private readonly Http1MessageReader _client;
     private readonly Http1MessageReader _server;
-    private readonly List<Slot> _slots = new();
+    /// <summary>Pairs in request order; finished ones leave from the front.</summary>
+    private readonly Queue<Slot> _slots = new();
+    /// <summary>Request slots without a final response yet, oldest first (a deep pipeline must not make pairing quadratic).</summary>
+    private readonly Queue<Slot> _awaiting = new();
     private readonly string _clientIp;
     private readonly string _serverIp;
     private IStreamParser? _h2;
     private bool _ended;
+    /// <summary>Requests travel server→client as the flow table named the ends (its guess of the client was wrong).</summary>
+    private bool _reversed;
 
     public Http1ConnectionParser(FlowContext flow, IRowSink<HttpExchange> sink, Http1Options options, Func<FlowContext, IStreamParser>? h2cUpgrade)
     {
@@ -64,11 +69,11 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     {
         if (_ended) return;
         _ended = true;
-        _client.OnEnd();
-        _server.OnEnd();
+        // requests first: held client bytes are replayed before the response side flushes
+        RequestReader.OnEnd();
+        ResponseReader.OnEnd();
         _h2?.OnEnd(timestampNs);
-        foreach (var slot in _slots) Emit(slot);
-        _slots.Clear();
+        while (_slots.TryDequeue(out var slot)) Emit(slot);
     }
 
     private Http1MessageReader Reader(FlowDirection d) => d == FlowDirection.ClientToServer ? _client : _server;
@@ -81,7 +86,8 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         {
             var slot = new Slot { Request = message };
             message.Tag = slot;
-            _slots.Add(slot);
+            _slots.Enqueue(slot);
+            _awaiting.Enqueue(slot);
             return Http1Framing.ForRequest(message);
         }
 
@@ -91,7 +97,7 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         {
             // interim (100 Continue, 102, 103): not the answer, counted on the request it precedes
             if (target is not null) target.InterimResponses++;
-            else _server.AddPendingAnomaly(Http1Anomaly.InterimWithoutRequest);
+            else ResponseReader.AddPendingAnomaly(Http1Anomaly.InterimWithoutRequest);
             return Http1BodyMode.None;
         }
         target = Attach(message);
@@ -127,9 +133,14 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         if (message.Tag is null && message.Incomplete && message.BodyMode == Http1BodyMode.None && !IsInterim(message))
         {
             // cut inside its header section: still a (partial) message of this connection
-            if (message.IsRequest) _slots.Add(new Slot { Request = message });
+            if (message.IsRequest)
+            {
+                var cut = new Slot { Request = message };
+                message.Tag = cut;
+                _slots.Enqueue(cut);
+                _awaiting.Enqueue(cut);
+            }
             else Attach(message);
-            message.Tag = _slots.Last(s => s.Request == message || s.Response == message);
         }
         if (message.Tag is not Slot slot) return; // interim response
         if (message.IsRequest)
@@ -145,6 +156,21 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         Flush();
     }
 
+    public bool TryReverseRoles(Http1MessageReader reader)
+    {
+        if (_reversed || _client.AnyStartLine || _server.AnyStartLine || _slots.Count > 0) return false;
+        _reversed = true;
+        _client.IsRequestSide = false;
+        _server.IsRequestSide = true;
+        return true;
+    }
+
+    /// <summary>The reader that carries requests.</summary>
+    private Http1MessageReader RequestReader => _reversed ? _server : _client;
+
+    /// <summary>The reader that carries responses.</summary>
+    private Http1MessageReader ResponseReader => _reversed ? _client : _server;
+
     public void OnUpgradedData(FlowDirection direction, ReadOnlySpan<byte> data, SegmentInfo segment) => _h2?.OnData(direction, data, segment);
 
     public void OnUpgradedGap(FlowDirection direction, long missingBytes, SegmentInfo segment) => _h2?.OnGap(direction, missingBytes, segment);
@@ -157,30 +183,24 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     private Slot Attach(Http1Message response)
     {
         var target = FirstAwaitingResponse();
-        if (target is null)
+        if (target is not null) _awaiting.Dequeue();
+        else
         {
             target = new Slot();
             target.Anomalies.Add(Http1Anomaly.ResponseWithoutRequest);
-            _slots.Add(target);
+            _slots.Enqueue(target);
         }
         target.Response = response;
         response.Tag = target;
         return target;
     }
 
-    private Slot? FirstAwaitingResponse()
-    {
-        foreach (var s in _slots)
-        {
-            if (s.Request is not null && s.Response is null) return s;
-        }
-        return null;
-    }
+    private Slot? FirstAwaitingResponse() => _awaiting.TryPeek(out var s) ? s : null;
 
     private void SwitchClient(Slot slot, Http1Switch to)
     {
         slot.ClientSwitch = to;
-        if (slot.RequestDone) _client.SwitchTo(to);
+        if (slot.RequestDone) RequestReader.SwitchTo(to);
     }
 
     private static bool IsH2c(Http1Message? request, Http1Message response)
@@ -192,13 +212,10 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
     /// <summary>Emits finished pairs from the front, so rows leave in request order.</summary>
     private void Flush()
     {
-        int n = 0;
-        while (n < _slots.Count && (_slots[n].Request is null || _slots[n].RequestDone) && _slots[n].ResponseDone)
+        while (_slots.TryPeek(out var front) && (front.Request is null || front.RequestDone) && front.ResponseDone)
         {
-            Emit(_slots[n]);
-            n++;
+            Emit(_slots.Dequeue());
         }
-        if (n > 0) _slots.RemoveRange(0, n);
     }
 
     private void Emit(Slot slot)
@@ -206,13 +223,14 @@ internal sealed class Http1ConnectionParser : IStreamParser, IHttp1MessageHandle
         var x = new HttpExchange
         {
             ConnectionId = _flow.ConnectionId,
-            ClientIp = _clientIp,
-            ClientPort = _flow.ClientPort,
-            ServerIp = _serverIp,
-            ServerPort = _flow.ServerPort,
+            ClientIp = _reversed ? _serverIp : _clientIp,
+            ClientPort = _reversed ? _flow.ServerPort : _flow.ClientPort,
+            ServerIp = _reversed ? _clientIp : _serverIp,
+            ServerPort = _reversed ? _flow.ClientPort : _flow.ServerPort,
             InterimResponses = slot.InterimResponses,
         };
         var anomalies = new List<string>();
+        if (_reversed) anomalies.Add(Http1Anomaly.RolesReversed.ToName());
         var payload = _options.Payload;
 
         if (slot.Request is { } q)

@@ -26,7 +26,15 @@ internal sealed class BodyBuffer
     private int _length;
     private readonly long _cap;
 
-    public BodyBuffer(long? cap) => _cap = cap is { } c && c >= 0 ? Math.Min(c, Array.MaxLength) : Array.MaxLength;
+    /// <summary>Larger announced lengths (Content-Length) are not trusted for the first allocation.</summary>
+    private const int MaxInitialBytes = 1 << 20;
+
+    public BodyBuffer(long? cap, long expectedLength = 0)
+    {
+        _cap = cap is { } c && c >= 0 ? Math.Min(c, Array.MaxLength) : Array.MaxLength;
+        long initial = Math.Min(Math.Min(expectedLength, _cap), MaxInitialBytes);
+        if (initial > 0) _bytes = new byte[initial];
+    }
 
     public bool Truncated { get; private set; }
 
@@ -48,7 +56,8 @@ internal sealed class BodyBuffer
         _length += data.Length;
     }
 
-    public byte[] ToArray() => _bytes.AsSpan(0, _length).ToArray();
+    /// <summary>The kept bytes; hands over the buffer itself when it is exactly full (the usual Content-Length case). Call once.</summary>
+    public byte[] ToArray() => _length == _bytes.Length ? _bytes : _bytes.AsSpan(0, _length).ToArray();
 }
 
 /// <summary>One HTTP/1.x message while it is read: start line, fields, body and where it came from.</summary>

@@ -14,6 +14,13 @@ internal interface IHttp1MessageHandler
     void OnUpgradedData(FlowDirection direction, ReadOnlySpan<byte> data, SegmentInfo segment);
 
     void OnUpgradedGap(FlowDirection direction, long missingBytes, SegmentInfo segment);
+
+    /// <summary>
+    /// Before any message was seen either way, this reader met a start line of the other kind
+    /// (requests from the side the flow table called server): swap the roles of both readers.
+    /// Returns false when that is no longer possible.
+    /// </summary>
+    bool TryReverseRoles(Http1MessageReader reader);
 }
 
 /// <summary>Where the reader is in the byte stream of one direction.</summary>
@@ -89,12 +96,17 @@ internal sealed class Http1MessageReader
     public Http1MessageReader(FlowDirection direction, IHttp1MessageHandler handler, Http1Options options)
     {
         Direction = direction;
+        IsRequestSide = direction == FlowDirection.ClientToServer;
         _handler = handler;
         _options = options;
     }
 
     public FlowDirection Direction { get; }
-    public bool IsRequestSide => Direction == FlowDirection.ClientToServer;
+    /// <summary>Reads requests (else responses); starts as "the flow's client sends requests", swapped by <see cref="IHttp1MessageHandler.TryReverseRoles"/>.</summary>
+    public bool IsRequestSide { get; set; }
+
+    /// <summary>A start line has been parsed in this direction.</summary>
+    public bool AnyStartLine => _anyStartLine;
     public Http1ReadState State { get; private set; }
 
     /// <summary>Records an anomaly on the next message this reader starts.</summary>
@@ -120,7 +132,7 @@ internal sealed class Http1MessageReader
                 {
                     bool chunkLine = State is Http1ReadState.ChunkSize or Http1ReadState.ChunkDataEnd;
                     int cap = Math.Max(16, chunkLine ? _options.MaxChunkLineBytes : _options.MaxHeaderBytes);
-                    if (!TakeLine(ref data, segment, cap, keepTail: State == Http1ReadState.Resync, out var line, out bool overflow, out var first)) return;
+                    if (!TakeLine(ref data, segment, cap, keepTail: State is Http1ReadState.Resync or Http1ReadState.StartLine, out var line, out bool overflow, out var first)) return;
                     OnLine(line, overflow, first, segment);
                     break;
                 }
@@ -201,13 +213,13 @@ internal sealed class Http1MessageReader
             case Http1ReadState.ChunkSize:
             case Http1ReadState.ChunkDataEnd:
             case Http1ReadState.Trailers:
-                ClearLine();
+                ResetLine();
                 Fail(segment, Http1Anomaly.FramingGap);
                 return;
             case Http1ReadState.StartLine:
             case Http1ReadState.Resync:
                 // a fresh line starts after the gap: the next message may begin right there
-                ClearLine();
+                ResetLine();
                 if (State == Http1ReadState.StartLine) AddPendingAnomaly(Http1Anomaly.FramingGap);
                 State = Http1ReadState.Resync;
                 return;
@@ -338,15 +350,13 @@ internal sealed class Http1MessageReader
         _lineLength += bytes.Length;
     }
 
-    /// <summary>Forget the line in progress but keep the bytes of the returned line valid until the next append.</summary>
+    /// <summary>Forgets the line in progress (the bytes of a line just returned stay valid until the next append).</summary>
     private void ResetLine()
     {
         _lineLength = 0;
         _lineOverflow = false;
         _lineStarted = false;
     }
-
-    private void ClearLine() => ResetLine();
 
     private void OnLine(ReadOnlySpan<byte> rawLine, bool overflow, SegmentInfo first, SegmentInfo segment)
     {
@@ -356,12 +366,15 @@ internal sealed class Http1MessageReader
             case Http1ReadState.StartLine:
                 if (overflow)
                 {
+                    // only the line's tail is left: a start line may still end it (leftover body bytes before it)
                     AddPendingAnomaly(Http1Anomaly.StartLineTooLong);
                     State = Http1ReadState.Resync;
+                    ResyncOn(line, first);
                     return;
                 }
                 if (line.Length == 0) return;
                 if (TryStartMessage(line, first)) return;
+                if (!_anyStartLine && IsStartLine(line, !IsRequestSide) && _handler.TryReverseRoles(this) && TryStartMessage(line, first)) return;
                 AddPendingAnomaly(_anyStartLine ? Http1Anomaly.InvalidStartLine : Http1Anomaly.MidstreamPickup);
                 State = Http1ReadState.Resync;
                 ResyncOn(line, first);
@@ -399,8 +412,19 @@ internal sealed class Http1MessageReader
     private void ResyncOn(ReadOnlySpan<byte> line, SegmentInfo first)
     {
         int at = Http1Syntax.FindStartLine(line, IsRequestSide);
-        if (at >= 0) TryStartMessage(line[at..], first);
+        if (at >= 0)
+        {
+            TryStartMessage(line[at..], first);
+            return;
+        }
+        // picked up mid-stream with the roles not yet known for sure: the other kind may come first
+        if (_anyStartLine) return;
+        at = Http1Syntax.FindStartLine(line, !IsRequestSide);
+        if (at >= 0 && _handler.TryReverseRoles(this)) TryStartMessage(line[at..], first);
     }
+
+    private static bool IsStartLine(ReadOnlySpan<byte> line, bool request) =>
+        request ? Http1Syntax.TryParseRequestLine(line, out _, out _, out _) : Http1Syntax.TryParseStatusLine(line, out _, out _, out _);
 
     private bool TryStartMessage(ReadOnlySpan<byte> line, SegmentInfo first)
     {
@@ -493,7 +517,7 @@ internal sealed class Http1MessageReader
         {
             case Http1BodyMode.ContentLength when m.ContentLength > 0:
                 m.HasBody = true;
-                m.Body = new BodyBuffer(_options.Payload.MaxBodyBytes);
+                m.Body = new BodyBuffer(_options.Payload.MaxBodyBytes, m.ContentLength);
                 _remaining = m.ContentLength;
                 State = Http1ReadState.FixedBody;
                 return;

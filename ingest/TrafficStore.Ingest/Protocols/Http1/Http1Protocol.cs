@@ -21,8 +21,17 @@ public sealed class Http1Protocol(IRowSink<HttpExchange> sink, Http1Options? opt
 
     public bool IsWellKnownPort(ushort serverPort) => Array.IndexOf(WellKnownPorts, serverPort) >= 0;
 
-    public ProtocolMatch Classify(FlowDirection direction, ReadOnlySpan<byte> firstBytes) =>
-        direction == FlowDirection.ClientToServer ? Http1Syntax.ClassifyRequest(firstBytes) : Http1Syntax.ClassifyResponse(firstBytes);
+    /// <summary>
+    /// A request line or a status line, whichever direction it comes from: a connection picked up
+    /// without its SYN may have client and server swapped, and the parser follows the content.
+    /// </summary>
+    public ProtocolMatch Classify(FlowDirection direction, ReadOnlySpan<byte> firstBytes)
+    {
+        var request = Http1Syntax.ClassifyRequest(firstBytes);
+        var response = Http1Syntax.ClassifyResponse(firstBytes);
+        if (request == ProtocolMatch.Yes || response == ProtocolMatch.Yes) return ProtocolMatch.Yes;
+        return request == ProtocolMatch.NeedMoreData || response == ProtocolMatch.NeedMoreData ? ProtocolMatch.NeedMoreData : ProtocolMatch.No;
+    }
 
     public IStreamParser CreateParser(FlowContext flow)
     {

@@ -27,11 +27,13 @@ public class Http1CorpusTests
 
     public Http1CorpusTests(ITestOutputHelper output) => _output = output;
 
-    internal static List<HttpExchange> Run(string capture)
+    internal static List<HttpExchange> Run(string capture) => RunFile(SharedData.Pcap(capture));
+
+    internal static List<HttpExchange> RunFile(string path)
     {
         var rows = new ListSink<HttpExchange>();
         var pipeline = new IngestPipeline(new ListSink<ConnectionRecord>(), new IStreamProtocol[] { new Http1Protocol(rows) });
-        using var source = CaptureFile.Open(SharedData.Pcap(capture));
+        using var source = CaptureFile.Open(path);
         pipeline.Run(source);
         return rows.Rows.OrderBy(r => r.RequestFrame ?? r.ResponseFrame).ToList();
     }

@@ -1,3 +1,4 @@
+using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Tests.Protocols.Http;
 using static TrafficStore.Ingest.Tests.Protocols.Http1.Http1TestParser;
 
@@ -197,7 +198,7 @@ public class Http1FramingTests
         var rows = Parse(new Conversation()
             .Client("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n")
             .Server("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-            .Gap(Flows.FlowDirection.ServerToClient, 4)
+            .Gap(FlowDirection.ServerToClient, 4)
             .Server("xyzHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!"));
         Assert.Equal(2, rows.Count);
         Assert.Equal(10, rows[0].ResponseBodyLength);
@@ -213,7 +214,7 @@ public class Http1FramingTests
         var rows = Parse(new Conversation()
             .Client("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n")
             .Server("HTTP/1.1 200 OK\r\nContent-Le")
-            .Gap(Flows.FlowDirection.ServerToClient, 30)
+            .Gap(FlowDirection.ServerToClient, 30)
             .Server("garbage\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!"));
         Assert.Equal(2, rows.Count);
         Assert.Contains("framing_gap", rows[0].Anomalies);
@@ -281,5 +282,30 @@ public class Http1FramingTests
         Assert.Equal(5, x.ResponseFrame);
         Assert.Equal(Ts(5), x.ResponseTimestampNs);
         Assert.Equal(Ts(4), x.ResponseLastByteNs);
+    }
+
+    [Fact]
+    public void RequestsFromTheFlowsServerSwapTheRoles()
+    {
+        // connection picked up without its SYN: the flow table's "client" is the HTTP server
+        var rows = Parse(new Conversation()
+            .Server("GET /swapped HTTP/1.1\r\nHost: h\r\n\r\n")
+            .Client("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        var x = Assert.Single(rows);
+        Assert.Equal(("/swapped", 200, "ok"), (x.Uri, x.Status, HttpRows.Text(x.ResponseBody)));
+        Assert.Equal(("10.0.0.2", 80, "10.0.0.1", 40000), (x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort));
+        Assert.Contains("roles_reversed", x.Anomalies);
+    }
+
+    [Fact]
+    public void RolesAreNotSwappedOnceMessagesWereSeen()
+    {
+        var rows = Parse(new Conversation()
+            .Client("GET /a HTTP/1.1\r\n\r\n")
+            .Server("GET /b HTTP/1.1\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"));
+        var x = Assert.Single(rows);
+        Assert.Equal(("/a", 204), (x.Uri, x.Status));
+        Assert.DoesNotContain("roles_reversed", x.Anomalies);
+        Assert.Contains("midstream_pickup", x.Anomalies);
     }
 }

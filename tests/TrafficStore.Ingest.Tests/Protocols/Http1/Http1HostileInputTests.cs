@@ -1,3 +1,4 @@
+using TrafficStore.Ingest.Flows;
 using TrafficStore.Ingest.Protocols;
 using TrafficStore.Ingest.Protocols.Http;
 using TrafficStore.Ingest.Protocols.Http1;
@@ -126,12 +127,10 @@ public class Http1HostileInputTests
         var plain = new byte[100_000];
         var body = Http1ContentAndUpgradeTests.Compress("gzip", plain);
         var options = new Http1Options { Payload = new PayloadOptions { MaxDecodedBodyBytes = 1000 } };
-        var sink = new ListSink<HttpExchange>();
-        var parser = new Http1Protocol(sink, options).CreateParser(HttpRows.Flow);
-        parser.OnData(Flows.FlowDirection.ClientToServer, "GET / HTTP/1.1\r\n\r\n"u8, StreamStep.At(1));
-        parser.OnData(Flows.FlowDirection.ServerToClient, System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {body.Length}\r\n\r\n").Concat(body).ToArray(), StreamStep.At(2));
-        parser.OnEnd(0);
-        var x = Assert.Single(sink.Rows);
+        var rows = Parse(new Conversation()
+            .Client("GET / HTTP/1.1\r\n\r\n")
+            .Server(System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {body.Length}\r\n\r\n").Concat(body).ToArray()), options);
+        var x = Assert.Single(rows);
         Assert.Equal(1000, x.ResponseBodyDecoded!.Length);
         Assert.Equal(100_000, x.ResponseBodyDecodedLength);
         Assert.True(x.BodyTruncated);
@@ -153,7 +152,7 @@ public class Http1HostileInputTests
                 // sprinkle HTTP-ish tokens so that the parser gets deep into its states
                 string[] words = { "HTTP/1.1 200 OK\r\n", "GET / HTTP/1.1\r\n", "Content-Length: 5\r\n", "Transfer-Encoding: chunked\r\n", "\r\n", "5\r\n", "0\r\n\r\n" };
                 var text = System.Text.Encoding.ASCII.GetBytes(words[random.Next(words.Length)]);
-                var dir = (Flows.FlowDirection)random.Next(2);
+                var dir = (FlowDirection)random.Next(2);
                 if (random.Next(10) == 0) parser.OnGap(dir, random.Next(1, 1000), StreamStep.At(i));
                 parser.OnData(dir, random.Next(2) == 0 ? data : text, StreamStep.At(i));
             }
@@ -165,15 +164,43 @@ public class Http1HostileInputTests
     public void ClassifierRecognisesMethodsAndStatusLines()
     {
         var p = new Http1Protocol(new ListSink<HttpExchange>());
-        Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ClientToServer, "GET / HTTP/1.1\r\n"u8));
-        Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ClientToServer, "PROPFIND /dav HTTP/1.1"u8));
-        Assert.Equal(ProtocolMatch.NeedMoreData, p.Classify(Flows.FlowDirection.ClientToServer, "PO"u8));
-        Assert.Equal(ProtocolMatch.No, p.Classify(Flows.FlowDirection.ClientToServer, "GETX / HTTP/1.1"u8));
-        Assert.Equal(ProtocolMatch.No, p.Classify(Flows.FlowDirection.ClientToServer, "\x16\x03\x01\x02\x00"u8));
-        Assert.Equal(ProtocolMatch.Yes, p.Classify(Flows.FlowDirection.ServerToClient, "HTTP/1.0 404 Not Found"u8));
-        Assert.Equal(ProtocolMatch.NeedMoreData, p.Classify(Flows.FlowDirection.ServerToClient, "HTTP/1.1 2"u8));
-        Assert.Equal(ProtocolMatch.No, p.Classify(Flows.FlowDirection.ServerToClient, "HTTP/2.0 200"u8));
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(FlowDirection.ClientToServer, "GET / HTTP/1.1\r\n"u8));
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(FlowDirection.ClientToServer, "PROPFIND /dav HTTP/1.1"u8));
+        Assert.Equal(ProtocolMatch.NeedMoreData, p.Classify(FlowDirection.ClientToServer, "PO"u8));
+        Assert.Equal(ProtocolMatch.No, p.Classify(FlowDirection.ClientToServer, "GETX / HTTP/1.1"u8));
+        Assert.Equal(ProtocolMatch.No, p.Classify(FlowDirection.ClientToServer, "\x16\x03\x01\x02\x00"u8));
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(FlowDirection.ServerToClient, "HTTP/1.0 404 Not Found"u8));
+        Assert.Equal(ProtocolMatch.NeedMoreData, p.Classify(FlowDirection.ServerToClient, "HTTP/1.1 2"u8));
+        Assert.Equal(ProtocolMatch.No, p.Classify(FlowDirection.ServerToClient, "HTTP/2.0 200"u8));
+        // either kind from either side: the flow's guess of the client can be wrong without a SYN
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(FlowDirection.ServerToClient, "POST /x HTTP/1.1"u8));
+        Assert.Equal(ProtocolMatch.Yes, p.Classify(FlowDirection.ClientToServer, "HTTP/1.1 200 OK"u8));
         Assert.True(p.IsWellKnownPort(80));
         Assert.False(p.IsWellKnownPort(443));
+    }
+
+    [Fact]
+    public void ResyncFindsAStatusLineAtTheEndOfAnOverlongBinaryLine()
+    {
+        var junk = new string('\u0007', 300);
+        var rows = Parse(new Conversation()
+            .Client("GET /x HTTP/1.1\r\n\r\n")
+            .Server("\u0001" + junk)
+            .Server(junk + "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"), Small);
+        var x = Assert.Single(rows);
+        Assert.Equal(404, x.Status);
+        Assert.Contains("start_line_too_long", x.Anomalies);
+    }
+
+    [Fact]
+    public void HeldBytesAfterAnUnansweredUpgradeAreParsedOnceTheCapIsReached()
+    {
+        var options = new Http1Options { MaxHeldUpgradeBytes = 20 };
+        var rows = Parse(new Conversation()
+            .Client("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+            .Server("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), options);
+        Assert.Equal(2, rows.Count);
+        Assert.Equal((400, "/next", 200), (rows[0].Status!.Value, rows[1].Uri, rows[1].Status!.Value));
+        Assert.Contains("upgrade_hold_overflow", rows[1].Anomalies);
     }
 }

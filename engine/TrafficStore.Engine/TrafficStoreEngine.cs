@@ -390,7 +390,8 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         long segmentId = StoreLayout.TryParseSegmentId(path, out var id) ? id : 0;
         lock (_quarantined)
         {
-            if (_quarantined.Any(q => q.Table == table && q.SegmentId == segmentId && File.Exists(q.QuarantinePath) && !File.Exists(path))) return;
+            // Two queries can hit the same corrupt segment; the first one moves it.
+            if (!File.Exists(path) && _quarantined.Any(q => q.Table == table && q.SegmentId == segmentId)) return;
             if (File.Exists(path)) File.Move(path, target, overwrite: true);
             var record = new QuarantinedSegment(table, segmentId, target, reason, footer?.MinTime, footer?.MaxTime, _options.Clock.GetUtcNow());
             File.WriteAllText(StoreLayout.QuarantineReasonFile(target), JsonSerializer.Serialize(record));

@@ -85,7 +85,6 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
         var plan = Plan(q, diag);
         long remaining = q.Limit ?? long.MaxValue;
         if (remaining <= 0) yield break;
-        var outputSchema = plan.Schema.ToArrow(plan.Projection);
 
         if (q.OrderByTime)
         {
@@ -145,7 +144,6 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
                 if (remaining == 0) yield break;
             }
         }
-        _ = outputSchema;
     }
 
     private static IEnumerable<RecordBatch> Emit(RowBlock block, int[] projection, int[] rows, int maxRows)

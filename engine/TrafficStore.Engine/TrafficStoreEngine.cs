@@ -55,9 +55,17 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         _options = options;
         _index = new SegmentIndex(Layout.IndexDirectory, options.IndexMemoryBytes);
         _sealer = new SegmentSealer(Layout, options, () => Interlocked.Increment(ref _nextSegmentId));
-        _retention = RetentionPolicyFile.Load(Layout.RetentionFile);
-        var lastSeq = Recover();
-        _wal = WriteAheadLog.Start(Layout, lastSeq, options.WalGroupCommitWindow);
+        try
+        {
+            _retention = RetentionPolicyFile.Load(Layout.RetentionFile);
+            var lastSeq = Recover();
+            _wal = WriteAheadLog.Start(Layout, lastSeq, options.WalGroupCommitWindow);
+        }
+        catch
+        {
+            _index.Dispose(); // release FASTER's files; the caller sees the recovery error itself
+            throw;
+        }
     }
 
     /// <summary>Opens (creating if needed) a store and recovers it: segments are checked, an unfinished flush is undone, the WAL is replayed.</summary>

@@ -30,6 +30,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
     private readonly List<string> _recoveryNotes = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly WriteAheadLog _wal;
+    private readonly FileStream _lockFile;
     private Task _background = Task.CompletedTask;
     private RetentionPolicy _retention;
     private long _sealedSeq;
@@ -46,6 +47,15 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
     {
         Layout = new StoreLayout(options.Directory);
         Layout.EnsureDirectories();
+        try
+        {
+            // One engine per store: two WAL writers or two retention runs on one directory would corrupt it.
+            _lockFile = new FileStream(Layout.LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"The store '{Layout.Root}' is already open (in this or another process).", e);
+        }
         var partition = StoreSettingsFile.LoadOrCreate(Layout.StoreFile, options.PartitionDuration);
         if (partition != options.PartitionDuration)
         {
@@ -55,9 +65,18 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         _options = options;
         _index = new SegmentIndex(Layout.IndexDirectory, options.IndexMemoryBytes);
         _sealer = new SegmentSealer(Layout, options, () => Interlocked.Increment(ref _nextSegmentId));
-        _retention = RetentionPolicyFile.Load(Layout.RetentionFile);
-        var lastSeq = Recover();
-        _wal = WriteAheadLog.Start(Layout, lastSeq, options.WalGroupCommitWindow);
+        try
+        {
+            _retention = RetentionPolicyFile.Load(Layout.RetentionFile);
+            var lastSeq = Recover();
+            _wal = WriteAheadLog.Start(Layout, lastSeq, options.WalGroupCommitWindow);
+        }
+        catch
+        {
+            _index.Dispose(); // release FASTER's files; the caller sees the recovery error itself
+            _lockFile.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Opens (creating if needed) a store and recovers it: segments are checked, an unfinished flush is undone, the WAL is replayed.</summary>
@@ -390,7 +409,8 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         long segmentId = StoreLayout.TryParseSegmentId(path, out var id) ? id : 0;
         lock (_quarantined)
         {
-            if (_quarantined.Any(q => q.Table == table && q.SegmentId == segmentId && File.Exists(q.QuarantinePath) && !File.Exists(path))) return;
+            // Two queries can hit the same corrupt segment; the first one moves it.
+            if (!File.Exists(path) && _quarantined.Any(q => q.Table == table && q.SegmentId == segmentId)) return;
             if (File.Exists(path)) File.Move(path, target, overwrite: true);
             var record = new QuarantinedSegment(table, segmentId, target, reason, footer?.MinTime, footer?.MaxTime, _options.Clock.GetUtcNow());
             File.WriteAllText(StoreLayout.QuarantineReasonFile(target), JsonSerializer.Serialize(record));
@@ -489,6 +509,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         await _wal.DisposeAsync().ConfigureAwait(false);
         _index.Dispose();
         _stop.Dispose();
+        await _lockFile.DisposeAsync().ConfigureAwait(false);
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

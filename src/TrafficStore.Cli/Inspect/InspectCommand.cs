@@ -29,21 +29,31 @@ public static class InspectCommand
             DefaultValueFactory = _ => "tcp",
         };
         transport.AcceptOnlyFromAmong("tcp", "udp", "all");
-        var command = new Command("inspect", "Decode a capture file offline and print one of its tables.") { file, table, format, transport };
+        var showPayloads = new Option<bool>("--show-payloads")
+        {
+            Description = "With --table http: print each exchange's headers and bodies instead of the table.",
+        };
+        var includeMdns = new Option<bool>("--include-mdns")
+        {
+            Description = "With --table dns: also list mDNS and LLMNR transactions (marked in the variant column).",
+        };
+        var command = new Command("inspect", "Decode a capture file offline and print one of its tables.") { file, table, format, transport, showPayloads, includeMdns };
         command.SetAction(parse => Execute(parse.GetValue(file)!, parse.GetValue(table)!,
             Enum.Parse<OutputFormat>(parse.GetValue(format)!, ignoreCase: true), Enum.Parse<TransportFilter>(parse.GetValue(transport)!, ignoreCase: true),
-            stdout, stderr, stderrIsTerminal));
+            stdout, stderr, stderrIsTerminal,
+            new InspectExtras { ShowPayloads = parse.GetValue(showPayloads), IncludeMdns = parse.GetValue(includeMdns) }));
         return command;
     }
 
     public static int Execute(string path, string tableName, OutputFormat format, TransportFilter transport,
-        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal)
+        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal, InspectExtras? extras = null)
     {
         if (!InspectTables.TryCreate(tableName, out var table))
         {
             stderr.WriteLine($"trafficstore inspect: unknown table '{tableName}' (available: {string.Join(", ", InspectTables.Names)}).");
             return CliApp.ExitUsage;
         }
+        table.Extras = extras ?? new InspectExtras();
         if (!File.Exists(path))
         {
             stderr.WriteLine($"trafficstore inspect: {path}: no such file.");

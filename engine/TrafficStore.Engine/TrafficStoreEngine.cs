@@ -55,9 +55,17 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         _options = options;
         _index = new SegmentIndex(Layout.IndexDirectory, options.IndexMemoryBytes);
         _sealer = new SegmentSealer(Layout, options, () => Interlocked.Increment(ref _nextSegmentId));
-        _retention = RetentionPolicyFile.Load(Layout.RetentionFile);
-        var lastSeq = Recover();
-        _wal = WriteAheadLog.Start(Layout, lastSeq, options.WalGroupCommitWindow);
+        try
+        {
+            _retention = RetentionPolicyFile.Load(Layout.RetentionFile);
+            var lastSeq = Recover();
+            _wal = WriteAheadLog.Start(Layout, lastSeq, options.WalGroupCommitWindow);
+        }
+        catch
+        {
+            _index.Dispose(); // release FASTER's files; the caller sees the recovery error itself
+            throw;
+        }
     }
 
     /// <summary>Opens (creating if needed) a store and recovers it: segments are checked, an unfinished flush is undone, the WAL is replayed.</summary>
@@ -390,7 +398,8 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         long segmentId = StoreLayout.TryParseSegmentId(path, out var id) ? id : 0;
         lock (_quarantined)
         {
-            if (_quarantined.Any(q => q.Table == table && q.SegmentId == segmentId && File.Exists(q.QuarantinePath) && !File.Exists(path))) return;
+            // Two queries can hit the same corrupt segment; the first one moves it.
+            if (!File.Exists(path) && _quarantined.Any(q => q.Table == table && q.SegmentId == segmentId)) return;
             if (File.Exists(path)) File.Move(path, target, overwrite: true);
             var record = new QuarantinedSegment(table, segmentId, target, reason, footer?.MinTime, footer?.MaxTime, _options.Clock.GetUtcNow());
             File.WriteAllText(StoreLayout.QuarantineReasonFile(target), JsonSerializer.Serialize(record));

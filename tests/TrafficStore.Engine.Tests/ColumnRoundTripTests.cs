@@ -115,4 +115,32 @@ public class ColumnRoundTripTests
             Assert.Equal(2, engine.GetStats().Tables["t"].SchemaVersion);
         }
     }
+
+    [Fact]
+    public async Task LargeRowsComeBackInBatchesThatFitAGrpcMessage()
+    {
+        using var dir = new TempDir();
+        var schema = Schema(("time", Ts), ("bin", BinaryType.Default));
+        var rng = new Random(9);
+        var blobs = Enumerable.Range(0, 20).Select(i => { var b = new byte[i == 7 ? 5 << 20 : 1 << 20]; rng.NextBytes(b); return b; }).ToArray();
+        await using var engine = TrafficStoreEngine.Open(Options(dir.Path));
+        engine.RegisterTable(new TableSpec("blobs", schema, "time"));
+        await engine.AppendAsync("blobs", Batch(schema, Timestamps(Enumerable.Range(0, 20).Select(i => (long?)(Base + i)).ToArray()), Binaries(blobs)));
+        foreach (bool flushed in new[] { false, true })
+        {
+            if (flushed) await engine.FlushAsync();
+            var sizes = new List<int>();
+            var seen = new List<string>();
+            await foreach (var batch in engine.QueryAsync(new QuerySpec("blobs") { OrderByTime = true }))
+            {
+                var bin = (BinaryArray)batch.Column(1);
+                long bytes = Enumerable.Range(0, batch.Length).Sum(i => (long)bin.GetBytes(i).Length);
+                Assert.True(batch.Length == 1 || bytes <= 3L << 20, $"{batch.Length} rows, {bytes} bytes in one batch");
+                sizes.Add(batch.Length);
+                for (int i = 0; i < batch.Length; i++) seen.Add(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bin.GetBytes(i))));
+            }
+            Assert.Equal(blobs.Select(b => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(b))), seen);
+            Assert.True(sizes.Count >= 8);
+        }
+    }
 }

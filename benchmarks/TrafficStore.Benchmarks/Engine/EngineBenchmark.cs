@@ -46,6 +46,7 @@ public static class EngineBenchmark
                     EndTimeColumn = "end_time", IndexedColumns = ["namespace", "pod", "connection_id"], NamespaceColumn = "namespace",
                 });
                 var sw = Stopwatch.StartNew();
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 int next = -1;
                 await Task.WhenAll(Enumerable.Range(0, writers).Select(_ => Task.Run(async () =>
                 {
@@ -53,21 +54,26 @@ public static class EngineBenchmark
                     while ((i = Interlocked.Increment(ref next)) < batches.Length) await engine.AppendAsync("connections", batches[i]);
                 })));
                 var append = sw.Elapsed;
+                var appendCpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
                 var stats = engine.GetStats();
                 rawBytes = stats.WalBytes;
                 Console.WriteLine($"append (durable, WAL fsync'd): {rows / append.TotalSeconds:N0} rows/s, {stats.WalBytes / append.TotalSeconds / 1e6:N1} MB/s WAL, " +
-                                  $"{stats.WalCommits} fsyncs for {batches.Length} appends, {append.TotalMilliseconds / batches.Length * writers:N2} ms per append");
+                                  $"{stats.WalCommits} fsyncs for {batches.Length} appends, {append.TotalMilliseconds / batches.Length * writers:N2} ms per append, {appendCpu.TotalSeconds:N2} s CPU");
                 sw.Restart();
+                cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 await engine.FlushAsync();
                 var flush = sw.Elapsed;
+                var flushCpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
                 var t = engine.GetStats().Tables["connections"];
-                Console.WriteLine($"seal: {rows / flush.TotalSeconds:N0} rows/s; {t.Segments} segments, {t.BytesOnDisk / 1e6:N1} MB on disk " +
+                Console.WriteLine($"seal: {rows / flush.TotalSeconds:N0} rows/s ({flushCpu.TotalSeconds:N2} s CPU); {t.Segments} segments, {t.BytesOnDisk / 1e6:N1} MB on disk " +
                                   $"({(double)t.BytesOnDisk / rows:N1} B/row), raw {t.RawBytes / 1e6:N1} MB, compression {t.CompressionRatio:N2}x");
                 Console.WriteLine($"end-to-end ingest (append + seal): {rows / (append + flush).TotalSeconds:N0} rows/s");
             }
 
+            var reopen = Stopwatch.StartNew();
             await using (var engine = TrafficStoreEngine.Open(options))
             {
+                Console.WriteLine($"reopen (footers checked, index rebuilt: {engine.GetStats().IndexEntries:N0} postings): {reopen.Elapsed.TotalMilliseconds:N0} ms");
                 var rng = new Random(1);
                 long span = rows * StepNs;
                 await Measure("point lookup connection_id = X (index)", 200, engine, _ =>

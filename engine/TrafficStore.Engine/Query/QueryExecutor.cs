@@ -85,7 +85,6 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
         var plan = Plan(q, diag);
         long remaining = q.Limit ?? long.MaxValue;
         if (remaining <= 0) yield break;
-        var outputSchema = plan.Schema.ToArrow(plan.Projection);
 
         if (q.OrderByTime)
         {
@@ -117,7 +116,7 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
                 }
                 var rows = ReadRowGroup(plan, reader, g, diag, plan.From, plan.To);
                 if (rows is null) break; // corrupt: quarantined, warning recorded
-                foreach (var batch in Emit(rows.Value.Block, plan.Projection, rows.Value.Rows, q.MaxBatchRows))
+                foreach (var batch in Emit(rows.Value.Block, plan.Projection, rows.Value.Rows, q))
                 {
                     var b = batch.Length > remaining ? batch.Slice(0, (int)remaining) : batch;
                     remaining -= b.Length;
@@ -136,7 +135,7 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
             var block = unsealed.Rows.Conform(plan.Schema);
             diag.UnsealedRowsScanned += block.Length;
             var rows = plan.Select(c => block.Columns[c], block.Length, plan.From, plan.To);
-            foreach (var batch in Emit(block, plan.Projection, rows, q.MaxBatchRows))
+            foreach (var batch in Emit(block, plan.Projection, rows, q))
             {
                 var b = batch.Length > remaining ? batch.Slice(0, (int)remaining) : batch;
                 remaining -= b.Length;
@@ -145,16 +144,30 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
                 if (remaining == 0) yield break;
             }
         }
-        _ = outputSchema;
     }
 
-    private static IEnumerable<RecordBatch> Emit(RowBlock block, int[] projection, int[] rows, int maxRows)
+    /// <summary>Cuts the selected rows into batches bounded by <see cref="QuerySpec.MaxBatchRows"/> and <see cref="QuerySpec.MaxBatchBytes"/>.</summary>
+    private static IEnumerable<RecordBatch> Emit(RowBlock block, int[] projection, int[] rows, QuerySpec spec)
     {
-        for (int start = 0; start < rows.Length; start += maxRows)
+        var byteColumns = projection.Select(p => block.Columns[p]).Where(c => ColumnTypes.IsBytes(c.Type)).ToArray();
+        long fixedPerRow = 8L * (projection.Length - byteColumns.Length);
+        int start = 0;
+        while (start < rows.Length)
         {
-            int count = Math.Min(maxRows, rows.Length - start);
+            int count = 0;
+            long bytes = 0;
+            while (start + count < rows.Length && count < spec.MaxBatchRows)
+            {
+                int r = rows[start + count];
+                long rowBytes = fixedPerRow;
+                foreach (var c in byteColumns) rowBytes += c.Offsets[r + 1] - c.Offsets[r];
+                if (count > 0 && bytes + rowBytes > spec.MaxBatchBytes) break;
+                bytes += rowBytes;
+                count++;
+            }
             var slice = start == 0 && count == rows.Length ? rows : rows.AsSpan(start, count).ToArray();
             yield return block.ToRecordBatch(projection, slice, count);
+            start += count;
         }
     }
 
@@ -204,7 +217,7 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
             var order = new int[merged.Length];
             for (int i = 0; i < merged.Length; i++) { keys[i] = time.Longs[i]; order[i] = i; }
             System.Array.Sort(keys, order);
-            foreach (var batch in Emit(merged, plan.Projection, order, plan.Spec.MaxBatchRows)) yield return batch;
+            foreach (var batch in Emit(merged, plan.Projection, order, plan.Spec)) yield return batch;
             await Task.Yield();
         }
     }

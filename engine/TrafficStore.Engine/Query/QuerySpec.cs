@@ -54,6 +54,11 @@ public sealed record QuerySpec(string Table)
     public bool FailOnCorruption { get; init; }
     /// <summary>Upper bound on rows per returned batch.</summary>
     public int MaxBatchRows { get; init; } = 65536;
+    /// <summary>
+    /// Upper bound on a returned batch's data bytes (8 per fixed-width value plus string/binary bytes), so each
+    /// batch fits a gRPC message (4 MiB by default) when served over Flight. A single larger row is returned alone.
+    /// </summary>
+    public long MaxBatchBytes { get; init; } = 3L << 20;
 
     public static long ToNs(DateTimeOffset instant) => (instant.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
     public static DateTimeOffset FromNs(long ns) => DateTimeOffset.UnixEpoch.AddTicks(ns / 100);

@@ -229,9 +229,7 @@ internal static class ColumnCodec
         public bool Equals(int a, int b) => v.GetBytes(a).SequenceEqual(v.GetBytes(b));
         public int GetHashCode(int row)
         {
-            var h = new HashCode();
-            h.AddBytes(v.GetBytes(row));
-            return h.ToHashCode();
+            return ByteHash.Of(v.GetBytes(row));
         }
     }
 }

@@ -26,6 +26,7 @@ internal sealed class SegmentWriter : IDisposable
     private readonly int _timeIndex;
     private readonly (string Column, int Index)[] _indexed;
     private readonly Dictionary<string, List<int>>[] _indexValues;
+    private readonly Dictionary<long, List<int>>[] _indexLongs;
     private readonly long _segmentId, _partitionStart, _flushSeq;
     private readonly List<RowGroupInfo> _groups = [];
     private readonly List<ChunkInfo>[] _chunks;
@@ -47,6 +48,7 @@ internal sealed class SegmentWriter : IDisposable
         _timeIndex = schema.IndexOf(timeColumn);
         _indexed = indexedColumns.Select(c => (c, schema.IndexOf(c))).Where(x => x.Item2 >= 0).ToArray();
         _indexValues = _indexed.Select(_ => new Dictionary<string, List<int>>(StringComparer.Ordinal)).ToArray();
+        _indexLongs = _indexed.Select(_ => new Dictionary<long, List<int>>()).ToArray();
         _segmentId = segmentId;
         _partitionStart = partitionStart;
         _flushSeq = flushSeq;
@@ -98,8 +100,20 @@ internal sealed class SegmentWriter : IDisposable
         }
         for (int k = 0; k < _indexed.Length; k++)
         {
-            // Distinct values of the row group first (by bytes / value), so only those become index key strings.
             var vector = rows.Columns[_indexed[k].Index];
+            if (vector.Type == ColumnType.Int64)
+            {
+                // Numbers stay numbers until the footer is written: ids are often unique per row.
+                var longs = _indexLongs[k];
+                for (int i = 0; i < rows.Length; i++)
+                {
+                    if (vector.IsNull(i)) continue;
+                    if (!longs.TryGetValue(vector.Longs[i], out var groups)) longs[vector.Longs[i]] = groups = [];
+                    if (groups.Count == 0 || groups[^1] != group) groups.Add(group);
+                }
+                continue;
+            }
+            // Distinct strings of the row group first (compared as bytes), so only those become index key strings.
             var values = _indexValues[k];
             var distinct = new HashSet<int>(new RowValueComparer(vector));
             for (int i = 0; i < rows.Length; i++)
@@ -120,9 +134,7 @@ internal sealed class SegmentWriter : IDisposable
         public int GetHashCode(int row)
         {
             if (!ColumnTypes.IsBytes(v.Type)) return v.Longs[row].GetHashCode();
-            var h = new HashCode();
-            h.AddBytes(v.GetBytes(row));
-            return h.ToHashCode();
+            return ByteHash.Of(v.GetBytes(row));
         }
     }
 
@@ -190,7 +202,9 @@ internal sealed class SegmentWriter : IDisposable
             RowGroups = _groups.ToArray(),
             Chunks = _chunks.Select(c => c.ToArray()).ToArray(),
             Index = _indexed.Select((x, k) => new IndexSummary(x.Column,
-                _indexValues[k].OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (Encoding.UTF8.GetBytes(p.Key), p.Value.ToArray())).ToList())).ToList(),
+                _indexValues[k].OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (Encoding.UTF8.GetBytes(p.Key), p.Value.ToArray()))
+                    .Concat(_indexLongs[k].OrderBy(p => p.Key).Select(p => (Encoding.UTF8.GetBytes(p.Key.ToString(System.Globalization.CultureInfo.InvariantCulture)), p.Value.ToArray())))
+                    .ToList())).ToList(),
         };
         var sink = new ByteSink(4096);
         footer.WriteTo(sink);

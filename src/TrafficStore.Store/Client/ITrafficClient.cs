@@ -47,7 +47,7 @@ public sealed class TrafficQueryResult
     {
         Schema = schema;
         Batches = batches;
-        Warnings = warnings ?? Array.Empty<string>();
+        Warnings = warnings ?? System.Array.Empty<string>();
     }
 
     public Schema Schema { get; }

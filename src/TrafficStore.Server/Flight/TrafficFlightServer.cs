@@ -59,7 +59,7 @@ public sealed class TrafficFlightServer : FlightServer
 
     // ------------------------------------------------------------------ discovery
 
-    public override Task ListFlights(FlightCriteria request, IServerStreamWriter<FlightInfo> responseStream, ServerCallContext context) =>
+    public override Task ListFlights(FlightCriteria request, IAsyncStreamWriter<FlightInfo> responseStream, ServerCallContext context) =>
         Guard(context, async () =>
         {
             var token = _auth.Require(context, Scopes.Read);
@@ -178,14 +178,14 @@ public sealed class TrafficFlightServer : FlightServer
 
     // ------------------------------------------------------------------ actions
 
-    public override Task ListActions(IServerStreamWriter<FlightActionType> responseStream, ServerCallContext context) =>
+    public override Task ListActions(IAsyncStreamWriter<FlightActionType> responseStream, ServerCallContext context) =>
         Guard(context, async () =>
         {
             _auth.Require(context, Scopes.Read);
             foreach (var a in Actions) await responseStream.WriteAsync(a);
         });
 
-    public override Task DoAction(FlightAction request, IServerStreamWriter<FlightResult> responseStream, ServerCallContext context) =>
+    public override Task DoAction(FlightAction request, IAsyncStreamWriter<FlightResult> responseStream, ServerCallContext context) =>
         Guard(context, async () =>
         {
             var ct = context.CancellationToken;
@@ -244,7 +244,7 @@ public sealed class TrafficFlightServer : FlightServer
             }
         });
 
-    private async Task ExportPcap(string body, IServerStreamWriter<FlightResult> responseStream, ServerCallContext context)
+    private async Task ExportPcap(string body, IAsyncStreamWriter<FlightResult> responseStream, ServerCallContext context)
     {
         var token = _auth.Require(context, Scopes.Read);
         if (!token.Has(Scopes.PayloadsRead))
@@ -295,7 +295,7 @@ public sealed class TrafficFlightServer : FlightServer
         return request;
     }
 
-    private async Task GetPayload(string body, IServerStreamWriter<FlightResult> responseStream, ServerCallContext context)
+    private async Task GetPayload(string body, IAsyncStreamWriter<FlightResult> responseStream, ServerCallContext context)
     {
         var token = _auth.Require(context, Scopes.Read);
         long exchangeId;
@@ -413,7 +413,7 @@ public sealed class TrafficFlightServer : FlightServer
         }
     }
 
-    private static async Task WriteJson(IServerStreamWriter<FlightResult> stream, JsonNode node) =>
+    private static async Task WriteJson(IAsyncStreamWriter<FlightResult> stream, JsonNode node) =>
         await stream.WriteAsync(new FlightResult(node.ToJsonString()));
 
     private static long NowNs(TimeProvider clock) => (clock.GetUtcNow().UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;

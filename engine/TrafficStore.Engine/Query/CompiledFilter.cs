@@ -10,6 +10,15 @@ internal sealed class CompiledFilter
 {
     public CompiledFilter(TableSchema schema, ColumnFilter filter)
     {
+        if (filter.Op == FilterOp.AnyOf)
+        {
+            AnyOf = (filter.Any ?? throw new ArgumentException("AnyOf filter needs alternatives.")).Select(f => new CompiledFilter(schema, f)).ToArray();
+            if (AnyOf.Length == 0) throw new ArgumentException("AnyOf filter needs alternatives.");
+            Column = -1;
+            Name = "(" + string.Join(" or ", AnyOf.Select(a => a.Name)) + ")";
+            Op = FilterOp.AnyOf;
+            return;
+        }
         Column = schema.IndexOf(filter.Column);
         if (Column < 0) throw new ArgumentException($"Filter on unknown column '{filter.Column}'.");
         Name = filter.Column;
@@ -29,6 +38,8 @@ internal sealed class CompiledFilter
         }
     }
 
+    /// <summary>The alternatives of an OR group (then <see cref="Column"/> is -1); null for a plain filter.</summary>
+    public CompiledFilter[]? AnyOf { get; }
     public int Column { get; }
     public string Name { get; }
     public ColumnType Type { get; }
@@ -40,7 +51,7 @@ internal sealed class CompiledFilter
     private HashSet<string>? TextSet { get; }
 
     /// <summary>Index keys (see <see cref="SegmentWriter.IndexKeyText"/>) for equality / in-list filters; null otherwise.</summary>
-    public IReadOnlyList<string>? IndexKeys => Op is FilterOp.Eq or FilterOp.In && Type is ColumnType.Utf8 or ColumnType.Int64
+    public IReadOnlyList<string>? IndexKeys => AnyOf is null && Op is FilterOp.Eq or FilterOp.In && Type is ColumnType.Utf8 or ColumnType.Int64
         ? (Type == ColumnType.Utf8
             ? BytesValues!.Select(b => Encoding.UTF8.GetString(b)).ToList()
             : LongValues!.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList())
@@ -113,6 +124,33 @@ internal sealed class CompiledFilter
             FilterOp.Ge => compare(max, v) >= 0,
             _ => true,
         };
+    }
+
+    /// <summary>False when zone maps prove no row of the row group can match (an OR group: no alternative can).</summary>
+    public bool MayMatch(Func<int, ChunkInfo?> chunkOf, int rowCount)
+    {
+        if (AnyOf is not null) return AnyOf.Any(a => a.MayMatch(chunkOf, rowCount));
+        var chunk = chunkOf(Column);
+        return chunk is not null && MayMatch(chunk, rowCount); // a column added after the segment was written is all null
+    }
+
+    /// <summary>Clears <paramref name="keep"/>[i] for every row that does not match; <paramref name="column"/> reads a table column.</summary>
+    public void Apply(Func<int, ColumnVector> column, bool[] keep)
+    {
+        if (AnyOf is null)
+        {
+            Apply(column(Column), keep);
+            return;
+        }
+        var any = new bool[keep.Length];
+        var trial = new bool[keep.Length];
+        foreach (var alternative in AnyOf)
+        {
+            Array.Copy(keep, trial, keep.Length);
+            alternative.Apply(column, trial);
+            for (int i = 0; i < any.Length; i++) any[i] |= trial[i];
+        }
+        Array.Copy(any, keep, keep.Length);
     }
 
     /// <summary>Clears <paramref name="keep"/>[i] for every row that does not match.</summary>

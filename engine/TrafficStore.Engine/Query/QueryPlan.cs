@@ -43,9 +43,8 @@ internal sealed class QueryPlan
         }
         foreach (var f in Filters)
         {
-            var chunk = Chunk(footer, f.Column, g);
-            if (chunk is null) return false; // column added after this segment was written: all null, nothing matches
-            if (!f.MayMatch(chunk, rows)) return false;
+            // A column added after this segment was written is all null there: nothing matches it.
+            if (!f.MayMatch(c => Chunk(footer, c, g), rows)) return false;
         }
         return true;
     }
@@ -68,7 +67,7 @@ internal sealed class QueryPlan
             var end = column(EndColumn);
             for (int i = 0; i < n; i++) if (keep[i] && !end.IsNull(i) && end.Longs[i] < asOf) keep[i] = false;
         }
-        foreach (var f in Filters) f.Apply(column(f.Column), keep);
+        foreach (var f in Filters) f.Apply(column, keep);
         int count = 0;
         foreach (var k in keep) if (k) count++;
         var rows = new int[count];

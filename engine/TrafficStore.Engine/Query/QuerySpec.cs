@@ -13,6 +13,8 @@ public enum FilterOp
     Prefix,
     /// <summary>Equal to one of <see cref="ColumnFilter.Values"/>.</summary>
     In,
+    /// <summary>At least one of <see cref="ColumnFilter.Any"/> holds (an OR group inside the AND list); <see cref="ColumnFilter.Column"/> is unused.</summary>
+    AnyOf,
 }
 
 /// <summary>
@@ -22,6 +24,9 @@ public enum FilterOp
 /// </summary>
 public sealed record ColumnFilter(string Column, FilterOp Op, object? Value, IReadOnlyList<object>? Values = null)
 {
+    /// <summary>The alternatives of an <see cref="FilterOp.AnyOf"/> group.</summary>
+    public IReadOnlyList<ColumnFilter>? Any { get; init; }
+
     public static ColumnFilter Eq(string column, object value) => new(column, FilterOp.Eq, value);
     public static ColumnFilter NotEq(string column, object value) => new(column, FilterOp.NotEq, value);
     public static ColumnFilter Lt(string column, object value) => new(column, FilterOp.Lt, value);
@@ -30,6 +35,18 @@ public sealed record ColumnFilter(string Column, FilterOp Op, object? Value, IRe
     public static ColumnFilter Ge(string column, object value) => new(column, FilterOp.Ge, value);
     public static ColumnFilter Prefix(string column, string prefix) => new(column, FilterOp.Prefix, prefix);
     public static ColumnFilter In(string column, params object[] values) => new(column, FilterOp.In, null, values);
+
+    /// <summary>
+    /// Rows where at least one of <paramref name="alternatives"/> holds, e.g. the client or the server
+    /// namespace equals "shop". Groups do not narrow through the index (zone maps still apply: a row
+    /// group is skipped only when no alternative may match).
+    /// </summary>
+    public static ColumnFilter AnyOf(params ColumnFilter[] alternatives)
+    {
+        ArgumentNullException.ThrowIfNull(alternatives);
+        if (alternatives.Length == 0) throw new ArgumentException("AnyOf needs at least one alternative.", nameof(alternatives));
+        return new ColumnFilter("", FilterOp.AnyOf, null) { Any = alternatives };
+    }
 }
 
 /// <summary>

@@ -1,0 +1,134 @@
+using Apache.Arrow;
+using TrafficStore.Engine;
+using TrafficStore.Engine.Query;
+using TrafficStore.Ingest.Tables;
+using TrafficStore.Store.Tables;
+
+namespace TrafficStore.Store;
+
+/// <summary>Options of a <see cref="TrafficDatabase"/>; <see cref="Engine"/> adjusts the engine's options (partitioning, flush, retention interval).</summary>
+public sealed record TrafficDatabaseOptions
+{
+    public Func<StoreOptions, StoreOptions>? Engine { get; init; }
+    public static TrafficDatabaseOptions Default { get; } = new();
+}
+
+/// <summary>
+/// A TrafficStore store directory: the engine with every table of <see cref="TrafficTables"/>
+/// registered. Opening creates the directory when missing and recovers it when it was not closed.
+/// Capture ids (see <see cref="StoreIds"/>) are handed out here.
+/// </summary>
+public sealed class TrafficDatabase : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _captureIds = new(1, 1);
+    private long? _lastCaptureId;
+
+    private TrafficDatabase(string directory, TrafficStoreEngine engine)
+    {
+        Directory = directory;
+        Engine = engine;
+    }
+
+    /// <summary>$XDG_DATA_HOME/trafficstore, else ~/.local/share/trafficstore.</summary>
+    public static string DefaultDirectory
+    {
+        get
+        {
+            var xdg = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+            var root = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg)
+                ? xdg
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
+            return Path.Combine(root, "trafficstore");
+        }
+    }
+
+    public string Directory { get; }
+    public TrafficStoreEngine Engine { get; }
+
+    public static TrafficDatabase Open(string directory, TrafficDatabaseOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        options ??= TrafficDatabaseOptions.Default;
+        System.IO.Directory.CreateDirectory(directory);
+        var engineOptions = new StoreOptions(directory);
+        if (options.Engine is { } adjust) engineOptions = adjust(engineOptions);
+        var engine = TrafficStoreEngine.Open(engineOptions);
+        try
+        {
+            foreach (var table in TrafficTables.All) engine.RegisterTable(table.Spec);
+        }
+        catch
+        {
+            engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+        return new TrafficDatabase(directory, engine);
+    }
+
+    /// <summary>
+    /// Reserves the next capture id and records it durably as a 'started' capture_stats row, so a run
+    /// that crashes half way never has its id handed out again.
+    /// </summary>
+    public async Task<long> BeginCaptureAsync(string source, string? k8sSnapshot, CancellationToken ct = default)
+    {
+        await _captureIds.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            long last = _lastCaptureId ?? await MaxCaptureIdAsync(ct).ConfigureAwait(false);
+            long id = last + 1;
+            if (id > StoreIds.MaxCaptureId) throw new InvalidOperationException("The store has used every capture id.");
+            var row = new CaptureStatsRow { StartedNs = NowNs(), CaptureId = id, Source = source, State = "started", K8sSnapshot = k8sSnapshot };
+            await Engine.AppendAsync(TrafficTables.CaptureStats, new ArrowBatchBuilder<CaptureStatsRow>(TrafficTables.CaptureStatsDefinition).Build([row]), ct).ConfigureAwait(false);
+            _lastCaptureId = id;
+            return id;
+        }
+        finally { _captureIds.Release(); }
+    }
+
+    private async Task<long> MaxCaptureIdAsync(CancellationToken ct)
+    {
+        long max = 0;
+        var q = new QuerySpec(TrafficTables.CaptureStats).Select("capture_id");
+        await foreach (var batch in Engine.QueryAsync(q, ct).ConfigureAwait(false))
+        {
+            var ids = (Int64Array)batch.Column(0);
+            for (int i = 0; i < ids.Length; i++) if (ids.GetValue(i) is long v && v > max) max = v;
+        }
+        return max;
+    }
+
+    /// <summary>
+    /// Appends a batch sent by an agent (Flight DoPut) after checking it against the table's schema:
+    /// every column must exist in the table with the same Arrow type (columns left out are stored as
+    /// nulls), and the time column must be present. Durable when it returns.
+    /// </summary>
+    public ValueTask<AppendResult> AppendBatchAsync(string table, RecordBatch batch, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (!TrafficTables.TryGet(table, out var t))
+            throw new ArgumentException($"unknown table '{table}' (tables: {string.Join(", ", TrafficTables.Names)})");
+        var schema = t.Schema;
+        foreach (var field in batch.Schema.FieldsList)
+        {
+            int i = schema.GetFieldIndex(field.Name);
+            if (i < 0) throw new ArgumentException($"table '{table}' has no column '{field.Name}'");
+            var expected = schema.GetFieldByIndex(i).DataType;
+            if (!SameType(expected, field.DataType))
+                throw new ArgumentException($"column '{field.Name}' of table '{table}' is {expected.Name}, the batch has {field.DataType.Name}");
+        }
+        if (batch.Schema.GetFieldIndex(t.Spec.TimeColumn) < 0)
+            throw new ArgumentException($"the batch lacks the time column '{t.Spec.TimeColumn}' of table '{table}'");
+        return Engine.AppendAsync(table, batch, ct);
+    }
+
+    private static bool SameType(Apache.Arrow.Types.IArrowType a, Apache.Arrow.Types.IArrowType b) =>
+        a.TypeId == b.TypeId && (a is not Apache.Arrow.Types.TimestampType ta || b is Apache.Arrow.Types.TimestampType { Unit: var u } && u == ta.Unit);
+
+    internal static long NowNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Engine.DisposeAsync().ConfigureAwait(false);
+        _captureIds.Dispose();
+    }
+}

@@ -127,7 +127,9 @@ public sealed class TrafficFlightServer : FlightServer
             var token = _auth.Require(context, Scopes.Read);
             var text = DecodeUtf8(ticket.Ticket, "ticket");
             var query = Scope(Parse(text), token, context);
-            var result = await _store.Local.QueryAsync(query, context.CancellationToken);
+            var result = ConnectionsAsOf.Applies(query)
+                ? await ConnectionsAsOf.QueryAsync(_store.Local, query, context.CancellationToken)
+                : await _store.Local.QueryAsync(query, context.CancellationToken);
             bool redact = !token.Has(Scopes.PayloadsRead);
             await responseStream.SetupStream(result.Schema);
             long rows = 0;
@@ -162,7 +164,7 @@ public sealed class TrafficFlightServer : FlightServer
                 Engine.AppendResult ack;
                 try
                 {
-                    ack = await _store.Engine.AppendAsync(table, batch, context.CancellationToken);
+                    ack = await _store.Database.AppendBatchAsync(table, batch, context.CancellationToken);
                 }
                 catch (ArgumentException e)
                 {

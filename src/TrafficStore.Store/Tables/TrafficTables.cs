@@ -43,7 +43,7 @@ public static class TrafficTables
         .. ConnectionsTable.Definition.Columns.Select(c => c.Name == "connection_id"
             ? Column<Stored<ConnectionRecord>>.Int64("connection_id", s => s.Global(s.Row.ConnectionId), "store-wide connection id: capture_id * 2^40 + the per-capture id (TCP: tcp.stream; UDP: 2^32 + udp.stream)")
             : Lift<ConnectionRecord>(c)),
-        Column<Stored<ConnectionRecord>>.String("namespace", s => s.Namespace, "namespace the row is accounted to for retention: server_namespace, else client_namespace"),
+        Column<Stored<ConnectionRecord>>.String("owner_namespace", s => s.Namespace, "namespace the row is accounted to for retention: server_namespace, else client_namespace"),
     ]);
 
     public static readonly TableDefinition<Stored<HttpExchange>> HttpDefinition = L7(HttpTable.Definition, x => x.ConnectionId,
@@ -73,7 +73,7 @@ public static class TrafficTables
         Column<Stored<PayloadRow>>.Binary("body_decoded", s => s.Row.BodyDecoded, "body after content decoding (gzip, deflate, br ...); empty when not content-encoded or not decodable"),
         Column<Stored<PayloadRow>>.Boolean("truncated", s => s.Row.Truncated, "a body cap (PayloadOptions) was hit: the body is incomplete"),
         .. IdentityColumns<PayloadRow>(),
-        Column<Stored<PayloadRow>>.String("namespace", s => s.Namespace, "retention namespace: server_namespace, else client_namespace"),
+        Column<Stored<PayloadRow>>.String("owner_namespace", s => s.Namespace, "retention namespace: server_namespace, else client_namespace"),
     ]);
 
     /// <summary>Packets are built by <see cref="PacketBatchBuilder"/> (no allocation per frame); this definition is its schema and documentation.</summary>
@@ -131,7 +131,7 @@ public static class TrafficTables
         Column<Stored<TimelineRow>>.Int64("retransmission", s => s.Row.Retransmissions,
             "data segments so far whose bytes were all sent before (seq + len <= highest end seen in that direction); a simpler rule than tcp.analysis.retransmission, which the connections row carries"),
         .. IdentityColumns<TimelineRow>(),
-        Column<Stored<TimelineRow>>.String("namespace", s => s.Namespace, "retention namespace: server_namespace, else client_namespace"),
+        Column<Stored<TimelineRow>>.String("owner_namespace", s => s.Namespace, "retention namespace: server_namespace, else client_namespace"),
     ]);
 
     // ------------------------------------------------------------------ specs
@@ -142,21 +142,21 @@ public static class TrafficTables
     public static IReadOnlyList<StoreTable> All { get; } =
     [
         Table(ConnectionsDefinition, "One row per TCP connection or UDP flow (tshark's tcp.stream / udp.stream) with its TCP health figures and the Kubernetes identity of both ends.",
-            "first_ts", "last_ts", ["connection_id", "client_ip", "server_ip", "protocol", "health", .. IdentityIndex, "namespace"]),
+            "first_ts", "last_ts", ["connection_id", "client_ip", "server_ip", "protocol", "health", .. IdentityIndex, "owner_namespace"]),
         Table(HttpDefinition, "One row per HTTP/1.x request/response or HTTP/2 stream (gRPC calls included).",
-            "ts", "end_ts", ["connection_id", "exchange_id", "client_ip", "server_ip", "method", "status", "host", .. IdentityIndex, "namespace"]),
+            "ts", "end_ts", ["connection_id", "exchange_id", "client_ip", "server_ip", "method", "status", "host", .. IdentityIndex, "owner_namespace"]),
         Table(DnsDefinition, "One row per DNS query/response transaction (UDP and TCP).",
-            "ts", "end_ts", ["connection_id", "client_ip", "server_ip", "qname", "rcode_name", .. IdentityIndex, "namespace"]),
+            "ts", "end_ts", ["connection_id", "client_ip", "server_ip", "qname", "rcode_name", .. IdentityIndex, "owner_namespace"]),
         Table(TlsDefinition, "One row per TLS connection: its handshake (ClientHello/ServerHello, certificates, fingerprints).",
-            "ts", null, ["connection_id", "client_ip", "server_ip", "sni", .. IdentityIndex, "namespace"]),
+            "ts", null, ["connection_id", "client_ip", "server_ip", "sni", .. IdentityIndex, "owner_namespace"]),
         Table(PayloadsDefinition, "One row per HTTP message (request or response) with its headers and full body (no cap by default).",
-            "ts", null, ["exchange_id", "connection_id", .. IdentityIndex, "namespace"]),
+            "ts", null, ["exchange_id", "connection_id", .. IdentityIndex, "owner_namespace"]),
         Table(PacketsDefinition, "Every captured frame, bytes as captured, for exact pcap reproduction.",
             "ts", null, ["connection_id", "capture_id"], namespaceColumn: null),
         Table(CaptureStatsDefinition, "One row per ingest run (a 'started' row, then its final row).",
             "ts", null, ["capture_id"], namespaceColumn: null),
         Table(TimelineDefinition, "Per connection and active second: cumulative counters at the end of that second, valid until its next active second (as-of queries on long-lived connections).",
-            "ts", "end_ts", ["connection_id", .. IdentityIndex, "namespace"]),
+            "ts", "end_ts", ["connection_id", .. IdentityIndex, "owner_namespace"]),
     ];
 
     public static StoreTable Get(string name) => TryGet(name, out var t) ? t : throw new KeyNotFoundException($"unknown table '{name}'");
@@ -171,7 +171,7 @@ public static class TrafficTables
 
     // ------------------------------------------------------------------ helpers
 
-    private static StoreTable Table<T>(TableDefinition<T> def, string description, string time, string? end, string[] indexed, string? namespaceColumn = "namespace")
+    private static StoreTable Table<T>(TableDefinition<T> def, string description, string time, string? end, string[] indexed, string? namespaceColumn = "owner_namespace")
     {
         var schema = ArrowSchemas.ToSchema(def);
         var spec = new TableSpec(def.Name, schema, time)
@@ -194,7 +194,7 @@ public static class TrafficTables
         foreach (var c in source.Columns)
             columns.Add(overrides.Name == c.Name ? overrides.Column : Lift<T>(c));
         columns.AddRange(IdentityColumns<T>());
-        columns.Add(Column<Stored<T>>.String("namespace", s => s.Namespace, "retention namespace: server_namespace, else client_namespace"));
+        columns.Add(Column<Stored<T>>.String("owner_namespace", s => s.Namespace, "retention namespace: server_namespace, else client_namespace"));
         return new TableDefinition<Stored<T>>(source.Name, Version, columns);
     }
 

@@ -1,0 +1,422 @@
+using System.Text;
+using System.Threading.Channels;
+using Apache.Arrow;
+using TrafficStore.Ingest.Capture;
+using TrafficStore.Ingest.Decode;
+using TrafficStore.Ingest.Flows;
+using TrafficStore.Ingest.Pipeline;
+using TrafficStore.Ingest.Protocols;
+using TrafficStore.Ingest.Protocols.Dns;
+using TrafficStore.Ingest.Protocols.Http;
+using TrafficStore.Ingest.Protocols.Tls;
+using TrafficStore.Ingest.Tables;
+using TrafficStore.Kubernetes.Enrichment;
+using TrafficStore.Kubernetes.Identity;
+using TrafficStore.Store.Tables;
+using IngestIdentity = TrafficStore.Ingest.Flows.EndpointIdentity;
+
+namespace TrafficStore.Store.Ingest;
+
+/// <summary>Options of a <see cref="CaptureIngestor"/>.</summary>
+public sealed record CaptureIngestOptions
+{
+    /// <summary>Kubernetes identities for both ends of every row; null leaves the identity columns empty.</summary>
+    public IdentityMap? Identities { get; init; }
+    /// <summary>Path of the snapshot <see cref="Identities"/> came from (recorded in capture_stats).</summary>
+    public string? IdentitySource { get; init; }
+    /// <summary>Rows per appended batch (each table).</summary>
+    public int BatchRows { get; init; } = 16_384;
+    /// <summary>A batch is appended early once its variable-length data (frame bytes, bodies) reaches this.</summary>
+    public long BatchBytes { get; init; } = 32L << 20;
+    /// <summary>Batches waiting for the engine before the pipeline waits (bounds memory).</summary>
+    public int QueuedBatches { get; init; } = 4;
+    public ProtocolSetOptions? Protocols { get; init; }
+    public IngestOptions? Pipeline { get; init; }
+    public CaptureFileOptions? CaptureFile { get; init; }
+    /// <summary>Called about every 64k frames with frames read and the file offset reached.</summary>
+    public Action<IngestProgress>? Progress { get; init; }
+}
+
+public readonly record struct IngestProgress(string Source, long Frames, long Offset, long? Length);
+
+/// <summary>What one ingest run stored.</summary>
+public sealed record IngestSummary(
+    long CaptureId,
+    string Source,
+    long Frames,
+    long Packets,
+    long Bytes,
+    long TcpConnections,
+    long UdpFlows,
+    IReadOnlyDictionary<string, long> RowsByTable,
+    CaptureError? Error,
+    bool Cancelled,
+    TimeSpan Elapsed)
+{
+    public bool Complete => Error is null && !Cancelled;
+}
+
+/// <summary>
+/// Runs the ingest pipeline with every protocol (<see cref="ProtocolSet"/>) over a capture and
+/// appends its rows to a <see cref="TrafficDatabase"/>: connections, http, dns, tls, payloads,
+/// packets, connection_timeline and a capture_stats row. Rows are appended in bounded batches while
+/// the capture is read, so memory does not grow with the capture (except the pipeline's own
+/// per-connection state). A capture that cannot be read to its end keeps everything before the
+/// error; the summary and capture_stats say where it stopped.
+/// </summary>
+public sealed class CaptureIngestor
+{
+    private readonly TrafficDatabase _db;
+    private readonly CaptureIngestOptions _options;
+
+    public CaptureIngestor(TrafficDatabase db, CaptureIngestOptions? options = null)
+    {
+        _db = db ?? throw new ArgumentNullException(nameof(db));
+        _options = options ?? new CaptureIngestOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.BatchRows, 1);
+    }
+
+    public async Task<IngestSummary> IngestFileAsync(string path, CancellationToken ct = default)
+    {
+        long length = new FileInfo(path).Length;
+        using var source = CaptureFile.Open(path, _options.CaptureFile);
+        return await IngestAsync(source, path, length, ct).ConfigureAwait(false);
+    }
+
+    public async Task<IngestSummary> IngestAsync(ICaptureSource source, string sourceName, long? length = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        long startedNs = TrafficDatabase.NowNs();
+        long captureId = await _db.BeginCaptureAsync(sourceName, _options.IdentitySource, ct).ConfigureAwait(false);
+        var queue = Channel.CreateBounded<(string Table, RecordBatch Batch)>(new BoundedChannelOptions(Math.Max(1, _options.QueuedBatches))
+        {
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        var appender = Task.Run(async () =>
+        {
+            await foreach (var (table, batch) in queue.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                await _db.Engine.AppendAsync(table, batch, ct).ConfigureAwait(false);
+        }, ct);
+
+        Run run;
+        try
+        {
+            run = await Task.Run(() =>
+            {
+                var r = new Run(this, captureId, sourceName, length, queue.Writer, ct);
+                r.Execute(source);
+                return r;
+            }, ct).ConfigureAwait(false);
+            queue.Writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            queue.Writer.TryComplete(e);
+            try { await appender.ConfigureAwait(false); } catch { /* the first failure is the one to report */ }
+            throw;
+        }
+        await appender.ConfigureAwait(false);
+
+        var result = run.Result!;
+        var stats = new CaptureStatsRow
+        {
+            StartedNs = startedNs,
+            FinishedNs = TrafficDatabase.NowNs(),
+            CaptureId = captureId,
+            Source = sourceName,
+            State = result.Error is not null ? "error" : result.Cancelled ? "cancelled" : "complete",
+            Frames = result.Frames,
+            Packets = result.Packets,
+            Bytes = run.Bytes,
+            TcpConnections = result.TcpConnections,
+            UdpFlows = result.UdpFlows,
+            HttpExchanges = run.Rows[TrafficTables.Http],
+            DnsTransactions = run.Rows[TrafficTables.Dns],
+            TlsHandshakes = run.Rows[TrafficTables.Tls],
+            FirstFrameNs = run.FirstFrameNs,
+            LastFrameNs = run.LastFrameNs,
+            DecoderAnomalies = string.Join("|", result.Decoder.AnomalyCounts().Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}:{kv.Value}")),
+            Error = result.Error?.ToString(),
+            ErrorOffset = result.Error?.ByteOffset,
+            K8sSnapshot = _options.IdentitySource,
+        };
+        await _db.Engine.AppendAsync(TrafficTables.CaptureStats,
+            new ArrowBatchBuilder<CaptureStatsRow>(TrafficTables.CaptureStatsDefinition).Build([stats]), CancellationToken.None).ConfigureAwait(false);
+        run.Rows[TrafficTables.CaptureStats] = 1;
+        return new IngestSummary(captureId, sourceName, result.Frames, result.Packets, run.Bytes, result.TcpConnections, result.UdpFlows,
+            run.Rows, result.Error, result.Cancelled, started.Elapsed);
+    }
+
+    /// <summary>One ingest run: the pipeline loop on one thread, handing full batches to the appender.</summary>
+    private sealed class Run
+    {
+        private const int ProgressInterval = 1 << 16;
+        private static readonly IngestIdentity Nobody = new();
+
+        private readonly CaptureIngestor _owner;
+        private readonly long _captureId;
+        private readonly string _source;
+        private readonly long? _length;
+        private readonly ChannelWriter<(string, RecordBatch)> _out;
+        private readonly CancellationToken _ct;
+        private readonly ConnectionEnricher? _enricher;
+        private readonly Dictionary<long, (IngestIdentity Client, IngestIdentity Server)> _identities = new();
+        private readonly PacketBatchBuilder _packets = new();
+        private readonly ConnectionTimeline _timeline;
+        private readonly RowBuffer<Stored<ConnectionRecord>> _connections;
+        private readonly RowBuffer<Stored<HttpExchange>> _http;
+        private readonly RowBuffer<Stored<DnsTransaction>> _dns;
+        private readonly RowBuffer<Stored<TlsHandshake>> _tls;
+        private readonly RowBuffer<Stored<PayloadRow>> _payloads;
+        private readonly RowBuffer<Stored<TimelineRow>> _timelineRows;
+
+        public Run(CaptureIngestor owner, long captureId, string source, long? length, ChannelWriter<(string, RecordBatch)> output, CancellationToken ct)
+        {
+            _owner = owner;
+            _captureId = captureId;
+            _source = source;
+            _length = length;
+            _out = output;
+            _ct = ct;
+            if (owner._options.Identities is { } map) _enricher = new ConnectionEnricher(map);
+            int rows = owner._options.BatchRows;
+            long bytes = owner._options.BatchBytes;
+            _connections = new(TrafficTables.ConnectionsDefinition, rows, bytes, Send);
+            _http = new(TrafficTables.HttpDefinition, rows, bytes, Send);
+            _dns = new(TrafficTables.DnsDefinition, rows, bytes, Send);
+            _tls = new(TrafficTables.TlsDefinition, rows, bytes, Send);
+            _payloads = new(TrafficTables.PayloadsDefinition, rows, bytes, Send);
+            _timelineRows = new(TrafficTables.TimelineDefinition, rows, bytes, Send);
+            _timeline = new ConnectionTimeline((row, ends) => _timelineRows.Add(Wrap(row, row.ConnectionId, ends), 0));
+            foreach (var t in TrafficTables.Names) Rows[t] = 0;
+        }
+
+        public IngestResult? Result { get; private set; }
+        public Dictionary<string, long> Rows { get; } = new();
+        public long Bytes { get; private set; }
+        public long? FirstFrameNs { get; private set; }
+        public long? LastFrameNs { get; private set; }
+
+        public void Execute(ICaptureSource source)
+        {
+            var options = _owner._options;
+            var protocols = new ProtocolSet(new Sink<HttpExchange>(AddHttp), new Sink<DnsTransaction>(AddDns), new Sink<TlsHandshake>(AddTls), options.Protocols);
+            var pipelineOptions = options.Pipeline ?? IngestOptions.Default;
+            var pipeline = new IngestPipeline(new Sink<ConnectionRecord>(AddConnection), protocols.StreamProtocols, protocols.DatagramProtocols, pipelineOptions);
+            var decoder = new PacketDecoder(pipelineOptions.Decoder);
+            var frame = new CaptureFrame();
+            long frames = 0, packets = 0;
+            CaptureError? error = null;
+            bool cancelled = false;
+            while (true)
+            {
+                var status = source.TryReadNext(ref frame);
+                if (status == CaptureReadStatus.EndOfCapture) break;
+                if (status == CaptureReadStatus.Error)
+                {
+                    error = source.Error;
+                    break;
+                }
+                frames++;
+                Bytes += frame.Data.Length;
+                FirstFrameNs ??= frame.TimestampNs;
+                LastFrameNs = frame.TimestampNs;
+                long connectionId = -1;
+                if (decoder.Decode(frame, out var packet, out var payload) == DecodeStatus.Decoded)
+                {
+                    connectionId = pipeline.ProcessPacket(packet, payload);
+                    packets++;
+                    if (connectionId >= 0) _timeline.Add(packet, connectionId);
+                }
+                _packets.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null);
+                if (_packets.Count >= options.BatchRows || _packets.DataBytes >= options.BatchBytes) SendPackets();
+                if ((frames & (ProgressInterval - 1)) == 0)
+                {
+                    options.Progress?.Invoke(new IngestProgress(_source, frames, frame.FileOffset, _length));
+                    if (_ct.IsCancellationRequested) { cancelled = true; break; }
+                }
+            }
+            decoder.FinishCapture();
+            pipeline.Complete();
+            _timeline.Complete();
+            options.Progress?.Invoke(new IngestProgress(_source, frames, _length ?? 0, _length));
+            if (_packets.Count > 0) SendPackets();
+            _connections.Flush();
+            _http.Flush();
+            _dns.Flush();
+            _tls.Flush();
+            _payloads.Flush();
+            _timelineRows.Flush();
+            Result = new IngestResult(frames, packets, pipeline.TcpConnections, pipeline.UdpFlows, decoder.Statistics, error, cancelled);
+        }
+
+        private void SendPackets()
+        {
+            int n = _packets.Count;
+            Send(TrafficTables.Packets, _packets.Build());
+            Rows[TrafficTables.Packets] += n;
+        }
+
+        private void Send(string table, RecordBatch batch)
+        {
+            if (table != TrafficTables.Packets) Rows[table] += batch.Length;
+            // The pipeline is synchronous: wait here while the appender is behind (bounded memory).
+            var write = _out.WriteAsync((table, batch), _ct);
+            if (!write.IsCompletedSuccessfully) write.AsTask().GetAwaiter().GetResult();
+        }
+
+        // ------------------------------------------------------------------ rows
+
+        private void AddConnection(ConnectionRecord row)
+        {
+            if (_enricher is not null)
+            {
+                _enricher.Enrich(row.ClientIp, row.ClientPort, row.ServerIp, row.ServerPort, row.FirstTimestampNs, out var client, out var server);
+                Copy(client, row.Client);
+                Copy(server, row.Server);
+            }
+            _connections.Add(new Stored<ConnectionRecord>(row, _captureId, row.Client, row.Server), 0);
+        }
+
+        private void AddHttp(HttpExchange x)
+        {
+            var stored = Wrap(x, x.ConnectionId, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort);
+            _http.Add(stored, 0);
+            AddPayloads(x, stored);
+        }
+
+        private void AddDns(DnsTransaction x) => _dns.Add(Wrap(x, x.ConnectionId, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort), 0);
+
+        private void AddTls(TlsHandshake x) => _tls.Add(Wrap(x, x.ConnectionId, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort), 0);
+
+        private void AddPayloads(HttpExchange x, Stored<HttpExchange> stored)
+        {
+            bool hasRequest = x.Method is not null || x.RequestHeaders.Count > 0 || x.RequestBody is not null;
+            bool hasResponse = x.Status is not null || x.ResponseHeaders.Count > 0 || x.ResponseBody is not null;
+            long start = TrafficTables.HttpDefinition["ts"].GetInt64(stored) ?? 0;
+            if (hasRequest)
+            {
+                var row = new PayloadRow
+                {
+                    TimestampNs = x.RequestFirstByteNs ?? x.RequestTimestampNs ?? start,
+                    ExchangeId = x.ExchangeId,
+                    ConnectionId = x.ConnectionId,
+                    Direction = "c2s",
+                    Kind = "request",
+                    Headers = HeaderText($"{x.Method} {x.Uri} {x.Protocol}", x.RequestHeaders, x.RequestTrailers),
+                    Body = x.RequestBody,
+                    BodyDecoded = x.RequestBodyDecoded,
+                    Truncated = x.BodyTruncated,
+                };
+                _payloads.Add(new Stored<PayloadRow>(row, _captureId, stored.Client, stored.Server), (row.Body?.Length ?? 0) + (row.BodyDecoded?.Length ?? 0));
+            }
+            if (hasResponse)
+            {
+                var row = new PayloadRow
+                {
+                    TimestampNs = x.ResponseFirstByteNs ?? x.ResponseTimestampNs ?? start,
+                    ExchangeId = x.ExchangeId,
+                    ConnectionId = x.ConnectionId,
+                    Direction = "s2c",
+                    Kind = "response",
+                    Headers = HeaderText($"{x.Protocol} {x.Status} {x.Reason}".TrimEnd(), x.ResponseHeaders, x.ResponseTrailers),
+                    Body = x.ResponseBody,
+                    BodyDecoded = x.ResponseBodyDecoded,
+                    Truncated = x.BodyTruncated,
+                };
+                _payloads.Add(new Stored<PayloadRow>(row, _captureId, stored.Client, stored.Server), (row.Body?.Length ?? 0) + (row.BodyDecoded?.Length ?? 0));
+            }
+        }
+
+        private static string HeaderText(string startLine, List<KeyValuePair<string, string>> headers, List<KeyValuePair<string, string>> trailers)
+        {
+            var sb = new StringBuilder(startLine).Append('\n');
+            foreach (var (k, v) in headers) sb.Append(k).Append(": ").Append(v).Append('\n');
+            if (trailers.Count > 0)
+            {
+                sb.Append('\n');
+                foreach (var (k, v) in trailers) sb.Append(k).Append(": ").Append(v).Append('\n');
+            }
+            return sb.ToString();
+        }
+
+        // ------------------------------------------------------------------ identities
+
+        private Stored<T> Wrap<T>(T row, long connectionId, string clientIp, int clientPort, string serverIp, int serverPort)
+        {
+            var (client, server) = Identities(connectionId, () =>
+            {
+                long first = _timeline.TryGetEnds(connectionId, out var ends) ? ends.FirstNs : 0;
+                return (Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, first);
+            });
+            return new Stored<T>(row, _captureId, client, server);
+        }
+
+        private Stored<TimelineRow> Wrap(TimelineRow row, long connectionId, ConnectionEnds ends)
+        {
+            var (client, server) = Identities(connectionId, () => (ends.ClientIp, ends.ClientPort, ends.ServerIp, ends.ServerPort, ends.FirstNs));
+            return new Stored<TimelineRow>(row, _captureId, client, server);
+        }
+
+        /// <summary>Both ends' identities of a connection, resolved once as of its first packet.</summary>
+        private (IngestIdentity Client, IngestIdentity Server) Identities(long connectionId,
+            Func<(NetAddress ClientIp, ushort ClientPort, NetAddress ServerIp, ushort ServerPort, long FirstNs)> ends)
+        {
+            if (_enricher is null) return (Nobody, Nobody);
+            if (_identities.TryGetValue(connectionId, out var known)) return known;
+            var e = ends();
+            _enricher.Enrich(e.ClientIp, e.ClientPort, e.ServerIp, e.ServerPort, e.FirstNs, out var client, out var server);
+            var pair = (ToIngest(client), ToIngest(server));
+            _identities[connectionId] = pair;
+            return pair;
+        }
+
+        private static NetAddress Parse(string ip) => System.Net.IPAddress.TryParse(ip, out var a) ? NetAddress.FromIPAddress(a) : default;
+
+        private static IngestIdentity ToIngest(Kubernetes.Identity.EndpointIdentity id)
+        {
+            var r = new IngestIdentity();
+            Copy(id, r);
+            return r;
+        }
+
+        private static void Copy(Kubernetes.Identity.EndpointIdentity from, IngestIdentity to)
+        {
+            to.Pod = from.Pod;
+            to.Namespace = from.Namespace;
+            to.Workload = from.Workload;
+            to.Node = from.Node;
+            to.Service = from.Service;
+        }
+    }
+
+    private sealed class Sink<T>(Action<T> add) : IRowSink<T>
+    {
+        public void Add(T row) => add(row);
+    }
+
+    /// <summary>Rows of one table waiting to become a batch.</summary>
+    private sealed class RowBuffer<T>(TableDefinition<T> table, int maxRows, long maxBytes, Action<string, RecordBatch> send)
+    {
+        private readonly ArrowBatchBuilder<T> _builder = new(table);
+        private readonly List<T> _rows = new();
+        private long _bytes;
+
+        public void Add(T row, long bytes)
+        {
+            _rows.Add(row);
+            _bytes += bytes;
+            if (_rows.Count >= maxRows || _bytes >= maxBytes) Flush();
+        }
+
+        public void Flush()
+        {
+            if (_rows.Count == 0) return;
+            send(table.Name, _builder.Build(_rows));
+            _rows.Clear();
+            _bytes = 0;
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using Apache.Arrow;
+using Apache.Arrow.Types;
+using TrafficStore.Ingest.Capture;
+using TrafficStore.Ingest.Tables;
+using TrafficStore.Store.Tables;
+
+namespace TrafficStore.Store.Ingest;
+
+/// <summary>
+/// Builds packets-table batches straight from captured frames: the frame bytes are appended to one
+/// growing buffer, so adding a frame allocates nothing (amortised). Columns and order are those of
+/// <see cref="TrafficTables.PacketsDefinition"/>.
+/// </summary>
+internal sealed class PacketBatchBuilder
+{
+    private static readonly Schema PacketsSchema = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);
+
+    private ArrowBuffer.Builder<long> _ts = new(), _capture = new(), _frame = new(), _conn = new(), _iface = new(), _link = new(), _origLen = new();
+    private ArrowBuffer.BitmapBuilder _connValid = new();
+    private ArrowBuffer.Builder<int> _offsets = new();
+    private ArrowBuffer.Builder<byte> _data = new();
+    private int _connNulls;
+
+    public int Count { get; private set; }
+    public long DataBytes { get; private set; }
+
+    public void Add(in CaptureFrame frame, long captureId, long? connectionId)
+    {
+        if (Count == 0) _offsets.Append(0);
+        _ts.Append(frame.TimestampNs);
+        _capture.Append(captureId);
+        _frame.Append(frame.Number);
+        _conn.Append(connectionId ?? 0);
+        _connValid.Append(connectionId.HasValue);
+        if (!connectionId.HasValue) _connNulls++;
+        _iface.Append(frame.InterfaceId);
+        _link.Append((long)frame.LinkType);
+        _origLen.Append(frame.OriginalLength);
+        _data.Append(frame.Data);
+        DataBytes += frame.Data.Length;
+        _offsets.Append(checked((int)DataBytes));
+        Count++;
+    }
+
+    /// <summary>The rows added since the last call as one batch, and a fresh start.</summary>
+    public RecordBatch Build()
+    {
+        int n = Count;
+        IArrowArray Longs(ArrowBuffer.Builder<long> b, IArrowType type, ArrowBuffer validity = default, int nulls = 0) =>
+            ArrowArrayFactory.BuildArray(new ArrayData(type, n, nulls, 0, [validity, b.Build()]));
+        var arrays = new IArrowArray[]
+        {
+            Longs(_ts, ArrowSchemas.TimestampNs),
+            Longs(_capture, Int64Type.Default),
+            Longs(_frame, Int64Type.Default),
+            Longs(_conn, Int64Type.Default, _connNulls > 0 ? _connValid.Build() : ArrowBuffer.Empty, _connNulls),
+            Longs(_iface, Int64Type.Default),
+            Longs(_link, Int64Type.Default),
+            Longs(_origLen, Int64Type.Default),
+            new BinaryArray(BinaryType.Default, n, _offsets.Build(), _data.Build(), ArrowBuffer.Empty, 0, 0),
+        };
+        var batch = new RecordBatch(PacketsSchema, arrays, n);
+        _ts = new(); _capture = new(); _frame = new(); _conn = new(); _iface = new(); _link = new(); _origLen = new();
+        _connValid = new(); _offsets = new(); _data = new();
+        _connNulls = 0;
+        Count = 0;
+        DataBytes = 0;
+        return batch;
+    }
+}

@@ -1,0 +1,164 @@
+using System.Globalization;
+using TrafficStore.Ingest.Tables;
+using TrafficStore.Store.Tables;
+using EngineFilter = TrafficStore.Engine.Query.ColumnFilter;
+using QuerySpec = TrafficStore.Engine.Query.QuerySpec;
+
+namespace TrafficStore.Store.Query;
+
+/// <summary>
+/// Turns a <see cref="TrafficQuery"/> into the engine's <see cref="QuerySpec"/> for one table of
+/// <see cref="TrafficTables"/>: checks the table, the columns and the values, and expands the logical
+/// fields of docs/query-language.md. Identity fields (namespace, pod, service, workload, node), ip and
+/// port hold when EITHER end matches (an engine OR group); with != they hold when NEITHER end equals
+/// the value (the negation of "=").
+/// </summary>
+public static class QueryTranslator
+{
+    private static readonly string[] IdentityFields = ["namespace", "pod", "service", "workload", "node"];
+    private static readonly string[] HealthClasses = ["healthy", "degraded", "severe"];
+
+    /// <summary>The logical fields (not columns) the query language accepts.</summary>
+    public static IReadOnlyList<string> LogicalFields { get; } = [.. IdentityFields, "ip", "port", "connection", "protocol", "path_prefix", "health"];
+
+    public static QuerySpec Translate(TrafficQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        QueryRules.CheckShape(query);
+        if (!TrafficTables.TryGet(query.Table, out var table))
+            throw new QueryException($"unknown table '{query.Table}' (tables: {string.Join(", ", TrafficTables.Names)})");
+
+        if (query.OrderBy is { } order && (order != table.Spec.TimeColumn || query.Descending))
+            throw new QueryException($"ordering is supported on the time column '{table.Spec.TimeColumn}' ascending only (asked: {order}{(query.Descending ? " desc" : "")})");
+        if (query.Select is { } select)
+        {
+            if (select.Count == 0) throw new QueryException("select names no column");
+            foreach (var c in select) Column(table, c, "select");
+        }
+
+        var filters = query.Filters.SelectMany(f => Filter(table, f)).ToArray();
+        return new QuerySpec(table.Name)
+        {
+            From = query.FromNs,
+            To = query.ToNs,
+            AsOf = query.AsOfNs,
+            Filters = filters,
+            Columns = query.Select,
+            Limit = query.Limit,
+            OrderByTime = true,
+        };
+    }
+
+    private static StoreColumn Column(StoreTable table, string name, string where) =>
+        table.Columns.FirstOrDefault(c => c.Name == name)
+        ?? throw new QueryException($"unknown column '{name}' in {where} of table '{table.Name}'");
+
+    private static IEnumerable<EngineFilter> Filter(StoreTable table, QueryFilter f)
+    {
+        string field = f.Field;
+        if (IdentityFields.Contains(field)) return EitherEnd(table, field, $"client_{field}", $"server_{field}", f);
+        switch (field)
+        {
+            case "ip": return EitherEnd(table, field, "client_ip", "server_ip", f);
+            case "port": return EitherEnd(table, field, "client_port", "server_port", f);
+            case "connection": return [Plain(table, Need(table, field, "connection_id"), f)];
+            case "protocol": return [Plain(table, Need(table, field, table.HasColumn("protocol") ? "protocol" : "proto"), f)];
+            case "path_prefix":
+                if (f.Op != FilterOp.Equal && f.Op != FilterOp.Prefix)
+                    throw new QueryException($"path_prefix takes = (or ^=), not {QueryRules.OpText(f.Op)}");
+                return [Plain(table, Need(table, field, "uri"), f with { Op = FilterOp.Prefix })];
+            case "health":
+                foreach (var v in f.Values)
+                    if (!HealthClasses.Contains(v.Text))
+                        throw new QueryException($"health '{v.Text}' is not one of {string.Join(", ", HealthClasses)}");
+                return [Plain(table, Need(table, field, "health"), f)];
+        }
+        return [Plain(table, Column(table, field, "where"), f)];
+    }
+
+    private static StoreColumn Need(StoreTable table, string field, string column) =>
+        table.Columns.FirstOrDefault(c => c.Name == column)
+        ?? throw new QueryException($"field '{field}' is not available on table '{table.Name}' (it has no {column} column)");
+
+    private static IEnumerable<EngineFilter> EitherEnd(StoreTable table, string field, string client, string server, QueryFilter f)
+    {
+        var a = Plain(table, Need(table, field, client), f);
+        var b = Plain(table, Need(table, field, server), f);
+        // "x != v" is the negation of "either end = v": neither end equals v (both filters, ANDed).
+        return f.Op == FilterOp.NotEqual ? [a, b] : [EngineFilter.AnyOf(a, b)];
+    }
+
+    private static EngineFilter Plain(StoreTable table, StoreColumn column, QueryFilter f)
+    {
+        if (f.Values.Count == 0) throw new QueryException($"condition on '{f.Field}' has no value");
+        if (column.Kind == ColumnKind.Binary) throw new QueryException($"column '{column.Name}' holds bytes and cannot be compared");
+        if (f.Op == FilterOp.Prefix && column.Kind != ColumnKind.String)
+            throw new QueryException($"^= (starts with) needs a text column; '{column.Name}' is {Describe(column.Kind)}");
+        if (f.Op == FilterOp.In)
+            return EngineFilter.In(column.Name, f.Values.Select(v => Value(column, f.Field, v)).ToArray());
+        var value = Value(column, f.Field, f.Value);
+        return f.Op switch
+        {
+            FilterOp.Equal => EngineFilter.Eq(column.Name, value),
+            FilterOp.NotEqual => EngineFilter.NotEq(column.Name, value),
+            FilterOp.Less => EngineFilter.Lt(column.Name, value),
+            FilterOp.LessOrEqual => EngineFilter.Le(column.Name, value),
+            FilterOp.Greater => EngineFilter.Gt(column.Name, value),
+            FilterOp.GreaterOrEqual => EngineFilter.Ge(column.Name, value),
+            FilterOp.Prefix => EngineFilter.Prefix(column.Name, (string)value),
+            _ => throw new QueryException($"operator {QueryRules.OpText(f.Op)} is not supported on '{f.Field}'"),
+        };
+    }
+
+    private static object Value(StoreColumn column, string field, QueryValue v)
+    {
+        switch (column.Kind)
+        {
+            case ColumnKind.String:
+                return v.Text;
+            case ColumnKind.Int64:
+                if (long.TryParse(v.Text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long l)) return l;
+                throw new QueryException($"'{v.Text}' is not an integer ({field} is {Describe(column.Kind)})");
+            case ColumnKind.Double:
+                if (v.Number is double d) return d;
+                throw new QueryException($"'{v.Text}' is not a number ({field} is {Describe(column.Kind)})");
+            case ColumnKind.Boolean:
+                return v.Text.ToLowerInvariant() switch
+                {
+                    "true" or "1" or "yes" => true,
+                    "false" or "0" or "no" => false,
+                    _ => throw new QueryException($"'{v.Text}' is not true or false ({field} is a boolean)"),
+                };
+            case ColumnKind.TimestampNs:
+                return QueryTime.Parse(v.Text, QueryTime.NowNs());
+            case ColumnKind.DurationNs:
+                if (v.Number is double seconds) return checked((long)Math.Round(seconds * 1e9));
+                throw new QueryException($"'{v.Text}' is not a number of seconds ({field} is a duration)");
+            default:
+                throw new QueryException($"column '{column.Name}' cannot be compared");
+        }
+    }
+
+    private static string Describe(ColumnKind kind) => kind switch
+    {
+        ColumnKind.Int64 => "an integer",
+        ColumnKind.Double => "a number",
+        ColumnKind.String => "text",
+        ColumnKind.Boolean => "a boolean",
+        ColumnKind.TimestampNs => "a timestamp",
+        ColumnKind.DurationNs => "a duration (seconds)",
+        _ => "bytes",
+    };
+}
+
+/// <summary>Either query form (docs/query-language.md): JSON when it starts with '{', else text.</summary>
+public static class QueryParser
+{
+    public static TrafficQuery Parse(string query, long? nowNs = null)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        long now = nowNs ?? QueryTime.NowNs();
+        var trimmed = query.TrimStart();
+        return trimmed.StartsWith('{') ? JsonQueryParser.Parse(trimmed, now) : TextQueryParser.Parse(trimmed, now);
+    }
+}

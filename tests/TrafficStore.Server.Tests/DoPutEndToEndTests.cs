@@ -224,12 +224,12 @@ public class DoPutEndToEndTests : IClassFixture<DoPutFixture>
         Assert.Equal(StatusCode.PermissionDenied, readerAdmin.StatusCode);
         var readerExport = await Assert.ThrowsAsync<RpcException>(() => S.ActionAsync("export.pcap", """{"from":0}""", TestServer.Reader));
         Assert.Equal(StatusCode.PermissionDenied, readerExport.StatusCode);
-        var readerPut = await S.Client.StartPut(FlightDescriptor.CreatePathDescriptor("http"), TestServer.Auth(TestServer.Reader));
+        var readerPut = S.Client.StartPut(FlightDescriptor.CreatePathDescriptor("http"), TestServer.Auth(TestServer.Reader));
         await readerPut.RequestStream.CompleteAsync();
         Assert.Equal(StatusCode.PermissionDenied, (await Assert.ThrowsAsync<RpcException>(async () => await readerPut.ResponseStream.MoveNext(CancellationToken.None))).StatusCode);
 
         Assert.True(S.Server.Metrics.DeniedTotal >= 6);
-        using var http = new HttpClient { BaseAddress = S.Server.Address };
+        using var http = new HttpClient { BaseAddress = S.Server.OpsAddress };
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("trafficstore_denied_calls_total{method=\"/arrow.flight.protocol.FlightService/DoGet\",code=\"Unauthenticated\"}", metrics);
         Assert.Contains("trafficstore_query_duration_seconds_bucket{le=\"+Inf\"}", metrics);

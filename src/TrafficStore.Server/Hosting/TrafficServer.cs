@@ -15,24 +15,27 @@ using TrafficStore.Server.Security;
 namespace TrafficStore.Server.Hosting;
 
 /// <summary>
-/// Kestrel serving the Flight service (gRPC over HTTP/2), <c>/healthz</c> and Prometheus
-/// <c>/metrics</c> on one endpoint. Without TLS the endpoint speaks HTTP/1.1 and cleartext
-/// HTTP/2 (prior knowledge, as gRPC clients use it); with TLS both are negotiated by ALPN.
+/// Kestrel serving the Flight service (gRPC over HTTP/2) on one endpoint and <c>/healthz</c> and
+/// Prometheus <c>/metrics</c> over HTTP/1.1 on a second (by default the next port).
 /// Stopping it finishes the calls in flight; the caller then flushes and closes the store.
 /// </summary>
 public sealed class TrafficServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private TrafficServer(WebApplication app, Uri address, ServerMetrics metrics)
+    private TrafficServer(WebApplication app, Uri address, Uri opsAddress, ServerMetrics metrics)
     {
         _app = app;
         Address = address;
+        OpsAddress = opsAddress;
         Metrics = metrics;
     }
 
     /// <summary>The bound address (the real port when 0 was asked for), http:// or https://.</summary>
     public Uri Address { get; }
+
+    /// <summary>Where /healthz and /metrics answer over HTTP/1.1.</summary>
+    public Uri OpsAddress { get; }
 
     public ServerMetrics Metrics { get; }
 
@@ -52,12 +55,21 @@ public sealed class TrafficServer : IAsyncDisposable
         if (options.JsonLogs) builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ");
         else builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
 
+        ListenOptions? flightListen = null, opsListen = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(options.Listen, l =>
             {
-                l.Protocols = HttpProtocols.Http1AndHttp2;
+                // Cleartext: HTTP/2 only, since gRPC clients speak it with prior knowledge (a mixed
+                // HTTP/1.1+2 cleartext endpoint refuses that). TLS: both, negotiated by ALPN.
+                l.Protocols = certificate is null ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2;
                 if (certificate is not null) l.UseHttps(certificate);
+                flightListen = l;
+            });
+            k.Listen(options.OpsListen ?? OpsEndpointFor(options.Listen), l =>
+            {
+                l.Protocols = HttpProtocols.Http1AndHttp2;
+                opsListen = l;
             });
             // No silent truncation: gRPC's own message limit applies to batches; Kestrel's body limit must not cut them first.
             k.Limits.MaxRequestBodySize = null;
@@ -90,10 +102,22 @@ public sealed class TrafficServer : IAsyncDisposable
         app.MapGet("/metrics", () => Results.Text(metrics.Render(store.Engine.GetStats()), "text/plain; version=0.0.4; charset=utf-8"));
 
         await app.StartAsync(ct);
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var uri = new Uri(bound.Replace("[::]", "[::1]").Replace("0.0.0.0", "127.0.0.1"));
-        app.Logger.LogInformation("Serving Arrow Flight on {Address} ({Tables} tables)", uri, store.Engine.TableNames.Count);
-        return new TrafficServer(app, uri, metrics);
+        var scheme = certificate is null ? "http" : "https";
+        var uri = new Uri($"{scheme}://{Loopback(flightListen!.IPEndPoint!)}");
+        var ops = new Uri($"http://{Loopback(opsListen!.IPEndPoint!)}");
+        app.Logger.LogInformation("Serving Arrow Flight on {Address}, /healthz and /metrics on {Ops} ({Tables} tables)", uri, ops, store.Engine.TableNames.Count);
+        return new TrafficServer(app, uri, ops, metrics);
+    }
+
+    /// <summary>The operations endpoint (HTTP/1.1 for Prometheus and probes): the Flight port + 1, or a free port.</summary>
+    public static System.Net.IPEndPoint OpsEndpointFor(System.Net.IPEndPoint flight) =>
+        new(flight.Address, flight.Port == 0 ? 0 : flight.Port + 1);
+
+    private static string Loopback(System.Net.IPEndPoint ep)
+    {
+        var address = ep.Address.Equals(System.Net.IPAddress.Any) ? System.Net.IPAddress.Loopback
+            : ep.Address.Equals(System.Net.IPAddress.IPv6Any) ? System.Net.IPAddress.IPv6Loopback : ep.Address;
+        return new System.Net.IPEndPoint(address, ep.Port).ToString();
     }
 
     /// <summary>Completes when the host is asked to stop (Ctrl+C, SIGTERM, or <see cref="StopAsync"/>).</summary>

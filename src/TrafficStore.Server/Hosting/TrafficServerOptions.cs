@@ -11,6 +11,9 @@ public sealed record TrafficServerOptions
     /// <summary>Address and port; port 0 picks a free port (see <see cref="TrafficServer.Address"/>).</summary>
     public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, DefaultPort);
 
+    /// <summary>The /healthz and /metrics endpoint (HTTP/1.1, no TLS); null: the Flight address, port + 1 (a free port when that is 0).</summary>
+    public IPEndPoint? OpsListen { get; init; }
+
     /// <summary>PEM certificate and key: serve TLS (HTTP/2 and HTTP/1.1 by ALPN). Both or neither.</summary>
     public string? TlsCertificateFile { get; init; }
     public string? TlsKeyFile { get; init; }

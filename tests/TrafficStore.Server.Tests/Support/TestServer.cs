@@ -24,12 +24,12 @@ public sealed class TestServer : IAsyncDisposable
     public const string Writer = "writer-token-00000000000";      // write only
     public const string Unknown = "unknown-token-0000000000";
 
-    public static string TokenJson => $$"""
+    public static string TokenJson => $$$"""
         {"tokens": {
-          "{{Admin}}":  {"name": "admin",  "namespaces": "*", "scopes": ["read", "write", "admin", "payloads:read"]},
-          "{{Reader}}": {"name": "reader", "namespaces": "*", "scopes": ["read"]},
-          "{{Shop}}":   {"name": "shop",   "namespaces": ["shop"], "scopes": ["read", "payloads:read"]},
-          "{{Writer}}": {"name": "agent",  "namespaces": "*", "scopes": ["write"]}
+          "{{{Admin}}}":  {"name": "admin",  "namespaces": "*", "scopes": ["read", "write", "admin", "payloads:read"]},
+          "{{{Reader}}}": {"name": "reader", "namespaces": "*", "scopes": ["read"]},
+          "{{{Shop}}}":   {"name": "shop",   "namespaces": ["shop"], "scopes": ["read", "payloads:read"]},
+          "{{{Writer}}}": {"name": "agent",  "namespaces": "*", "scopes": ["write"]}
         }}
         """;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using TrafficStore.Cli.Inspect;
+using TrafficStore.Cli.Serve;
 
 namespace TrafficStore.Cli;
 
@@ -17,6 +18,7 @@ public static class CliApp
     {
         var root = new RootCommand("TrafficStore: a traffic-history database for Kubernetes.");
         root.Subcommands.Add(InspectCommand.Build(stdout, stderr, stderrIsTerminal));
+        root.Subcommands.Add(ServeCommand.Build(stdout, stderr));
         return root;
     }
 

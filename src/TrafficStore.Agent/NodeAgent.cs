@@ -49,6 +49,8 @@ public sealed class NodeAgent : IAsyncDisposable
     public IReadOnlyList<LiveCapture> Captures => _captures;
     public SpoolStatistics Spool => _spool.Statistics;
     public ShipperStatistics Shipper => _shipper.Statistics;
+    /// <summary>Called after each batch the server acknowledged, in spool order.</summary>
+    public Action<SpoolEntry>? Acknowledged { get => _shipper.Acknowledged; set => _shipper.Acknowledged = value; }
     public SocketProcessResolver? Processes { get; }
     public bool Running => _flushLoop is not null && !_stopped;
 
@@ -154,13 +156,15 @@ public sealed class NodeAgent : IAsyncDisposable
     /// <summary>After the spool dropped data, a loss record per capture (the newest data, so it survives) tells the server.</summary>
     private void ReportDrops()
     {
-        long dropped = _spool.Statistics.DroppedBatches;
-        if (dropped == _lastReportedDrops) return;
-        _lastReportedDrops = dropped;
-        foreach (var c in _captures) SpoolStatsLocked(c);
-        if (_captures.Count == 0) SpoolStatsLocked(null);
-        // The loss records themselves may have pushed more out; the next record reports that.
-        _lastReportedDrops = _spool.Statistics.DroppedBatches;
+        // A loss record may itself push older data out: repeat until the last record carries the totals.
+        for (int round = 0; round < 4; round++)
+        {
+            long dropped = _spool.Statistics.DroppedBatches;
+            if (dropped == _lastReportedDrops) return;
+            _lastReportedDrops = dropped;
+            foreach (var c in _captures) SpoolStatsLocked(c);
+            if (_captures.Count == 0) SpoolStatsLocked(null);
+        }
     }
 
     private void SpoolStats(LiveCapture? capture)

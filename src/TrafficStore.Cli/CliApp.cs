@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TrafficStore.Cli.Agent;
 using TrafficStore.Cli.Inspect;
 using TrafficStore.Cli.Serve;
 
@@ -19,6 +20,7 @@ public static class CliApp
         var root = new RootCommand("TrafficStore: a traffic-history database for Kubernetes.");
         root.Subcommands.Add(InspectCommand.Build(stdout, stderr, stderrIsTerminal));
         root.Subcommands.Add(ServeCommand.Build(stdout, stderr));
+        root.Subcommands.Add(AgentCommand.Build(stdout, stderr));
         return root;
     }
 
@@ -28,7 +30,9 @@ public static class CliApp
         try
         {
             var root = Build(stdout, stderr, stderrIsTerminal);
-            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false,
+                // Long enough for agent/serve to flush and drain after SIGTERM (the default 2 s cuts that short).
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
             return root.Parse(args).Invoke(config);
         }
         catch (Exception e)

@@ -45,6 +45,9 @@ public sealed class FlightShipper : IDisposable
         _callTimeout = callTimeout ?? TimeSpan.FromSeconds(30);
     }
 
+    /// <summary>Called (on the shipping task) after each batch the server acknowledged, in spool order.</summary>
+    public Action<SpoolEntry>? Acknowledged { get; set; }
+
     public ShipperStatistics Statistics => new(Interlocked.Read(ref _sentBatches), Interlocked.Read(ref _sentRows), Interlocked.Read(ref _failures),
         Interlocked.Read(ref _rejectedBatches), Interlocked.Read(ref _rejectedRows), _connected, _lastError);
 
@@ -113,6 +116,7 @@ public sealed class FlightShipper : IDisposable
                     if (!await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false))
                         throw new RpcException(new Status(StatusCode.Unavailable, "DoPut ended without a PutResult"));
                     _spool.Acknowledge(entry);
+                    Acknowledged?.Invoke(entry);
                     Interlocked.Increment(ref _sentBatches);
                     Interlocked.Add(ref _sentRows, entry.Rows);
                     _connected = true;

@@ -103,7 +103,15 @@ public sealed class NodeAgent : IAsyncDisposable
         try { await _shipLoop!.ConfigureAwait(false); } catch (OperationCanceledException) { }
         FlushOnce();
         foreach (var c in _captures) SpoolStats(c);
-        return await _shipper.DrainAsync(_options.DrainTimeout, ct).ConfigureAwait(false);
+        bool drained = await _shipper.DrainAsync(_options.DrainTimeout, ct).ConfigureAwait(false);
+        if (drained && _spool.Statistics.DroppedBatches != Volatile.Read(ref _lastReportedDrops))
+        {
+            // The last loss record pushed older data out itself: with the spool empty now, one more
+            // record carries the final totals without dropping anything.
+            lock (_flushGate) ReportDrops();
+            drained = await _shipper.DrainAsync(_options.DrainTimeout, ct).ConfigureAwait(false);
+        }
+        return drained;
     }
 
     private async Task FlushLoopAsync(CancellationToken ct)
@@ -159,9 +167,7 @@ public sealed class NodeAgent : IAsyncDisposable
         // A loss record may itself push older data out: repeat until the last record carries the totals.
         for (int round = 0; round < 4; round++)
         {
-            long dropped = _spool.Statistics.DroppedBatches;
-            if (dropped == _lastReportedDrops) return;
-            _lastReportedDrops = dropped;
+            if (_spool.Statistics.DroppedBatches == _lastReportedDrops) return;
             foreach (var c in _captures) SpoolStatsLocked(c);
             if (_captures.Count == 0) SpoolStatsLocked(null);
         }
@@ -175,6 +181,7 @@ public sealed class NodeAgent : IAsyncDisposable
     private void SpoolStatsLocked(LiveCapture? capture)
     {
         var spool = _spool.Statistics;
+        _lastReportedDrops = spool.DroppedBatches;
         var row = capture?.StatsRow(spool.DroppedRows, spool.DroppedBatches) ?? new CaptureStatsRow
         {
             StartedNs = LiveCapture.NowNs(),

@@ -9,7 +9,10 @@ public sealed record DecoderOptions
     /// <summary>Most datagrams waiting for fragments at once; the oldest is dropped beyond it (<c>fragment_memory_limit</c>).</summary>
     public int MaxPendingDatagrams { get; init; } = 256;
 
-    /// <summary>Most fragment bytes held at once; the oldest datagrams are dropped beyond it (<c>fragment_memory_limit</c>).</summary>
+    /// <summary>
+    /// Most bytes of reassembly buffers held at once (buffer sizes, not just fragment bytes); the
+    /// oldest datagrams are dropped beyond it (<c>fragment_memory_limit</c>).
+    /// </summary>
     public int MaxPendingFragmentBytes { get; init; } = 4 * 1024 * 1024;
 
     /// <summary>

@@ -9,8 +9,8 @@ namespace TrafficStore.Ingest.Decode;
 /// bytes that arrived first (unit by unit) and record <c>fragment_overlap</c>, so the result does
 /// not depend on which copy of a retransmitted fragment came last.
 /// Memory is bounded by <see cref="DecoderOptions.MaxPendingDatagrams"/> and
-/// <see cref="DecoderOptions.MaxPendingFragmentBytes"/> (the oldest datagrams go first) and by a
-/// capture-time timeout. Nothing is allocated per fragment once the slot pool has warmed up.
+/// <see cref="DecoderOptions.MaxPendingFragmentBytes"/> (counted as the reassembly buffers' real
+/// sizes; the oldest datagrams go first) and by a capture-time timeout. Nothing is allocated per fragment once the slot pool has warmed up.
 /// </summary>
 internal sealed class IpFragmentReassembler
 {
@@ -47,7 +47,6 @@ internal sealed class IpFragmentReassembler
         public int CoveredUnits;
         public int TotalLength = -1;   // known once the last fragment (MF = 0) arrived
         public int HighestEnd;
-        public int HeldBytes;
         public long FirstSeenNs;
         public byte FirstProtocol;     // IPv6: next header of the offset-0 fragment
         public bool HasFirst;
@@ -81,6 +80,7 @@ internal sealed class IpFragmentReassembler
         var d = _pending[slot];
 
         if (moreFragments && data.Length % 8 != 0) Note(DecodeAnomaly.FragmentInconsistent, ref anomaly);
+        if (moreFragments && d.TotalLength >= 0 && end > d.TotalLength) Note(DecodeAnomaly.FragmentInconsistent, ref anomaly);
         if (!moreFragments)
         {
             if (d.TotalLength >= 0 && d.TotalLength != end) Note(DecodeAnomaly.FragmentInconsistent, ref anomaly);
@@ -93,12 +93,11 @@ internal sealed class IpFragmentReassembler
             d.FirstProtocol = firstProtocol;
         }
 
-        if (d.Buffer.Length < end) Grow(d, end);
+        if (d.Buffer.Length < end) _heldBytes += Grow(d, end);
         // Units this fragment covers completely, plus the final partial unit of the last fragment.
         int firstUnit = offset / 8;
         int lastUnitExclusive = end / 8 + (!moreFragments && end % 8 != 0 ? 1 : 0);
         bool overlapped = false;
-        int added = 0;
         for (int unit = firstUnit; unit < lastUnitExclusive; unit++)
         {
             ref ulong word = ref d.Covered[unit >> 6];
@@ -113,12 +112,9 @@ internal sealed class IpFragmentReassembler
             int from = unit * 8;
             int to = Math.Min(from + 8, end);
             data.Slice(from - offset, to - from).CopyTo(d.Buffer.AsSpan(from));
-            added += to - from;
         }
         if (overlapped) Note(DecodeAnomaly.FragmentOverlap, ref anomaly);
         d.HighestEnd = Math.Max(d.HighestEnd, end);
-        d.HeldBytes += added;
-        _heldBytes += added;
 
         if (d.TotalLength >= 0 && d.HasFirst && d.CoveredUnits == (d.TotalLength + 7) / 8 && AllCovered(d))
         {
@@ -213,29 +209,31 @@ internal sealed class IpFragmentReassembler
         }
     }
 
-    private static void Grow(PendingDatagram d, int needed)
+    /// <summary>Gives the datagram a buffer of at least <paramref name="needed"/> bytes; returns the growth in bytes.</summary>
+    private static int Grow(PendingDatagram d, int needed)
     {
         var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, 2048));
+        int growth = bigger.Length - d.Buffer.Length;
         if (d.Buffer.Length > 0)
         {
             d.Buffer.AsSpan(0, d.HighestEnd).CopyTo(bigger);
             ArrayPool<byte>.Shared.Return(d.Buffer);
         }
         d.Buffer = bigger;
+        return growth;
     }
 
     private void Release(int index)
     {
         var d = _pending[index];
         _pending.RemoveAt(index);
-        _heldBytes -= d.HeldBytes;
+        _heldBytes -= d.Buffer.Length;
         if (d.Buffer.Length > 0) ArrayPool<byte>.Shared.Return(d.Buffer);
         d.Buffer = [];
         Array.Clear(d.Covered);
         d.CoveredUnits = 0;
         d.TotalLength = -1;
         d.HighestEnd = 0;
-        d.HeldBytes = 0;
         d.HasFirst = false;
         d.FirstProtocol = 0;
         _free.Push(d);

@@ -218,6 +218,21 @@ public class FragmentReassemblyTests
     }
 
     [Fact]
+    public void Byte_limit_evicts_the_oldest_datagram_first()
+    {
+        // Each small datagram takes one 2 KiB reassembly buffer: two fit in 4 KiB, a third does not.
+        var decoder = new PacketDecoder(new DecoderOptions { MaxPendingFragmentBytes = 4096 });
+        var d1 = V4Fragments(Segment(), 64, id: 1);
+        var d2 = V4Fragments(Segment(), 64, id: 2);
+        var d3 = V4Fragments(Segment(), 64, id: 3);
+        var firsts = DecodeAll(decoder, [d1[0], d2[0], d3[0]]);
+        Assert.Equal([DecodeAnomaly.None, DecodeAnomaly.None, DecodeAnomaly.FragmentMemoryLimit], firsts.Select(r => r.Anomaly));
+        Assert.Equal(DecodeStatus.Decoded, DecodeAll(decoder, d2.Skip(1))[^1].Status);
+        Assert.Equal(DecodeStatus.Decoded, DecodeAll(decoder, d3.Skip(1))[^1].Status);
+        Assert.DoesNotContain(DecodeAll(decoder, d1.Skip(1)), r => r.Status == DecodeStatus.Decoded);
+    }
+
+    [Fact]
     public void Fragment_beyond_65535_bytes_is_rejected()
     {
         var frame = Ethernet(0x0800, Ipv4("172.16.0.1", "172.16.0.2", 17, new byte[64], identification: 9, moreFragments: false, fragmentOffset: 65528));

@@ -8,7 +8,8 @@ public static class Program
           ingest   whole-pipeline throughput on a >= 300 MB capture, stage by stage, with tshark
                    on the same file in the same run (see docs/benchmarks.md)
                    [--input FILE]... [--corpus] [--synthetic] [--size-mb N] [--data DIR]
-                   [--repeat N] [--no-tshark] [--no-l7] [--markdown FILE]
+                   [--repeat N] [--stages read,decode,analysis,l7,tshark]
+                   [--no-tshark] [--no-l7] [--buffer-kb N] [--markdown FILE]
           micro    BenchmarkDotNet micro-benchmarks of the decoder and the TCP analyzer
                    (any BenchmarkDotNet arguments, e.g. --filter '*Decode*')
           engine   storage engine write and query benchmark

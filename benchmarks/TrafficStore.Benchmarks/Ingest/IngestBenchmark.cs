@@ -32,6 +32,7 @@ public static class IngestBenchmark
         if (args.Contains("--no-l7")) stages.Remove("l7");
         string dataDir = Value(args, "--data") ?? Path.Combine(FindRepoRoot(), "benchmarks", "data");
         string? markdown = Value(args, "--markdown");
+        if (Value(args, "--buffer-kb") is { } kb) StageRunner.FileOptions = StageRunner.FileOptions with { BufferSize = int.Parse(kb, CultureInfo.InvariantCulture) * 1024 };
         Directory.CreateDirectory(dataDir);
 
         var files = new List<(string Label, string Path)>();
@@ -178,10 +179,13 @@ internal sealed record StageResult(string Stage, double Seconds, double CpuSecon
 /// <summary>The stages. Each opens the file afresh, so every pass includes the read.</summary>
 internal static class StageRunner
 {
+    /// <summary>How captures are opened (<c>--buffer-kb N</c> sets the read buffer).</summary>
+    public static CaptureFileOptions FileOptions { get; set; } = CaptureFileOptions.Default;
+
     public static StageResult ReadOnly(string path)
     {
         var clock = Clock.Start();
-        using var source = CaptureFile.Open(path);
+        using var source = CaptureFile.Open(path, FileOptions);
         var frame = new CaptureFrame();
         long frames = 0, checksum = 0;
         while (source.TryReadNext(ref frame) == CaptureReadStatus.Frame)
@@ -196,7 +200,7 @@ internal static class StageRunner
     public static StageResult DecodeOnly(string path)
     {
         var clock = Clock.Start();
-        using var source = CaptureFile.Open(path);
+        using var source = CaptureFile.Open(path, FileOptions);
         var decoder = new PacketDecoder();
         var frame = new CaptureFrame();
         long frames = 0, checksum = 0;
@@ -215,7 +219,7 @@ internal static class StageRunner
     {
         var clock = Clock.Start();
         var rows = new CountingSink<ConnectionRecord>();
-        using var source = CaptureFile.Open(path);
+        using var source = CaptureFile.Open(path, FileOptions);
         var pipeline = new IngestPipeline(rows, protocols?.Stream, protocols?.Datagram);
         var result = pipeline.Run(source);
         var r = clock.Stop(protocols is null ? "analysis" : "l7", result.Frames);

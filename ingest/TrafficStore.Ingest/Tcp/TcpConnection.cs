@@ -19,6 +19,7 @@ public sealed class TcpConnection : IByteStreamSink
     private readonly byte[] _historySide = new byte[HistoryLetters.Length * 2];
     private readonly char[] _historyLetter = new char[HistoryLetters.Length * 2];
     private int _historyCount;
+    private int _historySeen;
     private int _firstSynSide = -1;
     private int _firstSynAckSide = -1;
     private long _firstSynTs, _firstSynAckTs;
@@ -143,8 +144,9 @@ public sealed class TcpConnection : IByteStreamSink
         if (f.IsRetransmissionFamily()) AddHistory(side, 'T');
         if ((f & TcpAnalysisFlags.LostSegment) != 0) AddHistory(side, 'G');
         if ((f & TcpAnalysisFlags.ZeroWindow) != 0) AddHistory(side, 'W');
-        for (int bit = 0; bit < _flagCounts.Length; bit++)
-            if (((uint)f & (1u << bit)) != 0) _flagCounts[bit]++;
+        // Only the set bits (most packets have none): one step per flag instead of 16 tests.
+        for (uint bits = (uint)f & 0xFFFF; bits != 0; bits &= bits - 1)
+            _flagCounts[System.Numerics.BitOperations.TrailingZeroCount(bits)]++;
 
         if (_printedIrtt is null && verdict.PrintedInitialRttNs != 0) _printedIrtt = verdict.PrintedInitialRttNs;
         if (verdict.AckRttNs > 0)
@@ -278,6 +280,11 @@ public sealed class TcpConnection : IByteStreamSink
 
     private void AddHistory(int side, char letter)
     {
+        // Called for most packets ('A', 'D') and almost always already recorded: a bit per
+        // (letter, side) answers that without scanning the list.
+        int bit = 1 << (HistoryLetters.IndexOf(letter) * 2 + side);
+        if ((_historySeen & bit) != 0) return;
+        _historySeen |= bit;
         for (int i = 0; i < _historyCount; i++)
             if (_historyLetter[i] == letter && _historySide[i] == side) return;
         if (_historyCount == _historyLetter.Length) return;

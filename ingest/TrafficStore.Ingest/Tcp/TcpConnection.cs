@@ -282,7 +282,7 @@ public sealed class TcpConnection : IByteStreamSink
     {
         // Called for most packets ('A', 'D') and almost always already recorded: a bit per
         // (letter, side) answers that without scanning the list.
-        int bit = 1 << (HistoryLetters.IndexOf(letter) * 2 + side);
+        int bit = 1 << (HistoryIndex(letter) * 2 + side);
         if ((_historySeen & bit) != 0) return;
         _historySeen |= bit;
         for (int i = 0; i < _historyCount; i++)
@@ -292,6 +292,13 @@ public sealed class TcpConnection : IByteStreamSink
         _historySide[_historyCount] = (byte)side;
         _historyCount++;
     }
+
+    /// <summary>Position of <paramref name="letter"/> in <see cref="HistoryLetters"/> (a jump table, not a search).</summary>
+    private static int HistoryIndex(char letter) => letter switch
+    {
+        'S' => 0, 'H' => 1, 'A' => 2, 'D' => 3, 'F' => 4, 'R' => 5, 'T' => 6, 'G' => 7, 'W' => 8,
+        _ => throw new ArgumentOutOfRangeException(nameof(letter)),
+    };
 
     private string History(int clientSide)
     {

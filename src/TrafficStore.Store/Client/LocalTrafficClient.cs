@@ -30,6 +30,11 @@ public sealed class LocalTrafficClient : ITrafficClient
         var spec = QueryTranslator.Translate(query);
         var schema = _db.Engine.QuerySchema(spec);
         var warnings = new List<string>();
+        if (spec.Table == TrafficTables.Connections && spec.AsOf is not null)
+        {
+            var widened = ConnectionsAsOf.Widen(spec);
+            return Task.FromResult(new TrafficQueryResult(schema, ConnectionsAsOf.Overlay(_db.Engine, spec, Run(widened, warnings, ct), schema, ct), warnings));
+        }
         return Task.FromResult(new TrafficQueryResult(schema, Run(spec, warnings, ct), warnings));
     }
 
@@ -146,7 +151,7 @@ public sealed class LocalTrafficClient : ITrafficClient
             {
                 messages.Add(new PayloadMessage(exchangeId, conn.GetValue(i) ?? 0, dir.GetString(i) ?? "", kind.GetString(i) ?? "", ts.GetValue(i) ?? 0,
                     headers.GetString(i) ?? "", body.IsNull(i) ? ReadOnlyMemory<byte>.Empty : body.GetBytes(i).ToArray(),
-                    decoded.IsNull(i) ? null : decoded.GetBytes(i).ToArray(), truncated.GetValue(i) ?? false));
+                    decoded.IsNull(i) ? (ReadOnlyMemory<byte>?)null : decoded.GetBytes(i).ToArray(), truncated.GetValue(i) ?? false));
             }
         }
         return messages.OrderBy(m => m.Kind == "request" ? 0 : 1).ThenBy(m => m.TimestampNs).ToList();

@@ -21,6 +21,8 @@ public static class CliApp
 
     public static RootCommand Build(TextWriter stdout, TextWriter stderr, bool stderrIsTerminal)
     {
+        // `--server URL` of query/export/retention/stats goes through the Flight client.
+        StoreAccess.RemoteClientFactory ??= server => TrafficStore.Server.Client.FlightTrafficClient.Connect(server);
         var root = new RootCommand("TrafficStore: a traffic-history database for Kubernetes.");
         root.Subcommands.Add(InspectCommand.Build(stdout, stderr, stderrIsTerminal));
         root.Subcommands.Add(IngestCommand.Build(stdout, stderr, stderrIsTerminal));

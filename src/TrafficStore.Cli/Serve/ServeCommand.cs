@@ -150,13 +150,14 @@ public static class ServeCommand
             stdout.WriteLine($"Created {tokenPath} with an admin token (keep it secret):\n  {newToken}");
         else
             stdout.WriteLine($"Tokens: {tokenPath}");
-        string token = newToken ?? "<token from " + Path.GetFileName(tokenPath) + ">";
-        stdout.WriteLine("Query it:");
-        stdout.WriteLine($"  trafficstore query --server {address} --token {token} \"http where namespace=shop and status>=500 from -15m\"");
+        string token = newToken ?? "<a token from " + Path.GetFileName(tokenPath) + ">";
+        stdout.WriteLine("Query it (the token can also go in the address: grpc://TOKEN@host:port):");
+        stdout.WriteLine($"  export TRAFFICSTORE_TOKEN={token}");
+        stdout.WriteLine($"  trafficstore query --server {flightUri} \"http where namespace=shop and status>=500 from -15m\"");
         if (demo)
         {
-            stdout.WriteLine($"  trafficstore query --server {address} --token {token} \"connections as of -5m\"");
-            stdout.WriteLine($"  any Flight client: DoGet(ticket=\"connections as of -5m\") on {flightUri} with header 'authorization: Bearer {token}'");
+            stdout.WriteLine($"  trafficstore query --server {flightUri} \"connections as of -5m\"");
+            stdout.WriteLine($"  any Flight client: DoGet(ticket=\"connections as of -5m\") on {flightUri} with header 'authorization: Bearer <token>'");
         }
         stdout.WriteLine("Stop with Ctrl+C.");
         stdout.Flush();

@@ -40,7 +40,9 @@ public static class CliApp
         try
         {
             var root = Build(stdout, stderr, stderrIsTerminal);
-            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false,
+                // Ctrl+C / SIGTERM cancel the command; `serve` then finishes calls in flight and flushes the store.
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
             return root.Parse(args).Invoke(config);
         }
         catch (Exception e)

@@ -127,8 +127,9 @@ public static class ServeCommand
 
             await using (server)
             {
-                PrintWelcome(stdout, server.Address, tokenPath, newToken, settings.Demo);
-                try { await Task.Delay(Timeout.Infinite, ct); }
+                PrintWelcome(stdout, server.Address, server.OpsAddress, tokenPath, newToken, settings.Demo);
+                // Ends on Ctrl+C / SIGTERM (the command's token, or the host's own signal handling).
+                try { await server.WaitForShutdownAsync(ct); }
                 catch (OperationCanceledException) { }
                 stdout.WriteLine("Stopping: finishing calls in flight ...");
             }
@@ -142,10 +143,10 @@ public static class ServeCommand
         }
     }
 
-    private static void PrintWelcome(TextWriter stdout, Uri address, string tokenPath, string? newToken, bool demo)
+    private static void PrintWelcome(TextWriter stdout, Uri address, Uri ops, string tokenPath, string? newToken, bool demo)
     {
         var flightUri = $"grpc+{(address.Scheme == "https" ? "tls" : "tcp")}://{address.Authority}";
-        stdout.WriteLine($"Serving Arrow Flight on {address} ({flightUri}); /healthz and /metrics on the same port.");
+        stdout.WriteLine($"Serving Arrow Flight on {address} ({flightUri}); /healthz and /metrics on {ops}");
         if (newToken is not null)
             stdout.WriteLine($"Created {tokenPath} with an admin token (keep it secret):\n  {newToken}");
         else

@@ -5,6 +5,7 @@ namespace TrafficStore.Engine;
 /// <summary>
 /// Builds every path the engine uses on disk; nothing else composes file names.
 /// <code>
+/// root/LOCK                             held exclusively by the engine that has the store open
 /// root/store.json                       settings fixed at creation (partition duration)
 /// root/catalog.json                     table specs and schema versions
 /// root/retention.json                   retention policies
@@ -25,6 +26,8 @@ public sealed class StoreLayout
 
     public string Root { get; }
     public string StoreFile => Path.Combine(Root, "store.json");
+    /// <summary>Held open exclusively while an engine has the store open.</summary>
+    public string LockFile => Path.Combine(Root, "LOCK");
     public string CatalogFile => Path.Combine(Root, "catalog.json");
     public string RetentionFile => Path.Combine(Root, "retention.json");
     public string WalDirectory => Path.Combine(Root, "wal");

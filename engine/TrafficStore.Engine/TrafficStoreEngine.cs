@@ -30,6 +30,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
     private readonly List<string> _recoveryNotes = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly WriteAheadLog _wal;
+    private readonly FileStream _lockFile;
     private Task _background = Task.CompletedTask;
     private RetentionPolicy _retention;
     private long _sealedSeq;
@@ -46,6 +47,15 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
     {
         Layout = new StoreLayout(options.Directory);
         Layout.EnsureDirectories();
+        try
+        {
+            // One engine per store: two WAL writers or two retention runs on one directory would corrupt it.
+            _lockFile = new FileStream(Layout.LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"The store '{Layout.Root}' is already open (in this or another process).", e);
+        }
         var partition = StoreSettingsFile.LoadOrCreate(Layout.StoreFile, options.PartitionDuration);
         if (partition != options.PartitionDuration)
         {
@@ -64,6 +74,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         catch
         {
             _index.Dispose(); // release FASTER's files; the caller sees the recovery error itself
+            _lockFile.Dispose();
             throw;
         }
     }
@@ -498,6 +509,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         await _wal.DisposeAsync().ConfigureAwait(false);
         _index.Dispose();
         _stop.Dispose();
+        await _lockFile.DisposeAsync().ConfigureAwait(false);
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -120,3 +120,36 @@ public class CorruptionTests
         finally { Directory.Delete(copy, true); }
     }
 }
+
+public class CorruptionDuringRetentionTests
+{
+    [Fact]
+    public async Task NamespaceRetentionQuarantinesACorruptSegmentAndGoesOn()
+    {
+        using var dir = new TempDir();
+        await using (var engine = TrafficStoreEngine.Open(Options(dir.Path)))
+        {
+            engine.RegisterTable(QueryTests.ConnSpec);
+            await engine.AppendAsync("conns", QueryTests.ToBatch(QueryTests.Model(1200)));
+            await engine.FlushAsync();
+        }
+        var first = Directory.GetFiles(Path.Combine(dir.Path, "segments", "conns"), "*.seg", SearchOption.AllDirectories).Order().First();
+        using (var f = new FileStream(first, FileMode.Open, FileAccess.ReadWrite)) { f.Position = 9; int b = f.ReadByte(); f.Position = 9; f.WriteByte((byte)(b ^ 0xFF)); }
+        await using var reopened = TrafficStoreEngine.Open(Options(dir.Path) with { Clock = new FixedClock(QuerySpec.FromNs(Base + 10 * Minute)) });
+        await reopened.SetRetentionPolicyAsync(new Retention.RetentionPolicy
+        {
+            Namespaces = new Dictionary<string, Retention.RetentionLimits> { ["ns1"] = new(MaxAge: TimeSpan.FromMinutes(8.5)) },
+        });
+        var report = await reopened.ApplyRetentionAsync();
+        Assert.Single(reopened.Health.Quarantined);
+        Assert.Single(report.Actions); // partition 1 (60..90 s) rewritten without ns1 rows; partition 0 is quarantined
+        var rows = await Rows(reopened, new QuerySpec("conns"));
+        long cutoff = Base + 90 * Second;
+        Assert.Equal(QueryTests.Model(1200).Count(r => r.Time >= Minute + Base && !(r.Ns == "ns1" && r.Time < cutoff)), rows.Count);
+    }
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+}

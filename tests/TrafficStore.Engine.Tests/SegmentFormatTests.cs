@@ -93,8 +93,10 @@ public class SegmentFormatTests
             for (int i = 0; i < 100; i++) await engine.AppendAsync("conns", QueryTests.ToBatch(model.Skip(i * 20).Take(20).ToList()));
         });
         int lastCount = 0;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (!appends.IsCompleted || lastCount < 2000)
         {
+            Assert.True(DateTime.UtcNow < deadline, $"only {lastCount} of 2000 rows visible after 60 s");
             var rows = await Rows(engine, new QuerySpec("conns").Select("time"));
             var times = rows.Select(r => (long)r["time"]!).ToList();
             Assert.Equal(times.Count, times.Distinct().Count()); // never a row twice (sealed and unsealed at once)

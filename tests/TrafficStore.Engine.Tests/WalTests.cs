@@ -83,6 +83,16 @@ public class WalTests
 public class StoreSettingsTests
 {
     [Fact]
+    public async Task AStoreCanBeOpenedByOneEngineAtATime()
+    {
+        using var dir = new TempDir();
+        var first = TrafficStoreEngine.Open(Options(dir.Path));
+        Assert.Throws<IOException>(() => TrafficStoreEngine.Open(Options(dir.Path)));
+        await first.DisposeAsync();
+        await using var second = TrafficStoreEngine.Open(Options(dir.Path));
+    }
+
+    [Fact]
     public async Task ReopeningWithAnotherPartitionDurationKeepsTheStoredOne()
     {
         using var dir = new TempDir();

@@ -79,6 +79,20 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
 
     private long NamespaceRows(TableState table, SegmentHandle h, string ns)
     {
+        try
+        {
+            return CountNamespaceRows(table, h, ns);
+        }
+        catch (SegmentCorruptException e)
+        {
+            // Not served any more, so it holds nothing to retain or delete.
+            engine.Quarantine(table.Name, h.Path, e.Reason, h.Footer);
+            return 0;
+        }
+    }
+
+    private long CountNamespaceRows(TableState table, SegmentHandle h, string ns)
+    {
         if (h.NamespaceCounts is null)
         {
             var counts = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -104,6 +118,18 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
 
     /// <summary>Removes rows of namespace <paramref name="ns"/> with time &lt; <paramref name="before"/> from a segment: deletes it if nothing remains, else rewrites it.</summary>
     private void RemoveRows(TableState table, SegmentHandle h, string ns, long before, string reason)
+    {
+        try
+        {
+            RewriteWithout(table, h, ns, before, reason);
+        }
+        catch (SegmentCorruptException e)
+        {
+            engine.Quarantine(table.Name, h.Path, e.Reason, h.Footer);
+        }
+    }
+
+    private void RewriteWithout(TableState table, SegmentHandle h, string ns, long before, string reason)
     {
         var footer = h.Footer;
         var schema = new TableSchema(footer.SchemaVersion, footer.Columns);

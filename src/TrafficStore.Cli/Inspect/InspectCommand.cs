@@ -29,15 +29,16 @@ public static class InspectCommand
             DefaultValueFactory = _ => "tcp",
         };
         transport.AcceptOnlyFromAmong("tcp", "udp", "all");
-        var command = new Command("inspect", "Decode a capture file offline and print one of its tables.") { file, table, format, transport };
+        var snapshot = new Option<string?>("--k8s-snapshot") { Description = "kubectl get ... -o json snapshot: fills the client_*/server_* Kubernetes columns of connection rows." };
+        var command = new Command("inspect", "Decode a capture file offline and print one of its tables.") { file, table, format, transport, snapshot };
         command.SetAction(parse => Execute(parse.GetValue(file)!, parse.GetValue(table)!,
             Enum.Parse<OutputFormat>(parse.GetValue(format)!, ignoreCase: true), Enum.Parse<TransportFilter>(parse.GetValue(transport)!, ignoreCase: true),
-            stdout, stderr, stderrIsTerminal));
+            stdout, stderr, stderrIsTerminal, parse.GetValue(snapshot)));
         return command;
     }
 
     public static int Execute(string path, string tableName, OutputFormat format, TransportFilter transport,
-        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal)
+        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal, string? k8sSnapshot = null)
     {
         if (!InspectTables.TryCreate(tableName, out var table))
         {
@@ -68,6 +69,15 @@ public static class InspectCommand
             return CliApp.ExitUsage;
         }
 
+        if (k8sSnapshot is not null)
+        {
+            if (!File.Exists(k8sSnapshot))
+            {
+                stderr.WriteLine($"trafficstore inspect: {k8sSnapshot}: no such file.");
+                return CliApp.ExitUsage;
+            }
+            SnapshotEnrichment.Enrich(connections.Rows, k8sSnapshot);
+        }
         table.Write(stdout, format, transport, connections.Rows);
         stdout.Flush();
         if (result.Error is { } error)

@@ -416,8 +416,9 @@ public sealed class Http2Connection : IStreamParser
     private void AbortBlock(Side side)
     {
         if (side.BlockStreamId == 0) return;
-        var status = side.Decoder.Decode(ReadOnlySpan<byte>.Empty, true, side.BlockFields);
-        _ = status;
+        // end the decoder's block (its fields are dropped): the entries the rest of the block
+        // would have inserted are unknown, so later references to them are tolerated
+        side.Decoder.Decode(ReadOnlySpan<byte>.Empty, true, side.BlockFields);
         side.Decoder.TolerateUnknownIndexes = true;
         if (_streams.TryGetValue(side.BlockPromisedStreamId != 0 ? side.BlockPromisedStreamId : side.BlockStreamId, out var stream))
             stream.AddAnomaly(Http2Anomalies.HpackDecodeError);

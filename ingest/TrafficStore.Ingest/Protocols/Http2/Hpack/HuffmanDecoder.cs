@@ -60,6 +60,15 @@ public static class HuffmanDecoder
     /// <summary>Trie: node n has children at [2n] (bit 0) and [2n+1] (bit 1); a value &lt; 0 is leaf ~symbol, 0 = absent.</summary>
     private static readonly int[] Trie = BuildTrie();
 
+    /// <summary>
+    /// The trie walked four bits at a time: for (node, nibble) the node reached, the symbol emitted
+    /// on the way (at most one: the shortest code has 5 bits) or -1, and whether EOS was decoded.
+    /// </summary>
+    private static readonly (ushort Next, short Symbol, bool Fail)[] Nibbles = BuildNibbles();
+
+    /// <summary>Nodes where a string may end: on the all-ones (EOS) path, at most 7 bits deep (§5.2).</summary>
+    private static readonly bool[] ValidEnd = BuildValidEnds();
+
     private static int[] BuildTrie()
     {
         var trie = new List<int> { 0, 0 };
@@ -88,6 +97,50 @@ public static class HuffmanDecoder
         return trie.ToArray();
     }
 
+    private static (ushort, short, bool)[] BuildNibbles()
+    {
+        int nodes = Trie.Length / 2;
+        var table = new (ushort, short, bool)[nodes * 16];
+        for (int start = 0; start < nodes; start++)
+        {
+            for (int nibble = 0; nibble < 16; nibble++)
+            {
+                int node = start;
+                short symbol = -1;
+                bool fail = false;
+                for (int i = 3; i >= 0; i--)
+                {
+                    int next = Trie[2 * node + ((nibble >> i) & 1)];
+                    if (next < 0)
+                    {
+                        if (~next == Eos) fail = true;
+                        else symbol = (short)~next;
+                        node = 0;
+                    }
+                    else
+                    {
+                        node = next;
+                    }
+                }
+                table[start * 16 + nibble] = ((ushort)node, symbol, fail);
+            }
+        }
+        return table;
+    }
+
+    private static bool[] BuildValidEnds()
+    {
+        var valid = new bool[Trie.Length / 2];
+        valid[0] = true; // ended on a symbol boundary
+        int node = 0;
+        for (int depth = 1; depth <= 7; depth++)
+        {
+            node = Trie[2 * node + 1];
+            valid[node] = true;
+        }
+        return valid;
+    }
+
     /// <summary>Upper bound of the decoded length: the shortest code is 5 bits.</summary>
     public static int MaxDecodedLength(int encodedLength) => encodedLength * 8 / 5;
 
@@ -99,39 +152,27 @@ public static class HuffmanDecoder
     /// </summary>
     public static int Decode(ReadOnlySpan<byte> source, Span<byte> destination)
     {
+        var nibbles = Nibbles;
         int written = 0;
         int node = 0;
-        int bitsSinceSymbol = 0;
-        bool allOnesSinceSymbol = true;
         foreach (byte b in source)
         {
-            for (int i = 7; i >= 0; i--)
+            var high = nibbles[node * 16 + (b >> 4)];
+            if (high.Fail) return -1;
+            if (high.Symbol >= 0)
             {
-                int bit = (b >> i) & 1;
-                int next = Trie[2 * node + bit];
-                bitsSinceSymbol++;
-                allOnesSinceSymbol &= bit == 1;
-                if (next < 0)
-                {
-                    int symbol = ~next;
-                    if (symbol == Eos) return -1;
-                    if (written >= destination.Length) return -1;
-                    destination[written++] = (byte)symbol;
-                    node = 0;
-                    bitsSinceSymbol = 0;
-                    allOnesSinceSymbol = true;
-                }
-                else if (next == 0)
-                {
-                    return -1; // no code has this prefix (cannot happen with a complete code, kept as a guard)
-                }
-                else
-                {
-                    node = next;
-                }
+                if (written >= destination.Length) return -1;
+                destination[written++] = (byte)high.Symbol;
             }
+            var low = nibbles[high.Next * 16 + (b & 0xF)];
+            if (low.Fail) return -1;
+            if (low.Symbol >= 0)
+            {
+                if (written >= destination.Length) return -1;
+                destination[written++] = (byte)low.Symbol;
+            }
+            node = low.Next;
         }
-        if (bitsSinceSymbol > 7 || !allOnesSinceSymbol) return -1;
-        return written;
+        return ValidEnd[node] ? written : -1;
     }
 }

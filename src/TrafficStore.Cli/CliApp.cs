@@ -4,6 +4,7 @@ using TrafficStore.Cli.Ingest;
 using TrafficStore.Cli.Inspect;
 using TrafficStore.Cli.Query;
 using TrafficStore.Cli.Retention;
+using TrafficStore.Cli.Serve;
 using TrafficStore.Cli.Stats;
 
 namespace TrafficStore.Cli;
@@ -20,6 +21,8 @@ public static class CliApp
 
     public static RootCommand Build(TextWriter stdout, TextWriter stderr, bool stderrIsTerminal)
     {
+        // `--server URL` of query/export/retention/stats goes through the Flight client.
+        StoreAccess.RemoteClientFactory ??= server => TrafficStore.Server.Client.FlightTrafficClient.Connect(server);
         var root = new RootCommand("TrafficStore: a traffic-history database for Kubernetes.");
         root.Subcommands.Add(InspectCommand.Build(stdout, stderr, stderrIsTerminal));
         root.Subcommands.Add(IngestCommand.Build(stdout, stderr, stderrIsTerminal));
@@ -27,6 +30,7 @@ public static class CliApp
         root.Subcommands.Add(ExportCommand.Build(stdout, stderr));
         root.Subcommands.Add(RetentionCommand.Build(stdout, stderr));
         root.Subcommands.Add(StatsCommand.Build(stdout, stderr));
+        root.Subcommands.Add(ServeCommand.Build(stdout, stderr));
         return root;
     }
 
@@ -36,7 +40,9 @@ public static class CliApp
         try
         {
             var root = Build(stdout, stderr, stderrIsTerminal);
-            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false,
+                // Ctrl+C / SIGTERM cancel the command; `serve` then finishes calls in flight and flushes the store.
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
             return root.Parse(args).Invoke(config);
         }
         catch (Exception e)

@@ -1,7 +1,12 @@
 using System.CommandLine;
 using TrafficStore.Cli.Agent;
+using TrafficStore.Cli.Export;
+using TrafficStore.Cli.Ingest;
 using TrafficStore.Cli.Inspect;
+using TrafficStore.Cli.Query;
+using TrafficStore.Cli.Retention;
 using TrafficStore.Cli.Serve;
+using TrafficStore.Cli.Stats;
 
 namespace TrafficStore.Cli;
 
@@ -17,8 +22,15 @@ public static class CliApp
 
     public static RootCommand Build(TextWriter stdout, TextWriter stderr, bool stderrIsTerminal)
     {
+        // `--server URL` of query/export/retention/stats goes through the Flight client.
+        StoreAccess.RemoteClientFactory ??= server => TrafficStore.Server.Client.FlightTrafficClient.Connect(server);
         var root = new RootCommand("TrafficStore: a traffic-history database for Kubernetes.");
         root.Subcommands.Add(InspectCommand.Build(stdout, stderr, stderrIsTerminal));
+        root.Subcommands.Add(IngestCommand.Build(stdout, stderr, stderrIsTerminal));
+        root.Subcommands.Add(QueryCommand.Build(stdout, stderr));
+        root.Subcommands.Add(ExportCommand.Build(stdout, stderr));
+        root.Subcommands.Add(RetentionCommand.Build(stdout, stderr));
+        root.Subcommands.Add(StatsCommand.Build(stdout, stderr));
         root.Subcommands.Add(ServeCommand.Build(stdout, stderr));
         root.Subcommands.Add(AgentCommand.Build(stdout, stderr));
         return root;
@@ -31,7 +43,8 @@ public static class CliApp
         {
             var root = Build(stdout, stderr, stderrIsTerminal);
             var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false,
-                // Long enough for agent/serve to flush and drain after SIGTERM (the default 2 s cuts that short).
+                // Ctrl+C / SIGTERM cancel the command; `serve` finishes calls in flight and flushes the store,
+                // `agent` drains its pipeline and spool: the default 2 s would cut that short.
                 ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
             return root.Parse(args).Invoke(config);
         }

@@ -82,7 +82,8 @@ public sealed class TrafficFlightServer : FlightServer
             var token = _auth.Require(context, Scopes.Read);
             var query = Scope(QueryOf(request), token, context);
             var result = await _store.Local.QueryAsync(query, context.CancellationToken);
-            var spec = new QuerySpec(query.Table) { From = query.FromNs, To = query.ToNs, AsOf = query.AsOfNs };
+            // The store's translation (filters on logical fields included) lets zone maps and the index narrow the estimate.
+            var spec = QueryTranslator.Translate(query) with { Columns = null };
             var estimate = await _store.Engine.EstimateAsync(spec, context.CancellationToken);
 
             // One endpoint per time partition when the partitions' results concatenate to the

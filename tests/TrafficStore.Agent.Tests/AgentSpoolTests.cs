@@ -128,4 +128,41 @@ public sealed class AgentSpoolTests : IAsyncLifetime
         var kept = feed.Select(r => int.Parse(r["frames"]!)).Distinct().OrderBy(x => x).ToList();
         Assert.Equal(Enumerable.Range(fed - kept.Count, kept.Count), kept);
     }
+
+    [Fact]
+    public async Task ABatchTheServerRejectsIsSkippedAndCounted_AndTheSpoolGoesOn()
+    {
+        await _server.StartAsync();
+        await using var agent = new NodeAgent(Options());
+        Assert.Empty(agent.Start());
+        // capture_stats rows sent as 'dns': the server's schema check refuses them (InvalidArgument).
+        agent.Enqueue(TrafficTables.Dns, FeedBatch(0, rows: 2));
+        agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(1, rows: 2));
+        Assert.True(await agent.StopAsync());
+        Assert.Equal(1, agent.Shipper.RejectedBatches);
+        Assert.Equal(2, agent.Shipper.RejectedRows);
+        var feed = (await _server.QueryAsync($"capture_stats where source='{FeedSource}'")).Rows("frames");
+        Assert.Equal(["1", "1"], feed.Select(r => r["frames"]));
+    }
+
+    [Fact]
+    public async Task MetricsAndHealthAreServedOverHttp()
+    {
+        await _server.StartAsync();
+        await using var agent = new NodeAgent(Options());
+        Assert.Empty(agent.Start());
+        agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(0, rows: 4));
+        await WaitUntil(() => agent.Shipper.SentRows >= 4, TimeSpan.FromSeconds(20), "the batch to be acknowledged");
+        int port = FlightTestServer.FreeTcpPort();
+        await using var endpoint = new Observability.MetricsEndpoint(agent, $"127.0.0.1:{port}");
+        using var http = new HttpClient();
+        var metrics = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+        Assert.Contains("# TYPE trafficstore_agent_dropped_rows_total counter", metrics);
+        Assert.Contains("trafficstore_agent_rows_total{table=\"capture_stats\"} 4", metrics);
+        Assert.Contains("trafficstore_agent_acked_rows_total 4", metrics);
+        Assert.Contains("trafficstore_agent_server_connected 1", metrics);
+        var health = await http.GetAsync($"http://127.0.0.1:{port}/healthz");
+        Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal("ok\n", await health.Content.ReadAsStringAsync());
+    }
 }

@@ -99,6 +99,7 @@ public sealed class FlightShipper : IDisposable
             Reject(first, "unreadable spool record: " + e.Message);
             return true;
         }
+        var entry = first;
         try
         {
             var client = Client();
@@ -108,7 +109,6 @@ public sealed class FlightShipper : IDisposable
                 DateTime.UtcNow + _callTimeout, timeout.Token).ConfigureAwait(false);
             using (call)
             {
-                var entry = first;
                 var batch = firstBatch;
                 for (int sent = 0; ; sent++)
                 {
@@ -134,7 +134,7 @@ public sealed class FlightShipper : IDisposable
         catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
         {
             // The server will never take this batch (schema mismatch, unknown table): skip it, counted.
-            Reject(first, e.Status.Detail);
+            Reject(entry, e.Status.Detail);
             return true;
         }
         catch (Exception e) when (e is RpcException or HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException)

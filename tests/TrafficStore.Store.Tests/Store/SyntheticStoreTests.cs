@@ -103,8 +103,12 @@ public class SyntheticStoreTests(SyntheticStoreFixture fixture) : IClassFixture<
             Assert.Equal(c2s.ToString(CultureInfo.InvariantCulture), row["pkts_c2s"]);
             Assert.Equal(s2c.ToString(CultureInfo.InvariantCulture), row["pkts_s2c"]);
 
-            var open = await Query($"connections where connection={id} as of {at}");
-            Assert.Single(open);
+            // connections as of T: open at T, with its counters as of T (not its final totals).
+            var open = Assert.Single(await Query($"connections where connection={id} as of {at} select pkts_c2s, pkts_s2c, health"));
+            Assert.Equal(row["pkts_c2s"], open["pkts_c2s"]);
+            Assert.Equal(row["pkts_s2c"], open["pkts_s2c"]);
+            Assert.NotEqual(longest["pkts_c2s"], open["pkts_c2s"]);
+            Assert.Equal(longest["health"], open["health"]);
         }
         // Before it started it is not open.
         Assert.Empty(await Query($"connections where connection={id} as of {Column(first - 1_000_000_000L)}"));

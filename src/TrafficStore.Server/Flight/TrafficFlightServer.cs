@@ -130,9 +130,7 @@ public sealed class TrafficFlightServer : FlightServer
             var token = _auth.Require(context, Scopes.Read);
             var text = DecodeUtf8(ticket.Ticket, "ticket");
             var query = Scope(Parse(text), token, context);
-            var result = ConnectionsAsOf.Applies(query)
-                ? await ConnectionsAsOf.QueryAsync(_store.Local, query, context.CancellationToken)
-                : await _store.Local.QueryAsync(query, context.CancellationToken);
+            var result = await _store.Local.QueryAsync(query, context.CancellationToken);
             bool redact = !token.Has(Scopes.PayloadsRead);
             await responseStream.SetupStream(result.Schema);
             long rows = 0;

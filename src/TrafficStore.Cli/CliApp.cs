@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TrafficStore.Cli.Agent;
 using TrafficStore.Cli.Export;
 using TrafficStore.Cli.Ingest;
 using TrafficStore.Cli.Inspect;
@@ -31,6 +32,7 @@ public static class CliApp
         root.Subcommands.Add(RetentionCommand.Build(stdout, stderr));
         root.Subcommands.Add(StatsCommand.Build(stdout, stderr));
         root.Subcommands.Add(ServeCommand.Build(stdout, stderr));
+        root.Subcommands.Add(AgentCommand.Build(stdout, stderr));
         return root;
     }
 
@@ -41,7 +43,8 @@ public static class CliApp
         {
             var root = Build(stdout, stderr, stderrIsTerminal);
             var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false,
-                // Ctrl+C / SIGTERM cancel the command; `serve` then finishes calls in flight and flushes the store.
+                // Ctrl+C / SIGTERM cancel the command; `serve` finishes calls in flight and flushes the store,
+                // `agent` drains its pipeline and spool: the default 2 s would cut that short.
                 ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
             return root.Parse(args).Invoke(config);
         }

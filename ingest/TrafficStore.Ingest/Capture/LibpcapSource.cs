@@ -21,6 +21,12 @@ public sealed record LiveCaptureOptions
     public int? KernelBufferSize { get; init; }
 }
 
+/// <summary>libpcap's counters (pcap_stats) since the capture was opened.</summary>
+/// <param name="Received">Packets the filter accepted (ps_recv).</param>
+/// <param name="DroppedByKernel">Packets dropped because the kernel buffer was full (ps_drop).</param>
+/// <param name="DroppedByInterface">Packets dropped by the interface or its driver (ps_ifdrop).</param>
+public readonly record struct LiveCaptureStatistics(long Received, long DroppedByKernel, long DroppedByInterface);
+
 /// <summary>
 /// A capture source backed by libpcap (through SharpPcap): a live interface, or a file read by
 /// libpcap itself (used to cross-check <see cref="CaptureFile"/>). Packets are read with
@@ -97,6 +103,21 @@ public sealed class LibpcapSource : ICaptureSource
         {
             return new FailedCaptureSource(new CaptureError(path, -1, "open_failed", e.Message));
         }
+    }
+
+    /// <summary>
+    /// libpcap's counters for a live capture (pcap_stats), or null for files or when they cannot be
+    /// read. Call it from the thread that reads frames: libpcap handles are not thread-safe.
+    /// </summary>
+    public LiveCaptureStatistics? ReadStatistics()
+    {
+        if (!_live) return null;
+        try
+        {
+            var s = _device.Statistics;
+            return s is null ? null : new LiveCaptureStatistics(s.ReceivedPackets, s.DroppedPackets, s.InterfaceDroppedPackets);
+        }
+        catch (Exception e) when (e is PcapException or InvalidOperationException) { return null; }
     }
 
     /// <summary>Makes a blocked live read return <see cref="CaptureReadStatus.EndOfCapture"/> (thread-safe).</summary>

@@ -14,6 +14,9 @@ public sealed class FlowTable
     private readonly Dictionary<FlowKey, TcpConnection> _tcp = new();
     private readonly Dictionary<FlowKey, UdpFlow> _udp = new();
     private readonly long _maxBufferedBytes;
+    // The connection of the previous TCP packet: captures come in bursts of one connection
+    // (a window of data, its ACKs), and comparing one key is cheaper than hashing and probing.
+    private TcpConnection? _lastTcp;
 
     public FlowTable(long maxReassemblyBytesPerDirection = 1 << 20)
     {
@@ -34,18 +37,21 @@ public sealed class FlowTable
     {
         var key = FlowKey.From(p);
         replaced = null;
-        if (_tcp.TryGetValue(key, out var conn))
+        var conn = _lastTcp;
+        if ((conn is not null && conn.Key.Equals(key)) || _tcp.TryGetValue(key, out conn))
         {
             side = conn.SideOf(p);
             if (!conn.Analysis.StartsNewConversation(p, side))
             {
                 isNew = false;
+                _lastTcp = conn;
                 return conn;
             }
             replaced = conn;
         }
         conn = new TcpConnection(TcpStreams++, key, p, _maxBufferedBytes);
         _tcp[key] = conn;
+        _lastTcp = conn;
         side = 0;
         isNew = true;
         return conn;
@@ -69,6 +75,7 @@ public sealed class FlowTable
     /// <param name="closedQuietSinceNs">Closed TCP connections (RST, or FIN both ways) quiet since before this go too.</param>
     public void RemoveIdle(long idleSinceNs, List<TcpConnection> tcpOut, List<UdpFlow> udpOut, long closedQuietSinceNs = long.MinValue)
     {
+        _lastTcp = null;
         foreach (var (key, conn) in _tcp)
         {
             if (conn.LastTimestampNs < idleSinceNs || (conn.Closed && conn.LastTimestampNs < closedQuietSinceNs))
@@ -86,6 +93,7 @@ public sealed class FlowTable
     /// <summary>Removes and returns every flow still open (end of capture).</summary>
     public void RemoveAll(List<TcpConnection> tcpOut, List<UdpFlow> udpOut)
     {
+        _lastTcp = null;
         tcpOut.AddRange(_tcp.Values);
         udpOut.AddRange(_udp.Values);
         _tcp.Clear();

@@ -13,6 +13,8 @@ public sealed record ProtocolSetOptions
     public Http2Options? Http2 { get; init; }
     public DnsOptions? Dns { get; init; }
     public TlsOptions? Tls { get; init; }
+    /// <summary>Retry flagging; by default a repeat within 1 s on the connection or from the client.</summary>
+    public RetryOptions Retry { get; init; } = new() { ConnectionWindow = TimeSpan.FromSeconds(1) };
 
     public static ProtocolSetOptions Default { get; } = new();
 }
@@ -37,7 +39,7 @@ public sealed class ProtocolSet
         ArgumentNullException.ThrowIfNull(dns);
         ArgumentNullException.ThrowIfNull(tls);
         options ??= ProtocolSetOptions.Default;
-        var httpRows = new ExchangeIdSink(http, NextExchangeId);
+        var httpRows = new ExchangeIdSink(http, NextExchangeId, new RetryDetector(options.Retry));
         Http2 = new Http2Protocol(httpRows, options.Http2, NextExchangeId);
         Http1 = new Http1Protocol(httpRows, options.Http1, Http2.CreateUpgradedParser);
         Tls = new TlsProtocol(tls, options.Tls);
@@ -63,12 +65,17 @@ public sealed class ProtocolSet
 
     private long NextExchangeId() => Interlocked.Increment(ref _lastExchangeId);
 
-    /// <summary>Gives an id to exchanges whose parser did not (HTTP/1 leaves it 0).</summary>
-    private sealed class ExchangeIdSink(IRowSink<HttpExchange> inner, Func<long> next) : IRowSink<HttpExchange>
+    /// <summary>
+    /// Gives an id to exchanges whose parser did not (HTTP/1 leaves it 0) and flags retries across
+    /// HTTP/1 and HTTP/2. Rows arrive roughly in request order (HTTP/1 emits a connection's
+    /// exchanges in order when each response completes), which is what the detector needs.
+    /// </summary>
+    private sealed class ExchangeIdSink(IRowSink<HttpExchange> inner, Func<long> next, RetryDetector retries) : IRowSink<HttpExchange>
     {
         public void Add(HttpExchange row)
         {
             if (row.ExchangeId == 0) row.ExchangeId = next();
+            retries.Observe(row);
             inner.Add(row);
         }
     }

@@ -19,6 +19,7 @@ public sealed class TcpConnection : IByteStreamSink
     private readonly byte[] _historySide = new byte[HistoryLetters.Length * 2];
     private readonly char[] _historyLetter = new char[HistoryLetters.Length * 2];
     private int _historyCount;
+    private int _historySeen;
     private int _firstSynSide = -1;
     private int _firstSynAckSide = -1;
     private long _firstSynTs, _firstSynAckTs;
@@ -143,8 +144,9 @@ public sealed class TcpConnection : IByteStreamSink
         if (f.IsRetransmissionFamily()) AddHistory(side, 'T');
         if ((f & TcpAnalysisFlags.LostSegment) != 0) AddHistory(side, 'G');
         if ((f & TcpAnalysisFlags.ZeroWindow) != 0) AddHistory(side, 'W');
-        for (int bit = 0; bit < _flagCounts.Length; bit++)
-            if (((uint)f & (1u << bit)) != 0) _flagCounts[bit]++;
+        // Only the set bits (most packets have none): one step per flag instead of 16 tests.
+        for (uint bits = (uint)f & 0xFFFF; bits != 0; bits &= bits - 1)
+            _flagCounts[System.Numerics.BitOperations.TrailingZeroCount(bits)]++;
 
         if (_printedIrtt is null && verdict.PrintedInitialRttNs != 0) _printedIrtt = verdict.PrintedInitialRttNs;
         if (verdict.AckRttNs > 0)
@@ -278,6 +280,11 @@ public sealed class TcpConnection : IByteStreamSink
 
     private void AddHistory(int side, char letter)
     {
+        // Called for most packets ('A', 'D') and almost always already recorded: a bit per
+        // (letter, side) answers that without scanning the list.
+        int bit = 1 << (HistoryIndex(letter) * 2 + side);
+        if ((_historySeen & bit) != 0) return;
+        _historySeen |= bit;
         for (int i = 0; i < _historyCount; i++)
             if (_historyLetter[i] == letter && _historySide[i] == side) return;
         if (_historyCount == _historyLetter.Length) return;
@@ -285,6 +292,13 @@ public sealed class TcpConnection : IByteStreamSink
         _historySide[_historyCount] = (byte)side;
         _historyCount++;
     }
+
+    /// <summary>Position of <paramref name="letter"/> in <see cref="HistoryLetters"/> (a jump table, not a search).</summary>
+    private static int HistoryIndex(char letter) => letter switch
+    {
+        'S' => 0, 'H' => 1, 'A' => 2, 'D' => 3, 'F' => 4, 'R' => 5, 'T' => 6, 'G' => 7, 'W' => 8,
+        _ => throw new ArgumentOutOfRangeException(nameof(letter)),
+    };
 
     private string History(int clientSide)
     {

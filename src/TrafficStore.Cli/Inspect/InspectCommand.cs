@@ -29,22 +29,32 @@ public static class InspectCommand
             DefaultValueFactory = _ => "tcp",
         };
         transport.AcceptOnlyFromAmong("tcp", "udp", "all");
+        var showPayloads = new Option<bool>("--show-payloads")
+        {
+            Description = "With --table http: print each exchange's headers and bodies instead of the table.",
+        };
+        var includeMdns = new Option<bool>("--include-mdns")
+        {
+            Description = "With --table dns: also list mDNS and LLMNR transactions (marked in the variant column).",
+        };
         var snapshot = new Option<string?>("--k8s-snapshot") { Description = "kubectl get ... -o json snapshot: fills the client_*/server_* Kubernetes columns of connection rows." };
-        var command = new Command("inspect", "Decode a capture file offline and print one of its tables.") { file, table, format, transport, snapshot };
+        var command = new Command("inspect", "Decode a capture file offline and print one of its tables.") { file, table, format, transport, showPayloads, includeMdns, snapshot };
         command.SetAction(parse => Execute(parse.GetValue(file)!, parse.GetValue(table)!,
             Enum.Parse<OutputFormat>(parse.GetValue(format)!, ignoreCase: true), Enum.Parse<TransportFilter>(parse.GetValue(transport)!, ignoreCase: true),
-            stdout, stderr, stderrIsTerminal, parse.GetValue(snapshot)));
+            stdout, stderr, stderrIsTerminal, parse.GetValue(snapshot),
+            new InspectExtras { ShowPayloads = parse.GetValue(showPayloads), IncludeMdns = parse.GetValue(includeMdns) }));
         return command;
     }
 
     public static int Execute(string path, string tableName, OutputFormat format, TransportFilter transport,
-        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal, string? k8sSnapshot = null)
+        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal, string? k8sSnapshot = null, InspectExtras? extras = null)
     {
         if (!InspectTables.TryCreate(tableName, out var table))
         {
             stderr.WriteLine($"trafficstore inspect: unknown table '{tableName}' (available: {string.Join(", ", InspectTables.Names)}).");
             return CliApp.ExitUsage;
         }
+        table.Extras = extras ?? new InspectExtras();
         if (!File.Exists(path))
         {
             stderr.WriteLine($"trafficstore inspect: {path}: no such file.");

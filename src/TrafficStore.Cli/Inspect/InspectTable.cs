@@ -11,6 +11,16 @@ public enum OutputFormat
     Json,
 }
 
+/// <summary>Switches of `inspect` that only some tables use.</summary>
+public sealed record InspectExtras
+{
+    /// <summary>http: print headers and bodies of every exchange.</summary>
+    public bool ShowPayloads { get; init; }
+
+    /// <summary>dns: include mDNS and LLMNR rows (the oracle's dns section holds only plain DNS).</summary>
+    public bool IncludeMdns { get; init; }
+}
+
 public enum TransportFilter
 {
     Tcp,
@@ -25,6 +35,9 @@ public enum TransportFilter
 public abstract class InspectTable
 {
     public abstract string Name { get; }
+
+    /// <summary>Table-specific switches of the inspect command.</summary>
+    public InspectExtras Extras { get; set; } = new();
 
     /// <summary>Stream protocols the pipeline must run for this table.</summary>
     public virtual IEnumerable<IStreamProtocol> StreamProtocols => Array.Empty<IStreamProtocol>();
@@ -77,6 +90,9 @@ public static class InspectTables
     private static readonly Dictionary<string, Func<InspectTable>> Registry = new(StringComparer.Ordinal)
     {
         ["connections"] = () => new ConnectionsInspectTable(),
+        ["dns"] = () => new DnsInspectTable(),
+        ["tls"] = () => new TlsInspectTable(),
+        ["http"] = () => new HttpInspectTable(),
     };
 
     public static IEnumerable<string> Names => Registry.Keys.Order(StringComparer.Ordinal);

@@ -62,9 +62,14 @@ public static class HttpSignals
         int i = 0;
         while (i < text.Length)
         {
-            if (!IsDigit(text[i]) || (i > 0 && IsAlnum(text[i - 1])))
+            // Jump to the next digit with a vectorised search: bodies are mostly not digits.
+            int next = text[i..].IndexOfAnyInRange((byte)'0', (byte)'9');
+            if (next < 0) break;
+            i += next;
+            if (i > 0 && IsAlnum(text[i - 1]))
             {
-                i++;
+                // a digit inside a word: skip the whole digit run
+                while (i < text.Length && IsDigit(text[i])) i++;
                 continue;
             }
             int n = 0;

@@ -114,6 +114,30 @@ public class SyntheticStoreTests(SyntheticStoreFixture fixture) : IClassFixture<
         Assert.Empty(await Query($"connections where connection={id} as of {Column(first - 1_000_000_000L)}"));
     }
 
+    [Fact]
+    public async Task ExportByPodAndByWindowSelectTheRightFrames()
+    {
+        var frames = PcapExportTests.ReadFrames(fixture.CapturePath);
+        using var dir = new TempDir();
+
+        // By pod: the frames of every connection with the pod at either end.
+        var conns = await Query("connections");
+        var pod = conns.GroupBy(r => r["server_pod"]).Where(g => g.Key != "").OrderByDescending(g => g.Count()).First().Key;
+        var podConns = conns.Where(r => r["client_pod"] == pod || r["server_pod"] == pod).ToList();
+        long expectedFrames = podConns.Sum(r => long.Parse(r["pkts_c2s"], CultureInfo.InvariantCulture) + long.Parse(r["pkts_s2c"], CultureInfo.InvariantCulture));
+        var podFile = Path.Combine(dir.Path, "pod.pcap");
+        await using (var output = File.Create(podFile))
+            await _client.ExportPcapAsync(new PcapExportRequest { Pod = pod }, output);
+        Assert.Equal(expectedFrames, PcapExportTests.ReadFrames(podFile).Count);
+
+        // By window: every frame whose time is in [from, to), in capture order.
+        long from = frames[frames.Count / 3].TimestampNs, to = frames[frames.Count / 2].TimestampNs;
+        var windowFile = Path.Combine(dir.Path, "window.pcap");
+        await using (var output = File.Create(windowFile))
+            await _client.ExportPcapAsync(new PcapExportRequest { FromNs = from, ToNs = to }, output);
+        PcapExportTests.AssertSameFrames(frames.Where(f => f.TimestampNs >= from && f.TimestampNs < to).ToList(), PcapExportTests.ReadFrames(windowFile), "window");
+    }
+
     private static string Column(long ns) => TrafficStore.Ingest.Tables.Column<int>.FormatSeconds(ns);
 
     private static (long C2S, long S2C) TsharkPackets(string capture, long stream, string clientIp, string clientPort, long beforeNs)

@@ -22,8 +22,6 @@ public static class CliApp
 
     public static RootCommand Build(TextWriter stdout, TextWriter stderr, bool stderrIsTerminal)
     {
-        // `--server URL` of query/export/retention/stats goes through the Flight client.
-        StoreAccess.RemoteClientFactory ??= server => TrafficStore.Server.Client.FlightTrafficClient.Connect(server);
         var root = new RootCommand("TrafficStore: a traffic-history database for Kubernetes.");
         root.Subcommands.Add(InspectCommand.Build(stdout, stderr, stderrIsTerminal));
         root.Subcommands.Add(IngestCommand.Build(stdout, stderr, stderrIsTerminal));
@@ -32,6 +30,8 @@ public static class CliApp
         root.Subcommands.Add(RetentionCommand.Build(stdout, stderr));
         root.Subcommands.Add(StatsCommand.Build(stdout, stderr));
         root.Subcommands.Add(ServeCommand.Build(stdout, stderr));
+        // `--server URL [--token T]` of query/export/retention/stats goes through the Flight client.
+        ServerAccess.Register(root);
         root.Subcommands.Add(AgentCommand.Build(stdout, stderr));
         return root;
     }
@@ -46,7 +46,7 @@ public static class CliApp
                 // Ctrl+C / SIGTERM cancel the command; `serve` finishes calls in flight and flushes the store,
                 // `agent` drains its pipeline and spool: the default 2 s would cut that short.
                 ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
-            return root.Parse(args).Invoke(config);
+            return ServerAccess.WithToken(root.Parse(args)).Invoke(config);
         }
         catch (Exception e)
         {

@@ -55,6 +55,10 @@ public class CliThroughServerTests
                 .Order().ToList();
             Assert.Equal(expectedHttp, cliRows);
 
+            var withOption = Cli("query", "--server", $"grpc://{s.Server.Address.Authority}", "--token", TestServer.Reader, "--format", "json", "http select stream");
+            Assert.True(withOption.Code == 0, withOption.Err);
+            Assert.Equal(expectedHttp.Count, withOption.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+
             var bad = Cli("query", "--server", server, "http where status>>1");
             Assert.NotEqual(0, bad.Code);
             Assert.Contains("unknown operator '>>'", bad.Err); // the server's InvalidArgument message

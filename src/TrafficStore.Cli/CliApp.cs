@@ -30,9 +30,9 @@ public static class CliApp
         root.Subcommands.Add(RetentionCommand.Build(stdout, stderr));
         root.Subcommands.Add(StatsCommand.Build(stdout, stderr));
         root.Subcommands.Add(ServeCommand.Build(stdout, stderr));
-        // `--server URL [--token T]` of query/export/retention/stats goes through the Flight client.
-        ServerAccess.Register(root);
         root.Subcommands.Add(AgentCommand.Build(stdout, stderr));
+        // Last, after every command: `--server URL [--token T]` goes through the Flight client.
+        ServerAccess.Register(root);
         return root;
     }
 

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 
+using TrafficStore.Store.Observability;
+
 namespace TrafficStore.Agent.Observability;
 
 /// <summary>
@@ -12,19 +14,9 @@ public static class AgentMetrics
 {
     public static string Render(NodeAgent agent)
     {
-        var sb = new StringBuilder();
-        var inv = CultureInfo.InvariantCulture;
-        void Metric(string name, string type, string help)
-        {
-            sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
-            sb.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
-        }
-        void Line(string name, double value, string labels = "")
-        {
-            sb.Append(name);
-            if (labels.Length > 0) sb.Append('{').Append(labels).Append('}');
-            sb.Append(' ').Append(value.ToString("R", inv)).Append('\n');
-        }
+        var text = new PrometheusTextWriter();
+        void Metric(string name, string type, string help) => text.Metric(name, type, help);
+        void Line(string name, double value, string labels = "") => text.Sample(name, value, labels);
         var captures = agent.Captures.Select(c => (Label: $"interface=\"{Escape(c.Interface)}\"", Counters: c.Counters)).ToList();
         void PerInterface(string name, string type, string help, Func<Capture.LiveCaptureCounters, long?> value)
         {
@@ -71,7 +63,7 @@ public static class AgentMetrics
         Line("trafficstore_agent_ship_failures_total", ship.Failures);
         Metric("trafficstore_agent_server_connected", "gauge", "1 when the last DoPut succeeded.");
         Line("trafficstore_agent_server_connected", ship.Connected ? 1 : 0);
-        return sb.ToString();
+        return text.ToString();
     }
 
     /// <summary>Health: ok while capturing with no capture error; "degraded" text lines say why not.</summary>
@@ -88,5 +80,5 @@ public static class AgentMetrics
             : (agent.Running ? HttpStatusCode.OK : HttpStatusCode.ServiceUnavailable, "degraded: " + string.Join("; ", problems) + "\n");
     }
 
-    private static string Escape(string s) => s.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
+    private static string Escape(string s) => PrometheusTextWriter.Escape(s);
 }

@@ -4,6 +4,8 @@ using System.Text;
 using Grpc.Core;
 using TrafficStore.Engine;
 
+using TrafficStore.Store.Observability;
+
 namespace TrafficStore.Server.Observability;
 
 /// <summary>
@@ -57,19 +59,9 @@ public sealed class ServerMetrics
 
     public string Render(EngineStats? stats)
     {
-        var sb = new StringBuilder();
-        var inv = CultureInfo.InvariantCulture;
-        void Metric(string name, string type, string help)
-        {
-            sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
-            sb.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
-        }
-        void Line(string name, double value, string labels = "")
-        {
-            sb.Append(name);
-            if (labels.Length > 0) sb.Append('{').Append(labels).Append('}');
-            sb.Append(' ').Append(value.ToString("R", inv)).Append('\n');
-        }
+        var text = new PrometheusTextWriter();
+        void Metric(string name, string type, string help) => text.Metric(name, type, help);
+        void Line(string name, double value, string labels = "") => text.Sample(name, value, labels);
 
         double uptime = Math.Max(1e-3, (DateTimeOffset.UtcNow - _started).TotalSeconds);
         Metric("trafficstore_ingest_rows_total", "counter", "Rows accepted through DoPut and acknowledged as durable.");
@@ -86,7 +78,7 @@ public sealed class ServerMetrics
         for (int i = 0; i < LatencyBounds.Length; i++)
         {
             cumulative += Interlocked.Read(ref _latencyBuckets[i]);
-            Line("trafficstore_query_duration_seconds_bucket", cumulative, $"le=\"{LatencyBounds[i].ToString("R", inv)}\"");
+            Line("trafficstore_query_duration_seconds_bucket", cumulative, $"le=\"{LatencyBounds[i].ToString("R", CultureInfo.InvariantCulture)}\"");
         }
         cumulative += Interlocked.Read(ref _latencyBuckets[^1]);
         Line("trafficstore_query_duration_seconds_bucket", cumulative, "le=\"+Inf\"");
@@ -123,6 +115,6 @@ public sealed class ServerMetrics
             Metric("trafficstore_quarantined_segments", "gauge", "Segments that failed a checksum and are not served.");
             Line("trafficstore_quarantined_segments", stats.Quarantined.Count);
         }
-        return sb.ToString();
+        return text.ToString();
     }
 }

@@ -1,5 +1,10 @@
 using System.CommandLine;
+using TrafficStore.Cli.Export;
+using TrafficStore.Cli.Ingest;
 using TrafficStore.Cli.Inspect;
+using TrafficStore.Cli.Query;
+using TrafficStore.Cli.Retention;
+using TrafficStore.Cli.Stats;
 
 namespace TrafficStore.Cli;
 
@@ -17,6 +22,11 @@ public static class CliApp
     {
         var root = new RootCommand("TrafficStore: a traffic-history database for Kubernetes.");
         root.Subcommands.Add(InspectCommand.Build(stdout, stderr, stderrIsTerminal));
+        root.Subcommands.Add(IngestCommand.Build(stdout, stderr, stderrIsTerminal));
+        root.Subcommands.Add(QueryCommand.Build(stdout, stderr));
+        root.Subcommands.Add(ExportCommand.Build(stdout, stderr));
+        root.Subcommands.Add(RetentionCommand.Build(stdout, stderr));
+        root.Subcommands.Add(StatsCommand.Build(stdout, stderr));
         return root;
     }
 

@@ -37,16 +37,17 @@ public static class InspectCommand
         {
             Description = "With --table dns: also list mDNS and LLMNR transactions (marked in the variant column).",
         };
-        var command = new Command("inspect", "Decode a capture file offline and print one of its tables.") { file, table, format, transport, showPayloads, includeMdns };
+        var snapshot = new Option<string?>("--k8s-snapshot") { Description = "kubectl get ... -o json snapshot: fills the client_*/server_* Kubernetes columns of connection rows." };
+        var command = new Command("inspect", "Decode a capture file offline and print one of its tables.") { file, table, format, transport, showPayloads, includeMdns, snapshot };
         command.SetAction(parse => Execute(parse.GetValue(file)!, parse.GetValue(table)!,
             Enum.Parse<OutputFormat>(parse.GetValue(format)!, ignoreCase: true), Enum.Parse<TransportFilter>(parse.GetValue(transport)!, ignoreCase: true),
             stdout, stderr, stderrIsTerminal,
-            new InspectExtras { ShowPayloads = parse.GetValue(showPayloads), IncludeMdns = parse.GetValue(includeMdns) }));
+            new InspectExtras { ShowPayloads = parse.GetValue(showPayloads), IncludeMdns = parse.GetValue(includeMdns) }, parse.GetValue(snapshot)));
         return command;
     }
 
     public static int Execute(string path, string tableName, OutputFormat format, TransportFilter transport,
-        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal, InspectExtras? extras = null)
+        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal, InspectExtras? extras = null, string? k8sSnapshot = null)
     {
         if (!InspectTables.TryCreate(tableName, out var table))
         {
@@ -78,6 +79,15 @@ public static class InspectCommand
             return CliApp.ExitUsage;
         }
 
+        if (k8sSnapshot is not null)
+        {
+            if (!File.Exists(k8sSnapshot))
+            {
+                stderr.WriteLine($"trafficstore inspect: {k8sSnapshot}: no such file.");
+                return CliApp.ExitUsage;
+            }
+            SnapshotEnrichment.Enrich(connections.Rows, k8sSnapshot);
+        }
         table.Write(stdout, format, transport, connections.Rows);
         stdout.Flush();
         if (result.Error is { } error)

@@ -80,7 +80,7 @@ public sealed class ConnectionsInspectTable : InspectTable
             TransportFilter.Udp => r.Transport == Transport.Udp,
             _ => true,
         });
-        WriteRows(output, format, Ingest.TcpAnalysis.ConnectionsTable.Definition, rows, TextColumns);
+        WriteRows(output, format, TrafficStore.Ingest.TcpAnalysis.ConnectionsTable.Definition, rows, TextColumns);
     }
 }
 

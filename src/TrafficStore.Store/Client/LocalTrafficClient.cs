@@ -146,7 +146,7 @@ public sealed class LocalTrafficClient : ITrafficClient
             {
                 messages.Add(new PayloadMessage(exchangeId, conn.GetValue(i) ?? 0, dir.GetString(i) ?? "", kind.GetString(i) ?? "", ts.GetValue(i) ?? 0,
                     headers.GetString(i) ?? "", body.IsNull(i) ? ReadOnlyMemory<byte>.Empty : body.GetBytes(i).ToArray(),
-                    decoded.IsNull(i) ? null : decoded.GetBytes(i).ToArray(), truncated.GetValue(i) ?? false));
+                    decoded.IsNull(i) ? (ReadOnlyMemory<byte>?)null : decoded.GetBytes(i).ToArray(), truncated.GetValue(i) ?? false));
             }
         }
         return messages.OrderBy(m => m.Kind == "request" ? 0 : 1).ThenBy(m => m.TimestampNs).ToList();

@@ -1,0 +1,104 @@
+using System.CommandLine;
+using System.Text;
+using TrafficStore.Store.Client;
+using TrafficStore.Store.Query;
+
+namespace TrafficStore.Cli.Query;
+
+/// <summary>
+/// `trafficstore query "TEXT QUERY"` or `trafficstore query --table T [--from] [--to] [--as-of]
+/// [--where EXPR]... [--select a,b] [--limit N]`, printed as table, csv or json.
+/// </summary>
+public static class QueryCommand
+{
+    public static Command Build(TextWriter stdout, TextWriter stderr)
+    {
+        var text = new Argument<string?>("query") { Description = "A query in the text or JSON form of docs/query-language.md.", Arity = ArgumentArity.ZeroOrOne };
+        var filters = new QueryFilterOptions();
+        var format = new Option<string>("--format") { Description = "Output: table, csv or json (one object per line).", DefaultValueFactory = _ => "table" };
+        format.AcceptOnlyFromAmong("table", "csv", "json");
+        var store = StoreAccess.StoreOption();
+        var server = StoreAccess.ServerOption();
+        var command = new Command("query", "Query a table of the store.") { text, format, store, server };
+        filters.AddTo(command);
+        command.SetAction(parse => CliErrors.Guard("query", stderr, () =>
+        {
+            string query = parse.GetValue(text) is { } t
+                ? (filters.Any(parse) ? throw new CliUsageException("give either a query text or --table/--where options, not both") : t)
+                : filters.ToText(parse);
+            using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store)!, parse.GetValue(server)));
+            var result = client.Value.QueryAsync(query).GetAwaiter().GetResult();
+            ResultWriter.WriteAsync(stdout, Enum.Parse<ResultFormat>(parse.GetValue(format)!, ignoreCase: true), result.Schema, result.Batches).GetAwaiter().GetResult();
+            foreach (var w in result.Warnings) stderr.WriteLine($"trafficstore query: warning: {w}");
+            return CliApp.ExitOk;
+        }));
+        return command;
+    }
+}
+
+/// <summary>--table/--from/--to/--as-of/--where/--select/--limit, turned into a text-form query.</summary>
+public sealed class QueryFilterOptions
+{
+    public Option<string?> Table { get; } = new("--table") { Description = "Table: connections, http, dns, tls, payloads, packets, capture_stats, connection_timeline." };
+    public Option<string?> From { get; } = new("--from") { Description = "Start of the window (now, -15m, ISO 8601, epoch seconds)." };
+    public Option<string?> To { get; } = new("--to") { Description = "End of the window (exclusive)." };
+    public Option<string?> AsOf { get; } = new("--as-of") { Description = "Rows open at this instant (instead of --from/--to)." };
+    public Option<string[]> Where { get; } = new("--where") { Description = "A condition such as namespace=shop or status>=500; repeat for more (all must hold).", AllowMultipleArgumentsPerToken = false };
+    public Option<string?> Select { get; } = new("--select") { Description = "Columns to print, comma-separated." };
+    public Option<int?> Limit { get; } = new("--limit") { Description = "At most this many rows." };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { Table, From, To, AsOf, Where, Select, Limit }) command.Options.Add(o);
+    }
+
+    public bool Any(ParseResult p) => p.GetValue(Table) is not null || p.GetValue(From) is not null || p.GetValue(To) is not null
+        || p.GetValue(AsOf) is not null || (p.GetValue(Where)?.Length ?? 0) > 0 || p.GetValue(Select) is not null || p.GetValue(Limit) is not null;
+
+    public string ToText(ParseResult p)
+    {
+        var table = p.GetValue(Table) ?? throw new CliUsageException("give a query text or --table");
+        var sb = new StringBuilder(table);
+        var where = p.GetValue(Where) ?? [];
+        if (where.Length > 0) sb.Append(" where ").Append(string.Join(" and ", where));
+        if (p.GetValue(From) is { } from) sb.Append(" from ").Append(from);
+        if (p.GetValue(To) is { } to)
+        {
+            if (p.GetValue(From) is null) throw new CliUsageException("--to needs --from");
+            sb.Append(" to ").Append(to);
+        }
+        if (p.GetValue(AsOf) is { } asOf) sb.Append(" as of ").Append(asOf);
+        if (p.GetValue(Select) is { } select) sb.Append(" select ").Append(select);
+        if (p.GetValue(Limit) is { } limit) sb.Append(" limit ").Append(limit);
+        return sb.ToString();
+    }
+}
+
+/// <summary>Disposes an async client from synchronous command actions.</summary>
+public readonly struct ClientScope(ITrafficClient value) : IDisposable
+{
+    public ITrafficClient Value { get; } = value;
+    public void Dispose() => Value.DisposeAsync().AsTask().GetAwaiter().GetResult();
+}
+
+/// <summary>Turns the errors of store commands into messages and exit codes.</summary>
+public static class CliErrors
+{
+    public static int Guard(string command, TextWriter stderr, Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is QueryException or CliUsageException or ArgumentException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            stderr.WriteLine($"trafficstore {command}: {e.Message}");
+            return CliApp.ExitUsage;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"trafficstore {command}: {e.Message}");
+            return CliApp.ExitUsage;
+        }
+    }
+}

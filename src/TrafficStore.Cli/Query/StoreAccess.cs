@@ -1,0 +1,40 @@
+using System.CommandLine;
+using TrafficStore.Store;
+using TrafficStore.Store.Client;
+
+namespace TrafficStore.Cli.Query;
+
+/// <summary>
+/// The `--store DIR` / `--server URL` options shared by the store commands, and the client they open:
+/// offline <see cref="LocalTrafficClient"/> on the directory, or the remote client registered in
+/// <see cref="RemoteClientFactory"/> (the Flight client of TrafficStore.Server) for --server.
+/// </summary>
+public static class StoreAccess
+{
+    /// <summary>Creates the client for `--server URL`; set by the server project's registration. Null: --server is refused.</summary>
+    public static Func<string, ITrafficClient>? RemoteClientFactory { get; set; }
+
+    public static Option<string> StoreOption() => new("--store")
+    {
+        Description = $"Store directory (default {TrafficDatabase.DefaultDirectory}).",
+        DefaultValueFactory = _ => TrafficDatabase.DefaultDirectory,
+    };
+
+    public static Option<string?> ServerOption() => new("--server")
+    {
+        Description = "Query a TrafficStore server (grpc://host:port) instead of a local store directory.",
+    };
+
+    public static ITrafficClient Open(string store, string? server)
+    {
+        if (server is not null)
+        {
+            if (RemoteClientFactory is null) throw new CliUsageException("--server is not available in this build");
+            return RemoteClientFactory(server);
+        }
+        return new LocalTrafficClient(TrafficDatabase.Open(store), ownsDatabase: true);
+    }
+}
+
+/// <summary>A command-line mistake; printed as "trafficstore CMD: message", exit 1.</summary>
+public sealed class CliUsageException(string message) : Exception(message);

@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.Globalization;
+using TrafficStore.Cli.Query;
+using TrafficStore.Engine.Retention;
+
+namespace TrafficStore.Cli.Retention;
+
+/// <summary>
+/// `trafficstore retention list`, `retention set [--namespace NS] [--max-age 7d] [--max-bytes 100G]`
+/// (a limit of "none" removes it), `retention apply`.
+/// </summary>
+public static class RetentionCommand
+{
+    public static Command Build(TextWriter stdout, TextWriter stderr)
+    {
+        var retention = new Command("retention", "Show, change and apply the retention policy.");
+
+        var store = StoreAccess.StoreOption();
+        var server = StoreAccess.ServerOption();
+        var list = new Command("list", "Print the retention policy.") { store, server };
+        list.SetAction(parse => CliErrors.Guard("retention list", stderr, () =>
+        {
+            using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store)!, parse.GetValue(server)));
+            var policy = client.Value.GetRetentionPolicyAsync().GetAwaiter().GetResult();
+            stdout.WriteLine("scope\tmax_age\tmax_bytes");
+            stdout.WriteLine($"global\t{Age(policy.Global.MaxAge)}\t{Bytes(policy.Global.MaxBytes)}");
+            foreach (var (ns, limits) in policy.Namespaces.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                stdout.WriteLine($"namespace {ns}\t{Age(limits.MaxAge)}\t{Bytes(limits.MaxBytes)}");
+            return CliApp.ExitOk;
+        }));
+
+        var store2 = StoreAccess.StoreOption();
+        var server2 = StoreAccess.ServerOption();
+        var maxAge = new Option<string?>("--max-age") { Description = "Delete data older than this: 30m, 12h, 7d, or none." };
+        var maxBytes = new Option<string?>("--max-bytes") { Description = "Keep at most this many bytes: 500M, 100G, 1T, a number, or none." };
+        var ns = new Option<string?>("--namespace") { Description = "Set the limits of this Kubernetes namespace instead of the global ones." };
+        var set = new Command("set", "Change the retention policy (limits not given stay as they are).") { maxAge, maxBytes, ns, store2, server2 };
+        set.SetAction(parse => CliErrors.Guard("retention set", stderr, () =>
+        {
+            string? age = parse.GetValue(maxAge), bytes = parse.GetValue(maxBytes);
+            if (age is null && bytes is null) throw new CliUsageException("give --max-age and/or --max-bytes");
+            using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store2)!, parse.GetValue(server2)));
+            var policy = client.Value.GetRetentionPolicyAsync().GetAwaiter().GetResult();
+            string? namespaceName = parse.GetValue(ns);
+            var current = namespaceName is null ? policy.Global : policy.Namespaces.GetValueOrDefault(namespaceName) ?? new RetentionLimits();
+            var updated = current with
+            {
+                MaxAge = age is null ? current.MaxAge : ParseAge(age),
+                MaxBytes = bytes is null ? current.MaxBytes : ParseBytes(bytes),
+            };
+            if (namespaceName is null) policy = policy with { Global = updated };
+            else
+            {
+                var namespaces = new Dictionary<string, RetentionLimits>(policy.Namespaces);
+                if (updated.MaxAge is null && updated.MaxBytes is null) namespaces.Remove(namespaceName);
+                else namespaces[namespaceName] = updated;
+                policy = policy with { Namespaces = namespaces };
+            }
+            client.Value.SetRetentionPolicyAsync(policy).GetAwaiter().GetResult();
+            stdout.WriteLine($"{(namespaceName is null ? "global" : "namespace " + namespaceName)}: max_age {Age(updated.MaxAge)}, max_bytes {Bytes(updated.MaxBytes)}");
+            return CliApp.ExitOk;
+        }));
+
+        var store3 = StoreAccess.StoreOption();
+        var server3 = StoreAccess.ServerOption();
+        var apply = new Command("apply", "Apply the retention policy now.") { store3, server3 };
+        apply.SetAction(parse => CliErrors.Guard("retention apply", stderr, () =>
+        {
+            using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store3)!, parse.GetValue(server3)));
+            var report = client.Value.ApplyRetentionAsync().GetAwaiter().GetResult();
+            foreach (var a in report.Actions)
+                stdout.WriteLine($"{(a.Kind == RetentionActionKind.DeletedSegment ? "deleted" : "rewrote")} {a.Table} segment {a.SegmentId} ({a.RowsDeleted} rows, {a.BytesFreed} bytes){(a.Namespace is null ? "" : " namespace " + a.Namespace)}: {a.Reason}");
+            stdout.WriteLine($"{report.Actions.Count} actions, {report.RowsDeleted} rows, {report.BytesFreed} bytes freed");
+            return CliApp.ExitOk;
+        }));
+
+        retention.Subcommands.Add(list);
+        retention.Subcommands.Add(set);
+        retention.Subcommands.Add(apply);
+        return retention;
+    }
+
+    public static TimeSpan? ParseAge(string text)
+    {
+        var t = text.Trim().ToLowerInvariant();
+        if (t == "none") return null;
+        if (t.Length >= 2 && double.TryParse(t[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n > 0)
+        {
+            switch (t[^1])
+            {
+                case 's': return TimeSpan.FromSeconds(n);
+                case 'm': return TimeSpan.FromMinutes(n);
+                case 'h': return TimeSpan.FromHours(n);
+                case 'd': return TimeSpan.FromDays(n);
+                case 'w': return TimeSpan.FromDays(7 * n);
+            }
+        }
+        throw new CliUsageException($"--max-age '{text}' is not a duration (e.g. 30m, 12h, 7d or none)");
+    }
+
+    public static long? ParseBytes(string text)
+    {
+        var t = text.Trim().ToUpperInvariant().TrimEnd('B', 'I');
+        if (t == "NONE") return null;
+        long unit = t.Length > 0 ? t[^1] switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, 'T' => 1L << 40, _ => 1 } : 1;
+        var number = unit == 1 ? t : t[..^1];
+        if (double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n > 0) return checked((long)(n * unit));
+        throw new CliUsageException($"--max-bytes '{text}' is not a size (e.g. 500M, 100G, 1T, a number of bytes, or none)");
+    }
+
+    private static string Age(TimeSpan? age) => age is { } a ? a.ToString("c", CultureInfo.InvariantCulture) : "none";
+    private static string Bytes(long? bytes) => bytes?.ToString(CultureInfo.InvariantCulture) ?? "none";
+}

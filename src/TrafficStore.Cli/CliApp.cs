@@ -4,6 +4,7 @@ using TrafficStore.Cli.Ingest;
 using TrafficStore.Cli.Inspect;
 using TrafficStore.Cli.Query;
 using TrafficStore.Cli.Retention;
+using TrafficStore.Cli.Serve;
 using TrafficStore.Cli.Stats;
 
 namespace TrafficStore.Cli;
@@ -27,6 +28,7 @@ public static class CliApp
         root.Subcommands.Add(ExportCommand.Build(stdout, stderr));
         root.Subcommands.Add(RetentionCommand.Build(stdout, stderr));
         root.Subcommands.Add(StatsCommand.Build(stdout, stderr));
+        root.Subcommands.Add(ServeCommand.Build(stdout, stderr));
         return root;
     }
 

@@ -1,0 +1,177 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using TrafficStore.Server.Flight;
+using TrafficStore.Server.Hosting;
+using TrafficStore.Server.Security;
+using TrafficStore.Store;
+using TrafficStore.Store.Client;
+using TrafficStore.Store.Tables;
+
+namespace TrafficStore.Cli.Serve;
+
+/// <summary>
+/// <c>trafficstore serve [--store DIR] [--listen 127.0.0.1:8815] [--tokens FILE] [--tls-cert F --tls-key F] [--demo]</c>:
+/// serves a store over Arrow Flight until Ctrl+C / SIGTERM, then finishes the calls in flight,
+/// flushes the engine and closes the store. Without <c>--tokens</c> it uses (creating it on first
+/// run, with one all-scopes token it prints) <c>tokens.json</c> in the store directory: there is
+/// no unauthenticated mode.
+/// </summary>
+public static class ServeCommand
+{
+    public const string TokenFileName = "tokens.json";
+
+    public static Command Build(TextWriter stdout, TextWriter stderr)
+    {
+        var store = new Option<string>("--store") { Description = $"Store directory (default: {TrafficDatabase.DefaultDirectory})." };
+        var listen = new Option<string>("--listen")
+        {
+            Description = $"Address:port to serve on (port 0 picks a free one).",
+            DefaultValueFactory = _ => $"127.0.0.1:{TrafficServerOptions.DefaultPort}",
+        };
+        var tokens = new Option<string>("--tokens") { Description = "Token file (JSON, see docs/server.md); default: tokens.json in the store, created with one admin token when missing." };
+        var cert = new Option<string>("--tls-cert") { Description = "PEM certificate: serve TLS (needs --tls-key)." };
+        var key = new Option<string>("--tls-key") { Description = "PEM private key of --tls-cert." };
+        var demo = new Option<bool>("--demo") { Description = "First fill the store with generated demo traffic (once), then serve it." };
+        var logFormat = new Option<string>("--log-format") { Description = "Log lines: json (structured) or text.", DefaultValueFactory = _ => "json" };
+        logFormat.AcceptOnlyFromAmong("json", "text");
+
+        var command = new Command("serve", "Serve a store over Arrow Flight (queries, time travel, ingest from agents, admin).")
+        {
+            store, listen, tokens, cert, key, demo, logFormat,
+        };
+        command.SetAction((parse, ct) => RunAsync(new ServeSettings
+        {
+            StoreDirectory = parse.GetValue(store) ?? TrafficDatabase.DefaultDirectory,
+            Listen = parse.GetValue(listen)!,
+            TokenFile = parse.GetValue(tokens),
+            TlsCertificate = parse.GetValue(cert),
+            TlsKey = parse.GetValue(key),
+            Demo = parse.GetValue(demo),
+            JsonLogs = parse.GetValue(logFormat) == "json",
+        }, stdout, stderr, ct));
+        return command;
+    }
+
+    public static async Task<int> RunAsync(ServeSettings settings, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        System.Net.IPEndPoint endpoint;
+        try { endpoint = TrafficServerOptions.ParseListen(settings.Listen); }
+        catch (FormatException e)
+        {
+            stderr.WriteLine($"trafficstore serve: {e.Message}");
+            return CliApp.ExitUsage;
+        }
+        if ((settings.TlsCertificate is null) != (settings.TlsKey is null))
+        {
+            stderr.WriteLine("trafficstore serve: --tls-cert and --tls-key go together.");
+            return CliApp.ExitUsage;
+        }
+
+        TokenFile tokenFile;
+        string? newToken = null;
+        var tokenPath = settings.TokenFile ?? Path.Combine(settings.StoreDirectory, TokenFileName);
+        try
+        {
+            if (settings.TokenFile is null && !File.Exists(tokenPath)) newToken = TokenFile.CreateAdminFile(tokenPath);
+            tokenFile = TokenFile.Load(tokenPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            stderr.WriteLine($"trafficstore serve: {tokenPath}: {e.Message}");
+            return CliApp.ExitUsage;
+        }
+
+        TrafficDatabase db;
+        try { db = TrafficDatabase.Open(settings.StoreDirectory); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            stderr.WriteLine($"trafficstore serve: cannot open the store {settings.StoreDirectory}: {e.Message}");
+            return CliApp.ExitUsage;
+        }
+
+        await using var local = new LocalTrafficClient(db);
+        try
+        {
+            if (settings.Demo)
+            {
+                if (await DemoData.HasDemoAsync(db, ct))
+                {
+                    stdout.WriteLine($"Demo data already in {settings.StoreDirectory}; serving it.");
+                }
+                else
+                {
+                    stdout.WriteLine($"Generating demo traffic into {settings.StoreDirectory} ...");
+                    var summary = await DemoData.IngestAsync(db, DateTimeOffset.UtcNow, ct);
+                    stdout.WriteLine($"Stored {summary.Frames} frames: " +
+                                     string.Join(", ", summary.RowsByTable.Where(p => p.Value > 0).Select(p => $"{p.Value} {p.Key}")) + ".");
+                }
+            }
+
+            TrafficServer server;
+            try
+            {
+                server = await TrafficServer.StartAsync(new ServedStore(db, local), tokenFile, new TrafficServerOptions
+                {
+                    Listen = endpoint,
+                    TlsCertificateFile = settings.TlsCertificate,
+                    TlsKeyFile = settings.TlsKey,
+                    JsonLogs = settings.JsonLogs,
+                    MinimumLogLevel = settings.MinimumLogLevel,
+                }, ct);
+            }
+            catch (IOException e)
+            {
+                stderr.WriteLine($"trafficstore serve: cannot listen on {settings.Listen}: {e.Message}");
+                return CliApp.ExitUsage;
+            }
+
+            await using (server)
+            {
+                PrintWelcome(stdout, server.Address, tokenPath, newToken, settings.Demo);
+                try { await Task.Delay(Timeout.Infinite, ct); }
+                catch (OperationCanceledException) { }
+                stdout.WriteLine("Stopping: finishing calls in flight ...");
+            }
+            await db.Engine.FlushAsync(CancellationToken.None);
+            stdout.WriteLine("Store flushed and closed.");
+            return CliApp.ExitOk;
+        }
+        finally
+        {
+            await db.DisposeAsync();
+        }
+    }
+
+    private static void PrintWelcome(TextWriter stdout, Uri address, string tokenPath, string? newToken, bool demo)
+    {
+        var flightUri = $"grpc+{(address.Scheme == "https" ? "tls" : "tcp")}://{address.Authority}";
+        stdout.WriteLine($"Serving Arrow Flight on {address} ({flightUri}); /healthz and /metrics on the same port.");
+        if (newToken is not null)
+            stdout.WriteLine($"Created {tokenPath} with an admin token (keep it secret):\n  {newToken}");
+        else
+            stdout.WriteLine($"Tokens: {tokenPath}");
+        string token = newToken ?? "<token from " + Path.GetFileName(tokenPath) + ">";
+        stdout.WriteLine("Query it:");
+        stdout.WriteLine($"  trafficstore query --server {address} --token {token} \"http where namespace=shop and status>=500 from -15m\"");
+        if (demo)
+        {
+            stdout.WriteLine($"  trafficstore query --server {address} --token {token} \"connections as of -5m\"");
+            stdout.WriteLine($"  any Flight client: DoGet(ticket=\"connections as of -5m\") on {flightUri} with header 'authorization: Bearer {token}'");
+        }
+        stdout.WriteLine("Stop with Ctrl+C.");
+        stdout.Flush();
+    }
+}
+
+/// <summary>Parsed options of <c>serve</c>.</summary>
+public sealed record ServeSettings
+{
+    public required string StoreDirectory { get; init; }
+    public string Listen { get; init; } = $"127.0.0.1:{TrafficServerOptions.DefaultPort}";
+    public string? TokenFile { get; init; }
+    public string? TlsCertificate { get; init; }
+    public string? TlsKey { get; init; }
+    public bool Demo { get; init; }
+    public bool JsonLogs { get; init; } = true;
+    public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
+}

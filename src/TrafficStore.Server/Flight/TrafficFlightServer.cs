@@ -1,0 +1,464 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Apache.Arrow;
+using Apache.Arrow.Flight;
+using Apache.Arrow.Flight.Server;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using TrafficStore.Engine.Query;
+using TrafficStore.Server.Observability;
+using TrafficStore.Server.Security;
+using TrafficStore.Store.Client;
+using TrafficStore.Store.Query;
+using StoreFilterOp = TrafficStore.Store.Query.FilterOp;
+
+namespace TrafficStore.Server.Flight;
+
+/// <summary>
+/// The Arrow Flight service of docs/server.md. Queries arrive as the command of a descriptor
+/// (GetFlightInfo, GetSchema) or as a ticket (DoGet), in either form of docs/query-language.md;
+/// a path descriptor <c>[table]</c> means the whole table. Every call is authorized by
+/// <see cref="CallAuthorizer"/>; namespace-limited tokens get a namespace filter added to every
+/// query, and tokens without <c>payloads:read</c> get redacted results (<see cref="Redactor"/>).
+/// </summary>
+public sealed class TrafficFlightServer : FlightServer
+{
+    /// <summary>Batches are re-sliced so no gRPC message exceeds this (stock clients accept 4 MiB).</summary>
+    public const int MaxMessageBytes = 3 << 20;
+    /// <summary>export.pcap results carry at most this many bytes each.</summary>
+    public const int PcapChunkBytes = 1 << 20;
+
+    private readonly ServedStore _store;
+    private readonly CallAuthorizer _auth;
+    private readonly ServerMetrics _metrics;
+    private readonly ILogger _log;
+    private readonly TimeProvider _clock;
+
+    public TrafficFlightServer(ServedStore store, CallAuthorizer auth, ServerMetrics metrics, ILogger<TrafficFlightServer> log, TimeProvider? clock = null)
+    {
+        _store = store;
+        _auth = auth;
+        _metrics = metrics;
+        _log = log;
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    public static readonly IReadOnlyList<FlightActionType> Actions =
+    [
+        new("health", "Store health: quarantined segments and recovery notes (JSON)."),
+        new("stats", "Per-table rows, bytes, segments; WAL, index and retention counters (JSON)."),
+        new("retention.list", "The retention policy in force (JSON)."),
+        new("retention.set", "Replace the retention policy; body: policy JSON. Needs the admin scope."),
+        new("retention.apply", "Apply the retention policy now; returns the report (JSON). Needs the admin scope."),
+        new("export.pcap", "Captured frames as a pcap file, in 1 MiB results; body: {\"connection_id\":N} | {\"pod\":P,\"namespace\":NS} | {\"from\":T,\"to\":T}. Needs payloads:read."),
+        new("payload.get", "An exchange's stored messages (headers, bodies base64) as JSON; body: {\"exchange_id\":N}. Bodies and secrets redacted without payloads:read."),
+    ];
+
+    // ------------------------------------------------------------------ discovery
+
+    public override Task ListFlights(FlightCriteria request, IAsyncStreamWriter<FlightInfo> responseStream, ServerCallContext context) =>
+        Guard(context, async () =>
+        {
+            var token = _auth.Require(context, Scopes.Read);
+            var stats = _store.Engine.GetStats();
+            foreach (var table in _store.Engine.TableNames)
+            {
+                var schema = _store.Engine.QuerySchema(new QuerySpec(table));
+                if (!token.AllNamespaces && !HasNamespace(schema)) continue;
+                var descriptor = FlightDescriptor.CreatePathDescriptor(table);
+                var endpoint = new FlightEndpoint(new FlightTicket(table), []);
+                long rows = token.AllNamespaces && stats.Tables.TryGetValue(table, out var t) ? t.Rows : -1;
+                long bytes = token.AllNamespaces && stats.Tables.TryGetValue(table, out var t2) ? t2.BytesOnDisk : -1;
+                await responseStream.WriteAsync(new FlightInfo(schema, descriptor, [endpoint], rows, bytes));
+            }
+        });
+
+    public override Task<FlightInfo> GetFlightInfo(FlightDescriptor request, ServerCallContext context) =>
+        Guard(context, async () =>
+        {
+            var token = _auth.Require(context, Scopes.Read);
+            var query = Scope(QueryOf(request), token, context);
+            var result = await _store.Local.QueryAsync(query, context.CancellationToken);
+            var spec = new QuerySpec(query.Table) { From = query.FromNs, To = query.ToNs, AsOf = query.AsOfNs };
+            var estimate = await _store.Engine.EstimateAsync(spec, context.CancellationToken);
+
+            // One endpoint per time partition when the partitions' results concatenate to the
+            // query's result: default (time, ascending) order and no limit.
+            var endpoints = new List<FlightEndpoint>();
+            bool splittable = query.AsOfNs is null && query.Limit is null && query.OrderBy is null && !query.Descending && estimate.Groups.Count > 1;
+            if (splittable)
+            {
+                foreach (var g in estimate.Groups)
+                {
+                    var narrowed = query with
+                    {
+                        FromNs = Math.Max(query.FromNs ?? long.MinValue, g.PartitionStart),
+                        ToNs = Math.Min(query.ToNs ?? long.MaxValue, g.PartitionEnd),
+                    };
+                    endpoints.Add(new FlightEndpoint(new FlightTicket(QueryText.ToJson(Unscoped(narrowed, query, token))), []));
+                }
+            }
+            else
+            {
+                endpoints.Add(new FlightEndpoint(new FlightTicket(QueryText.ToJson(Unscoped(query, query, token))), []));
+            }
+            long rows = query.Limit is int l ? Math.Min(l, estimate.EstimatedRows) : estimate.EstimatedRows;
+            return new FlightInfo(result.Schema, request, endpoints, rows, estimate.EstimatedBytes, ordered: true, ByteString.Empty);
+        });
+
+    public override Task<Schema> GetSchema(FlightDescriptor request, ServerCallContext context) =>
+        Guard(context, async () =>
+        {
+            var token = _auth.Require(context, Scopes.Read);
+            var query = Scope(QueryOf(request), token, context);
+            var result = await _store.Local.QueryAsync(query, context.CancellationToken);
+            return result.Schema;
+        });
+
+    // ------------------------------------------------------------------ data
+
+    public override Task DoGet(FlightTicket ticket, FlightServerRecordBatchStreamWriter responseStream, ServerCallContext context) =>
+        Guard(context, async () =>
+        {
+            var started = Stopwatch.GetTimestamp();
+            var token = _auth.Require(context, Scopes.Read);
+            var text = DecodeUtf8(ticket.Ticket, "ticket");
+            var query = Scope(Parse(text), token, context);
+            var result = ConnectionsAsOf.Applies(query)
+                ? await ConnectionsAsOf.QueryAsync(_store.Local, query, context.CancellationToken)
+                : await _store.Local.QueryAsync(query, context.CancellationToken);
+            bool redact = !token.Has(Scopes.PayloadsRead);
+            await responseStream.SetupStream(result.Schema);
+            long rows = 0;
+            await foreach (var batch in result.Batches.WithCancellation(context.CancellationToken))
+            {
+                var output = redact ? Redactor.Redact(batch) : batch;
+                foreach (var slice in Slices(output))
+                {
+                    await responseStream.WriteAsync(slice);
+                }
+                rows += batch.Length;
+            }
+            _metrics.QueryCompleted(Stopwatch.GetElapsedTime(started), rows);
+            if (result.Warnings.Count > 0)
+                _log.LogWarning("Query {Query} warnings: {Warnings}", text, string.Join("; ", result.Warnings));
+        });
+
+    public override Task DoPut(FlightServerRecordBatchStreamReader requestStream, IAsyncStreamWriter<FlightPutResult> responseStream, ServerCallContext context) =>
+        Guard(context, async () =>
+        {
+            var token = _auth.Require(context, Scopes.Write);
+            if (!token.AllNamespaces)
+                throw _auth.Deny(context, StatusCode.PermissionDenied, $"token '{token.Name}' is limited to namespaces and cannot write", token);
+            var descriptor = await requestStream.FlightDescriptor;
+            if (descriptor.Type != FlightDescriptorType.Path || descriptor.Paths.Count() != 1)
+                throw new RpcException(new Status(StatusCode.InvalidArgument, "DoPut needs a path descriptor naming one table, e.g. [\"connections\"]"));
+            var table = descriptor.Paths.Single();
+            RequireTable(table);
+            while (await requestStream.MoveNext(context.CancellationToken))
+            {
+                var batch = requestStream.Current;
+                Engine.AppendResult ack;
+                try
+                {
+                    ack = await _store.Database.AppendBatchAsync(table, batch, context.CancellationToken);
+                }
+                catch (ArgumentException e)
+                {
+                    _metrics.Dropped(batch.Length);
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"batch rejected for table '{table}': {e.Message}"));
+                }
+                _metrics.Ingested(ack.Rows);
+                // Acknowledged only now: AppendAsync returns after the WAL fsync.
+                var body = new JsonObject { ["table"] = table, ["rows"] = ack.Rows, ["sequence"] = ack.Sequence }.ToJsonString();
+                await responseStream.WriteAsync(new FlightPutResult(body));
+            }
+        });
+
+    // ------------------------------------------------------------------ actions
+
+    public override Task ListActions(IAsyncStreamWriter<FlightActionType> responseStream, ServerCallContext context) =>
+        Guard(context, async () =>
+        {
+            _auth.Require(context, Scopes.Read);
+            foreach (var a in Actions) await responseStream.WriteAsync(a);
+        });
+
+    public override Task DoAction(FlightAction request, IAsyncStreamWriter<FlightResult> responseStream, ServerCallContext context) =>
+        Guard(context, async () =>
+        {
+            var ct = context.CancellationToken;
+            var body = request.Body.IsEmpty ? "" : DecodeUtf8(request.Body, "action body");
+            switch (request.Type)
+            {
+                case "health":
+                {
+                    _auth.Require(context, Scopes.Read);
+                    var h = _store.Engine.Health;
+                    await WriteJson(responseStream, new JsonObject
+                    {
+                        ["healthy"] = h.Healthy,
+                        ["quarantined"] = JsonSerializer.SerializeToNode(h.Quarantined, WireJson.Options),
+                        ["recovery_notes"] = JsonSerializer.SerializeToNode(h.RecoveryNotes, WireJson.Options),
+                    });
+                    break;
+                }
+                case "stats":
+                {
+                    _auth.Require(context, Scopes.Read);
+                    var status = await _store.Local.GetStatsAsync(ct);
+                    await WriteJson(responseStream, JsonSerializer.SerializeToNode(status, WireJson.Options)!);
+                    break;
+                }
+                case "retention.list":
+                    _auth.Require(context, Scopes.Read);
+                    await WriteJson(responseStream, WireJson.PolicyToJson(await _store.Local.GetRetentionPolicyAsync(ct)));
+                    break;
+                case "retention.set":
+                {
+                    var token = _auth.Require(context, Scopes.Admin);
+                    var policy = WireJson.PolicyFromJson(body);
+                    await _store.Local.SetRetentionPolicyAsync(policy, ct);
+                    _log.LogInformation("Retention policy set by {Token}: {Policy}", token.Name, WireJson.PolicyToJson(policy).ToJsonString());
+                    await WriteJson(responseStream, WireJson.PolicyToJson(policy));
+                    break;
+                }
+                case "retention.apply":
+                {
+                    var token = _auth.Require(context, Scopes.Admin);
+                    var report = await _store.Local.ApplyRetentionAsync(ct);
+                    _log.LogInformation("Retention applied by {Token}: {Rows} rows, {Bytes} bytes deleted", token.Name, report.RowsDeleted, report.BytesFreed);
+                    await WriteJson(responseStream, WireJson.ReportToJson(report));
+                    break;
+                }
+                case "export.pcap":
+                    await ExportPcap(body, responseStream, context);
+                    break;
+                case "payload.get":
+                    await GetPayload(body, responseStream, context);
+                    break;
+                default:
+                    throw new RpcException(new Status(StatusCode.InvalidArgument,
+                        $"unknown action '{request.Type}' (known: {string.Join(", ", Actions.Select(a => a.Type))})"));
+            }
+        });
+
+    private async Task ExportPcap(string body, IAsyncStreamWriter<FlightResult> responseStream, ServerCallContext context)
+    {
+        var token = _auth.Require(context, Scopes.Read);
+        if (!token.Has(Scopes.PayloadsRead))
+            throw _auth.Deny(context, StatusCode.PermissionDenied, $"token '{token.Name}' lacks the '{Scopes.PayloadsRead}' scope that packet export needs", token);
+        var request = ReadExportRequest(body);
+        if (!token.AllNamespaces)
+        {
+            bool allowed = request.ConnectionId is { } id
+                ? await AnyRow($"connections where connection={id}", token, context)
+                : request.Pod is not null && request.Namespace is not null && token.Namespaces!.Contains(request.Namespace);
+            if (!allowed)
+                throw _auth.Deny(context, StatusCode.PermissionDenied, $"token '{token.Name}' may only export connections or pods of its namespaces", token);
+        }
+        using var buffer = new MemoryStream();
+        var summary = await _store.Local.ExportPcapAsync(request, buffer, context.CancellationToken);
+        _log.LogInformation("export.pcap by {Token}: {Frames} frames, {Bytes} bytes", token.Name, summary.Frames, summary.Bytes);
+        var bytes = buffer.GetBuffer();
+        for (int offset = 0; offset < buffer.Length; offset += PcapChunkBytes)
+        {
+            int n = (int)Math.Min(PcapChunkBytes, buffer.Length - offset);
+            await responseStream.WriteAsync(new FlightResult(ByteString.CopyFrom(bytes, offset, n)));
+        }
+    }
+
+    private static PcapExportRequest ReadExportRequest(string body)
+    {
+        JsonObject o;
+        try { o = JsonNode.Parse(body) as JsonObject ?? throw new QueryException("the export.pcap body must be a JSON object"); }
+        catch (JsonException e) { throw new QueryException("the export.pcap body is not valid JSON: " + e.Message); }
+        long now = NowNs(TimeProvider.System);
+        var request = new PcapExportRequest();
+        foreach (var (key, value) in o)
+        {
+            request = key switch
+            {
+                "connection_id" => request with { ConnectionId = ReadLong(value, key) },
+                "pod" => request with { Pod = ReadString(value, key) },
+                "namespace" => request with { Namespace = ReadString(value, key) },
+                "from" => request with { FromNs = ReadTime(value, key, now) },
+                "to" => request with { ToNs = ReadTime(value, key, now) },
+                _ => throw new QueryException($"unknown export.pcap key '{key}' (connection_id, pod, namespace, from, to)"),
+            };
+        }
+        if (request.ConnectionId is not null && request.Pod is not null)
+            throw new QueryException("export.pcap takes either connection_id or pod, not both");
+        if (request.ConnectionId is null && request.Pod is null && request.FromNs is null && request.ToNs is null)
+            throw new QueryException("export.pcap needs connection_id, pod, or a window (from/to)");
+        return request;
+    }
+
+    private async Task GetPayload(string body, IAsyncStreamWriter<FlightResult> responseStream, ServerCallContext context)
+    {
+        var token = _auth.Require(context, Scopes.Read);
+        long exchangeId;
+        try
+        {
+            var o = JsonNode.Parse(body) as JsonObject ?? throw new QueryException("the payload.get body must be a JSON object {\"exchange_id\": N}");
+            foreach (var (key, _) in o)
+                if (key != "exchange_id") throw new QueryException($"unknown payload.get key '{key}' (exchange_id)");
+            exchangeId = ReadLong(o["exchange_id"], "exchange_id");
+        }
+        catch (JsonException e) { throw new QueryException("the payload.get body is not valid JSON: " + e.Message); }
+
+        if (!token.AllNamespaces && !await AnyRow($"http where exchange_id={exchangeId}", token, context))
+            throw _auth.Deny(context, StatusCode.NotFound, $"exchange {exchangeId} is not in the namespaces of token '{token.Name}'", token);
+        var messages = await _store.Local.GetPayloadAsync(exchangeId, context.CancellationToken);
+        if (messages.Count == 0) throw new RpcException(new Status(StatusCode.NotFound, $"no stored payload for exchange {exchangeId}"));
+        bool full = token.Has(Scopes.PayloadsRead);
+        var array = new JsonArray();
+        foreach (var m in messages)
+        {
+            array.Add(new JsonObject
+            {
+                ["exchange_id"] = m.ExchangeId,
+                ["connection_id"] = m.ConnectionId,
+                ["direction"] = m.Direction,
+                ["kind"] = m.Kind,
+                ["timestamp_ns"] = m.TimestampNs,
+                ["headers"] = full ? m.Headers : Redactor.RedactHeaders(m.Headers),
+                ["body"] = full ? Convert.ToBase64String(m.Body.Span) : null,
+                ["decoded_body"] = full && m.DecodedBody is { } d ? Convert.ToBase64String(d.Span) : null,
+                ["body_length"] = m.Body.Length,
+                ["truncated"] = m.Truncated,
+                ["redacted"] = !full,
+            });
+        }
+        await WriteJson(responseStream, array);
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private async Task<bool> AnyRow(string text, AccessToken token, ServerCallContext context)
+    {
+        var q = Scope(Parse(text) with { Limit = 1, Select = null }, token, context);
+        var r = await _store.Local.QueryAsync(q, context.CancellationToken);
+        await foreach (var b in r.Batches.WithCancellation(context.CancellationToken))
+            if (b.Length > 0) return true;
+        return false;
+    }
+
+    private TrafficQuery QueryOf(FlightDescriptor d)
+    {
+        if (d.Type == FlightDescriptorType.Path)
+        {
+            var paths = d.Paths.ToList();
+            if (paths.Count != 1) throw new QueryException($"a path descriptor names one table, got {paths.Count} path elements");
+            RequireTable(paths[0]);
+            return new TrafficQuery { Table = paths[0] };
+        }
+        return Parse(DecodeUtf8(d.Command, "command"));
+    }
+
+    private TrafficQuery Parse(string text)
+    {
+        var q = QueryRules.CheckShape(QueryText.Parse(text, NowNs(_clock)));
+        RequireTable(q.Table);
+        return q;
+    }
+
+    private void RequireTable(string table)
+    {
+        if (!_store.Engine.TableNames.Contains(table, StringComparer.Ordinal))
+            throw new RpcException(new Status(StatusCode.NotFound, $"unknown table '{table}' (tables: {string.Join(", ", _store.Engine.TableNames)})"));
+    }
+
+    /// <summary>Adds the token's namespace filter; a limited token cannot read tables without namespaces.</summary>
+    private TrafficQuery Scope(TrafficQuery q, AccessToken token, ServerCallContext context)
+    {
+        if (token.AllNamespaces) return q;
+        if (!HasNamespace(_store.Engine.QuerySchema(new QuerySpec(q.Table))))
+            throw _auth.Deny(context, StatusCode.PermissionDenied, $"token '{token.Name}' is limited to namespaces and table '{q.Table}' has no namespace column", token);
+        var filter = new QueryFilter("namespace", StoreFilterOp.In, token.Namespaces!.Select(QueryValue.Of).ToList());
+        return q with { Filters = [.. q.Filters, filter] };
+    }
+
+    /// <summary>The query as the caller wrote it (without the token's scope filter), narrowed in time.</summary>
+    private static TrafficQuery Unscoped(TrafficQuery narrowed, TrafficQuery scoped, AccessToken token) =>
+        token.AllNamespaces ? narrowed : narrowed with { Filters = scoped.Filters.Take(scoped.Filters.Count - 1).ToList() };
+
+    private static bool HasNamespace(Schema schema) => schema.FieldsList.Any(f => f.Name.Contains("namespace", StringComparison.Ordinal));
+
+    private static string DecodeUtf8(ByteString bytes, string what)
+    {
+        try { return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes.Span); }
+        catch (DecoderFallbackException) { throw new QueryException($"the {what} is not UTF-8 text (expected a query in the text or JSON form)"); }
+    }
+
+    /// <summary>Splits a batch so that each slice stays under <see cref="MaxMessageBytes"/>.</summary>
+    internal static IEnumerable<RecordBatch> Slices(RecordBatch batch)
+    {
+        long bytes = 0;
+        for (int c = 0; c < batch.ColumnCount; c++)
+            foreach (var buffer in batch.Column(c).Data.Buffers) bytes += buffer.Length;
+        if (bytes <= MaxMessageBytes || batch.Length <= 1)
+        {
+            yield return batch;
+            yield break;
+        }
+        int parts = (int)Math.Min(batch.Length, (bytes + MaxMessageBytes - 1) / MaxMessageBytes * 2);
+        int rowsPer = Math.Max(1, (batch.Length + parts - 1) / parts);
+        for (int offset = 0; offset < batch.Length; offset += rowsPer)
+        {
+            int n = Math.Min(rowsPer, batch.Length - offset);
+            var columns = Enumerable.Range(0, batch.ColumnCount).Select(c => ArrowArrayFactory.Slice(batch.Column(c), offset, n)).ToList();
+            yield return new RecordBatch(batch.Schema, columns, n);
+        }
+    }
+
+    private static async Task WriteJson(IAsyncStreamWriter<FlightResult> stream, JsonNode node) =>
+        await stream.WriteAsync(new FlightResult(node.ToJsonString()));
+
+    private static long NowNs(TimeProvider clock) => (clock.GetUtcNow().UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
+
+    private static long ReadLong(JsonNode? value, string key) =>
+        value is JsonValue v && v.TryGetValue<long>(out var l) ? l : throw new QueryException($"\"{key}\" must be an integer");
+
+    private static string ReadString(JsonNode? value, string key) =>
+        value is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : throw new QueryException($"\"{key}\" must be a non-empty string");
+
+    private static long ReadTime(JsonNode? value, string key, long now)
+    {
+        if (value is JsonValue v && v.TryGetValue<long>(out var ns)) return ns;
+        return QueryTime.Parse(ReadString(value, key), now);
+    }
+
+    /// <summary>Maps failures to Flight statuses; nothing escapes as an unhandled exception.</summary>
+    private async Task Guard(ServerCallContext context, Func<Task> call)
+    {
+        try { await call(); }
+        catch (Exception e) { throw Map(e, context); }
+    }
+
+    private async Task<T> Guard<T>(ServerCallContext context, Func<Task<T>> call)
+    {
+        try { return await call(); }
+        catch (Exception e) { throw Map(e, context); }
+    }
+
+    private RpcException Map(Exception e, ServerCallContext context)
+    {
+        RpcException mapped = e switch
+        {
+            RpcException r => r,
+            QueryException q => new RpcException(new Status(StatusCode.InvalidArgument, q.Message)),
+            ArgumentException a => new RpcException(new Status(StatusCode.InvalidArgument, a.Message)),
+            OperationCanceledException when context.CancellationToken.IsCancellationRequested => new RpcException(new Status(StatusCode.Cancelled, "call cancelled")),
+            _ => new RpcException(new Status(StatusCode.Internal, $"internal error: {e.GetType().Name}: {e.Message}")),
+        };
+        if (mapped.StatusCode is not (StatusCode.Unauthenticated or StatusCode.PermissionDenied))
+            _metrics.FailedCall(context.Method, mapped.StatusCode);
+        if (mapped.StatusCode == StatusCode.Internal) _log.LogError(e, "{Method} failed", context.Method);
+        else _log.LogInformation("{Method} -> {Code}: {Message}", context.Method, mapped.StatusCode, mapped.Status.Detail);
+        return mapped;
+    }
+}

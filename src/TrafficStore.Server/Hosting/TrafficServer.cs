@@ -1,0 +1,133 @@
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using TrafficStore.Server.Flight;
+using TrafficStore.Server.Observability;
+using TrafficStore.Server.Security;
+
+namespace TrafficStore.Server.Hosting;
+
+/// <summary>
+/// Kestrel serving the Flight service (gRPC over HTTP/2) on one endpoint and <c>/healthz</c> and
+/// Prometheus <c>/metrics</c> over HTTP/1.1 on a second (by default the next port).
+/// Stopping it finishes the calls in flight; the caller then flushes and closes the store.
+/// </summary>
+public sealed class TrafficServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TrafficServer(WebApplication app, Uri address, Uri opsAddress, ServerMetrics metrics)
+    {
+        _app = app;
+        Address = address;
+        OpsAddress = opsAddress;
+        Metrics = metrics;
+    }
+
+    /// <summary>The bound address (the real port when 0 was asked for), http:// or https://.</summary>
+    public Uri Address { get; }
+
+    /// <summary>Where /healthz and /metrics answer over HTTP/1.1.</summary>
+    public Uri OpsAddress { get; }
+
+    public ServerMetrics Metrics { get; }
+
+    public static async Task<TrafficServer> StartAsync(ServedStore store, TokenFile tokens, TrafficServerOptions options, CancellationToken ct = default)
+    {
+        if ((options.TlsCertificateFile is null) != (options.TlsKeyFile is null))
+            throw new ArgumentException("TLS needs both a certificate file and a key file");
+        X509Certificate2? certificate = options.TlsCertificateFile is { } certFile
+            ? X509Certificate2.CreateFromPemFile(certFile, options.TlsKeyFile)
+            : null;
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(options.MinimumLogLevel);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        if (options.JsonLogs) builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ");
+        else builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+
+        ListenOptions? flightListen = null, opsListen = null;
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(options.Listen, l =>
+            {
+                // Cleartext: HTTP/2 only, since gRPC clients speak it with prior knowledge (a mixed
+                // HTTP/1.1+2 cleartext endpoint refuses that). TLS: both, negotiated by ALPN.
+                l.Protocols = certificate is null ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2;
+                if (certificate is not null) l.UseHttps(certificate);
+                flightListen = l;
+            });
+            k.Listen(options.OpsListen ?? OpsEndpointFor(options.Listen), l =>
+            {
+                l.Protocols = HttpProtocols.Http1AndHttp2;
+                opsListen = l;
+            });
+            // No silent truncation: gRPC's own message limit applies to batches; Kestrel's body limit must not cut them first.
+            k.Limits.MaxRequestBodySize = null;
+        });
+
+        var metrics = new ServerMetrics();
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(tokens);
+        builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton<CallAuthorizer>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<TrafficFlightServer>();
+        builder.Services
+            .AddGrpc(o =>
+            {
+                o.MaxReceiveMessageSize = options.MaxReceiveMessageBytes;
+                o.MaxSendMessageSize = null; // DoGet slices batches below 4 MiB itself
+                o.EnableDetailedErrors = false;
+            })
+            .AddFlightServer<TrafficFlightServer>();
+
+        var app = builder.Build();
+        app.MapFlightEndpoint();
+        app.MapGet("/healthz", (HttpContext http) =>
+        {
+            var h = store.Engine.Health;
+            http.Response.StatusCode = h.Healthy ? 200 : 503;
+            return Results.Json(new { healthy = h.Healthy, quarantined = h.Quarantined.Count, recovery_notes = h.RecoveryNotes });
+        });
+        app.MapGet("/metrics", () => Results.Text(metrics.Render(store.Engine.GetStats()), "text/plain; version=0.0.4; charset=utf-8"));
+
+        await app.StartAsync(ct);
+        var scheme = certificate is null ? "http" : "https";
+        var uri = new Uri($"{scheme}://{Loopback(flightListen!.IPEndPoint!)}");
+        var ops = new Uri($"http://{Loopback(opsListen!.IPEndPoint!)}");
+        app.Logger.LogInformation("Serving Arrow Flight on {Address}, /healthz and /metrics on {Ops} ({Tables} tables)", uri, ops, store.Engine.TableNames.Count);
+        return new TrafficServer(app, uri, ops, metrics);
+    }
+
+    /// <summary>The operations endpoint (HTTP/1.1 for Prometheus and probes): the Flight port + 1, or a free port.</summary>
+    public static System.Net.IPEndPoint OpsEndpointFor(System.Net.IPEndPoint flight) =>
+        new(flight.Address, flight.Port == 0 ? 0 : flight.Port + 1);
+
+    private static string Loopback(System.Net.IPEndPoint ep)
+    {
+        var address = ep.Address.Equals(System.Net.IPAddress.Any) ? System.Net.IPAddress.Loopback
+            : ep.Address.Equals(System.Net.IPAddress.IPv6Any) ? System.Net.IPAddress.IPv6Loopback : ep.Address;
+        return new System.Net.IPEndPoint(address, ep.Port).ToString();
+    }
+
+    /// <summary>Completes when the host is asked to stop (Ctrl+C, SIGTERM, or <see cref="StopAsync"/>).</summary>
+    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);
+
+    public Task StopAsync(CancellationToken ct = default) => _app.StopAsync(ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

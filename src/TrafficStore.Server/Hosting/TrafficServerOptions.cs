@@ -1,0 +1,37 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace TrafficStore.Server.Hosting;
+
+/// <summary>How <see cref="TrafficServer"/> listens and logs.</summary>
+public sealed record TrafficServerOptions
+{
+    public const int DefaultPort = 8815;
+
+    /// <summary>Address and port; port 0 picks a free port (see <see cref="TrafficServer.Address"/>).</summary>
+    public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, DefaultPort);
+
+    /// <summary>The /healthz and /metrics endpoint (HTTP/1.1, no TLS); null: the Flight address, port + 1 (a free port when that is 0).</summary>
+    public IPEndPoint? OpsListen { get; init; }
+
+    /// <summary>PEM certificate and key: serve TLS (HTTP/2 and HTTP/1.1 by ALPN). Both or neither.</summary>
+    public string? TlsCertificateFile { get; init; }
+    public string? TlsKeyFile { get; init; }
+
+    /// <summary>Structured (JSON) console logs; false writes plain console lines.</summary>
+    public bool JsonLogs { get; init; } = true;
+    public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>Largest gRPC message the server accepts (one DoPut batch).</summary>
+    public int MaxReceiveMessageBytes { get; init; } = 64 << 20;
+
+    /// <summary>Parses "host:port", "[v6]:port" or a bare port (loopback).</summary>
+    public static IPEndPoint ParseListen(string text)
+    {
+        if (int.TryParse(text, out var bare) && bare is >= 0 and <= 65535) return new IPEndPoint(IPAddress.Loopback, bare);
+        if (IPEndPoint.TryParse(text, out var ep) && text.Contains(':') && ep.Port is >= 0 and <= 65535) return ep;
+        int colon = text.LastIndexOf(':');
+        if (colon > 0 && text[..colon] == "localhost" && int.TryParse(text[(colon + 1)..], out var p)) return new IPEndPoint(IPAddress.Loopback, p);
+        throw new FormatException($"'{text}' is not an address:port (e.g. 127.0.0.1:{DefaultPort}, 0.0.0.0:{DefaultPort}, [::1]:{DefaultPort})");
+    }
+}

@@ -1,0 +1,128 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using Grpc.Core;
+using TrafficStore.Engine;
+
+namespace TrafficStore.Server.Observability;
+
+/// <summary>
+/// The server's counters and the query latency histogram, rendered in the Prometheus text
+/// exposition format (version 0.0.4) by <see cref="Render"/> for <c>/metrics</c>. Store figures
+/// (size, rows, retention deletions) are read from the engine at scrape time.
+/// </summary>
+public sealed class ServerMetrics
+{
+    // Seconds; Prometheus histograms are cumulative per upper bound.
+    private static readonly double[] LatencyBounds = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    private readonly long[] _latencyBuckets = new long[LatencyBounds.Length + 1];
+    private long _latencyCount;
+    private long _latencySumMicros;
+    private long _ingestRows;
+    private long _ingestBatches;
+    private long _queryRows;
+    private long _droppedInput;
+    private readonly ConcurrentDictionary<(string Method, StatusCode Code), long> _denied = new();
+    private readonly ConcurrentDictionary<(string Method, StatusCode Code), long> _failed = new();
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+
+    public void DeniedCalls(string method, StatusCode code) => _denied.AddOrUpdate((method, code), 1, (_, n) => n + 1);
+
+    public void FailedCall(string method, StatusCode code) => _failed.AddOrUpdate((method, code), 1, (_, n) => n + 1);
+
+    public void Ingested(long rows)
+    {
+        Interlocked.Add(ref _ingestRows, rows);
+        Interlocked.Increment(ref _ingestBatches);
+    }
+
+    /// <summary>Input a node agent sent that was rejected (invalid batch) and therefore not stored.</summary>
+    public void Dropped(long rows) => Interlocked.Add(ref _droppedInput, rows);
+
+    public void QueryCompleted(TimeSpan elapsed, long rows)
+    {
+        Interlocked.Add(ref _queryRows, rows);
+        double s = elapsed.TotalSeconds;
+        int i = 0;
+        while (i < LatencyBounds.Length && s > LatencyBounds[i]) i++;
+        Interlocked.Increment(ref _latencyBuckets[i]);
+        Interlocked.Increment(ref _latencyCount);
+        Interlocked.Add(ref _latencySumMicros, (long)(elapsed.TotalMilliseconds * 1000));
+    }
+
+    public long DeniedTotal => _denied.Values.Sum();
+    public long IngestRowsTotal => Interlocked.Read(ref _ingestRows);
+    public long QueryCount => Interlocked.Read(ref _latencyCount);
+
+    public string Render(EngineStats? stats)
+    {
+        var sb = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        void Metric(string name, string type, string help)
+        {
+            sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+            sb.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+        }
+        void Line(string name, double value, string labels = "")
+        {
+            sb.Append(name);
+            if (labels.Length > 0) sb.Append('{').Append(labels).Append('}');
+            sb.Append(' ').Append(value.ToString("R", inv)).Append('\n');
+        }
+
+        double uptime = Math.Max(1e-3, (DateTimeOffset.UtcNow - _started).TotalSeconds);
+        Metric("trafficstore_ingest_rows_total", "counter", "Rows accepted through DoPut and acknowledged as durable.");
+        Line("trafficstore_ingest_rows_total", IngestRowsTotal);
+        Metric("trafficstore_ingest_batches_total", "counter", "Record batches accepted through DoPut.");
+        Line("trafficstore_ingest_batches_total", Interlocked.Read(ref _ingestBatches));
+        Metric("trafficstore_ingest_rows_per_second", "gauge", "Average DoPut ingest rate since the server started.");
+        Line("trafficstore_ingest_rows_per_second", IngestRowsTotal / uptime);
+        Metric("trafficstore_dropped_input_rows_total", "counter", "Rows sent by clients that were rejected and not stored.");
+        Line("trafficstore_dropped_input_rows_total", Interlocked.Read(ref _droppedInput));
+
+        Metric("trafficstore_query_duration_seconds", "histogram", "Time from the start of a DoGet to its last batch.");
+        long cumulative = 0;
+        for (int i = 0; i < LatencyBounds.Length; i++)
+        {
+            cumulative += Interlocked.Read(ref _latencyBuckets[i]);
+            Line("trafficstore_query_duration_seconds_bucket", cumulative, $"le=\"{LatencyBounds[i].ToString("R", inv)}\"");
+        }
+        cumulative += Interlocked.Read(ref _latencyBuckets[^1]);
+        Line("trafficstore_query_duration_seconds_bucket", cumulative, "le=\"+Inf\"");
+        Line("trafficstore_query_duration_seconds_sum", Interlocked.Read(ref _latencySumMicros) / 1e6);
+        Line("trafficstore_query_duration_seconds_count", QueryCount);
+        Metric("trafficstore_query_rows_total", "counter", "Rows returned by DoGet.");
+        Line("trafficstore_query_rows_total", Interlocked.Read(ref _queryRows));
+
+        Metric("trafficstore_denied_calls_total", "counter", "Calls refused for a missing/unknown token, a missing scope or a namespace outside the token.");
+        if (_denied.IsEmpty) Line("trafficstore_denied_calls_total", 0);
+        foreach (var ((method, code), n) in _denied.OrderBy(p => p.Key.Method))
+            Line("trafficstore_denied_calls_total", n, $"method=\"{method}\",code=\"{code}\"");
+        Metric("trafficstore_failed_calls_total", "counter", "Calls answered with an error status other than a denial.");
+        if (_failed.IsEmpty) Line("trafficstore_failed_calls_total", 0);
+        foreach (var ((method, code), n) in _failed.OrderBy(p => p.Key.Method))
+            Line("trafficstore_failed_calls_total", n, $"method=\"{method}\",code=\"{code}\"");
+
+        if (stats is not null)
+        {
+            Metric("trafficstore_store_bytes", "gauge", "Bytes of sealed segments on disk, per table.");
+            foreach (var t in stats.Tables.Values.OrderBy(t => t.Table))
+                Line("trafficstore_store_bytes", t.BytesOnDisk, $"table=\"{t.Table}\"");
+            Metric("trafficstore_store_rows", "gauge", "Rows stored (sealed and unsealed), per table.");
+            foreach (var t in stats.Tables.Values.OrderBy(t => t.Table))
+                Line("trafficstore_store_rows", t.Rows, $"table=\"{t.Table}\"");
+            Metric("trafficstore_wal_bytes", "gauge", "Bytes of write-ahead log not yet sealed.");
+            Line("trafficstore_wal_bytes", stats.WalBytes);
+            Metric("trafficstore_retention_deleted_segments_total", "counter", "Segments deleted by retention.");
+            Line("trafficstore_retention_deleted_segments_total", stats.RetentionDeletedSegments);
+            Metric("trafficstore_retention_deleted_rows_total", "counter", "Rows deleted by retention.");
+            Line("trafficstore_retention_deleted_rows_total", stats.RetentionDeletedRows);
+            Metric("trafficstore_retention_deleted_bytes_total", "counter", "Bytes freed by retention.");
+            Line("trafficstore_retention_deleted_bytes_total", stats.RetentionDeletedBytes);
+            Metric("trafficstore_quarantined_segments", "gauge", "Segments that failed a checksum and are not served.");
+            Line("trafficstore_quarantined_segments", stats.Quarantined.Count);
+        }
+        return sb.ToString();
+    }
+}

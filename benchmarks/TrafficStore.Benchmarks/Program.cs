@@ -16,7 +16,7 @@ public static class Program
                    [--rows N] [--batch N] [--writers N] [--dir PATH]
           store    store ingest vs inspect-only, bytes on disk vs pcap and zstd -19, query latency
                    vs store size (issue 5; see docs/benchmarks.md)
-                   [--phases ingest,growth] [--repeat N] [--input FILE]... [--no-default-inputs]
+                   [--phases ingest,growth,queries] [--store DIR] [--repeat N] [--input FILE]... [--no-default-inputs]
                    [--checkpoints-gb 1,3,10] [--runs N] [--max-minutes M] [--data DIR] [--dir DIR]
                    [--markdown FILE]
           flight   Arrow Flight DoGet export throughput and query latency with 1 and 16 clients

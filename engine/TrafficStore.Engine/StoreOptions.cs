@@ -20,6 +20,13 @@ public sealed record StoreOptions(string Directory)
     public TimeSpan? FlushInterval { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Unsealed rows beyond this many raw bytes trigger a flush right away.</summary>
     public long MaxUnsealedBytes { get; init; } = 128L << 20;
+    /// <summary>
+    /// A flush seals a table's unsealed batches in groups of at most this many raw bytes (a batch is
+    /// never split). A backlog bigger than one column can hold (2 GiB of bytes, e.g. raw frames after
+    /// flushes fell behind a fast ingest) is then sealed as several segments per partition instead of
+    /// failing every flush; it also bounds the memory a flush needs.
+    /// </summary>
+    public long MaxSealGroupBytes { get; init; } = 512L << 20;
     /// <summary>How often the background task applies retention; null disables it (call ApplyRetentionAsync).</summary>
     public TimeSpan? RetentionInterval { get; init; } = TimeSpan.FromMinutes(1);
     /// <summary>Check every chunk checksum of every segment on open (slow for big stores); otherwise footers are checked on open and chunks on read.</summary>

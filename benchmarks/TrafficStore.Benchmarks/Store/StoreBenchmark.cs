@@ -52,10 +52,12 @@ public static class StoreBenchmark
         }
         Directory.CreateDirectory(dataDir);
         Directory.CreateDirectory(storeRoot);
+        bool needSynthetic = phases.Contains("growth") || phases.Contains("queries") || (phases.Contains("ingest") && !args.Contains("--no-default-inputs"));
+        if (!needSynthetic) sizeBytes = 0;
 
-        var synthetic = IngestBenchmark.BuildSynthetic(Path.Combine(dataDir, $"synthetic-{sizeBytes / 1_000_000}mb.pcap"), sizeBytes);
+        var synthetic = !needSynthetic ? "" : IngestBenchmark.BuildSynthetic(Path.Combine(dataDir, $"synthetic-{sizeBytes / 1_000_000}mb.pcap"), sizeBytes);
         var snapshot = Path.Combine(dataDir, $"synthetic-{sizeBytes / 1_000_000}mb.k8s.json");
-        if (!File.Exists(snapshot)) new TrafficGenerator(new TrafficGeneratorOptions { TargetBytes = sizeBytes }).WriteKubernetesSnapshot(snapshot);
+        if (needSynthetic && !File.Exists(snapshot)) new TrafficGenerator(new TrafficGeneratorOptions { TargetBytes = sizeBytes }).WriteKubernetesSnapshot(snapshot);
 
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {IngestBenchmark.LoadAverage()}; .NET {Environment.Version}");
         var report = new StringBuilder();
@@ -77,6 +79,8 @@ public static class StoreBenchmark
             report.Append(await GrowthPhaseAsync(synthetic, snapshot, Path.Combine(storeRoot, "growth"), checkpoints, runs,
                 TimeSpan.FromMinutes(maxMinutes), markdown is null ? null : () => File.WriteAllText(markdown, report.ToString())));
         }
+        if (phases.Contains("queries"))
+            report.Append(await QueriesPhaseAsync(synthetic, StoreBenchmark.Value(args, "--store") ?? Path.Combine(storeRoot, "growth"), runs));
         Console.WriteLine();
         Console.WriteLine(report);
         if (markdown is not null) File.WriteAllText(markdown, report.ToString());
@@ -256,7 +260,7 @@ public static class StoreBenchmark
     private static async Task<List<NamedQuery>> ChooseQueriesAsync(TrafficDatabase db, long firstNs)
     {
         const long Minute = 60_000_000_000L;
-        long from = (firstNs / Minute + 2) * Minute, to = from + Minute, at = from + Minute / 2;
+        long from = (firstNs / Minute + 2) * Minute, to = from + Minute;
         await using var client = new LocalTrafficClient(db);
         var pods = new Dictionary<string, int>();
         foreach (var row in await RowsAsync(client, $"connections from {Sec(from)} to {Sec(to)} select client_pod, server_pod"))
@@ -265,6 +269,11 @@ public static class StoreBenchmark
         if (pods.Count == 0) throw new InvalidOperationException("no pod in the first round's connections: is the Kubernetes snapshot applied?");
         // The busiest pod that is not a DNS server (every pod talks to kube-dns, so it is the busiest by far).
         string pod1 = pods.OrderByDescending(kv => kv.Value).Select(kv => kv.Key).First(p => !p.Contains("dns", StringComparison.Ordinal));
+        // as_of: the middle of the pod's longest connection that starts in the minute, so the instant has open connections.
+        var spans = (await RowsAsync(client, $"connections where pod='{pod1}' from {Sec(from)} to {Sec(to)} select first_ts, last_ts"))
+            .Select(r => (First: long.Parse(r[0]!, CultureInfo.InvariantCulture), Last: long.Parse(r[1]!, CultureInfo.InvariantCulture))).ToList();
+        var longest = spans.OrderByDescending(s => s.Last - s.First).First();
+        long at = longest.First + (longest.Last - longest.First) / 2;
         var conns = await RowsAsync(client, $"payloads from {Sec(from)} to {Sec(to)} select connection_id limit 1000");
         var connection = conns.GroupBy(r => r[0]).OrderBy(g => g.Count()).Select(g => g.Key).ElementAt(conns.Select(r => r[0]).Distinct().Count() / 2);
         return
@@ -276,6 +285,43 @@ public static class StoreBenchmark
             new("connections: pod, as_of", $"connections where pod='{pod1}' as of {Sec(at)}", true),
             new("connections: all, as_of", $"connections as of {Sec(at)}", false),
         ];
+    }
+
+    /// <summary>
+    /// The query part of the growth phase alone, on an existing store (e.g. the one growth left):
+    /// chooses the queries afresh from its first capture, saves them, and measures them.
+    /// </summary>
+    private static async Task<string> QueriesPhaseAsync(string input, string dir, int runs)
+    {
+        var (firstNs, _) = CaptureTimeRange(input);
+        long disk = Sizes.ByPart(dir).Values.Sum();
+        var openSw = Stopwatch.StartNew();
+        await using var db = TrafficDatabase.Open(dir);
+        Console.WriteLine($"== queries on {dir}: {disk / 1e9:F2} GB on disk, opened in {openSw.Elapsed.TotalSeconds:F1} s");
+        var queries = await ChooseQueriesAsync(db, firstNs);
+        File.WriteAllText(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dir))!, QueriesFile), JsonSerializer.Serialize(queries));
+        long captured = 0;
+        await using (var client = new LocalTrafficClient(db))
+        {
+            // Complete ingest runs of this input (the growth phase ingests the same file each round).
+            captured = (await RowsAsync(client, "capture_stats where state='complete' select capture_id")).Count * new FileInfo(input).Length;
+        }
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"### Query latency on the store ({captured / 1e9:F2} GB of capture, {disk / 1e9:F2} GB on disk)").AppendLine();
+        sb.AppendLine("| query | rows | p50 ms | p99 ms | max ms | CPU ms/query | runs |").AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+        await using (var client = new LocalTrafficClient(db))
+        {
+            foreach (var q in queries)
+            {
+                var (samples, rows, cpuMs) = await TimeQueryAsync(client, q.Text, runs);
+                Console.WriteLine($"    {q.Name,-26} rows {rows,7:N0}  p50 {samples.P50,8:F2} ms  p99 {samples.P99,8:F2} ms  max {samples.Max,8:F2} ms  cpu {cpuMs,7:F2} ms/query  (load {IngestBenchmark.LoadAverage()})");
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {q.Name} | {rows:N0} | {samples.P50:F2} | {samples.P99:F2} | {samples.Max:F2} | {cpuMs:F2} | {samples.Count} |");
+            }
+        }
+        sb.AppendLine().AppendLine("Queries:").AppendLine();
+        foreach (var q in queries) sb.AppendLine(CultureInfo.InvariantCulture, $"- {q.Name}: `{q.Text}`");
+        sb.AppendLine();
+        return sb.ToString();
     }
 
     private static string Sec(long ns) => (ns / 1_000_000_000L).ToString(CultureInfo.InvariantCulture) + "." + (ns % 1_000_000_000L).ToString("D9", CultureInfo.InvariantCulture);

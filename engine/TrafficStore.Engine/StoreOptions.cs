@@ -12,8 +12,13 @@ public sealed record StoreOptions(string Directory)
     public long MaxSegmentBytes { get; init; } = 256L << 20;
     /// <summary>Rows per row group (one chunk per column, one zone map per chunk).</summary>
     public int RowGroupRows { get; init; } = 16384;
-    /// <summary>A row group is also closed when its raw bytes reach this size (large payload rows).</summary>
-    public long RowGroupMaxBytes { get; init; } = 8L << 20;
+    /// <summary>
+    /// A row group is also closed when its raw bytes reach this size (large payload rows). A query
+    /// reads whole chunks of the row groups holding its rows, so this bounds the bytes read for one
+    /// indexed row: with 8 MiB, fetching one connection's 6 payload rows cost 25 ms of CPU
+    /// (decompressing and checking bodies of other connections), with 1 MiB 8 ms (docs/benchmarks.md).
+    /// </summary>
+    public long RowGroupMaxBytes { get; init; } = 1L << 20;
     /// <summary>How long the WAL writer waits after the first pending append to gather more into one fsync. Zero: appends that arrive during an fsync share the next one.</summary>
     public TimeSpan WalGroupCommitWindow { get; init; } = TimeSpan.Zero;
     /// <summary>How often the background task seals unsealed rows into segments; null disables it (call FlushAsync).</summary>

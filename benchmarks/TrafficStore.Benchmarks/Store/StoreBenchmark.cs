@@ -33,6 +33,9 @@ public static class StoreBenchmark
 {
     public const string QueriesFile = "queries.json";
 
+    /// <summary>Engine options of every store the benchmark opens (--row-group-max-kb changes the row group byte bound).</summary>
+    private static TrafficDatabaseOptions _dbOptions = TrafficDatabaseOptions.Default;
+
     public static async Task<int> RunAsync(string[] args)
     {
         var phases = (Value(args, "--phases") ?? "ingest,growth").Split(',').ToHashSet();
@@ -44,6 +47,11 @@ public static class StoreBenchmark
         var checkpoints = (Value(args, "--checkpoints-gb") ?? "1,3,10").Split(',').Select(s => (long)(double.Parse(s, CultureInfo.InvariantCulture) * 1e9)).ToList();
         double maxMinutes = double.Parse(Value(args, "--max-minutes") ?? "1e9", CultureInfo.InvariantCulture);
         string? markdown = Value(args, "--markdown");
+        if (Value(args, "--row-group-max-kb") is { } kb)
+        {
+            long bytes = long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
+            _dbOptions = new TrafficDatabaseOptions { Engine = o => o with { RowGroupMaxBytes = bytes } };
+        }
         var extra = Values(args, "--input");
         if (!args.Contains("--no-default-inputs") && phases.Contains("ingest"))
         {
@@ -113,7 +121,7 @@ public static class StoreBenchmark
                 if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
                 var cpu0 = ProcessCpu.Seconds();
                 var sw = Stopwatch.StartNew();
-                var db = TrafficDatabase.Open(dir);
+                var db = TrafficDatabase.Open(dir, _dbOptions);
                 var summary = await new CaptureIngestor(db, new CaptureIngestOptions { Identities = identities, IdentitySource = snapshotPath }).IngestFileAsync(path);
                 double ack = sw.Elapsed.TotalSeconds;
                 await db.Engine.FlushAsync();
@@ -189,7 +197,7 @@ public static class StoreBenchmark
         table.AppendLine("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|");
         var ingestLog = new StringBuilder();
 
-        var db = TrafficDatabase.Open(dir);
+        var db = TrafficDatabase.Open(dir, _dbOptions);
         List<NamedQuery>? queries = null;
         long ingested = 0;
         int round = 0, next = 0;
@@ -220,7 +228,7 @@ public static class StoreBenchmark
                 // Measure on a freshly opened store, as a server would serve it (index rebuilt from the footers).
                 await db.DisposeAsync();
                 var openSw = Stopwatch.StartNew();
-                db = TrafficDatabase.Open(dir);
+                db = TrafficDatabase.Open(dir, _dbOptions);
                 double openS = openSw.Elapsed.TotalSeconds;
                 long disk = Sizes.ByPart(dir).Values.Sum();
                 Console.WriteLine($"  checkpoint {ingested / 1e9:F2} GB of capture, {disk / 1e9:F2} GB on disk, reopened in {openS:F1} s");
@@ -296,7 +304,7 @@ public static class StoreBenchmark
         var (firstNs, _) = CaptureTimeRange(input);
         long disk = Sizes.ByPart(dir).Values.Sum();
         var openSw = Stopwatch.StartNew();
-        await using var db = TrafficDatabase.Open(dir);
+        await using var db = TrafficDatabase.Open(dir, _dbOptions);
         Console.WriteLine($"== queries on {dir}: {disk / 1e9:F2} GB on disk, opened in {openSw.Elapsed.TotalSeconds:F1} s");
         var queries = await ChooseQueriesAsync(db, firstNs);
         File.WriteAllText(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dir))!, QueriesFile), JsonSerializer.Serialize(queries));
@@ -308,20 +316,32 @@ public static class StoreBenchmark
         }
         var sb = new StringBuilder();
         sb.AppendLine(CultureInfo.InvariantCulture, $"### Query latency on the store ({captured / 1e9:F2} GB of capture, {disk / 1e9:F2} GB on disk)").AppendLine();
-        sb.AppendLine("| query | rows | p50 ms | p99 ms | max ms | CPU ms/query | runs |").AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| query | rows | p50 ms | p99 ms | max ms | CPU ms/query | runs | plan (segments read / considered, row groups read, rows scanned) |").AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
         await using (var client = new LocalTrafficClient(db))
         {
             foreach (var q in queries)
             {
                 var (samples, rows, cpuMs) = await TimeQueryAsync(client, q.Text, runs);
                 Console.WriteLine($"    {q.Name,-26} rows {rows,7:N0}  p50 {samples.P50,8:F2} ms  p99 {samples.P99,8:F2} ms  max {samples.Max,8:F2} ms  cpu {cpuMs,7:F2} ms/query  (load {IngestBenchmark.LoadAverage()})");
-                sb.AppendLine(CultureInfo.InvariantCulture, $"| {q.Name} | {rows:N0} | {samples.P50:F2} | {samples.P99:F2} | {samples.Max:F2} | {cpuMs:F2} | {samples.Count} |");
+                string plan = await DiagnoseAsync(db, q.Text);
+                Console.WriteLine($"      plan: {plan}");
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {q.Name} | {rows:N0} | {samples.P50:F2} | {samples.P99:F2} | {samples.Max:F2} | {cpuMs:F2} | {samples.Count} | {plan} |");
             }
         }
         sb.AppendLine().AppendLine("Queries:").AppendLine();
         foreach (var q in queries) sb.AppendLine(CultureInfo.InvariantCulture, $"- {q.Name}: `{q.Text}`");
         sb.AppendLine();
         return sb.ToString();
+    }
+
+    /// <summary>What the engine did for a query: segments read of those considered, row groups, rows scanned, index use.</summary>
+    private static async Task<string> DiagnoseAsync(TrafficDatabase db, string query)
+    {
+        var spec = TrafficStore.Store.Query.QueryTranslator.Translate(TrafficStore.Store.Query.QueryParser.Parse(query));
+        var diag = new TrafficStore.Engine.Query.QueryDiagnostics();
+        await foreach (var b in db.Engine.QueryAsync(spec, diag)) b.Dispose();
+        return $"{diag.SegmentsRead} / {diag.SegmentsConsidered} segments (index skipped {diag.SegmentsSkippedByIndex}, zone maps {diag.SegmentsSkippedByZoneMap}), " +
+               $"{diag.RowGroupsRead} row groups read ({diag.RowGroupsSkipped} skipped), {diag.RowsScanned:N0} rows scanned{(diag.UsedIndex ? ", index" : "")}";
     }
 
     private static string Sec(long ns) => (ns / 1_000_000_000L).ToString(CultureInfo.InvariantCulture) + "." + (ns % 1_000_000_000L).ToString("D9", CultureInfo.InvariantCulture);
@@ -342,6 +362,7 @@ public static class StoreBenchmark
     {
         StringArray s => s.GetString(i),
         Int64Array l => l.GetValue(i)?.ToString(CultureInfo.InvariantCulture),
+        TimestampArray t => t.IsNull(i) ? null : t.Values[i].ToString(CultureInfo.InvariantCulture),
         _ => a.IsNull(i) ? null : a.ToString(),
     };
 

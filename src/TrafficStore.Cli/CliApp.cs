@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TrafficStore.Cli.Agent;
 using TrafficStore.Cli.Export;
 using TrafficStore.Cli.Ingest;
 using TrafficStore.Cli.Inspect;
@@ -29,6 +30,9 @@ public static class CliApp
         root.Subcommands.Add(RetentionCommand.Build(stdout, stderr));
         root.Subcommands.Add(StatsCommand.Build(stdout, stderr));
         root.Subcommands.Add(ServeCommand.Build(stdout, stderr));
+        root.Subcommands.Add(AgentCommand.Build(stdout, stderr));
+        // Last, after every command: `--server URL [--token T]` goes through the Flight client.
+        ServerAccess.Register(root);
         return root;
     }
 
@@ -38,8 +42,11 @@ public static class CliApp
         try
         {
             var root = Build(stdout, stderr, stderrIsTerminal);
-            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
-            return root.Parse(args).Invoke(config);
+            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false,
+                // Ctrl+C / SIGTERM cancel the command; `serve` finishes calls in flight and flushes the store,
+                // `agent` drains its pipeline and spool: the default 2 s would cut that short.
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
+            return ServerAccess.WithToken(root.Parse(args)).Invoke(config);
         }
         catch (Exception e)
         {

@@ -50,7 +50,7 @@ public sealed class TrafficDatabase : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(directory);
         options ??= TrafficDatabaseOptions.Default;
         System.IO.Directory.CreateDirectory(directory);
-        var engineOptions = new StoreOptions(directory);
+        var engineOptions = new StoreOptions(directory) { MaxUnsealedBytes = 32L << 20 };
         if (options.Engine is { } adjust) engineOptions = adjust(engineOptions);
         var engine = TrafficStoreEngine.Open(engineOptions);
         try

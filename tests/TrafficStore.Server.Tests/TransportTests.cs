@@ -53,6 +53,11 @@ public class TransportTests
         foreach (var b in received)
             for (int i = 0; i < b.Length; i++)
                 Assert.True(((BinaryArray)b.Column(1)).GetBytes(i).SequenceEqual(body));
+
+        // A client that walks away mid-stream: the server cancels its read-ahead and keeps serving.
+        using (var abandoned = stock.GetStream(new FlightTicket("payloads select exchange_id, body"), TestServer.Auth(TestServer.Admin)))
+            Assert.True(await abandoned.ResponseStream.MoveNext());
+        Assert.Equal(rows, (await s.GetAsync("payloads select exchange_id")).Count);
     }
 
     [Fact]

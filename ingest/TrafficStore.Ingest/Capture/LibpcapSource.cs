@@ -21,6 +21,12 @@ public sealed record LiveCaptureOptions
     public int? KernelBufferSize { get; init; }
 }
 
+/// <summary>libpcap's counters (pcap_stats) since the capture was opened.</summary>
+/// <param name="Received">Packets the filter accepted (ps_recv).</param>
+/// <param name="DroppedByKernel">Packets dropped because the kernel buffer was full (ps_drop).</param>
+/// <param name="DroppedByInterface">Packets dropped by the interface or its driver (ps_ifdrop).</param>
+public readonly record struct LiveCaptureStatistics(long Received, long DroppedByKernel, long DroppedByInterface);
+
 /// <summary>
 /// A capture source backed by libpcap (through SharpPcap): a live interface, or a file read by
 /// libpcap itself (used to cross-check <see cref="CaptureFile"/>). Packets are read with
@@ -37,8 +43,12 @@ public sealed class LibpcapSource : ICaptureSource
     private volatile bool _stopRequested;
     private CaptureError? _error;
 
-    private LibpcapSource(PcapDevice device, bool live)
+    private long _drainUntil;   // Stopwatch timestamp; 0 until a stop was requested and seen
+    private readonly TimeSpan _readTimeout;
+
+    private LibpcapSource(PcapDevice device, bool live, TimeSpan readTimeout = default)
     {
+        _readTimeout = readTimeout;
         _device = device;
         _live = live;
         Name = live ? device.Name : ((CaptureFileReaderDevice)device).FileName;
@@ -74,7 +84,7 @@ public sealed class LibpcapSource : ICaptureSource
                 TimestampResolution = SharpPcap.TimestampResolution.Nanosecond,
             });
             if (options.Filter is not null) device.Filter = options.Filter;
-            return new LibpcapSource(device, live: true);
+            return new LibpcapSource(device, live: true, options.ReadTimeout);
         }
         catch (Exception e) when (e is PcapException or DllNotFoundException or InvalidOperationException)
         {
@@ -99,16 +109,41 @@ public sealed class LibpcapSource : ICaptureSource
         }
     }
 
-    /// <summary>Makes a blocked live read return <see cref="CaptureReadStatus.EndOfCapture"/> (thread-safe).</summary>
-    public void Stop() => _stopRequested = true;
+    /// <summary>
+    /// libpcap's counters for a live capture (pcap_stats), or null for files or when they cannot be
+    /// read. Call it from the thread that reads frames: libpcap handles are not thread-safe.
+    /// </summary>
+    public LiveCaptureStatistics? ReadStatistics()
+    {
+        if (!_live) return null;
+        try
+        {
+            var s = _device.Statistics;
+            return s is null ? null : new LiveCaptureStatistics(s.ReceivedPackets, s.DroppedPackets, s.InterfaceDroppedPackets);
+        }
+        catch (Exception e) when (e is PcapException or InvalidOperationException) { return null; }
+    }
+
+    /// <summary>
+    /// Ends a live capture (thread-safe): a blocked read wakes up, the packets libpcap already holds
+    /// are still returned (for up to two read timeouts), then reads return <see cref="CaptureReadStatus.EndOfCapture"/>.
+    /// </summary>
+    public void Stop()
+    {
+        _stopRequested = true;
+        // With TPACKET_V3 (Linux) libpcap polls without a timeout until a packet arrives, so the read
+        // timeout alone never wakes an idle capture; pcap_breakloop (safe from another thread) does:
+        // the blocked pcap_next_ex returns PCAP_ERROR_BREAK (-2).
+        if (_live) BreakLoop.Invoke(_device);
+    }
 
     public CaptureReadStatus TryReadNext(ref CaptureFrame frame)
     {
         if (_error is not null) return CaptureReadStatus.Error;
         while (true)
         {
-            if (_stopRequested) return CaptureReadStatus.EndOfCapture;
-            // pcap_next_ex: 1 packet, 0 timeout (live), -1 error, -2 end of file / break.
+            if (_stopRequested && _drainUntil == 0 && !BeginDrain()) return CaptureReadStatus.EndOfCapture;
+            // pcap_next_ex: 1 packet, 0 timeout (live) / nothing ready (non-blocking), -1 error, -2 end of file / break.
             IntPtr header = IntPtr.Zero, data = IntPtr.Zero;
             int result = _device.GetNextPacketPointers(ref header, ref data);
             if (result == 1)
@@ -116,11 +151,32 @@ public sealed class LibpcapSource : ICaptureSource
                 FillFrame(ref frame, header, data);
                 return CaptureReadStatus.Frame;
             }
-            if (result == 0 && _live) continue;
+            if (_live && (result == 0 || (result == -2 && _stopRequested)))
+            {
+                if (_drainUntil == 0) continue;
+                if (System.Diagnostics.Stopwatch.GetTimestamp() >= _drainUntil) return CaptureReadStatus.EndOfCapture;
+                Thread.Sleep(5);
+                continue;
+            }
             if (result == -2 || result == 0) return CaptureReadStatus.EndOfCapture;
             _error = new CaptureError(Name, -1, "read_error", _device.LastError ?? "libpcap read failed");
             return CaptureReadStatus.Error;
         }
+    }
+
+    /// <summary>
+    /// After <see cref="Stop"/>: switch to non-blocking reads and keep reading for two read timeouts,
+    /// so packets already captured (TPACKET_V3 hands the kernel's current block over only when it is
+    /// retired, after the read timeout) are processed rather than thrown away. False for files.
+    /// </summary>
+    private bool BeginDrain()
+    {
+        if (!_live) return false;
+        try { if (_device is LibPcapLiveDevice live) live.NonBlockingMode = true; }
+        catch (Exception e) when (e is PcapException or InvalidOperationException) { return false; }
+        long span = (long)((_readTimeout.TotalSeconds * 2 + 0.05) * System.Diagnostics.Stopwatch.Frequency);
+        _drainUntil = System.Diagnostics.Stopwatch.GetTimestamp() + span;
+        return true;
     }
 
     // struct pcap_pkthdr { struct timeval ts; bpf_u_int32 caplen; bpf_u_int32 len; }.
@@ -156,4 +212,38 @@ public sealed class LibpcapSource : ICaptureSource
     }
 
     public void Dispose() => _device.Dispose();
+}
+
+/// <summary>pcap_breakloop, which SharpPcap keeps internal, called through libpcap's exported symbol.</summary>
+internal static unsafe class BreakLoop
+{
+    private static readonly delegate* unmanaged<IntPtr, void> Function = Resolve();
+
+    private static delegate* unmanaged<IntPtr, void> Resolve()
+    {
+        string[] names = OperatingSystem.IsWindows() ? ["wpcap"]
+            : OperatingSystem.IsMacOS() ? ["libpcap.dylib", "libpcap.A.dylib"]
+            : ["libpcap.so.1", "libpcap.so.0.8", "libpcap.so"];
+        foreach (var name in names)
+            if (NativeLibrary.TryLoad(name, out var lib) && NativeLibrary.TryGetExport(lib, "pcap_breakloop", out var fn))
+                return (delegate* unmanaged<IntPtr, void>)fn;
+        return null;
+    }
+
+    public static void Invoke(PcapDevice device)
+    {
+        if (Function == null) return;
+        var handle = device.Handle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            if (added && !handle.IsInvalid) Function(handle.DangerousGetHandle());
+        }
+        catch (ObjectDisposedException) { }          // closed meanwhile: nothing is blocked on it
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
 }

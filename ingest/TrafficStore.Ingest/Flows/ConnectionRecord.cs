@@ -61,6 +61,12 @@ public sealed class EndpointIdentity
     public string Service { get; set; } = "";
 }
 
+/// <summary>A process on the capturing node that owns one end of a connection (from /proc; live capture only).</summary>
+/// <param name="Pid">Process id in the PID namespace of the /proc that was read.</param>
+/// <param name="Command">The kernel's task name (/proc/PID/comm).</param>
+/// <param name="ContainerId">Container id from /proc/PID/cgroup, or "" outside containers.</param>
+public sealed record LocalProcess(int Pid, string Command, string ContainerId);
+
 /// <summary>
 /// One row of the connections table: a TCP connection (tshark's tcp.stream) or a UDP flow
 /// (udp.stream). The first block of fields matches the tshark oracle's tcp section; the rest are
@@ -152,6 +158,10 @@ public sealed class ConnectionRecord
     public EndpointIdentity Server { get; } = new();
     /// <summary>Capturing node (empty for files).</summary>
     public string Node { get; set; } = "";
+    /// <summary>Process owning the client's socket on the capturing node (live capture only; null when not local or not found).</summary>
+    public LocalProcess? ClientProcess { get; set; }
+    /// <summary>Process owning the server's socket on the capturing node (live capture only).</summary>
+    public LocalProcess? ServerProcess { get; set; }
 
     public static HealthClass Classify(double retransmissionRate) =>
         retransmissionRate < 0.01 ? HealthClass.Healthy : retransmissionRate < 0.05 ? HealthClass.Degraded : HealthClass.Severe;

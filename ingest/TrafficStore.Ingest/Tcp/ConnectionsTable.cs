@@ -90,6 +90,12 @@ public static class ConnectionsTable
         Column<ConnectionRecord>.String("server_node", r => r.Server.Node, "node of the server pod"),
         Column<ConnectionRecord>.String("server_service", r => r.Server.Service, "service of the server"),
         Column<ConnectionRecord>.String("node", r => r.Node, "capturing node (empty for files)"),
+        Column<ConnectionRecord>.Int64("client_pid", r => r.ClientProcess?.Pid, "live capture: PID owning the client's socket on the capturing node; empty when not local or not found"),
+        Column<ConnectionRecord>.String("client_command", r => r.ClientProcess?.Command, "live capture: that process's command (/proc/PID/comm)"),
+        Column<ConnectionRecord>.String("client_container_id", r => r.ClientProcess?.ContainerId, "live capture: that process's container id (from its cgroup); empty outside containers"),
+        Column<ConnectionRecord>.Int64("server_pid", r => r.ServerProcess?.Pid, "live capture: PID owning the server's socket on the capturing node"),
+        Column<ConnectionRecord>.String("server_command", r => r.ServerProcess?.Command, "live capture: that process's command"),
+        Column<ConnectionRecord>.String("server_container_id", r => r.ServerProcess?.ContainerId, "live capture: that process's container id"),
     });
 
     /// <summary>The oracle's tcp section header, i.e. the first columns of <see cref="Definition"/>.</summary>

@@ -41,13 +41,13 @@ public static class InspectCommand
         var command = new Command("inspect", "Decode a capture file offline and print one of its tables.") { file, table, format, transport, showPayloads, includeMdns, snapshot };
         command.SetAction(parse => Execute(parse.GetValue(file)!, parse.GetValue(table)!,
             Enum.Parse<OutputFormat>(parse.GetValue(format)!, ignoreCase: true), Enum.Parse<TransportFilter>(parse.GetValue(transport)!, ignoreCase: true),
-            stdout, stderr, stderrIsTerminal,
-            new InspectExtras { ShowPayloads = parse.GetValue(showPayloads), IncludeMdns = parse.GetValue(includeMdns) }, parse.GetValue(snapshot)));
+            stdout, stderr, stderrIsTerminal, parse.GetValue(snapshot),
+            new InspectExtras { ShowPayloads = parse.GetValue(showPayloads), IncludeMdns = parse.GetValue(includeMdns) }));
         return command;
     }
 
     public static int Execute(string path, string tableName, OutputFormat format, TransportFilter transport,
-        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal, InspectExtras? extras = null, string? k8sSnapshot = null)
+        TextWriter stdout, TextWriter stderr, bool stderrIsTerminal, string? k8sSnapshot = null, InspectExtras? extras = null)
     {
         if (!InspectTables.TryCreate(tableName, out var table))
         {

@@ -127,8 +127,9 @@ public static class ServeCommand
 
             await using (server)
             {
-                PrintWelcome(stdout, server.Address, tokenPath, newToken, settings.Demo);
-                try { await Task.Delay(Timeout.Infinite, ct); }
+                PrintWelcome(stdout, server.Address, server.OpsAddress, tokenPath, newToken, settings.Demo);
+                // Ends on Ctrl+C / SIGTERM (the command's token, or the host's own signal handling).
+                try { await server.WaitForShutdownAsync(ct); }
                 catch (OperationCanceledException) { }
                 stdout.WriteLine("Stopping: finishing calls in flight ...");
             }
@@ -142,21 +143,22 @@ public static class ServeCommand
         }
     }
 
-    private static void PrintWelcome(TextWriter stdout, Uri address, string tokenPath, string? newToken, bool demo)
+    private static void PrintWelcome(TextWriter stdout, Uri address, Uri ops, string tokenPath, string? newToken, bool demo)
     {
         var flightUri = $"grpc+{(address.Scheme == "https" ? "tls" : "tcp")}://{address.Authority}";
-        stdout.WriteLine($"Serving Arrow Flight on {address} ({flightUri}); /healthz and /metrics on the same port.");
+        stdout.WriteLine($"Serving Arrow Flight on {address} ({flightUri}); /healthz and /metrics on {ops}");
         if (newToken is not null)
             stdout.WriteLine($"Created {tokenPath} with an admin token (keep it secret):\n  {newToken}");
         else
             stdout.WriteLine($"Tokens: {tokenPath}");
-        string token = newToken ?? "<token from " + Path.GetFileName(tokenPath) + ">";
-        stdout.WriteLine("Query it:");
-        stdout.WriteLine($"  trafficstore query --server {address} --token {token} \"http where namespace=shop and status>=500 from -15m\"");
+        string token = newToken ?? "<a token from " + Path.GetFileName(tokenPath) + ">";
+        stdout.WriteLine("Query it (the token can also go in the address: grpc://TOKEN@host:port):");
+        stdout.WriteLine($"  export TRAFFICSTORE_TOKEN={token}");
+        stdout.WriteLine($"  trafficstore query --server {flightUri} \"http where namespace=shop and status>=500 from -15m\"");
         if (demo)
         {
-            stdout.WriteLine($"  trafficstore query --server {address} --token {token} \"connections as of -5m\"");
-            stdout.WriteLine($"  any Flight client: DoGet(ticket=\"connections as of -5m\") on {flightUri} with header 'authorization: Bearer {token}'");
+            stdout.WriteLine($"  trafficstore query --server {flightUri} \"connections as of -5m\"");
+            stdout.WriteLine($"  any Flight client: DoGet(ticket=\"connections as of -5m\") on {flightUri} with header 'authorization: Bearer <token>'");
         }
         stdout.WriteLine("Stop with Ctrl+C.");
         stdout.Flush();

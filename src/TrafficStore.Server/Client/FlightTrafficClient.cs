@@ -40,6 +40,29 @@ public sealed class FlightTrafficClient : ITrafficClient
         if (!string.IsNullOrEmpty(token)) _headers.Add("Authorization", "Bearer " + token);
     }
 
+    /// <summary>The environment variable <see cref="Connect"/> reads the token from when the address carries none.</summary>
+    public const string TokenVariable = "TRAFFICSTORE_TOKEN";
+
+    /// <summary>
+    /// A client for a server address as users write it: <c>grpc://host:port</c>, <c>grpc+tcp://</c> or
+    /// <c>http://</c> (cleartext), <c>grpc+tls://</c> or <c>https://</c> (TLS). The bearer token is
+    /// <paramref name="token"/>, else the address's user part (<c>grpc://TOKEN@host:port</c>), else
+    /// the <c>TRAFFICSTORE_TOKEN</c> environment variable.
+    /// </summary>
+    public static FlightTrafficClient Connect(string server, string? token = null)
+    {
+        if (!Uri.TryCreate(server.Contains("://", StringComparison.Ordinal) ? server : "grpc://" + server, UriKind.Absolute, out var uri) || uri.Port <= 0)
+            throw new QueryException($"'{server}' is not a server address (e.g. grpc://127.0.0.1:8815)");
+        var scheme = uri.Scheme switch
+        {
+            "grpc" or "grpc+tcp" or "http" => "http",
+            "grpc+tls" or "https" => "https",
+            _ => throw new QueryException($"unsupported scheme '{uri.Scheme}' in '{server}' (grpc, grpc+tcp, grpc+tls, http, https)"),
+        };
+        token ??= uri.UserInfo.Length > 0 ? Uri.UnescapeDataString(uri.UserInfo) : Environment.GetEnvironmentVariable(TokenVariable);
+        return new FlightTrafficClient(new Uri($"{scheme}://{uri.Host}:{uri.Port}"), token);
+    }
+
     public Task<TrafficQueryResult> QueryAsync(TrafficQuery query, CancellationToken ct = default) =>
         QueryAsync(QueryText.ToJson(query), ct);
 

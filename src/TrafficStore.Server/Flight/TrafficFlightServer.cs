@@ -28,6 +28,8 @@ public sealed class TrafficFlightServer : FlightServer
 {
     /// <summary>Batches are re-sliced so no gRPC message exceeds this (stock clients accept 4 MiB).</summary>
     public const int MaxMessageBytes = 3 << 20;
+    /// <summary>Batches read ahead of the network by DoGet.</summary>
+    public const int PipelinedBatches = 2;
     /// <summary>export.pcap results carry at most this many bytes each.</summary>
     public const int PcapChunkBytes = 1 << 20;
 
@@ -82,7 +84,8 @@ public sealed class TrafficFlightServer : FlightServer
             var token = _auth.Require(context, Scopes.Read);
             var query = Scope(QueryOf(request), token, context);
             var result = await _store.Local.QueryAsync(query, context.CancellationToken);
-            var spec = new QuerySpec(query.Table) { From = query.FromNs, To = query.ToNs, AsOf = query.AsOfNs };
+            // The store's translation (filters on logical fields included) lets zone maps and the index narrow the estimate.
+            var spec = QueryTranslator.Translate(query) with { Columns = null };
             var estimate = await _store.Engine.EstimateAsync(spec, context.CancellationToken);
 
             // One endpoint per time partition when the partitions' results concatenate to the
@@ -127,20 +130,39 @@ public sealed class TrafficFlightServer : FlightServer
             var token = _auth.Require(context, Scopes.Read);
             var text = DecodeUtf8(ticket.Ticket, "ticket");
             var query = Scope(Parse(text), token, context);
-            var result = ConnectionsAsOf.Applies(query)
-                ? await ConnectionsAsOf.QueryAsync(_store.Local, query, context.CancellationToken)
-                : await _store.Local.QueryAsync(query, context.CancellationToken);
+            var result = await _store.Local.QueryAsync(query, context.CancellationToken);
             bool redact = !token.Has(Scopes.PayloadsRead);
             await responseStream.SetupStream(result.Schema);
             long rows = 0;
-            await foreach (var batch in result.Batches.WithCancellation(context.CancellationToken))
+            // The store reads (and redacts) the next batches while the current one is on the wire.
+            var pipe = System.Threading.Channels.Channel.CreateBounded<RecordBatch>(new System.Threading.Channels.BoundedChannelOptions(PipelinedBatches)
             {
-                var output = redact ? Redactor.Redact(batch) : batch;
-                foreach (var slice in Slices(output))
+                SingleReader = true,
+                SingleWriter = true,
+            });
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+            var producer = Task.Run(async () =>
+            {
+                try
                 {
-                    await responseStream.WriteAsync(slice);
+                    await foreach (var batch in result.Batches.WithCancellation(stop.Token))
+                        await pipe.Writer.WriteAsync(redact ? Redactor.Redact(batch) : batch, stop.Token);
+                    pipe.Writer.Complete();
                 }
-                rows += batch.Length;
+                catch (Exception e) { pipe.Writer.Complete(e); }
+            }, stop.Token);
+            try
+            {
+                await foreach (var batch in pipe.Reader.ReadAllAsync(context.CancellationToken))
+                {
+                    foreach (var slice in Slices(batch)) await responseStream.WriteAsync(slice);
+                    rows += batch.Length;
+                }
+            }
+            finally
+            {
+                stop.Cancel();
+                try { await producer; } catch (OperationCanceledException) { }
             }
             _metrics.QueryCompleted(Stopwatch.GetElapsedTime(started), rows);
             if (result.Warnings.Count > 0)

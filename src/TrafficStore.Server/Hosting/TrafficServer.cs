@@ -52,7 +52,14 @@ public sealed class TrafficServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(options.MinimumLogLevel);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
-        if (options.JsonLogs) builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ");
+        if (options.JsonLogs)
+        {
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                o.UseUtcTimestamp = true;
+            });
+        }
         else builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
 
         ListenOptions? flightListen = null, opsListen = null;
@@ -68,7 +75,7 @@ public sealed class TrafficServer : IAsyncDisposable
             });
             k.Listen(options.OpsListen ?? OpsEndpointFor(options.Listen), l =>
             {
-                l.Protocols = HttpProtocols.Http1AndHttp2;
+                l.Protocols = HttpProtocols.Http1;
                 opsListen = l;
             });
             // No silent truncation: gRPC's own message limit applies to batches; Kestrel's body limit must not cut them first.

@@ -30,6 +30,11 @@ public sealed class LocalTrafficClient : ITrafficClient
         var spec = QueryTranslator.Translate(query);
         var schema = _db.Engine.QuerySchema(spec);
         var warnings = new List<string>();
+        if (spec.Table == TrafficTables.Connections && spec.AsOf is not null)
+        {
+            var widened = ConnectionsAsOf.Widen(spec);
+            return Task.FromResult(new TrafficQueryResult(schema, ConnectionsAsOf.Overlay(_db.Engine, spec, Run(widened, warnings, ct), schema, ct), warnings));
+        }
         return Task.FromResult(new TrafficQueryResult(schema, Run(spec, warnings, ct), warnings));
     }
 

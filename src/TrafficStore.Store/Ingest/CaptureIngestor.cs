@@ -27,9 +27,9 @@ public sealed record CaptureIngestOptions
     /// <summary>Rows per appended batch (each table).</summary>
     public int BatchRows { get; init; } = 16_384;
     /// <summary>A batch is appended early once its variable-length data (frame bytes, bodies) reaches this.</summary>
-    public long BatchBytes { get; init; } = 32L << 20;
+    public long BatchBytes { get; init; } = 8L << 20;
     /// <summary>Batches waiting for the engine before the pipeline waits (bounds memory).</summary>
-    public int QueuedBatches { get; init; } = 4;
+    public int QueuedBatches { get; init; } = 2;
     public ProtocolSetOptions? Protocols { get; init; }
     public IngestOptions? Pipeline { get; init; }
     public CaptureFileOptions? CaptureFile { get; init; }

@@ -40,6 +40,15 @@ public sealed class CaptureStatsRow
     public string? Error { get; init; }
     public long? ErrorOffset { get; init; }
     public string? K8sSnapshot { get; init; }
+    /// <summary>Live capture (agent): the capturing node.</summary>
+    public string? Node { get; init; }
+    /// <summary>Live capture: libpcap's received / kernel-dropped / interface-dropped packet counters so far.</summary>
+    public long? CaptureReceived { get; init; }
+    public long? CaptureDroppedKernel { get; init; }
+    public long? CaptureDroppedInterface { get; init; }
+    /// <summary>Live capture: rows and batches the agent itself discarded so far (its spool was full).</summary>
+    public long? AgentDroppedRows { get; init; }
+    public long? AgentDroppedBatches { get; init; }
 }
 
 /// <summary>

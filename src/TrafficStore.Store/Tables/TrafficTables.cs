@@ -110,6 +110,12 @@ public static class TrafficTables
         Column<CaptureStatsRow>.String("error", r => r.Error, "why the capture could not be read to its end; empty when it was"),
         Column<CaptureStatsRow>.Int64("error_offset", r => r.ErrorOffset, "byte offset in the file of that error"),
         Column<CaptureStatsRow>.String("k8s_snapshot", r => r.K8sSnapshot, "Kubernetes snapshot file used for enrichment; empty when none"),
+        Column<CaptureStatsRow>.String("node", r => r.Node, "live capture: the capturing node; empty for files"),
+        Column<CaptureStatsRow>.Int64("capture_received", r => r.CaptureReceived, "live capture: packets received by the capture filter so far (pcap_stats ps_recv)"),
+        Column<CaptureStatsRow>.Int64("capture_dropped_kernel", r => r.CaptureDroppedKernel, "live capture: packets dropped because the kernel buffer was full (ps_drop)"),
+        Column<CaptureStatsRow>.Int64("capture_dropped_interface", r => r.CaptureDroppedInterface, "live capture: packets dropped by the interface or driver (ps_ifdrop)"),
+        Column<CaptureStatsRow>.Int64("agent_dropped_rows", r => r.AgentDroppedRows, "live capture: rows the agent discarded so far because its spool was full (oldest first)"),
+        Column<CaptureStatsRow>.Int64("agent_dropped_batches", r => r.AgentDroppedBatches, "live capture: batches the agent discarded so far"),
     ]);
 
     public static readonly TableDefinition<Stored<TimelineRow>> TimelineDefinition = new(ConnectionTimeline, Version,

@@ -23,7 +23,7 @@ public class PcapExportTests
         {
             "http11-chunked-gzip-multi-conn.pcap", "tcp-retrans-fastretrans-dupack.pcap", "ipv6-http.pcap", "grpc-unary-h2c.pcapng",
             "sll-nanosec-tcp-handshake.pcap", "tcp-midstream-missing-syn.pcap", "ipv6-rawip-4-http-streams.pcap", "pcapng-many-interfaces.pcapng",
-            "mixed-large-many-protocols.pcap", "corrupt-cut-short-pgsql.pcap", "vlan-double-tagged-http.pcap",
+            "mixed-large-many-protocols.pcap", "corrupt-cut-short-pgsql.pcap", "vlan-double-tagged-http.pcap", "ipfrag-http-request.pcap",
         })
             if (File.Exists(Pcap(name))) data.Add(name);
         return data;

@@ -1,0 +1,312 @@
+using System.Diagnostics;
+using Apache.Arrow;
+using TrafficStore.Ingest.Capture;
+using TrafficStore.Ingest.Decode;
+using TrafficStore.Ingest.Flows;
+using TrafficStore.Ingest.Pipeline;
+using TrafficStore.Ingest.Protocols;
+using TrafficStore.Ingest.Protocols.Dns;
+using TrafficStore.Ingest.Protocols.Http;
+using TrafficStore.Ingest.Protocols.Tls;
+using TrafficStore.Kubernetes.Enrichment;
+using TrafficStore.Kubernetes.Process;
+using TrafficStore.Store.Tables;
+using IngestIdentity = TrafficStore.Ingest.Flows.EndpointIdentity;
+
+namespace TrafficStore.Agent.Capture;
+
+/// <summary>What one interface's capture has seen so far (read from any thread).</summary>
+public readonly record struct LiveCaptureCounters(long Frames, long Packets, long Bytes, long TcpConnections, long UdpFlows,
+    long HttpExchanges, long DnsTransactions, long TlsHandshakes, long? FirstFrameNs, long? LastFrameNs,
+    LiveCaptureStatistics? Pcap, long ProcessesResolved, long ProcessesNotFound);
+
+/// <summary>
+/// Live capture of one interface: libpcap → the same <see cref="IngestPipeline"/> and
+/// <see cref="ProtocolSet"/> as file ingest (<see cref="IngestPipeline.Run"/>, with an idle timeout so
+/// rows leave while the capture runs) → rows of the store's tables (<see cref="TrafficTables"/>),
+/// buffered until the agent drains them into batches. The local process behind each end of a
+/// connection is looked up when the connection's first frame is seen (the socket may be gone by the
+/// time its row is emitted) and put on the row with the capturing node's name.
+/// </summary>
+public sealed class LiveCapture : IFrameObserver, IDisposable
+{
+    private static readonly IngestIdentity Nobody = new();
+    private static readonly long StatsSampleTicks = Stopwatch.Frequency;   // pcap_stats at most once a second
+
+    private readonly string _interface;
+    private readonly long _captureId;
+    private readonly string _node;
+    private readonly AgentOptions _options;
+    private readonly SocketProcessResolver? _processes;
+    private readonly ConnectionEnricher? _enricher;
+    private readonly PacketDecoder _endpointDecoder;
+    private readonly Dictionary<long, (LocalProcess? A, NetAddress AIp, ushort APort, LocalProcess? B)> _connectionProcesses = new();
+    private readonly TableBuffer<Stored<ConnectionRecord>> _connections = new(TrafficTables.ConnectionsDefinition);
+    private readonly TableBuffer<Stored<HttpExchange>> _http = new(TrafficTables.HttpDefinition);
+    private readonly TableBuffer<Stored<DnsTransaction>> _dns = new(TrafficTables.DnsDefinition);
+    private readonly TableBuffer<Stored<TlsHandshake>> _tls = new(TrafficTables.TlsDefinition);
+    private ICaptureSource? _source;
+    private Thread? _thread;
+    private IngestPipeline? _pipeline;
+    private long _frames, _bytes, _tcp, _udp, _httpRows, _dnsRows, _tlsRows, _resolved, _notFound;
+    private long _firstFrameNs = long.MinValue, _lastFrameNs = long.MinValue;
+    private long _lastStatsSample;
+    private LiveCaptureStatistics? _pcap;
+    private IngestResult? _result;
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public LiveCapture(string interfaceName, long captureId, AgentOptions options, SocketProcessResolver? processes)
+    {
+        _interface = interfaceName;
+        _captureId = captureId;
+        _options = options;
+        _node = options.NodeName;
+        _processes = processes;
+        if (options.Identities is { } map) _enricher = new ConnectionEnricher(map);
+        _endpointDecoder = new PacketDecoder();
+        StartedNs = NowNs();
+    }
+
+    public string Interface => _interface;
+    public long CaptureId => _captureId;
+    public long StartedNs { get; }
+    /// <summary>Completes when the capture thread has ended and every row was handed to the buffers.</summary>
+    public Task Finished => _finished.Task;
+    /// <summary>Set when the capture ended; its Error says why a capture stopped early.</summary>
+    public IngestResult? Result => Volatile.Read(ref _result);
+
+    /// <summary>
+    /// Opens the interface and starts capturing on a dedicated thread. Returns the open error
+    /// (e.g. missing permission, no such interface) instead of throwing.
+    /// </summary>
+    public CaptureError? Start()
+    {
+        if (_source is not null) throw new InvalidOperationException("already started");
+        var source = LibpcapSource.OpenLive(_interface, _options.Capture);
+        if (source is not LibpcapSource)
+        {
+            var frame = new CaptureFrame();
+            source.TryReadNext(ref frame);
+            var error = source.Error ?? new CaptureError(_interface, -1, "open_failed", "could not open the interface");
+            source.Dispose();
+            return error;
+        }
+        _source = source;
+        var protocols = new ProtocolSet(new Sink<HttpExchange>(AddHttp), new Sink<DnsTransaction>(AddDns), new Sink<TlsHandshake>(AddTls), _options.Protocols);
+        _pipeline = new IngestPipeline(new Sink<ConnectionRecord>(AddConnection), protocols.StreamProtocols, protocols.DatagramProtocols, new IngestOptions
+        {
+            IdleTimeout = _options.IdleTimeout,
+            ClosedLinger = _options.ClosedLinger,
+            FrameObserver = this,
+        });
+        _thread = new Thread(RunCapture) { IsBackground = true, Name = "capture " + _interface };
+        _thread.Start();
+        return null;
+    }
+
+    /// <summary>Asks the capture to end: the read loop returns within the read timeout, the pipeline completes and emits every open flow.</summary>
+    public void Stop() => (_source as LibpcapSource)?.Stop();
+
+    private void RunCapture()
+    {
+        try
+        {
+            var result = _pipeline!.Run(_source!);
+            SampleStatistics(force: true);
+            Volatile.Write(ref _tcp, result.TcpConnections);
+            Volatile.Write(ref _udp, result.UdpFlows);
+            Volatile.Write(ref _result, result);
+            _finished.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            _finished.TrySetException(e);
+        }
+    }
+
+    /// <summary>Batches of the rows buffered so far, one per table that has rows.</summary>
+    public IEnumerable<(string Table, RecordBatch Batch)> Drain()
+    {
+        if (_connections.Drain() is { } c) yield return (_connections.Table, c);
+        if (_http.Drain() is { } h) yield return (_http.Table, h);
+        if (_dns.Drain() is { } d) yield return (_dns.Table, d);
+        if (_tls.Drain() is { } t) yield return (_tls.Table, t);
+    }
+
+    public LiveCaptureCounters Counters
+    {
+        get
+        {
+            long first = Volatile.Read(ref _firstFrameNs), last = Volatile.Read(ref _lastFrameNs);
+            return new LiveCaptureCounters(Volatile.Read(ref _frames), Result?.Packets ?? 0, Volatile.Read(ref _bytes),
+                Volatile.Read(ref _tcp), Volatile.Read(ref _udp), Volatile.Read(ref _httpRows), Volatile.Read(ref _dnsRows), Volatile.Read(ref _tlsRows),
+                first == long.MinValue ? null : first, last == long.MinValue ? null : last, _pcap,
+                Volatile.Read(ref _resolved), Volatile.Read(ref _notFound));
+        }
+    }
+
+    /// <summary>A capture_stats row with the counters so far (state "running", or the final state once finished).</summary>
+    public CaptureStatsRow StatsRow(long droppedRows, long droppedBatches)
+    {
+        var c = Counters;
+        var result = Result;
+        return new CaptureStatsRow
+        {
+            StartedNs = StartedNs,
+            FinishedNs = NowNs(),
+            CaptureId = _captureId,
+            Source = $"agent:{_node}:{_interface}",
+            State = result is null ? "running" : result.Error is not null ? "error" : "complete",
+            Frames = c.Frames,
+            Packets = result?.Packets ?? 0,
+            Bytes = c.Bytes,
+            TcpConnections = c.TcpConnections,
+            UdpFlows = c.UdpFlows,
+            HttpExchanges = c.HttpExchanges,
+            DnsTransactions = c.DnsTransactions,
+            TlsHandshakes = c.TlsHandshakes,
+            FirstFrameNs = c.FirstFrameNs,
+            LastFrameNs = c.LastFrameNs,
+            DecoderAnomalies = result is null ? null
+                : string.Join("|", result.Decoder.AnomalyCounts().Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}:{kv.Value}")),
+            Error = result?.Error?.ToString(),
+            Node = _node,
+            CaptureReceived = c.Pcap?.Received,
+            CaptureDroppedKernel = c.Pcap?.DroppedByKernel,
+            CaptureDroppedInterface = c.Pcap?.DroppedByInterface,
+            AgentDroppedRows = droppedRows,
+            AgentDroppedBatches = droppedBatches,
+        };
+    }
+
+    // ------------------------------------------------------------------ capture thread
+
+    void IFrameObserver.OnFrame(in CaptureFrame frame, long connectionId)
+    {
+        Volatile.Write(ref _frames, _frames + 1);
+        Volatile.Write(ref _bytes, _bytes + frame.Data.Length);
+        if (_firstFrameNs == long.MinValue) Volatile.Write(ref _firstFrameNs, frame.TimestampNs);
+        Volatile.Write(ref _lastFrameNs, frame.TimestampNs);
+        if (connectionId >= 0 && _processes is not null && !_connectionProcesses.ContainsKey(connectionId))
+            ResolveProcesses(frame, connectionId);
+        if ((_frames & 63) == 0)
+        {
+            Volatile.Write(ref _tcp, _pipeline!.TcpConnections);
+            Volatile.Write(ref _udp, _pipeline.UdpFlows);
+        }
+        SampleStatistics(force: false);
+    }
+
+    /// <summary>
+    /// The owners of both ends' sockets, looked up at the connection's first frame: by the time its
+    /// row is emitted the sockets are often closed. A remote end that happens to match a local
+    /// socket bound to the wildcard address is attributed to it (see docs/agent.md).
+    /// </summary>
+    private void ResolveProcesses(in CaptureFrame frame, long connectionId)
+    {
+        if (_endpointDecoder.Decode(frame, out var p, out _) != DecodeStatus.Decoded || !(p.IsTcp || p.IsUdp)) return;
+        var protocol = p.IsTcp ? SocketProtocol.Tcp : SocketProtocol.Udp;
+        var a = Resolve(protocol, p.Source, p.SourcePort);
+        var b = Resolve(protocol, p.Destination, p.DestinationPort);
+        _connectionProcesses[connectionId] = (a, p.Source, p.SourcePort, b);
+    }
+
+    private LocalProcess? Resolve(SocketProtocol protocol, NetAddress address, ushort port)
+    {
+        if (_processes!.TryResolve(protocol, address, port, out var identity))
+        {
+            Interlocked.Increment(ref _resolved);
+            return new LocalProcess(identity.Pid, identity.Command, identity.ContainerId);
+        }
+        Interlocked.Increment(ref _notFound);
+        return null;
+    }
+
+    private void SampleStatistics(bool force)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (!force && now - _lastStatsSample < StatsSampleTicks) return;
+        _lastStatsSample = now;
+        if (_source is LibpcapSource live && live.ReadStatistics() is { } s) _pcap = s;
+    }
+
+    private void AddConnection(ConnectionRecord row)
+    {
+        row.Node = _node;
+        if (_connectionProcesses.Remove(row.ConnectionId, out var owners))
+        {
+            bool aIsClient = owners.AIp == row.ClientIp && owners.APort == row.ClientPort;
+            row.ClientProcess = aIsClient ? owners.A : owners.B;
+            row.ServerProcess = aIsClient ? owners.B : owners.A;
+        }
+        var (client, server) = Identities(row.ClientIp, row.ClientPort, row.ServerIp, row.ServerPort, row.FirstTimestampNs);
+        Copy(client, row.Client);
+        Copy(server, row.Server);
+        _connections.Add(new Stored<ConnectionRecord>(row, _captureId, row.Client, row.Server));
+    }
+
+    private void AddHttp(HttpExchange x)
+    {
+        Interlocked.Increment(ref _httpRows);
+        _http.Add(Wrap(x, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.RequestTimestampNs ?? x.ResponseTimestampNs ?? 0));
+    }
+
+    private void AddDns(DnsTransaction x)
+    {
+        Interlocked.Increment(ref _dnsRows);
+        _dns.Add(Wrap(x, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.QueryTimestampNs ?? x.ResponseTimestampNs ?? 0));
+    }
+
+    private void AddTls(TlsHandshake x)
+    {
+        Interlocked.Increment(ref _tlsRows);
+        _tls.Add(Wrap(x, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.ClientHelloTimestampNs ?? x.FirstServerHelloTimestampNs ?? 0));
+    }
+
+    // ------------------------------------------------------------------ identities
+
+    private Stored<T> Wrap<T>(T row, string clientIp, int clientPort, string serverIp, int serverPort, long timestampNs)
+    {
+        if (_enricher is null) return new Stored<T>(row, _captureId, Nobody, Nobody);
+        var (client, server) = Identities(Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, timestampNs);
+        var c = new IngestIdentity();
+        var s = new IngestIdentity();
+        Copy(client, c);
+        Copy(server, s);
+        return new Stored<T>(row, _captureId, c, s);
+    }
+
+    private (Kubernetes.Identity.EndpointIdentity? Client, Kubernetes.Identity.EndpointIdentity? Server) Identities(
+        NetAddress clientIp, ushort clientPort, NetAddress serverIp, ushort serverPort, long timestampNs)
+    {
+        if (_enricher is null) return (null, null);
+        _enricher.Enrich(clientIp, clientPort, serverIp, serverPort, timestampNs, out var client, out var server);
+        return (client, server);
+    }
+
+    private static NetAddress Parse(string ip) => System.Net.IPAddress.TryParse(ip, out var a) ? NetAddress.FromIPAddress(a) : default;
+
+    private static void Copy(Kubernetes.Identity.EndpointIdentity? from, IngestIdentity to)
+    {
+        if (from is null) return;
+        to.Pod = from.Pod;
+        to.Namespace = from.Namespace;
+        to.Workload = from.Workload;
+        to.Node = from.Node;
+        to.Service = from.Service;
+    }
+
+    internal static long NowNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+
+    public void Dispose()
+    {
+        Stop();
+        _thread?.Join(TimeSpan.FromSeconds(5));
+        _source?.Dispose();
+    }
+
+    private sealed class Sink<T>(Action<T> add) : IRowSink<T>
+    {
+        public void Add(T row) => add(row);
+    }
+}

@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace TrafficStore.Agent.Observability;
+
+/// <summary>
+/// The agent's Prometheus text exposition (format 0.0.4) and health, built from the live counters
+/// of a <see cref="NodeAgent"/>; served by <see cref="MetricsEndpoint"/>.
+/// </summary>
+public static class AgentMetrics
+{
+    public static string Render(NodeAgent agent)
+    {
+        var sb = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        void Metric(string name, string type, string help)
+        {
+            sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+            sb.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+        }
+        void Line(string name, double value, string labels = "")
+        {
+            sb.Append(name);
+            if (labels.Length > 0) sb.Append('{').Append(labels).Append('}');
+            sb.Append(' ').Append(value.ToString("R", inv)).Append('\n');
+        }
+        var captures = agent.Captures.Select(c => (Label: $"interface=\"{Escape(c.Interface)}\"", Counters: c.Counters)).ToList();
+        void PerInterface(string name, string type, string help, Func<Capture.LiveCaptureCounters, long?> value)
+        {
+            Metric(name, type, help);
+            foreach (var (label, counters) in captures)
+                if (value(counters) is { } v) Line(name, v, label);
+        }
+
+        PerInterface("trafficstore_agent_frames_total", "counter", "Frames read from libpcap.", c => c.Frames);
+        PerInterface("trafficstore_agent_bytes_total", "counter", "Captured frame bytes read from libpcap.", c => c.Bytes);
+        PerInterface("trafficstore_agent_capture_received_total", "counter", "Packets received by the capture filter (pcap_stats ps_recv).", c => c.Pcap?.Received);
+        PerInterface("trafficstore_agent_capture_dropped_kernel_total", "counter", "Packets dropped because the kernel capture buffer was full (ps_drop).", c => c.Pcap?.DroppedByKernel);
+        PerInterface("trafficstore_agent_capture_dropped_interface_total", "counter", "Packets dropped by the interface or driver (ps_ifdrop).", c => c.Pcap?.DroppedByInterface);
+        PerInterface("trafficstore_agent_tcp_connections_total", "counter", "TCP connections seen.", c => c.TcpConnections);
+        PerInterface("trafficstore_agent_udp_flows_total", "counter", "UDP flows seen.", c => c.UdpFlows);
+        PerInterface("trafficstore_agent_process_lookups_total", "counter", "Socket owner lookups that found a local process.", c => c.ProcessesResolved);
+        PerInterface("trafficstore_agent_process_misses_total", "counter", "Socket owner lookups that found no local process.", c => c.ProcessesNotFound);
+
+        Metric("trafficstore_agent_rows_total", "counter", "Rows handed to the spool, per table.");
+        foreach (var (table, rows) in agent.RowsSpooled.OrderBy(p => p.Key)) Line("trafficstore_agent_rows_total", rows, $"table=\"{table}\"");
+
+        var spool = agent.Spool;
+        Metric("trafficstore_agent_spool_bytes", "gauge", "Bytes of the disk spool.");
+        Line("trafficstore_agent_spool_bytes", spool.Bytes);
+        Metric("trafficstore_agent_spool_limit_bytes", "gauge", "Size limit of the disk spool.");
+        Line("trafficstore_agent_spool_limit_bytes", agent.Options.SpoolMaxBytes);
+        Metric("trafficstore_agent_spool_pending_batches", "gauge", "Batches not yet acknowledged by the server.");
+        Line("trafficstore_agent_spool_pending_batches", spool.PendingBatches);
+        Metric("trafficstore_agent_spool_pending_rows", "gauge", "Rows not yet acknowledged by the server.");
+        Line("trafficstore_agent_spool_pending_rows", spool.PendingRows);
+        Metric("trafficstore_agent_dropped_rows_total", "counter", "Rows dropped by the agent: the spool was full and its oldest data went.");
+        Line("trafficstore_agent_dropped_rows_total", spool.DroppedRows);
+        Metric("trafficstore_agent_dropped_batches_total", "counter", "Batches dropped by the agent (spool full).");
+        Line("trafficstore_agent_dropped_batches_total", spool.DroppedBatches);
+
+        var ship = agent.Shipper;
+        Metric("trafficstore_agent_acked_rows_total", "counter", "Rows the server acknowledged as durable.");
+        Line("trafficstore_agent_acked_rows_total", ship.SentRows);
+        Metric("trafficstore_agent_acked_batches_total", "counter", "Batches the server acknowledged as durable.");
+        Line("trafficstore_agent_acked_batches_total", ship.SentBatches);
+        Metric("trafficstore_agent_rejected_rows_total", "counter", "Rows the server rejected as invalid (skipped).");
+        Line("trafficstore_agent_rejected_rows_total", ship.RejectedRows);
+        Metric("trafficstore_agent_ship_failures_total", "counter", "DoPut attempts that failed (server unreachable, slow or refusing).");
+        Line("trafficstore_agent_ship_failures_total", ship.Failures);
+        Metric("trafficstore_agent_server_connected", "gauge", "1 when the last DoPut succeeded.");
+        Line("trafficstore_agent_server_connected", ship.Connected ? 1 : 0);
+        return sb.ToString();
+    }
+
+    /// <summary>Health: ok while capturing with no capture error; "degraded" text lines say why not.</summary>
+    public static (HttpStatusCode Status, string Body) Health(NodeAgent agent)
+    {
+        var problems = new List<string>();
+        if (!agent.Running) problems.Add("agent not running");
+        foreach (var c in agent.Captures)
+            if (c.Result?.Error is { } e) problems.Add($"capture {c.Interface} stopped: {e}");
+        var ship = agent.Shipper;
+        if (!ship.Connected && ship.Failures > 0) problems.Add($"server unreachable ({ship.LastError}); spooling");
+        return problems.Count == 0
+            ? (HttpStatusCode.OK, "ok\n")
+            : (agent.Running ? HttpStatusCode.OK : HttpStatusCode.ServiceUnavailable, "degraded: " + string.Join("; ", problems) + "\n");
+    }
+
+    private static string Escape(string s) => s.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
+}

@@ -1,0 +1,183 @@
+using Apache.Arrow;
+using Apache.Arrow.Flight;
+using Apache.Arrow.Flight.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
+using TrafficStore.Agent.Spool;
+
+namespace TrafficStore.Agent.Shipping;
+
+/// <summary>Counters of a <see cref="FlightShipper"/>.</summary>
+public readonly record struct ShipperStatistics(long SentBatches, long SentRows, long Failures, long RejectedBatches, long RejectedRows,
+    bool Connected, string? LastError);
+
+/// <summary>
+/// Sends the spool's batches, oldest first, to the server with Flight DoPut (the stock
+/// <see cref="FlightClient"/>): one DoPut stream per run of batches of the same table, and a batch is
+/// acknowledged in the spool only after the server's PutResult for it (the server sends it after
+/// its WAL fsync). On any transport failure the shipper backs off and resends from the first
+/// unacknowledged batch, so order holds and delivery is at least once (a batch whose PutResult was
+/// lost is sent again). A batch the server rejects as invalid (InvalidArgument) would block the
+/// spool forever; it is skipped and counted as rejected.
+/// </summary>
+public sealed class FlightShipper : IDisposable
+{
+    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
+
+    private readonly DiskSpool _spool;
+    private readonly Uri _server;
+    private readonly Metadata _headers = new();
+    private readonly int _batchesPerPut;
+    private readonly TimeSpan _callTimeout;
+    private GrpcChannel? _channel;
+    private FlightClient? _client;
+    private long _sentBatches, _sentRows, _failures, _rejectedBatches, _rejectedRows;
+    private volatile bool _connected;
+    private volatile string? _lastError;
+
+    public FlightShipper(DiskSpool spool, Uri server, string? token, int batchesPerPut = 64, TimeSpan? callTimeout = null)
+    {
+        _spool = spool ?? throw new ArgumentNullException(nameof(spool));
+        _server = server ?? throw new ArgumentNullException(nameof(server));
+        if (!string.IsNullOrEmpty(token)) _headers.Add("Authorization", "Bearer " + token);
+        _batchesPerPut = Math.Max(1, batchesPerPut);
+        _callTimeout = callTimeout ?? TimeSpan.FromSeconds(30);
+    }
+
+    /// <summary>Called (on the shipping task) after each batch the server acknowledged, in spool order.</summary>
+    public Action<SpoolEntry>? Acknowledged { get; set; }
+
+    public ShipperStatistics Statistics => new(Interlocked.Read(ref _sentBatches), Interlocked.Read(ref _sentRows), Interlocked.Read(ref _failures),
+        Interlocked.Read(ref _rejectedBatches), Interlocked.Read(ref _rejectedRows), _connected, _lastError);
+
+    /// <summary>Ships until <paramref name="ct"/> is cancelled.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var backoff = MinBackoff;
+        while (!ct.IsCancellationRequested)
+        {
+            if (!_spool.TryPeek(out _))
+            {
+                try { await _spool.WaitForAppendAsync(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false); }
+                catch (OperationCanceledException) { return; }
+                continue;
+            }
+            bool ok = await SendSomeAsync(ct).ConfigureAwait(false);
+            if (ok) { backoff = MinBackoff; continue; }
+            try { await Task.Delay(backoff, ct).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return; }
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+        }
+    }
+
+    /// <summary>Ships until the spool is empty or <paramref name="timeout"/> passes; true when empty.</summary>
+    public async Task<bool> DrainAsync(TimeSpan timeout, CancellationToken ct = default)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(timeout);
+        var backoff = MinBackoff;
+        while (_spool.TryPeek(out _))
+        {
+            if (cts.IsCancellationRequested) return false;
+            if (await SendSomeAsync(cts.Token).ConfigureAwait(false)) continue;
+            try { await Task.Delay(backoff, cts.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return false; }
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+        }
+        return true;
+    }
+
+    /// <summary>One DoPut stream: the oldest unacknowledged batch and the following ones of the same table.</summary>
+    private async Task<bool> SendSomeAsync(CancellationToken ct)
+    {
+        if (!_spool.TryPeek(out var first)) return true;
+        RecordBatch firstBatch;
+        try { firstBatch = ArrowIpc.Deserialize(first.Data); }
+        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or OverflowException)
+        {
+            Reject(first, "unreadable spool record: " + e.Message);
+            return true;
+        }
+        var entry = first;
+        try
+        {
+            var client = Client();
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(_callTimeout);
+            var call = await client.StartPut(FlightDescriptor.CreatePathDescriptor(first.Table), firstBatch.Schema, _headers,
+                DateTime.UtcNow + _callTimeout, timeout.Token).ConfigureAwait(false);
+            using (call)
+            {
+                var batch = firstBatch;
+                for (int sent = 0; ; sent++)
+                {
+                    await call.RequestStream.WriteAsync(batch).ConfigureAwait(false);
+                    if (!await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false))
+                        throw new RpcException(new Status(StatusCode.Unavailable, "DoPut ended without a PutResult"));
+                    _spool.Acknowledge(entry);
+                    Acknowledged?.Invoke(entry);
+                    Interlocked.Increment(ref _sentBatches);
+                    Interlocked.Add(ref _sentRows, entry.Rows);
+                    _connected = true;
+                    if (sent + 1 >= _batchesPerPut || !_spool.TryPeek(out var next) || next.Table != first.Table) break;
+                    var nextBatch = ArrowIpc.Deserialize(next.Data);
+                    if (!SameSchema(nextBatch.Schema, firstBatch.Schema)) break;
+                    entry = next;
+                    batch = nextBatch;
+                }
+                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                while (await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false)) { }
+            }
+            return true;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+        {
+            // The server will never take this batch (schema mismatch, unknown table): skip it, counted.
+            Reject(entry, e.Status.Detail);
+            return true;
+        }
+        catch (Exception e) when (e is RpcException or HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            if (ct.IsCancellationRequested && e is OperationCanceledException) return false;
+            Interlocked.Increment(ref _failures);
+            _connected = false;
+            _lastError = e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message;
+            ResetChannel();
+            return false;
+        }
+    }
+
+    private void Reject(SpoolEntry entry, string why)
+    {
+        Interlocked.Increment(ref _rejectedBatches);
+        Interlocked.Add(ref _rejectedRows, entry.Rows);
+        _lastError = $"batch for '{entry.Table}' rejected: {why}";
+        _spool.Acknowledge(entry);
+    }
+
+    private static bool SameSchema(Schema a, Schema b)
+    {
+        if (a.FieldsList.Count != b.FieldsList.Count) return false;
+        for (int i = 0; i < a.FieldsList.Count; i++)
+            if (a.FieldsList[i].Name != b.FieldsList[i].Name || a.FieldsList[i].DataType.TypeId != b.FieldsList[i].DataType.TypeId) return false;
+        return true;
+    }
+
+    private FlightClient Client()
+    {
+        if (_client is not null) return _client;
+        _channel = GrpcChannel.ForAddress(_server, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
+        _client = new FlightClient(_channel);
+        return _client;
+    }
+
+    private void ResetChannel()
+    {
+        _client = null;
+        _channel?.Dispose();
+        _channel = null;
+    }
+
+    public void Dispose() => ResetChannel();
+}

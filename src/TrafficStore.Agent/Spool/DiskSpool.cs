@@ -1,0 +1,314 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+
+namespace TrafficStore.Agent.Spool;
+
+/// <summary>One spooled batch: where it is, which table it is for, how many rows, and its Arrow IPC stream bytes.</summary>
+public sealed record SpoolEntry(long Segment, long Offset, long NextOffset, string Table, int Rows, byte[] Data);
+
+/// <summary>Counters of a <see cref="DiskSpool"/>.</summary>
+public readonly record struct SpoolStatistics(long Bytes, long PendingBatches, long PendingRows, long AppendedBatches,
+    long AckedBatches, long AckedRows, long DroppedBatches, long DroppedRows, int Segments);
+
+/// <summary>
+/// The agent's bounded, append-only disk spool: batches wait here until the server acknowledged
+/// them. Segment files <c>NNNNNNNNNNNNNNNNNNNN.spool</c> hold records appended in order and fsync'd;
+/// a small <c>ack</c> file (replaced atomically) records the position of the first unacknowledged
+/// record, so a restarted agent resumes where the server left off. When the spool outgrows its
+/// limit the oldest segments are deleted, and the rows and batches in them that were not yet
+/// acknowledged are counted as dropped (never silently).
+/// <code>
+/// record := magic "TSB1" (4) | body length (u32 LE) | rows (u32 LE) | table length (u16 LE) | table (UTF-8) | Arrow IPC stream
+/// </code>
+/// A record cut short by a crash (length past the end of the file) ends that segment. Thread-safe.
+/// </summary>
+public sealed class DiskSpool : IDisposable
+{
+    private const uint Magic = 0x31425354; // "TSB1" little-endian
+    private const int HeaderBytes = 12;
+    private const string Extension = ".spool";
+    private const string AckFile = "ack";
+
+    private readonly string _directory;
+    private readonly long _maxBytes;
+    private readonly long _segmentBytes;
+    private readonly Lock _gate = new();
+    private readonly SortedDictionary<long, SegmentInfo> _segments = new();
+    private readonly SemaphoreSlim _appended = new(0, 1);
+    private FileStream? _writer;
+    private long _writeSegment;
+    private long _readSegment;
+    private long _readOffset;
+    private long _appendedBatches, _ackedBatches, _ackedRows, _droppedBatches, _droppedRows;
+
+    private sealed class SegmentInfo
+    {
+        public long Bytes;
+        public long Batches;
+        public long Rows;
+    }
+
+    /// <param name="directory">Spool directory (created when missing).</param>
+    /// <param name="maxBytes">Limit of the spool's size on disk; the oldest data goes first when it is passed.</param>
+    public DiskSpool(string directory, long maxBytes)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        _directory = directory;
+        _maxBytes = maxBytes;
+        // Four segments or more per spool, so dropping one never throws away most of it.
+        _segmentBytes = Math.Clamp(maxBytes / 4, 1, 64L << 20);
+        Directory.CreateDirectory(directory);
+        Recover();
+    }
+
+    public string DirectoryPath => _directory;
+    public long MaxBytes => _maxBytes;
+
+    public SpoolStatistics Statistics
+    {
+        get
+        {
+            lock (_gate)
+            {
+                long bytes = 0, batches = 0, rows = 0;
+                foreach (var s in _segments.Values) { bytes += s.Bytes; batches += s.Batches; rows += s.Rows; }
+                return new SpoolStatistics(bytes, batches, rows, _appendedBatches, _ackedBatches, _ackedRows, _droppedBatches, _droppedRows, _segments.Count);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Appends one batch (Arrow IPC stream bytes) durably: the record is fsync'd before this returns.
+    /// Returns the number of batches dropped from the oldest end to stay within the limit.
+    /// </summary>
+    public long Append(string table, int rows, ReadOnlySpan<byte> arrowIpc)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(table);
+        byte[] name = Encoding.UTF8.GetBytes(table);
+        if (name.Length > ushort.MaxValue) throw new ArgumentException("table name too long", nameof(table));
+        int bodyLength = checked(4 + 2 + name.Length + arrowIpc.Length);
+        var record = new byte[checked(8 + bodyLength)];
+        BinaryPrimitives.WriteUInt32LittleEndian(record, Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4), (uint)bodyLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(8), (uint)rows);
+        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(12), (ushort)name.Length);
+        name.CopyTo(record.AsSpan(14));
+        arrowIpc.CopyTo(record.AsSpan(14 + name.Length));
+
+        long dropped;
+        lock (_gate)
+        {
+            var writer = WriterFor(record.Length);
+            writer.Write(record);
+            writer.Flush(flushToDisk: true);
+            var info = _segments[_writeSegment];
+            info.Bytes += record.Length;
+            info.Batches++;
+            info.Rows += rows;
+            _appendedBatches++;
+            dropped = EnforceLimit();
+            if (_appended.CurrentCount == 0) _appended.Release();
+        }
+        return dropped;
+    }
+
+    /// <summary>The oldest unacknowledged batch, or false when everything was acknowledged.</summary>
+    public bool TryPeek(out SpoolEntry entry)
+    {
+        lock (_gate)
+        {
+            while (true)
+            {
+                entry = null!;
+                if (!_segments.ContainsKey(_readSegment))
+                {
+                    // The read segment was dropped or fully read: go on with the oldest remaining one.
+                    long? next = _segments.Keys.Where(k => k > _readSegment).Select(k => (long?)k).FirstOrDefault();
+                    if (next is null) return false;
+                    _readSegment = next.Value;
+                    _readOffset = 0;
+                }
+                if (TryReadRecord(_readSegment, _readOffset, out entry)) return true;
+                if (_readSegment == _writeSegment && _writer is not null) return false;     // caught up with the writer
+                // End of a finished segment: everything in it was acknowledged.
+                DeleteSegment(_readSegment);
+                _readOffset = 0;
+            }
+        }
+    }
+
+    /// <summary>Waits until something is appended (or the timeout passes).</summary>
+    public Task<bool> WaitForAppendAsync(TimeSpan timeout, CancellationToken ct) => _appended.WaitAsync(timeout, ct);
+
+    /// <summary>
+    /// Marks <paramref name="entry"/> acknowledged by the server: the read position moves past it and
+    /// is made durable. An entry whose segment was dropped meanwhile is ignored (it is already
+    /// counted as dropped, although the server may have it).
+    /// </summary>
+    public void Acknowledge(SpoolEntry entry)
+    {
+        lock (_gate)
+        {
+            if (entry.Segment != _readSegment || entry.Offset != _readOffset) return;
+            _readOffset = entry.NextOffset;
+            _ackedBatches++;
+            _ackedRows += entry.Rows;
+            if (_segments.TryGetValue(entry.Segment, out var info))
+            {
+                info.Batches--;
+                info.Rows -= entry.Rows;
+            }
+            WriteAckPosition();
+        }
+    }
+
+    // ------------------------------------------------------------------ writing
+
+    private FileStream WriterFor(int recordLength)
+    {
+        if (_writer is not null && _writer.Length + recordLength > _segmentBytes && _writer.Length > 0)
+        {
+            _writer.Dispose();
+            _writer = null;
+        }
+        if (_writer is null)
+        {
+            _writeSegment = _segments.Count == 0 ? Math.Max(_readSegment, 1) : _segments.Keys.Max() + 1;
+            _writer = new FileStream(SegmentPath(_writeSegment), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            _segments[_writeSegment] = new SegmentInfo();
+            if (_segments.Count == 1 && _readSegment < _writeSegment)
+            {
+                _readSegment = _writeSegment;
+                _readOffset = 0;
+            }
+        }
+        return _writer;
+    }
+
+    /// <summary>Deletes the oldest segments (never the one being written) while the spool is over its limit.</summary>
+    private long EnforceLimit()
+    {
+        long dropped = 0;
+        while (true)
+        {
+            long total = _segments.Values.Sum(s => s.Bytes);
+            if (total <= _maxBytes || _segments.Count <= 1) return dropped;
+            long oldest = _segments.Keys.First();
+            if (oldest == _writeSegment) return dropped;
+            var info = _segments[oldest];
+            // Records before the read position were acknowledged; only the rest is lost.
+            long lostBatches = info.Batches, lostRows = info.Rows;
+            _droppedBatches += lostBatches;
+            _droppedRows += lostRows;
+            dropped += lostBatches;
+            DeleteSegment(oldest);
+            if (oldest == _readSegment)
+            {
+                _readSegment = _segments.Keys.First();
+                _readOffset = 0;
+                WriteAckPosition();
+            }
+        }
+    }
+
+    private void DeleteSegment(long segment)
+    {
+        _segments.Remove(segment);
+        if (segment == _writeSegment && _writer is not null)
+        {
+            _writer.Dispose();
+            _writer = null;
+        }
+        File.Delete(SegmentPath(segment));
+    }
+
+    private void WriteAckPosition()
+    {
+        string temp = Path.Combine(_directory, AckFile + ".tmp");
+        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        {
+            f.Write(Encoding.ASCII.GetBytes($"{_readSegment} {_readOffset}\n"));
+            f.Flush(flushToDisk: true);
+        }
+        File.Move(temp, Path.Combine(_directory, AckFile), overwrite: true);
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    private bool TryReadRecord(long segment, long offset, out SpoolEntry entry)
+    {
+        entry = null!;
+        string path = SegmentPath(segment);
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (f.Length - offset < HeaderBytes + 2) return false;
+        f.Position = offset;
+        Span<byte> header = stackalloc byte[HeaderBytes + 2];
+        f.ReadExactly(header);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header) != Magic) return false;
+        long bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
+        if (f.Length - offset - 8 < bodyLength) return false;   // cut short by a crash while appending
+        int rows = (int)BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+        int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(header[12..]);
+        var body = new byte[bodyLength - 6];
+        f.ReadExactly(body);
+        string table = Encoding.UTF8.GetString(body, 0, nameLength);
+        entry = new SpoolEntry(segment, offset, offset + 8 + bodyLength, table, rows, body[nameLength..]);
+        return true;
+    }
+
+    /// <summary>Rebuilds the segment list and read position after a restart (or a crash).</summary>
+    private void Recover()
+    {
+        foreach (var path in Directory.EnumerateFiles(_directory, "*" + Extension))
+        {
+            if (!long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out long id)) continue;
+            _segments[id] = new SegmentInfo();
+        }
+        string ack = Path.Combine(_directory, AckFile);
+        if (File.Exists(ack))
+        {
+            var parts = File.ReadAllText(ack).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (parts.Length == 2 && long.TryParse(parts[0], CultureInfo.InvariantCulture, out long s) && long.TryParse(parts[1], CultureInfo.InvariantCulture, out long o))
+                (_readSegment, _readOffset) = (s, o);
+        }
+        foreach (var (id, info) in _segments.ToList())
+        {
+            if (id < _readSegment)
+            {
+                DeleteSegment(id);        // fully acknowledged before the restart
+                continue;
+            }
+            long offset = 0;
+            while (TryReadRecord(id, offset, out var e))
+            {
+                if (id > _readSegment || offset >= _readOffset)
+                {
+                    info.Batches++;
+                    info.Rows += e.Rows;
+                }
+                offset = e.NextOffset;
+            }
+            info.Bytes = new FileInfo(SegmentPath(id)).Length;
+        }
+        if (_segments.Count > 0 && !_segments.ContainsKey(_readSegment))
+        {
+            _readSegment = _segments.Keys.First();
+            _readOffset = 0;
+        }
+        // New records go to a new segment: the last one may end in a torn record.
+        _writeSegment = -1;
+    }
+
+    private string SegmentPath(long segment) => Path.Combine(_directory, segment.ToString("D20", CultureInfo.InvariantCulture) + Extension);
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _writer?.Dispose();
+            _writer = null;
+        }
+    }
+}

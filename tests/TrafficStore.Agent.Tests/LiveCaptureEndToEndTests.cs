@@ -1,0 +1,122 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using TrafficStore.Agent.Tests.Support;
+
+namespace TrafficStore.Agent.Tests;
+
+/// <summary>
+/// The agent capturing 'lo' while this test makes real HTTP/1.1, gRPC (h2c) and DNS exchanges
+/// against local servers; everything is then found on the real Flight server (in-process, its own
+/// temporary store) through a query with the stock Flight client, with this process as the owner
+/// of the server sockets.
+/// </summary>
+public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    [LiveCaptureFact]
+    public async Task HttpGrpcAndDnsOnLoopbackReachTheServerWithProcessIdentity()
+    {
+        await using var server = new FlightTestServer();
+        await server.StartAsync();
+        await using var services = await LocalServices.StartAsync();
+        var spool = Directory.CreateTempSubdirectory("ts-agent-live-").FullName;
+        try
+        {
+            var agent = new NodeAgent(new AgentOptions
+            {
+                Server = server.Address,
+                Token = FlightTestServer.Writer,
+                Interfaces = ["lo"],
+                Capture = new Ingest.Capture.LiveCaptureOptions
+                {
+                    // Only the test's exchanges: not the agent's own DoPut traffic to the server.
+                    Filter = $"tcp port {services.Http1Port} or tcp port {services.H2cPort} or (udp port 53 and host {LocalServices.DnsAddress})",
+                    ReadTimeout = TimeSpan.FromMilliseconds(50),
+                },
+                SpoolDirectory = spool,
+                NodeName = "test-node",
+                FlushInterval = TimeSpan.FromMilliseconds(200),
+            });
+            long captureId;
+            await using (agent)
+            {
+                var errors = agent.Start();
+                Assert.True(errors.Count == 0, string.Join("; ", errors));
+                captureId = agent.Captures.Single().CaptureId;
+                await Task.Delay(300);   // libpcap is open; let the first read start
+
+                using (var http = new HttpClient())
+                {
+                    var hello = await http.GetStringAsync($"http://127.0.0.1:{services.Http1Port}/hello");
+                    Assert.Equal("hello from kestrel", hello);
+
+                    var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{services.H2cPort}{LocalServices.GrpcPath}")
+                    {
+                        Version = HttpVersion.Version20,
+                        VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+                        Content = new ByteArrayContent(LocalServices.GrpcFrame(Encoding.UTF8.GetBytes("ping"))),
+                    };
+                    request.Content.Headers.ContentType = new("application/grpc");
+                    request.Headers.TryAddWithoutValidation("te", "trailers");
+                    using var response = await http.SendAsync(request);
+                    Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                    await response.Content.ReadAsByteArrayAsync();
+                    Assert.Equal("0", response.TrailingHeaders.GetValues("grpc-status").Single());
+                }
+
+                using (var udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0)))
+                {
+                    await udp.SendAsync(LocalServices.DnsQuery(0x4242), services.DnsEndPoint);
+                    var answer = await udp.ReceiveAsync().WaitAsync(TimeSpan.FromSeconds(5));
+                    Assert.Equal(LocalServices.DnsAnswer, answer.Buffer[^4..]);
+                }
+
+                await Task.Delay(300);
+                output.WriteLine($"before stop: {agent.Captures[0].Counters} rows {string.Join(",", agent.RowsSpooled)} ship {agent.Shipper}");
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                bool drained = await agent.StopAsync();
+                output.WriteLine($"stop took {sw.Elapsed}; {agent.Captures[0].Counters} result {agent.Captures[0].Result} rows {string.Join(",", agent.RowsSpooled)} ship {agent.Shipper} spool {agent.Spool}");
+                Assert.True(drained, "the agent should ship everything at shutdown");
+                Assert.Equal(0, agent.Spool.DroppedBatches);
+            }
+
+            string pid = Environment.ProcessId.ToString();
+            var connections = (await server.QueryAsync($"connections where capture_id={captureId}"))
+                .Rows("transport", "server_port", "client_ip", "protocol", "node", "client_pid", "server_pid", "server_command");
+            foreach (int port in new[] { services.Http1Port, services.H2cPort, services.DnsPort })
+            {
+                var row = connections.FirstOrDefault(r => r["server_port"] == port.ToString());
+                Assert.True(row is not null, $"no connection to port {port} in {connections.Count} rows");
+                Assert.StartsWith("127.0.0.", row!["client_ip"]);
+                Assert.Equal("test-node", row["node"]);
+                // Both ends are sockets of this test process; the server end was bound before the capture began.
+                Assert.Equal(pid, row["server_pid"]);
+                Assert.False(string.IsNullOrEmpty(row["server_command"]));
+                Assert.True(row["client_pid"] is null || row["client_pid"] == pid);
+            }
+            Assert.Equal("udp", connections.Single(r => r["server_port"] == services.DnsPort.ToString())["transport"]);
+
+            var exchanges = (await server.QueryAsync($"http where capture_id={captureId}"))
+                .Rows("method", "uri", "status", "proto", "grpc_service", "grpc_method", "server_port");
+            Assert.Contains(exchanges, r => r["method"] == "GET" && r["uri"] == "/hello" && r["status"] == "200" && r["server_port"] == services.Http1Port.ToString());
+            Assert.Contains(exchanges, r => r["method"] == "POST" && r["server_port"] == services.H2cPort.ToString()
+                                        && r["grpc_service"] == "agenttest.Echo" && r["grpc_method"] == "Say" && r["status"] == "200");
+
+            var dns = (await server.QueryAsync($"dns where capture_id={captureId}")).Rows("qname", "a", "rcode_name");
+            Assert.Contains(dns, r => r["qname"] == LocalServices.DnsName && r["a"] == "10.1.2.3" && r["rcode_name"] == "NOERROR");
+
+            var stats = (await server.QueryAsync($"capture_stats where capture_id={captureId}"))
+                .Rows("state", "node", "frames", "capture_received", "capture_dropped_kernel", "agent_dropped_rows");
+            var final = stats.Single(r => r["state"] == "complete");
+            Assert.Equal("test-node", final["node"]);
+            Assert.True(long.Parse(final["frames"]!) > 0);
+            Assert.NotNull(final["capture_received"]);
+            Assert.NotNull(final["capture_dropped_kernel"]);
+            Assert.Equal("0", final["agent_dropped_rows"]);
+        }
+        finally
+        {
+            try { Directory.Delete(spool, recursive: true); } catch (IOException) { }
+        }
+    }
+}

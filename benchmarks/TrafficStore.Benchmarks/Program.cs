@@ -14,6 +14,14 @@ public static class Program
                    (any BenchmarkDotNet arguments, e.g. --filter '*Decode*')
           engine   storage engine write and query benchmark
                    [--rows N] [--batch N] [--writers N] [--dir PATH]
+          store    store ingest vs inspect-only, bytes on disk vs pcap and zstd -19, query latency
+                   vs store size (issue 5; see docs/benchmarks.md)
+                   [--phases ingest,growth,queries] [--store DIR] [--repeat N] [--input FILE]... [--no-default-inputs]
+                   [--checkpoints-gb 1,3,10] [--runs N] [--max-minutes M] [--data DIR] [--dir DIR]
+                   [--markdown FILE]
+          flight   Arrow Flight DoGet export throughput and query latency with 1 and 16 clients
+                   on a store built by `store` (issue 6)
+                   [--store DIR] [--tables T,...] [--repeat N] [--runs N] [--clients 1,16] [--markdown FILE]
         """;
 
     public static async Task<int> Main(string[] args)
@@ -23,6 +31,8 @@ public static class Program
             case "ingest": return Ingest.IngestBenchmark.Run(args[1..]);
             case "micro": return Micro.MicroBenchmarks.Run(args[1..]);
             case "engine": return await Engine.EngineBenchmark.RunAsync(args[1..]);
+            case "store": return await Store.StoreBenchmark.RunAsync(args[1..]);
+            case "flight": return await Flight.FlightBenchmark.RunAsync(args[1..]);
         }
         Console.Error.WriteLine(Usage);
         return 2;

@@ -12,14 +12,26 @@ public sealed record StoreOptions(string Directory)
     public long MaxSegmentBytes { get; init; } = 256L << 20;
     /// <summary>Rows per row group (one chunk per column, one zone map per chunk).</summary>
     public int RowGroupRows { get; init; } = 16384;
-    /// <summary>A row group is also closed when its raw bytes reach this size (large payload rows).</summary>
-    public long RowGroupMaxBytes { get; init; } = 8L << 20;
+    /// <summary>
+    /// A row group is also closed when its raw bytes reach this size (large payload rows). A query
+    /// reads whole chunks of the row groups holding its rows, so this bounds the bytes read for one
+    /// indexed row: with 8 MiB, fetching one connection's 6 payload rows cost 25 ms of CPU
+    /// (decompressing and checking bodies of other connections), with 1 MiB 8 ms (docs/benchmarks.md).
+    /// </summary>
+    public long RowGroupMaxBytes { get; init; } = 1L << 20;
     /// <summary>How long the WAL writer waits after the first pending append to gather more into one fsync. Zero: appends that arrive during an fsync share the next one.</summary>
     public TimeSpan WalGroupCommitWindow { get; init; } = TimeSpan.Zero;
     /// <summary>How often the background task seals unsealed rows into segments; null disables it (call FlushAsync).</summary>
     public TimeSpan? FlushInterval { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Unsealed rows beyond this many raw bytes trigger a flush right away.</summary>
     public long MaxUnsealedBytes { get; init; } = 128L << 20;
+    /// <summary>
+    /// A flush seals a table's unsealed batches in groups of at most this many raw bytes (a batch is
+    /// never split). A backlog bigger than one column can hold (2 GiB of bytes, e.g. raw frames after
+    /// flushes fell behind a fast ingest) is then sealed as several segments per partition instead of
+    /// failing every flush; it also bounds the memory a flush needs.
+    /// </summary>
+    public long MaxSealGroupBytes { get; init; } = 512L << 20;
     /// <summary>How often the background task applies retention; null disables it (call ApplyRetentionAsync).</summary>
     public TimeSpan? RetentionInterval { get; init; } = TimeSpan.FromMinutes(1);
     /// <summary>Check every chunk checksum of every segment on open (slow for big stores); otherwise footers are checked on open and chunks on read.</summary>

@@ -123,7 +123,7 @@ public static class IngestBenchmark
         return sb.ToString();
     }
 
-    private static string BuildSynthetic(string path, long targetBytes)
+    internal static string BuildSynthetic(string path, long targetBytes)
     {
         if (File.Exists(path) && new FileInfo(path).Length >= targetBytes)
         {
@@ -149,7 +149,7 @@ public static class IngestBenchmark
         catch (IOException) { return "?"; }
     }
 
-    private static string FindRepoRoot()
+    internal static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "TrafficStore.sln")) || File.Exists(Path.Combine(dir.FullName, "TrafficStore.slnx")))

@@ -190,7 +190,7 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
             ct.ThrowIfCancellationRequested();
             long lo = Math.Max(plan.From, partition);
             long hi = partition > long.MaxValue - width ? plan.To : Math.Min(plan.To, partition + width);
-            var parts = new List<RowBlock>();
+            var parts = new List<(RowBlock Block, int[] Rows)>();
             foreach (var candidate in plan.Segments.Where(s => s.Segment.Footer.PartitionStart == partition))
             {
                 using var reader = OpenSegment(plan, candidate.Segment, diag);
@@ -201,17 +201,26 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
                     if ((candidate.RowGroups is not null && !candidate.RowGroups.Contains(g)) || !plan.RowGroupMayMatch(footer, g)) { diag.RowGroupsSkipped++; continue; }
                     var rows = ReadRowGroup(plan, reader, g, diag, lo, hi);
                     if (rows is null) break;
-                    if (rows.Value.Rows.Length > 0) parts.Add(rows.Value.Block.Select(rows.Value.Rows, rows.Value.Rows.Length));
+                    if (rows.Value.Rows.Length > 0) parts.Add(rows.Value);
                 }
             }
             foreach (var block in unsealed)
             {
                 diag.UnsealedRowsScanned += block.Length;
                 var rows = plan.Select(c => block.Columns[c], block.Length, lo, hi);
-                if (rows.Length > 0) parts.Add(block.Select(rows, rows.Length));
+                if (rows.Length > 0) parts.Add((block, rows));
             }
             if (parts.Count == 0) continue;
-            var merged = RowBlock.Concat(plan.Schema, parts);
+            if (InTimeOrder(parts, plan.TimeColumn))
+            {
+                // The usual case (one segment per partition, sealed sorted by time): emit as read,
+                // without copying the matches into one block and sorting them.
+                foreach (var (block, rows) in parts)
+                    foreach (var batch in Emit(block, plan.Projection, rows, plan.Spec)) yield return batch;
+                await Task.Yield();
+                continue;
+            }
+            var merged = RowBlock.Concat(plan.Schema, parts.Select(p => p.Block.Select(p.Rows, p.Rows.Length)).ToList());
             var time = merged.Columns[plan.TimeColumn];
             var keys = new long[merged.Length];
             var order = new int[merged.Length];
@@ -220,6 +229,22 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
             foreach (var batch in Emit(merged, plan.Projection, order, plan.Spec)) yield return batch;
             await Task.Yield();
         }
+    }
+
+    /// <summary>True when the selected rows of <paramref name="parts"/>, taken in order, have non-decreasing times.</summary>
+    private static bool InTimeOrder(List<(RowBlock Block, int[] Rows)> parts, int timeColumn)
+    {
+        long last = long.MinValue;
+        foreach (var (block, rows) in parts)
+        {
+            var time = block.Columns[timeColumn].Longs;
+            foreach (int r in rows)
+            {
+                if (time[r] < last) return false;
+                last = time[r];
+            }
+        }
+        return true;
     }
 
     private SegmentReader? OpenSegment(QueryPlan plan, SegmentHandle segment, QueryDiagnostics diag)

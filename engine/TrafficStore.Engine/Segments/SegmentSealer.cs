@@ -30,7 +30,13 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
         var result = new List<SegmentHandle>();
         try
         {
-            SealInto(table, blocks, flushSeq, replaces, result);
+            if (replaces != 0)
+            {
+                SealInto(table, blocks, flushSeq, replaces, result);
+                return result;
+            }
+            foreach (var group in Groups(blocks, options.MaxSealGroupBytes)) SealInto(table, group, flushSeq, replaces, result);
+            if (result.Count > 1) result.Sort((a, b) => a.Footer.MinTime != b.Footer.MinTime ? a.Footer.MinTime.CompareTo(b.Footer.MinTime) : a.Id.CompareTo(b.Id));
             return result;
         }
         catch
@@ -38,6 +44,26 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
             foreach (var written in result) File.Delete(written.Path);
             throw;
         }
+    }
+
+    /// <summary>Consecutive blocks in groups of at most <paramref name="maxBytes"/> raw bytes (a bigger block is a group of its own).</summary>
+    internal static IEnumerable<List<RowBlock>> Groups(IReadOnlyList<RowBlock> blocks, long maxBytes)
+    {
+        var group = new List<RowBlock>();
+        long bytes = 0;
+        foreach (var block in blocks)
+        {
+            long size = block.RawBytes;
+            if (group.Count > 0 && bytes + size > maxBytes)
+            {
+                yield return group;
+                group = [];
+                bytes = 0;
+            }
+            group.Add(block);
+            bytes += size;
+        }
+        if (group.Count > 0) yield return group;
     }
 
     private void SealInto(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq, long replaces, List<SegmentHandle> result)

@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Apache.Arrow;
+using Apache.Arrow.Flight;
+using Apache.Arrow.Flight.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
+using TrafficStore.Benchmarks.Ingest;
+using TrafficStore.Benchmarks.Store;
+using TrafficStore.Server.Flight;
+using TrafficStore.Server.Hosting;
+using TrafficStore.Server.Security;
+using TrafficStore.Store;
+using TrafficStore.Store.Client;
+
+namespace TrafficStore.Benchmarks.Flight;
+
+/// <summary>
+/// <c>TrafficStore.Benchmarks flight</c> (issue 6): the Flight server in this process on
+/// 127.0.0.1 over a store built by the <c>store</c> benchmark, queried with the stock
+/// <see cref="FlightClient"/> (query strings as tickets, no TrafficStore types on the client side):
+/// DoGet throughput of full-table exports (bytes of Arrow buffers received per second), then the
+/// latency of the store benchmark's indexed queries with 1 and 16 concurrent clients, each client
+/// on its own HTTP/2 connection.
+/// </summary>
+public static class FlightBenchmark
+{
+    private const string Token = "flight-benchmark-token-0000000000";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        string dataDir = StoreBenchmark.Value(args, "--data") ?? Path.Combine(IngestBenchmark.FindRepoRoot(), "benchmarks", "data");
+        string storeDir = StoreBenchmark.Value(args, "--store") ?? Path.Combine(dataDir, "stores", "growth");
+        var tables = (StoreBenchmark.Value(args, "--tables") ?? "connections,http,payloads,packets").Split(',');
+        int repeat = int.Parse(StoreBenchmark.Value(args, "--repeat") ?? "3", CultureInfo.InvariantCulture);
+        int runs = int.Parse(StoreBenchmark.Value(args, "--runs") ?? "50", CultureInfo.InvariantCulture);
+        var clientCounts = (StoreBenchmark.Value(args, "--clients") ?? "1,16").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList();
+        string? markdown = StoreBenchmark.Value(args, "--markdown");
+        string queriesFile = StoreBenchmark.Value(args, "--queries") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(storeDir))!, StoreBenchmark.QueriesFile);
+        if (!Directory.Exists(storeDir))
+        {
+            Console.Error.WriteLine($"no store at {storeDir}: run `store --phases growth` first (or pass --store DIR)");
+            return 2;
+        }
+        var queries = File.Exists(queriesFile)
+            ? JsonSerializer.Deserialize<List<StoreBenchmark.NamedQuery>>(File.ReadAllText(queriesFile))!.Where(q => q.Indexed).ToList()
+            : [];
+
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {IngestBenchmark.LoadAverage()}; .NET {Environment.Version}; store {storeDir}");
+        var openSw = Stopwatch.StartNew();
+        var db = TrafficDatabase.Open(storeDir);
+        Console.WriteLine($"store opened in {openSw.Elapsed.TotalSeconds:F1} s, {Sizes.ByPart(storeDir).Values.Sum() / 1e9:F2} GB on disk");
+        var local = new LocalTrafficClient(db);
+        var tokens = TokenFile.Parse($$$"""
+            {"tokens": {"{{{Token}}}": {"name": "bench", "namespaces": "*", "scopes": ["read", "payloads:read", "admin"]} } }
+            """);
+        var server = await TrafficServer.StartAsync(new ServedStore(db, local), tokens, new TrafficServerOptions
+        {
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            MinimumLogLevel = LogLevel.Warning,
+            JsonLogs = false,
+        });
+        var report = new StringBuilder();
+        try
+        {
+            Console.WriteLine($"server at {server.Address}");
+            report.Append(await ExportAsync(server.Address, tables, repeat));
+            if (queries.Count > 0) report.Append(await LatencyAsync(server.Address, queries, clientCounts, runs));
+            else Console.WriteLine($"no {queriesFile}: latency part skipped");
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            await local.DisposeAsync();
+            await db.DisposeAsync();
+        }
+        Console.WriteLine();
+        Console.WriteLine(report);
+        if (markdown is not null) File.WriteAllText(markdown, report.ToString());
+        return 0;
+    }
+
+    private static GrpcChannel Channel(Uri address) =>
+        GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20 });
+
+    private static Metadata Auth { get; } = new() { { "Authorization", "Bearer " + Token } };
+
+    private static async Task<string> ExportAsync(Uri address, string[] tables, int repeat)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("### DoGet: full-table export on loopback").AppendLine();
+        sb.AppendLine("| table | rows | Arrow data | batches | GB/s wall (best / median) | s wall (median) | process CPU s (median; server + client) | GB per CPU-second (median) |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var table in tables)
+        {
+            var walls = new List<double>();
+            var cpus = new List<double>();
+            long rows = 0, bytes = 0, batches = 0;
+            for (int r = 0; r < repeat; r++)
+            {
+                using var channel = Channel(address);
+                var client = new FlightClient(channel);
+                rows = bytes = batches = 0;
+                var cpu0 = ProcessCpu.Seconds();
+                var sw = Stopwatch.StartNew();
+                using (var call = client.GetStream(new FlightTicket(table), Auth))
+                {
+                    await call.ResponseStream.Schema;
+                    while (await call.ResponseStream.MoveNext())
+                    {
+                        using var batch = call.ResponseStream.Current;
+                        rows += batch.Length;
+                        bytes += ArrowBytes(batch);
+                        batches++;
+                    }
+                }
+                double wall = sw.Elapsed.TotalSeconds, cpu = ProcessCpu.Seconds() - cpu0;
+                walls.Add(wall);
+                cpus.Add(cpu);
+                Console.WriteLine($"  {table,-12} {rows,12:N0} rows {bytes / 1e9,8:F3} GB {batches,6} batches {wall,7:F2} s wall {cpu,7:F2} s cpu " +
+                                  $"{bytes / wall / 1e9,6:F2} GB/s wall {bytes / cpu / 1e9,6:F2} GB/cpu-s (load {IngestBenchmark.LoadAverage()})");
+            }
+            double med = Median(walls), medCpu = Median(cpus);
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {table} | {rows:N0} | {bytes / 1e9:F3} GB | {batches:N0} | {bytes / walls.Min() / 1e9:F2} / {bytes / med / 1e9:F2} | {med:F2} | {medCpu:F2} | {bytes / medCpu / 1e9:F2} |");
+        }
+        sb.AppendLine();
+        return sb.ToString();
+    }
+
+    private static async Task<string> LatencyAsync(Uri address, List<StoreBenchmark.NamedQuery> queries, List<int> clientCounts, int runs)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("### Query latency over Flight (DoGet with the query as ticket)").AppendLine();
+        sb.AppendLine("| clients | query | rows | p50 ms | p99 ms | max ms | queries/s | CPU ms/query | runs |");
+        sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (int n in clientCounts)
+        {
+            var channels = Enumerable.Range(0, n).Select(_ => Channel(address)).ToList();
+            try
+            {
+                foreach (var q in queries)
+                {
+                    var clients = channels.Select(c => new FlightClient(c)).ToList();
+                    long rows = 0;
+                    foreach (var c in clients) rows = await DrainAsync(c, q.Text); // warm-up: one per connection
+                    var perClient = clients.Select(_ => new LatencySamples()).ToList();
+                    var cpu0 = ProcessCpu.Seconds();
+                    var sw = Stopwatch.StartNew();
+                    await Task.WhenAll(clients.Select((c, i) => Task.Run(async () =>
+                    {
+                        for (int k = 0; k < runs; k++)
+                        {
+                            long t0 = Stopwatch.GetTimestamp();
+                            await DrainAsync(c, q.Text);
+                            perClient[i].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                        }
+                    })));
+                    double wall = sw.Elapsed.TotalSeconds, cpuMs = (ProcessCpu.Seconds() - cpu0) * 1000 / (n * runs);
+                    var all = new LatencySamples();
+                    foreach (var s in perClient) s.CopyTo(all);
+                    Console.WriteLine($"  {n,2} clients {q.Name,-26} rows {rows,7:N0}  p50 {all.P50,8:F2} ms  p99 {all.P99,8:F2} ms  max {all.Max,8:F2}  " +
+                                      $"{n * runs / wall,7:F0} q/s  cpu {cpuMs,6:F2} ms/query (load {IngestBenchmark.LoadAverage()})");
+                    sb.AppendLine(CultureInfo.InvariantCulture, $"| {n} | {q.Name} | {rows:N0} | {all.P50:F2} | {all.P99:F2} | {all.Max:F2} | {n * runs / wall:F0} | {cpuMs:F2} | {all.Count} |");
+                }
+            }
+            finally
+            {
+                foreach (var c in channels) c.Dispose();
+            }
+        }
+        sb.AppendLine();
+        return sb.ToString();
+    }
+
+    private static async Task<long> DrainAsync(FlightClient client, string ticket)
+    {
+        using var call = client.GetStream(new FlightTicket(ticket), Auth);
+        long rows = 0;
+        while (await call.ResponseStream.MoveNext())
+        {
+            using var batch = call.ResponseStream.Current;
+            rows += batch.Length;
+        }
+        return rows;
+    }
+
+    /// <summary>Bytes of the Arrow buffers of a batch (validity, offsets, values, children): the Arrow data transferred.</summary>
+    private static long ArrowBytes(RecordBatch batch)
+    {
+        long total = 0;
+        for (int i = 0; i < batch.ColumnCount; i++) total += ArrowBytes(batch.Column(i).Data);
+        return total;
+    }
+
+    private static long ArrowBytes(ArrayData data)
+    {
+        long total = 0;
+        foreach (var b in data.Buffers) total += b.Length;
+        foreach (var c in data.Children ?? []) total += ArrowBytes(c);
+        if (data.Dictionary is { } d) total += ArrowBytes(d);
+        return total;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var v = values.Order().ToList();
+        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+    }
+}

@@ -10,7 +10,19 @@ namespace TrafficStore.Store;
 public sealed record TrafficDatabaseOptions
 {
     public Func<StoreOptions, StoreOptions>? Engine { get; init; }
+
+    /// <summary>
+    /// Where the engine's messages go (background flush and retention included). The default writes
+    /// warnings and errors to stderr, so a failing background flush is never silent.
+    /// </summary>
+    public Action<StoreLogLevel, string>? Log { get; init; } = WarningsToStandardError;
+
     public static TrafficDatabaseOptions Default { get; } = new();
+
+    public static void WarningsToStandardError(StoreLogLevel level, string message)
+    {
+        if (level >= StoreLogLevel.Warning) Console.Error.WriteLine($"trafficstore: store {level.ToString().ToLowerInvariant()}: {message}");
+    }
 }
 
 /// <summary>
@@ -50,7 +62,7 @@ public sealed class TrafficDatabase : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(directory);
         options ??= TrafficDatabaseOptions.Default;
         System.IO.Directory.CreateDirectory(directory);
-        var engineOptions = new StoreOptions(directory) { MaxUnsealedBytes = 32L << 20 };
+        var engineOptions = new StoreOptions(directory) { MaxUnsealedBytes = 32L << 20, Log = options.Log };
         if (options.Engine is { } adjust) engineOptions = adjust(engineOptions);
         var engine = TrafficStoreEngine.Open(engineOptions);
         try

@@ -31,7 +31,14 @@ public static class NodeArrowReader
         try
         {
             if (Directory.Exists(Path.Combine(Folder, "node_modules", "apache-arrow"))) return;
-            var (code, _, stderr) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund", "--prefix", Folder]);
+            // The registry is reached over the network: retry a transient failure before giving up.
+            int code = -1;
+            string stderr = "";
+            for (int attempt = 1; attempt <= 3 && code != 0; attempt++)
+            {
+                if (attempt > 1) await Task.Delay(TimeSpan.FromSeconds(2 * attempt));
+                (code, _, stderr) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund", "--prefix", Folder]);
+            }
             Assert.True(code == 0, $"npm ci failed ({code}): {stderr}");
         }
         finally { Install.Release(); }

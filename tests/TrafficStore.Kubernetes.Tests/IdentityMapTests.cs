@@ -172,6 +172,34 @@ public class IdentityMapTests
     }
 
     [Fact]
+    public void ConnectionRowsGetBothEndsZonesAndTheirLocality()
+    {
+        var map = new IdentityMap();
+        Add(map, Node("node-a", "eu-west-1a", "192.168.10.11", "uid-na"));
+        Add(map, Node("node-b", "eu-west-1b", "192.168.10.12", "uid-nb"));
+        Add(map, Pod("client", "shop", "uid-p1", "10.244.1.17", "node-a", T0));
+        Add(map, Pod("server", "payments", "uid-p2", "10.244.2.9", "node-b", T0));
+        map.Publish();
+        var row = new TrafficStore.Ingest.Flows.ConnectionRecord
+        {
+            ClientIp = PodIp, ClientPort = 40000, ServerIp = NetAddress.Parse("10.244.2.9"), ServerPort = 8080,
+            FirstTimestampNs = Ns(T0.AddMinutes(1)),
+        };
+        new ConnectionEnricher(map).Enrich(row);
+        Assert.Equal(("client", "shop", "node-a", "eu-west-1a"), (row.Client.Pod, row.Client.Namespace, row.Client.Node, row.Client.Zone));
+        Assert.Equal(("server", "payments", "node-b", "eu-west-1b"), (row.Server.Pod, row.Server.Namespace, row.Server.Node, row.Server.Zone));
+        Assert.Equal("cross_zone", row.Locality);
+        var columns = TrafficStore.Ingest.TcpAnalysis.ConnectionsTable.Definition;
+        Assert.Equal("cross_zone", columns["locality"].FormatText(row));
+        Assert.Equal("eu-west-1b", columns["server_zone"].FormatText(row));
+
+        var unknown = new TrafficStore.Ingest.Flows.ConnectionRecord { ClientIp = NetAddress.Parse("203.0.113.9"), ServerIp = PodIp, FirstTimestampNs = Ns(T0.AddMinutes(1)) };
+        new ConnectionEnricher(map).Enrich(unknown);
+        Assert.Equal("", unknown.Locality);
+        Assert.Equal("client", unknown.Server.Pod);
+    }
+
+    [Fact]
     public void PruneForgetsObjectsThatEndedBeforeTheHorizon()
     {
         var map = new IdentityMap();

@@ -58,6 +58,8 @@ public sealed class EndpointIdentity
     public string Namespace { get; set; } = "";
     public string Workload { get; set; } = "";
     public string Node { get; set; } = "";
+    /// <summary>The node's zone (topology.kubernetes.io/zone label).</summary>
+    public string Zone { get; set; } = "";
     public string Service { get; set; } = "";
 }
 
@@ -156,6 +158,8 @@ public sealed class ConnectionRecord
 
     public EndpointIdentity Client { get; } = new();
     public EndpointIdentity Server { get; } = new();
+    /// <summary>same_node, cross_node, cross_zone, or "" when either end's node is unknown (set by enrichment).</summary>
+    public string Locality { get; set; } = "";
     /// <summary>Capturing node (empty for files).</summary>
     public string Node { get; set; } = "";
     /// <summary>Process owning the client's socket on the capturing node (live capture only; null when not local or not found).</summary>

@@ -239,9 +239,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
             row.ClientProcess = aIsClient ? owners.A : owners.B;
             row.ServerProcess = aIsClient ? owners.B : owners.A;
         }
-        var (client, server) = Identities(row.ClientIp, row.ClientPort, row.ServerIp, row.ServerPort, row.FirstTimestampNs);
-        Copy(client, row.Client);
-        Copy(server, row.Server);
+        _enricher?.Enrich(row);
         _connections.Add(new Stored<ConnectionRecord>(row, _captureId, row.Client, row.Server));
     }
 
@@ -288,12 +286,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
 
     private static void Copy(Kubernetes.Identity.EndpointIdentity? from, IngestIdentity to)
     {
-        if (from is null) return;
-        to.Pod = from.Pod;
-        to.Namespace = from.Namespace;
-        to.Workload = from.Workload;
-        to.Node = from.Node;
-        to.Service = from.Service;
+        if (from is not null) IdentityColumns.CopyTo(from, to);
     }
 
     internal static long NowNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;

@@ -271,12 +271,7 @@ public sealed class CaptureIngestor
 
         private void AddConnection(ConnectionRecord row)
         {
-            if (_enricher is not null)
-            {
-                _enricher.Enrich(row.ClientIp, row.ClientPort, row.ServerIp, row.ServerPort, row.FirstTimestampNs, out var client, out var server);
-                Copy(client, row.Client);
-                Copy(server, row.Server);
-            }
+            _enricher?.Enrich(row);
             _connections.Add(new Stored<ConnectionRecord>(row, _captureId, row.Client, row.Server), 0);
         }
 
@@ -375,21 +370,7 @@ public sealed class CaptureIngestor
 
         private static NetAddress Parse(string ip) => System.Net.IPAddress.TryParse(ip, out var a) ? NetAddress.FromIPAddress(a) : default;
 
-        private static IngestIdentity ToIngest(Kubernetes.Identity.EndpointIdentity id)
-        {
-            var r = new IngestIdentity();
-            Copy(id, r);
-            return r;
-        }
-
-        private static void Copy(Kubernetes.Identity.EndpointIdentity from, IngestIdentity to)
-        {
-            to.Pod = from.Pod;
-            to.Namespace = from.Namespace;
-            to.Workload = from.Workload;
-            to.Node = from.Node;
-            to.Service = from.Service;
-        }
+        private static IngestIdentity ToIngest(Kubernetes.Identity.EndpointIdentity id) => IdentityColumns.ToRow(id);
     }
 
     private sealed class Sink<T>(Action<T> add) : IRowSink<T>

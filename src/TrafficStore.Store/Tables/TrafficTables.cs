@@ -212,6 +212,7 @@ public static class TrafficTables
             yield return Column<Stored<T>>.String(side + "_namespace", s => get(s).Namespace, $"namespace of the {side} pod");
             yield return Column<Stored<T>>.String(side + "_workload", s => get(s).Workload, $"workload of the {side} pod");
             yield return Column<Stored<T>>.String(side + "_node", s => get(s).Node, $"node of the {side} pod");
+            yield return Column<Stored<T>>.String(side + "_zone", s => get(s).Zone, $"zone of the {side}'s node");
             yield return Column<Stored<T>>.String(side + "_service", s => get(s).Service, $"service of the {side}");
         }
     }

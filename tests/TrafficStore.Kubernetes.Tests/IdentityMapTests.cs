@@ -177,7 +177,7 @@ public class IdentityMapTests
         var map = new IdentityMap();
         Add(map, Node("node-a", "eu-west-1a", "192.168.10.11", "uid-na"));
         Add(map, Node("node-b", "eu-west-1b", "192.168.10.12", "uid-nb"));
-        Add(map, Pod("client", "shop", "uid-p1", "10.244.1.17", "node-a", T0));
+        Add(map, Pod("client", "shop", "uid-p1", "10.244.1.17", "node-a", T0, labels: new System.Text.Json.Nodes.JsonObject { ["tier"] = "web", ["app"] = "cart" }));
         Add(map, Pod("server", "payments", "uid-p2", "10.244.2.9", "node-b", T0));
         map.Publish();
         var row = new TrafficStore.Ingest.Flows.ConnectionRecord
@@ -192,6 +192,7 @@ public class IdentityMapTests
         var columns = TrafficStore.Ingest.TcpAnalysis.ConnectionsTable.Definition;
         Assert.Equal("cross_zone", columns["locality"].FormatText(row));
         Assert.Equal("eu-west-1b", columns["server_zone"].FormatText(row));
+        Assert.Equal("app=cart,tier=web", columns["client_labels"].FormatText(row));
 
         var unknown = new TrafficStore.Ingest.Flows.ConnectionRecord { ClientIp = NetAddress.Parse("203.0.113.9"), ServerIp = PodIp, FirstTimestampNs = Ns(T0.AddMinutes(1)) };
         new ConnectionEnricher(map).Enrich(unknown);

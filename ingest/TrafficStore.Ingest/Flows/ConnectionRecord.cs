@@ -61,6 +61,8 @@ public sealed class EndpointIdentity
     /// <summary>The node's zone (topology.kubernetes.io/zone label).</summary>
     public string Zone { get; set; } = "";
     public string Service { get; set; } = "";
+    /// <summary>The pod's labels as "k=v,k=v", sorted by key.</summary>
+    public string Labels { get; set; } = "";
 }
 
 /// <summary>A process on the capturing node that owns one end of a connection (from /proc; live capture only).</summary>

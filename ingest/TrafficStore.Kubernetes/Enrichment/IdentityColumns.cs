@@ -28,6 +28,7 @@ public static class IdentityColumns
         to.Node = from.Node;
         to.Zone = from.Zone;
         to.Service = from.Service;
+        to.Labels = from.Labels;
     }
 
     public static RowIdentity ToRow(Identity.EndpointIdentity from)

@@ -13,6 +13,8 @@ internal sealed class ByteSink
 
     public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, Length);
     public byte[] ToArray() => WrittenSpan.ToArray();
+    /// <summary>The written bytes without a copy; valid until the sink is written to or cleared again.</summary>
+    public ArraySegment<byte> WrittenSegment => new(_buffer, 0, Length);
     public void Clear() => Length = 0;
 
     private Span<byte> Reserve(int count)

@@ -16,7 +16,8 @@ internal static class WalPayload
 {
     private const byte RowsKind = 1;
 
-    public static byte[] Encode(string table, RowBlock rows)
+    /// <remarks>Returns the sink's own buffer (sized up front to the raw bytes) rather than a trimmed copy.</remarks>
+    public static ArraySegment<byte> Encode(string table, RowBlock rows)
     {
         var sink = new ByteSink((int)Math.Min(rows.RawBytes + 256, int.MaxValue / 2));
         var chunk = new ByteSink(4096);
@@ -36,7 +37,7 @@ internal static class WalPayload
             sink.WriteVarUInt((ulong)rows.Columns[c].NullCount);
             sink.WriteBlob(chunk.WrittenSpan);
         }
-        return sink.ToArray();
+        return sink.WrittenSegment;
     }
 
     /// <summary>Decodes a payload; <paramref name="schemaFor"/> resolves (table, version) to a schema, or null for an unknown table.</summary>

@@ -36,6 +36,11 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                 return result;
             }
             foreach (var group in Groups(blocks, options.MaxSealGroupBytes)) SealInto(table, group, flushSeq, replaces, result);
+            // A flush's segments are not committed until the WAL checkpoint that follows (open deletes
+            // segments of an uncommitted flush), so one directory fsync per directory here, before
+            // returning, is as safe as one per file. A rewrite keeps the per-file sync.
+            foreach (var dir in result.Select(h => Path.GetDirectoryName(h.Path)!).Distinct(StringComparer.Ordinal))
+                DirectorySync.Fsync(dir);
             if (result.Count > 1) result.Sort((a, b) => a.Footer.MinTime != b.Footer.MinTime ? a.Footer.MinTime.CompareTo(b.Footer.MinTime) : a.Id.CompareTo(b.Id));
             return result;
         }
@@ -120,6 +125,7 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                     {
                         TableName = table.Name,
                         Replaces = replaces,
+                        SyncDirectory = replaces != 0,
                     };
                 }
                 writer.AddRowGroup(rows.Slice(start, count));

@@ -278,9 +278,23 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         var time = rows.Columns[rows.Schema.IndexOf(state.Definition.TimeColumn)];
         if (time.NullCount > 0) throw new ArgumentException($"The time column '{state.Definition.TimeColumn}' has nulls; every row needs a time.");
         if (rows.Length == 0) return new AppendResult(_wal.LastAssignedSeq, 0);
-        var payload = WalPayload.Encode(table, rows);
-        long seq = await _wal.AppendAsync(payload, s => AddUnsealed(state, s, rows), ct).ConfigureAwait(false);
-        return new AppendResult(seq, rows.Length);
+        var payload = WalPayload.Encode(table, rows, out var rented);
+        byte[]? toReturn = rented;
+        try
+        {
+            long seq = await _wal.AppendAsync(payload, s => AddUnsealed(state, s, rows), ct).ConfigureAwait(false);
+            return new AppendResult(seq, rows.Length);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            toReturn = null; // only the wait was cancelled: the writer may still be writing the record, so the buffer goes to the GC
+            throw;
+        }
+        finally
+        {
+            // The append task completed (record written, or failed): the WAL writer no longer reads the buffer.
+            if (toReturn is not null) System.Buffers.ArrayPool<byte>.Shared.Return(toReturn);
+        }
     }
 
     private void AddUnsealed(TableState table, long seq, RowBlock rows)

@@ -11,8 +11,13 @@ internal sealed class ByteSink
 
     public ByteSink(int capacity = 256) => _buffer = new byte[Math.Max(16, capacity)];
 
+    /// <summary>A sink writing into <paramref name="buffer"/> (e.g. a pooled one) until it needs more room.</summary>
+    public ByteSink(byte[] buffer) => _buffer = buffer;
+
     public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, Length);
     public byte[] ToArray() => WrittenSpan.ToArray();
+    /// <summary>The written bytes without a copy; valid until the sink is written to or cleared again.</summary>
+    public ArraySegment<byte> WrittenSegment => new(_buffer, 0, Length);
     public void Clear() => Length = 0;
 
     private Span<byte> Reserve(int count)

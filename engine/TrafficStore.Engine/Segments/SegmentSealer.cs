@@ -36,6 +36,11 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                 return result;
             }
             foreach (var group in Groups(blocks, options.MaxSealGroupBytes)) SealInto(table, group, flushSeq, replaces, result);
+            // A flush's segments are not committed until the WAL checkpoint that follows (open deletes
+            // segments of an uncommitted flush), so one directory fsync per directory here, before
+            // returning, is as safe as one per file. A rewrite keeps the per-file sync.
+            foreach (var dir in result.Select(h => Path.GetDirectoryName(h.Path)!).Distinct(StringComparer.Ordinal))
+                DirectorySync.Fsync(dir);
             if (result.Count > 1) result.Sort((a, b) => a.Footer.MinTime != b.Footer.MinTime ? a.Footer.MinTime.CompareTo(b.Footer.MinTime) : a.Id.CompareTo(b.Id));
             return result;
         }
@@ -69,14 +74,27 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
     private void SealInto(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq, long replaces, List<SegmentHandle> result)
     {
         var schema = table.Schema;
-        var all = RowBlock.Concat(schema, blocks);
+        // One block needs no concatenation (Conform shares the column vectors).
+        var all = blocks.Count == 1 ? blocks[0].Conform(schema) : RowBlock.Concat(schema, blocks);
         if (all.Length == 0) return;
         var time = all.Columns[schema.IndexOf(table.TimeColumn)];
         var keys = new long[all.Length];
-        var order = new int[all.Length];
-        for (int i = 0; i < all.Length; i++) { keys[i] = time.Longs[i]; order[i] = i; }
-        Array.Sort(keys, order);
-        var sorted = all.Select(order, order.Length);
+        bool inOrder = true;
+        for (int i = 0; i < all.Length; i++)
+        {
+            keys[i] = time.Longs[i];
+            if (i > 0 && keys[i] < keys[i - 1]) inOrder = false;
+        }
+        // Ingest is nearly always in time order already: then the sort and the full row copy
+        // it needs are skipped (the rows are the same; equal times keep their arrival order).
+        var sorted = all;
+        if (!inOrder)
+        {
+            var order = new int[all.Length];
+            for (int i = 0; i < order.Length; i++) order[i] = i;
+            Array.Sort(keys, order);
+            sorted = all.Select(order, order.Length);
+        }
 
         int start = 0;
         while (start < sorted.Length)
@@ -107,6 +125,7 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                     {
                         TableName = table.Name,
                         Replaces = replaces,
+                        SyncDirectory = replaces != 0,
                     };
                 }
                 writer.AddRowGroup(rows.Slice(start, count));

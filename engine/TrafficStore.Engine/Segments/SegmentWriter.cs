@@ -181,6 +181,13 @@ internal sealed class SegmentWriter : IDisposable
         return new ZoneMap(true, lo, hi, 0, 0, null, null);
     }
 
+    /// <summary>
+    /// Whether <see cref="Finish"/> fsyncs the directory after the rename. A caller that writes many
+    /// segments and commits them later (a flush, committed by the WAL checkpoint) turns it off and
+    /// syncs each directory once before the commit.
+    /// </summary>
+    public bool SyncDirectory { get; init; } = true;
+
     /// <summary>Writes footer and trailer, fsyncs, and renames the file into place.</summary>
     public (SegmentFooter Footer, long FileBytes) Finish()
     {
@@ -226,7 +233,7 @@ internal sealed class SegmentWriter : IDisposable
         long bytes = _file.Length;
         _file.Dispose();
         File.Move(_tempPath, _finalPath, overwrite: true);
-        DirectorySync.Fsync(Path.GetDirectoryName(_finalPath)!);
+        if (SyncDirectory) DirectorySync.Fsync(Path.GetDirectoryName(_finalPath)!);
         _finished = true;
         return (footer, bytes);
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using TrafficStore.Engine.Catalog;
 using TrafficStore.Engine.Columns;
 using TrafficStore.Engine.Segments;
@@ -16,9 +17,23 @@ internal static class WalPayload
 {
     private const byte RowsKind = 1;
 
-    public static byte[] Encode(string table, RowBlock rows)
+    /// <remarks>Returns the sink's own buffer (sized up front to the raw bytes) rather than a trimmed copy.</remarks>
+    public static ArraySegment<byte> Encode(string table, RowBlock rows) =>
+        Encode(table, rows, new ByteSink((int)Math.Min(rows.RawBytes + 256, int.MaxValue / 2)));
+
+    /// <summary>
+    /// As <see cref="Encode(string, RowBlock)"/>, into a buffer rented from <see cref="ArrayPool{T}.Shared"/>
+    /// (<paramref name="rented"/>; the caller returns it once the record is written), so steady ingest
+    /// does not allocate (and the kernel zero) a fresh batch-sized array per append.
+    /// </summary>
+    public static ArraySegment<byte> Encode(string table, RowBlock rows, out byte[] rented)
     {
-        var sink = new ByteSink((int)Math.Min(rows.RawBytes + 256, int.MaxValue / 2));
+        rented = ArrayPool<byte>.Shared.Rent((int)Math.Min(rows.RawBytes + 256, int.MaxValue / 2));
+        return Encode(table, rows, new ByteSink(rented));
+    }
+
+    private static ArraySegment<byte> Encode(string table, RowBlock rows, ByteSink sink)
+    {
         var chunk = new ByteSink(4096);
         sink.WriteByte(RowsKind);
         sink.WriteString(table);
@@ -36,7 +51,7 @@ internal static class WalPayload
             sink.WriteVarUInt((ulong)rows.Columns[c].NullCount);
             sink.WriteBlob(chunk.WrittenSpan);
         }
-        return sink.ToArray();
+        return sink.WrittenSegment;
     }
 
     /// <summary>Decodes a payload; <paramref name="schemaFor"/> resolves (table, version) to a schema, or null for an unknown table.</summary>

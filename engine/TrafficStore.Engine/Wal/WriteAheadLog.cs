@@ -32,7 +32,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private Exception? _fault;
 
     private abstract record Request;
-    private sealed record AppendRequest(byte[] Payload, Action<long> OnDurable, TaskCompletionSource<long> Done) : Request;
+    private sealed record AppendRequest(ArraySegment<byte> Payload, Action<long> OnDurable, TaskCompletionSource<long> Done) : Request;
     private sealed record RotateRequest(TaskCompletionSource<long> Done) : Request;
 
     private WriteAheadLog(StoreLayout layout, long nextSeq, TimeSpan groupCommitWindow)
@@ -75,7 +75,14 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     public Task<long> AppendAsync(byte[] payload, Action<long> onDurable, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(payload);
-        if (payload.Length > MaxRecordLength) throw new ArgumentException($"A WAL record is limited to {MaxRecordLength} bytes; split the batch.");
+        return AppendAsync(new ArraySegment<byte>(payload), onDurable, ct);
+    }
+
+    /// <summary>As above, for a payload that is part of a larger buffer; the buffer must not change until the task completes.</summary>
+    public Task<long> AppendAsync(ArraySegment<byte> payload, Action<long> onDurable, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(payload.Array);
+        if (payload.Count > MaxRecordLength) throw new ArgumentException($"A WAL record is limited to {MaxRecordLength} bytes; split the batch.");
         if (_fault is not null) throw new IOException("The write-ahead log failed earlier; reopen the store.", _fault);
         ct.ThrowIfCancellationRequested();
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -164,12 +171,12 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             long seq = first;
             foreach (var append in pending)
             {
-                BinaryPrimitives.WriteInt32LittleEndian(header, append.Payload.Length);
+                BinaryPrimitives.WriteInt32LittleEndian(header, append.Payload.Count);
                 BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(8), seq);
-                uint crc = Crc32C.Append(Crc32C.Compute(header.AsSpan(8, 8)), append.Payload);
+                uint crc = Crc32C.Append(Crc32C.Compute(header.AsSpan(8, 8)), append.Payload.AsSpan());
                 BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(4), crc);
                 _file.Write(header);
-                _file.Write(append.Payload);
+                _file.Write(append.Payload.AsSpan());
                 seq++;
             }
             _file.Flush(flushToDisk: true); // one fsync for the whole group

@@ -175,9 +175,11 @@ internal sealed class ColumnVector
             case ColumnType.TimestampNs:
             case ColumnType.DurationNs:
             {
-                var values = new long[n];
+                // Gather straight into the buffer's bytes (one copy, not gather then copy).
+                var valueBytes = new byte[checked(n * sizeof(long))];
+                var values = MemoryMarshal.Cast<byte, long>(valueBytes.AsSpan());
                 for (int i = 0; i < n; i++) values[i] = Longs[rows is null ? i : rows[i]];
-                var buffer = new ArrowBuffer(MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+                var buffer = new ArrowBuffer(valueBytes);
                 return Type switch
                 {
                     ColumnType.Int64 => new Int64Array(buffer, nullBuffer, n, nulls, 0),
@@ -194,36 +196,62 @@ internal sealed class ColumnVector
             }
             case ColumnType.Double:
             {
-                var values = new double[n];
+                var valueBytes = new byte[checked(n * sizeof(double))];
+                var values = MemoryMarshal.Cast<byte, double>(valueBytes.AsSpan());
                 for (int i = 0; i < n; i++) values[i] = Doubles[rows is null ? i : rows[i]];
-                return new DoubleArray(new ArrowBuffer(MemoryMarshal.AsBytes(values.AsSpan()).ToArray()), nullBuffer, n, nulls, 0);
+                return new DoubleArray(new ArrowBuffer(valueBytes), nullBuffer, n, nulls, 0);
             }
             default:
             {
-                var offsets = new int[n + 1];
-                long total = 0;
-                for (int i = 0; i < n; i++)
+                var offsetBytes = new byte[checked((n + 1) * sizeof(int))];
+                var offsets = MemoryMarshal.Cast<byte, int>(offsetBytes.AsSpan());
+                ReadOnlyMemory<byte> data;
+                if (ContiguousStart(rows, n) is int first)
                 {
-                    int r = rows is null ? i : rows[i];
-                    total += Offsets[r + 1] - Offsets[r];
+                    // A run of rows (every row matched, or a batch cut from such a run): the values are one
+                    // range of this vector's bytes, never written after it is built, so the Arrow buffer is a slice of them — no copy.
+                    int baseOffset = Offsets[first];
+                    for (int i = 0; i <= n; i++) offsets[i] = Offsets[first + i] - baseOffset;
+                    data = Bytes.AsMemory(baseOffset, offsets[n]);
                 }
-                var data = new byte[checked((int)total)];
-                int pos = 0;
-                for (int i = 0; i < n; i++)
+                else
                 {
-                    int r = rows is null ? i : rows[i];
-                    offsets[i] = pos;
-                    var v = GetBytes(r);
-                    v.CopyTo(data.AsSpan(pos));
-                    pos += v.Length;
+                    long total = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        int r = rows![i];
+                        total += Offsets[r + 1] - Offsets[r];
+                    }
+                    var gathered = new byte[checked((int)total)];
+                    int pos = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        int r = rows![i];
+                        offsets[i] = pos;
+                        var v = GetBytes(r);
+                        v.CopyTo(gathered.AsSpan(pos));
+                        pos += v.Length;
+                    }
+                    offsets[n] = pos;
+                    data = gathered;
                 }
-                offsets[n] = pos;
-                var offsetBuffer = new ArrowBuffer(MemoryMarshal.AsBytes(offsets.AsSpan()).ToArray());
+                var offsetBuffer = new ArrowBuffer(offsetBytes);
                 return Type == ColumnType.Utf8
                     ? new StringArray(n, offsetBuffer, new ArrowBuffer(data), nullBuffer, nulls, 0)
                     : new BinaryArray(BinaryType.Default, n, offsetBuffer, new ArrowBuffer(data), nullBuffer, nulls, 0);
             }
         }
+    }
+
+    /// <summary>The first row when the selected rows are consecutive (all rows when <paramref name="rows"/> is null); otherwise null.</summary>
+    private static int? ContiguousStart(int[]? rows, int n)
+    {
+        if (n == 0) return null; // the gather path builds an empty array without touching Offsets
+        if (rows is null) return 0;
+        int first = rows[0];
+        for (int i = 1; i < n; i++)
+            if (rows[i] != first + i) return null;
+        return first;
     }
 
     // ---------------------------------------------------------------- reshaping

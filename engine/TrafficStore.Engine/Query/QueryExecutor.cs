@@ -251,7 +251,7 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
     {
         try
         {
-            var reader = SegmentReader.Open(segment.Path);
+            var reader = SegmentReader.Open(segment.Path, segment.Footer); // footer validated when sealed or opened
             diag.SegmentsRead++;
             engine.CountRead(1, 0);
             return reader;

@@ -31,15 +31,6 @@ public class SnapshotCommandTests
         Assert.Equal(shop, output.TrimEnd('\n').Split('\n').Length - 1);
     }
 
-    private static List<Dictionary<string, string>> Csv(string text)
-    {
-        var lines = text.TrimEnd('\n').Split('\n');
-        var header = lines[0].Split(',');
-        // The identity columns hold no commas; split is enough for the columns read here (last ones of the row).
-        return lines.Skip(1).Select(l =>
-        {
-            var f = l.Split(',');
-            return header.Select((h, i) => (h, v: f[f.Length - header.Length + i])).ToDictionary(x => x.h, x => x.v);
-        }).ToList();
-    }
+    // Label columns hold commas (quoted): read the CSV properly.
+    private static List<Dictionary<string, string>> Csv(string text) => TrafficStore.Ingest.Tests.Oracle.Csv.ReadTable(text);
 }

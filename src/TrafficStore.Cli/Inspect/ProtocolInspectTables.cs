@@ -69,7 +69,7 @@ public sealed class HttpInspectTable : ProtocolInspectTable
 
     public override void Write(TextWriter output, OutputFormat format, TransportFilter transport, IReadOnlyList<ConnectionRecord> connections)
     {
-        var rows = InTableOrder(Http.Rows);
+        var rows = HttpTable.InTableOrder(Http.Rows);
         if (Extras.ShowPayloads)
         {
             foreach (var x in rows) HttpPayloadPrinter.Write(output, x);
@@ -77,11 +77,4 @@ public sealed class HttpInspectTable : ProtocolInspectTable
         }
         WriteRows(output, format, HttpTable.Definition, rows, TextColumns);
     }
-
-    /// <summary>By the frame that completed the request (or, without one, the response), then in the order parsers emitted them.</summary>
-    public static IEnumerable<HttpExchange> InTableOrder(IEnumerable<HttpExchange> rows) =>
-        rows.Select((x, i) => (x, i))
-            .OrderBy(p => p.x.RequestFrame ?? p.x.ResponseFrame ?? long.MaxValue)
-            .ThenBy(p => p.i)
-            .Select(p => p.x);
 }

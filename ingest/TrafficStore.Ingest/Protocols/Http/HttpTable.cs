@@ -63,4 +63,14 @@ public static class HttpTable
         Column<HttpExchange>.Boolean("body_truncated", x => x.BodyTruncated, "a body hit the payload cap"),
         Column<HttpExchange>.String("anomalies", x => x.Anomalies.Count == 0 ? null : string.Join('|', x.Anomalies), "parser anomalies, |-joined"),
     });
+
+    /// <summary>
+    /// Table order: by the frame that completed the request (or, without one, the response), then
+    /// in the order the parsers emitted them (the order tshark-oracle's http section uses).
+    /// </summary>
+    public static IEnumerable<HttpExchange> InTableOrder(IEnumerable<HttpExchange> rows) =>
+        rows.Select((x, i) => (x, i))
+            .OrderBy(p => p.x.RequestFrame ?? p.x.ResponseFrame ?? long.MaxValue)
+            .ThenBy(p => p.i)
+            .Select(p => p.x);
 }

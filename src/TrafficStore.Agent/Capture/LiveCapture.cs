@@ -266,28 +266,11 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     private Stored<T> Wrap<T>(T row, string clientIp, int clientPort, string serverIp, int serverPort, long timestampNs)
     {
         if (_enricher is null) return new Stored<T>(row, _captureId, Nobody, Nobody);
-        var (client, server) = Identities(Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, timestampNs);
-        var c = new IngestIdentity();
-        var s = new IngestIdentity();
-        Copy(client, c);
-        Copy(server, s);
-        return new Stored<T>(row, _captureId, c, s);
-    }
-
-    private (Kubernetes.Identity.EndpointIdentity? Client, Kubernetes.Identity.EndpointIdentity? Server) Identities(
-        NetAddress clientIp, ushort clientPort, NetAddress serverIp, ushort serverPort, long timestampNs)
-    {
-        if (_enricher is null) return (null, null);
-        _enricher.Enrich(clientIp, clientPort, serverIp, serverPort, timestampNs, out var client, out var server);
-        return (client, server);
+        _enricher.Enrich(Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, timestampNs, out var client, out var server);
+        return new Stored<T>(row, _captureId, IdentityColumns.ToRow(client), IdentityColumns.ToRow(server));
     }
 
     private static NetAddress Parse(string ip) => System.Net.IPAddress.TryParse(ip, out var a) ? NetAddress.FromIPAddress(a) : default;
-
-    private static void Copy(Kubernetes.Identity.EndpointIdentity? from, IngestIdentity to)
-    {
-        if (from is not null) IdentityColumns.CopyTo(from, to);
-    }
 
     internal static long NowNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
 

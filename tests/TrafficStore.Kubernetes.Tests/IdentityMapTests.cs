@@ -218,6 +218,40 @@ public class IdentityMapTests
     }
 
     [Fact]
+    public void EveryRowOfAConnectionCarriesTheIdentityOfItsFirstPacket()
+    {
+        // The client IP changes hands while the connection is open (a missed deletion): rows of the
+        // connection resolved later must still name the pod that held the IP when it opened.
+        var map = new IdentityMap();
+        Add(map, Pod("old", "shop", "uid-old", "10.244.1.17", "node-a", T0));
+        Add(map, Pod("new", "batch", "uid-new", "10.244.1.17", "node-a", T0.AddMinutes(5)));
+        Add(map, Pod("server", "payments", "uid-s", "10.244.2.9", "node-a", T0));
+        map.Publish();
+        var server = NetAddress.Parse("10.244.2.9");
+        var cache = new ConnectionIdentityCache(new ConnectionEnricher(map));
+
+        var first = cache.Resolve(7, PodIp, 40000, server, 8080, Ns(T0.AddMinutes(4)));
+        var later = cache.Resolve(7, PodIp, 40000, server, 8080, Ns(T0.AddMinutes(6)));
+        Assert.Equal(("old", "shop"), (first.Client.Pod, first.Client.Namespace));
+        Assert.Same(first.Client, later.Client);
+        Assert.Equal("server", later.Server.Pod);
+
+        var row = new TrafficStore.Ingest.Flows.ConnectionRecord
+        {
+            ConnectionId = 7, ClientIp = PodIp, ClientPort = 40000, ServerIp = server, ServerPort = 8080,
+            FirstTimestampNs = Ns(T0.AddMinutes(6)),
+        };
+        cache.Enrich(row);
+        Assert.Equal(("old", "server", "same_node"), (row.Client.Pod, row.Server.Pod, row.Locality));
+
+        // Another connection opened after the hand-over resolves on its own; a forgotten one resolves again.
+        Assert.Equal("new", cache.Resolve(8, PodIp, 40001, server, 8080, Ns(T0.AddMinutes(6))).Client.Pod);
+        Assert.Equal(2, cache.Count);
+        cache.Forget(7);
+        Assert.Equal("new", cache.Resolve(7, PodIp, 40000, server, 8080, Ns(T0.AddMinutes(6))).Client.Pod);
+    }
+
+    [Fact]
     public void ResolveDoesNotAllocate()
     {
         var map = new IdentityMap();

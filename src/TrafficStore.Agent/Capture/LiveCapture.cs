@@ -38,7 +38,8 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     private readonly string _node;
     private readonly AgentOptions _options;
     private readonly SocketProcessResolver? _processes;
-    private readonly ConnectionEnricher? _enricher;
+    private readonly ConnectionIdentityCache? _identities;
+    private readonly Dictionary<long, long> _firstFrameNsByConnection = new();
     private readonly PacketDecoder _endpointDecoder;
     private readonly Dictionary<long, (LocalProcess? A, NetAddress AIp, ushort APort, LocalProcess? B)> _connectionProcesses = new();
     private readonly TableBuffer<Stored<ConnectionRecord>> _connections = new(TrafficTables.ConnectionsDefinition);
@@ -62,7 +63,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         _options = options;
         _node = options.NodeName;
         _processes = processes;
-        if (options.Identities is { } map) _enricher = new ConnectionEnricher(map);
+        if (options.Identities is { } map) _identities = new ConnectionIdentityCache(new ConnectionEnricher(map));
         _endpointDecoder = new PacketDecoder();
         StartedNs = NowNs();
     }
@@ -189,6 +190,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         Volatile.Write(ref _lastFrameNs, frame.TimestampNs);
         if (connectionId >= 0 && _processes is not null && !_connectionProcesses.ContainsKey(connectionId))
             ResolveProcesses(frame, connectionId);
+        if (connectionId >= 0 && _identities is not null) _firstFrameNsByConnection.TryAdd(connectionId, frame.TimestampNs);
         if ((_frames & 63) == 0)
         {
             Volatile.Write(ref _tcp, _pipeline!.TcpConnections);
@@ -239,35 +241,44 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
             row.ClientProcess = aIsClient ? owners.A : owners.B;
             row.ServerProcess = aIsClient ? owners.B : owners.A;
         }
-        _enricher?.Enrich(row);
+        // The connection row is its last: its identity comes from the cache its exchanges used, then both are dropped.
+        _identities?.Enrich(row);
+        _identities?.Forget(row.ConnectionId);
+        _firstFrameNsByConnection.Remove(row.ConnectionId);
         _connections.Add(new Stored<ConnectionRecord>(row, _captureId, row.Client, row.Server));
     }
 
     private void AddHttp(HttpExchange x)
     {
         Interlocked.Increment(ref _httpRows);
-        _http.Add(Wrap(x, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.RequestTimestampNs ?? x.ResponseTimestampNs ?? 0));
+        _http.Add(Wrap(x, x.ConnectionId, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.RequestTimestampNs ?? x.ResponseTimestampNs ?? 0));
     }
 
     private void AddDns(DnsTransaction x)
     {
         Interlocked.Increment(ref _dnsRows);
-        _dns.Add(Wrap(x, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.QueryTimestampNs ?? x.ResponseTimestampNs ?? 0));
+        _dns.Add(Wrap(x, x.ConnectionId, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.QueryTimestampNs ?? x.ResponseTimestampNs ?? 0));
     }
 
     private void AddTls(TlsHandshake x)
     {
         Interlocked.Increment(ref _tlsRows);
-        _tls.Add(Wrap(x, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.ClientHelloTimestampNs ?? x.FirstServerHelloTimestampNs ?? 0));
+        _tls.Add(Wrap(x, x.ConnectionId, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.ClientHelloTimestampNs ?? x.FirstServerHelloTimestampNs ?? 0));
     }
 
     // ------------------------------------------------------------------ identities
 
-    private Stored<T> Wrap<T>(T row, string clientIp, int clientPort, string serverIp, int serverPort, long timestampNs)
+    /// <summary>
+    /// Wraps an exchange row with both ends' identities as of its connection's first frame (the
+    /// same rule as store ingest: <see cref="ConnectionIdentityCache"/>); the row's own time stands
+    /// in when that frame was not seen (the connection was already forgotten).
+    /// </summary>
+    private Stored<T> Wrap<T>(T row, long connectionId, string clientIp, int clientPort, string serverIp, int serverPort, long rowTimestampNs)
     {
-        if (_enricher is null) return new Stored<T>(row, _captureId, Nobody, Nobody);
-        _enricher.Enrich(Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, timestampNs, out var client, out var server);
-        return new Stored<T>(row, _captureId, IdentityColumns.ToRow(client), IdentityColumns.ToRow(server));
+        if (_identities is null) return new Stored<T>(row, _captureId, Nobody, Nobody);
+        long firstNs = _firstFrameNsByConnection.TryGetValue(connectionId, out var first) ? first : rowTimestampNs;
+        var (client, server) = _identities.Resolve(connectionId, Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, firstNs);
+        return new Stored<T>(row, _captureId, client, server);
     }
 
     private static NetAddress Parse(string ip) => System.Net.IPAddress.TryParse(ip, out var a) ? NetAddress.FromIPAddress(a) : default;

@@ -8,7 +8,8 @@ public enum ResultFormat { Table, Csv, Json }
 
 /// <summary>
 /// Writes query results: csv (header + rows, values as the inspect CSV prints them), json (one object
-/// per line, native JSON numbers/booleans, timestamps as epoch-seconds strings like the CSV), or an
+/// per line, the same convention as <c>inspect --format json</c>: native numbers and booleans, times
+/// and durations as integer nanoseconds, binary as base64), or an
 /// aligned text table (buffered in pages of 1000 rows so widths fit without holding the whole result).
 /// </summary>
 public static class ResultWriter
@@ -59,6 +60,9 @@ public static class ResultWriter
                 if (array.IsNull(i)) { json.WriteNullValue(); continue; }
                 switch (array)
                 {
+                    case TimestampArray or DurationArray: json.WriteNumberValue((long)ArrowValueFormatter.GetValue(array, i)!); break;
+                    case StringArray a: json.WriteStringValue(a.GetString(i)); break; // before BinaryArray: StringArray derives from it
+                    case BinaryArray a: json.WriteBase64StringValue(a.GetBytes(i)); break;
                     case Int64Array a: json.WriteNumberValue(a.GetValue(i)!.Value); break;
                     case DoubleArray a when double.IsFinite(a.GetValue(i)!.Value): json.WriteNumberValue(a.GetValue(i)!.Value); break;
                     case BooleanArray a: json.WriteBooleanValue(a.GetValue(i)!.Value); break;

@@ -46,6 +46,17 @@ public sealed class LocalTrafficClient : ITrafficClient
             await foreach (var batch in PacketsWhole(spec, diag, warnings, ct).ConfigureAwait(false))
                 yield return batch;
         }
+        else if (spec.Table == TrafficTables.Payloads && (spec.Columns is null || spec.Columns.Contains("body_decoded")))
+        {
+            // body_decoded may be derived from body (DecodedBodyReader): read its sources too, return what was asked.
+            var requested = spec.Columns;
+            var read = requested is null ? spec : spec with { Columns = [.. requested, .. DecodedBodyReader.SourceColumns.Where(c => !requested.Contains(c))] };
+            await foreach (var batch in _db.Engine.QueryAsync(read, diag, ct).ConfigureAwait(false))
+            {
+                var filled = DecodedBodyReader.Fill(batch);
+                yield return requested is null ? filled : Project(filled, requested);
+            }
+        }
         else
         {
             await foreach (var batch in _db.Engine.QueryAsync(spec, diag, ct).ConfigureAwait(false))
@@ -173,16 +184,17 @@ public sealed class LocalTrafficClient : ITrafficClient
     {
         var spec = new QuerySpec(TrafficTables.Payloads) { Filters = [ColumnFilter.Eq("exchange_id", exchangeId)], OrderByTime = true };
         var messages = new List<PayloadMessage>();
-        await foreach (var b in _db.Engine.QueryAsync(spec, ct).ConfigureAwait(false))
+        await foreach (var stored in _db.Engine.QueryAsync(spec, ct).ConfigureAwait(false))
         {
+            var b = DecodedBodyReader.Fill(stored); // body_decoded may be derived from body
             var ts = (TimestampArray)b.Column("ts");
             var conn = (Int64Array)b.Column("connection_id");
             var dir = (StringArray)b.Column("direction");
             var kind = (StringArray)b.Column("kind");
             var headers = (StringArray)b.Column("headers");
             var body = (BinaryArray)b.Column("body");
-            var decoded = (BinaryArray)b.Column("body_decoded");
             var truncated = (BooleanArray)b.Column("truncated");
+            var decoded = (BinaryArray)b.Column("body_decoded");
             for (int i = 0; i < b.Length; i++)
             {
                 messages.Add(new PayloadMessage(exchangeId, conn.GetValue(i) ?? 0, dir.GetString(i) ?? "", kind.GetString(i) ?? "", ts.GetValue(i) ?? 0,

@@ -311,6 +311,7 @@ public sealed class CaptureIngestor
                     Headers = HeaderText($"{x.Method} {x.Uri} {x.Protocol}", x.RequestHeaders, x.RequestTrailers),
                     Body = x.RequestBody,
                     BodyDecoded = x.RequestBodyDecoded,
+                    BodyDecodedFrom = DecodedBodyDerivation.Codings(x.RequestBody, x.RequestBodyDecoded, x.RequestHeaders),
                     Truncated = x.BodyTruncated,
                 };
                 _payloads.Add(new Stored<PayloadRow>(row, _captureId, stored.Client, stored.Server), (row.Body?.Length ?? 0) + (row.BodyDecoded?.Length ?? 0));
@@ -328,6 +329,7 @@ public sealed class CaptureIngestor
                     Headers = HeaderText($"{x.Protocol} {x.Status} {x.Reason}".TrimEnd(), x.ResponseHeaders, x.ResponseTrailers),
                     Body = x.ResponseBody,
                     BodyDecoded = x.ResponseBodyDecoded,
+                    BodyDecodedFrom = DecodedBodyDerivation.Codings(x.ResponseBody, x.ResponseBodyDecoded, x.ResponseHeaders),
                     Truncated = x.BodyTruncated,
                 };
                 _payloads.Add(new Stored<PayloadRow>(row, _captureId, stored.Client, stored.Server), (row.Body?.Length ?? 0) + (row.BodyDecoded?.Length ?? 0));

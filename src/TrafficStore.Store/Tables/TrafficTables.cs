@@ -36,6 +36,9 @@ public static class TrafficTables
     /// <summary>The packets table's version: 2 added the body_* columns (frame bytes kept once, in payloads).</summary>
     public const int PacketsVersion = 2;
 
+    /// <summary>The payloads table's version: 2 added body_decoded_from (decoded bodies derived on read).</summary>
+    public const int PayloadsVersion = 2;
+
     private static readonly string[] IdentityParts = ["pod", "namespace", "workload", "node", "service"];
 
     // ------------------------------------------------------------------ definitions
@@ -63,7 +66,7 @@ public static class TrafficTables
             "ch_ts, else sh_ts, else first_app_data_ts"),
         end: null);
 
-    public static readonly TableDefinition<Stored<PayloadRow>> PayloadsDefinition = new(Payloads, Version,
+    public static readonly TableDefinition<Stored<PayloadRow>> PayloadsDefinition = new(Payloads, PayloadsVersion,
     [
         Column<Stored<PayloadRow>>.Timestamp("ts", s => s.Row.TimestampNs, "time of the message's first byte (else of the frame that completed it)"),
         Column<Stored<PayloadRow>>.Int64("capture_id", s => s.CaptureId, "ingest run"),
@@ -73,10 +76,12 @@ public static class TrafficTables
         Column<Stored<PayloadRow>>.String("kind", s => s.Row.Kind, "request or response"),
         Column<Stored<PayloadRow>>.String("headers", s => s.Row.Headers, "start line, then header fields and trailers as 'name: value' lines (HTTP/2: pseudo-headers as decoded)"),
         Column<Stored<PayloadRow>>.Binary("body", s => s.Row.Body is { } b ? new ReadOnlyMemory<byte>(b) : (ReadOnlyMemory<byte>?)null, "body as transferred after de-chunking / HTTP/2 framing, before content decoding; empty when none"),
-        Column<Stored<PayloadRow>>.Binary("body_decoded", s => s.Row.BodyDecoded is { } b ? new ReadOnlyMemory<byte>(b) : (ReadOnlyMemory<byte>?)null, "body after content decoding (gzip, deflate, br ...); empty when not content-encoded or not decodable"),
+        Column<Stored<PayloadRow>>.Binary("body_decoded", s => s.Row.BodyDecodedFrom is null && s.Row.BodyDecoded is { } b ? new ReadOnlyMemory<byte>(b) : (ReadOnlyMemory<byte>?)null, "body after content decoding (gzip, deflate, br ...); empty when not content-encoded or not decodable"),
         Column<Stored<PayloadRow>>.Boolean("truncated", s => s.Row.Truncated, "a body cap (PayloadOptions) was hit: the body is incomplete"),
         .. IdentityColumns<PayloadRow>(),
         Column<Stored<PayloadRow>>.String("owner_namespace", s => s.Namespace, "retention namespace: server_namespace, else client_namespace"),
+        Column<Stored<PayloadRow>>.String("body_decoded_from", s => s.Row.BodyDecodedFrom,
+            "set when `body_decoded` is not stored because decoding `body` with these codings (comma-separated, in the order applied) gives it back exactly; queries return `body_decoded` decoded again"),
     ]);
 
     /// <summary>Packets are built by <see cref="PacketBatchBuilder"/> (no allocation per frame); this definition is its schema and documentation.</summary>

@@ -23,11 +23,11 @@ public class SegmentFormatTests
         }
         var path = Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "segments", "conns", "20260101T000000Z"), "*.seg"));
         var bytes = await File.ReadAllBytesAsync(path);
-        Assert.Equal("TSSEG001", Encoding.ASCII.GetString(bytes, 0, 8));
+        Assert.Equal("TSSEG002", Encoding.ASCII.GetString(bytes, 0, 8));
         Assert.Equal("TSSEGEND", Encoding.ASCII.GetString(bytes, bytes.Length - 8, 8));
         var trailer = bytes.AsSpan(bytes.Length - 24);
         int stored = BinaryPrimitives.ReadInt32LittleEndian(trailer), raw = BinaryPrimitives.ReadInt32LittleEndian(trailer[4..]);
-        Assert.Equal(1, BinaryPrimitives.ReadInt32LittleEndian(trailer[12..]));
+        Assert.Equal(2, BinaryPrimitives.ReadInt32LittleEndian(trailer[12..]));
         var footerBytes = bytes.AsSpan(bytes.Length - 24 - stored, stored);
         Assert.Equal(BinaryPrimitives.ReadUInt32LittleEndian(trailer[8..]), Crc32C.Compute(footerBytes));
         var footerRaw = new byte[raw];
@@ -45,6 +45,14 @@ public class SegmentFormatTests
                 var chunk = footer.Chunks[c][g];
                 Assert.Equal(expectedOffset, chunk.Offset);
                 Assert.Equal(chunk.Crc, Crc32C.Compute(bytes.AsSpan((int)chunk.Offset, chunk.StoredLength)));
+                // Version 2 writes zstd frames, or raw bytes when they do not get smaller.
+                var chunkBytes = bytes.AsSpan((int)chunk.Offset, chunk.StoredLength);
+                if (chunk.Compression == 2)
+                {
+                    using var zstd = new ZstdSharp.Decompressor();
+                    Assert.Equal(chunk.RawLength, zstd.Unwrap(chunkBytes).Length);
+                }
+                else Assert.Equal((0, chunk.RawLength), (chunk.Compression, chunk.StoredLength));
                 expectedOffset += chunk.StoredLength;
             }
         Assert.Equal(bytes.Length - 24 - stored, expectedOffset);

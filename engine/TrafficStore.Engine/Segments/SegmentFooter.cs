@@ -14,6 +14,8 @@ internal sealed record ChunkInfo(long Offset, int StoredLength, int RawLength, C
 {
     public const byte Uncompressed = 0;
     public const byte Lz4Block = 1;
+    /// <summary>A zstd frame (format version 2 on).</summary>
+    public const byte ZstdFrame = 2;
 }
 
 /// <summary>A run of rows stored together; every column has one chunk per row group.</summary>
@@ -25,7 +27,12 @@ internal sealed record IndexSummary(string Column, IReadOnlyList<(byte[] Value, 
 /// <summary>The self-description at the end of a segment file (see docs/storage-format.md).</summary>
 internal sealed class SegmentFooter
 {
-    public const ushort FormatVersion = 1;
+    /// <summary>The version this build writes: 2 added zstd chunks (compression 2) and the "TSSEG002" header magic.</summary>
+    public const ushort FormatVersion = 2;
+    /// <summary>The oldest version this build still reads (version 1: LZ4 or raw chunks only).</summary>
+    public const ushort OldestReadableVersion = 1;
+
+    public static bool IsReadable(int version) => version >= OldestReadableVersion && version <= FormatVersion;
 
     public required string Table { get; init; }
     public required long SegmentId { get; init; }
@@ -117,7 +124,7 @@ internal sealed class SegmentFooter
     {
         var src = new ByteSource(data);
         int version = src.ReadInt32();
-        if (version != FormatVersion) throw new InvalidDataException($"Unsupported segment format version {version}.");
+        if (!IsReadable(version)) throw new InvalidDataException($"Unsupported segment format version {version}.");
         var table = src.ReadString();
         long segmentId = src.ReadInt64(), partitionStart = src.ReadInt64(), flushSeq = src.ReadInt64(), replaces = src.ReadInt64(), rowCount = src.ReadInt64();
         long minTime = src.ReadInt64(), maxTime = src.ReadInt64(), created = src.ReadInt64(), uncompressed = src.ReadInt64();

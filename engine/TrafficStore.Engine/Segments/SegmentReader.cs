@@ -62,7 +62,7 @@ internal sealed class SegmentReader : IDisposable
             throw new SegmentCorruptException(path, $"file too short ({length} bytes)");
         Span<byte> header = stackalloc byte[8];
         RandomAccess.Read(handle, header, 0);
-        if (!header.SequenceEqual(SegmentWriter.HeaderMagic)) throw new SegmentCorruptException(path, "bad header magic");
+        if (!header.SequenceEqual(SegmentWriter.HeaderMagic) && !header.SequenceEqual(SegmentWriter.HeaderMagicV1)) throw new SegmentCorruptException(path, "bad header magic");
 
         var trailerBytes = new byte[SegmentWriter.TrailerLength];
         RandomAccess.Read(handle, trailerBytes, length - SegmentWriter.TrailerLength);
@@ -72,7 +72,7 @@ internal sealed class SegmentReader : IDisposable
         uint crc = trailer.ReadUInt32();
         int version = trailer.ReadInt32();
         if (!trailer.ReadBytes(8).SequenceEqual(SegmentWriter.TrailerMagic)) throw new SegmentCorruptException(path, "bad trailer magic");
-        if (version != SegmentFooter.FormatVersion) throw new SegmentCorruptException(path, $"unsupported format version {version}");
+        if (!SegmentFooter.IsReadable(version)) throw new SegmentCorruptException(path, $"unsupported format version {version}");
         long footerStart = length - SegmentWriter.TrailerLength - storedLength;
         if (storedLength <= 0 || rawLength <= 0 || rawLength > 1 << 30 || footerStart < SegmentWriter.HeaderMagic.Length)
             throw new SegmentCorruptException(path, "footer length out of range");
@@ -114,11 +114,11 @@ internal sealed class SegmentReader : IDisposable
             if (read != stored.Length) throw new SegmentCorruptException(Path, "chunk truncated");
             if (Crc32C.Compute(stored) != chunk.Crc) throw new SegmentCorruptException(Path, $"checksum mismatch in column '{Footer.Columns[column].Name}' row group {rowGroup}");
             ReadOnlySpan<byte> raw;
-            if (chunk.Compression == ChunkInfo.Lz4Block)
+            if (chunk.Compression != ChunkInfo.Uncompressed)
             {
                 rawBuffer = ArrayPool<byte>.Shared.Rent(chunk.RawLength);
                 var rawSpan = rawBuffer.AsSpan(0, chunk.RawLength);
-                if (LZ4Codec.Decode(stored, rawSpan) != chunk.RawLength) throw new SegmentCorruptException(Path, "chunk does not decompress");
+                if (!ChunkCompression.TryDecompress(chunk.Compression, stored, rawSpan)) throw new SegmentCorruptException(Path, "chunk does not decompress");
                 raw = rawSpan;
             }
             else raw = stored;

@@ -6,13 +6,15 @@ using TrafficStore.Engine.Columns;
 namespace TrafficStore.Engine.Segments;
 
 /// <summary>
-/// Writes one segment file: header magic, then per row group one LZ4-compressed chunk per column,
+/// Writes one segment file: header magic, then per row group one compressed chunk per column (<see cref="ChunkCompression"/>),
 /// then the footer and trailer. Writes to a temp file and renames it into place in
 /// <see cref="Finish"/> after an fsync, so a segment file either exists whole or not at all.
 /// </summary>
 internal sealed class SegmentWriter : IDisposable
 {
-    public static ReadOnlySpan<byte> HeaderMagic => "TSSEG001"u8;
+    public static ReadOnlySpan<byte> HeaderMagic => "TSSEG002"u8;
+    /// <summary>The header magic of format version 1 (still read).</summary>
+    public static ReadOnlySpan<byte> HeaderMagicV1 => "TSSEG001"u8;
     public static ReadOnlySpan<byte> TrailerMagic => "TSSEGEND"u8;
     public const int TrailerLength = 24;
     /// <summary>Strings longer than this get no zone map (a truncated max would be wrong).</summary>
@@ -73,16 +75,9 @@ internal sealed class SegmentWriter : IDisposable
             _raw.Clear();
             var encoding = ColumnCodec.Encode(vector, _raw);
             var raw = _raw.WrittenSpan;
-            int max = LZ4Codec.MaximumOutputSize(raw.Length);
+            int max = ChunkCompression.MaxStoredLength(raw.Length);
             if (_compressed.Length < max) _compressed = new byte[max];
-            int encoded = LZ4Codec.Encode(raw, _compressed, LZ4Level.L00_FAST);
-            byte compression = ChunkInfo.Lz4Block;
-            ReadOnlySpan<byte> stored = _compressed.AsSpan(0, Math.Max(0, encoded));
-            if (encoded <= 0 || encoded >= raw.Length)
-            {
-                compression = ChunkInfo.Uncompressed; // incompressible (already compressed payloads): keep raw
-                stored = raw;
-            }
+            byte compression = ChunkCompression.Compress(vector.Type, raw, _compressed, out var stored);
             long offset = _file.Position;
             _file.Write(stored);
             _chunks[c].Add(new ChunkInfo(offset, stored.Length, raw.Length, encoding, compression, Crc32C.Compute(stored), vector.NullCount, ComputeZone(vector)));

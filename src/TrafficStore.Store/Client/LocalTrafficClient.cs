@@ -41,9 +41,53 @@ public sealed class LocalTrafficClient : ITrafficClient
     private async IAsyncEnumerable<RecordBatch> Run(QuerySpec spec, List<string> warnings, [EnumeratorCancellation] CancellationToken ct)
     {
         var diag = new QueryDiagnostics();
-        await foreach (var batch in _db.Engine.QueryAsync(spec, diag, ct).ConfigureAwait(false))
-            yield return batch;
+        if (spec.Table == TrafficTables.Packets)
+        {
+            await foreach (var batch in PacketsWhole(spec, diag, warnings, ct).ConfigureAwait(false))
+                yield return batch;
+        }
+        else if (spec.Table == TrafficTables.Payloads && (spec.Columns is null || spec.Columns.Contains("body_decoded")))
+        {
+            // body_decoded may be derived from body (DecodedBodyReader): read its sources too, return what was asked.
+            var requested = spec.Columns;
+            var read = requested is null ? spec : spec with { Columns = [.. requested, .. DecodedBodyReader.SourceColumns.Where(c => !requested.Contains(c))] };
+            await foreach (var batch in _db.Engine.QueryAsync(read, diag, ct).ConfigureAwait(false))
+            {
+                var filled = DecodedBodyReader.Fill(batch);
+                yield return requested is null ? filled : Project(filled, requested);
+            }
+        }
+        else
+        {
+            await foreach (var batch in _db.Engine.QueryAsync(spec, diag, ct).ConfigureAwait(false))
+                yield return batch;
+        }
         warnings.AddRange(diag.Warnings.Select(w => w.Message));
+    }
+
+    /// <summary>Packets rows with <c>data</c> whole: bytes stored once in payloads are spliced back (<see cref="FrameBodySplicer"/>).</summary>
+    private async IAsyncEnumerable<RecordBatch> PacketsWhole(QuerySpec spec, QueryDiagnostics diag, List<string> warnings, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var requested = spec.Columns;
+        bool needsSplice = requested is null || requested.Contains("data");
+        var read = needsSplice && requested is not null
+            ? spec with { Columns = [.. requested, .. FrameBodySplicer.ReferenceColumns.Where(c => !requested.Contains(c))] }
+            : spec;
+        var splicer = new FrameBodySplicer(_db.Engine);
+        await foreach (var batch in _db.Engine.QueryAsync(read, diag, ct).ConfigureAwait(false))
+        {
+            if (!needsSplice) { yield return batch; continue; }
+            var whole = await splicer.SpliceAsync(batch, ct).ConfigureAwait(false);
+            yield return ReferenceEquals(read, spec) ? whole : Project(whole, requested!);
+        }
+        if (splicer.Warning is { } w) warnings.Add(w);
+    }
+
+    private static RecordBatch Project(RecordBatch batch, IReadOnlyList<string> columns)
+    {
+        var fields = columns.Select(c => batch.Schema.GetFieldByName(c)).ToList();
+        var schema = new Schema(fields, batch.Schema.Metadata);
+        return new RecordBatch(schema, columns.Select(c => batch.Column(batch.Schema.GetFieldIndex(c))), batch.Length);
     }
 
     public async Task<PcapExportSummary> ExportPcapAsync(PcapExportRequest request, Stream output, CancellationToken ct = default)
@@ -72,8 +116,10 @@ public sealed class LocalTrafficClient : ITrafficClient
         {
             var spec = new QuerySpec(TrafficTables.Packets) { From = request.FromNs, To = request.ToNs, Filters = filters, OrderByTime = true };
             var diag = new QueryDiagnostics();
-            await foreach (var b in _db.Engine.QueryAsync(spec, diag, ct).ConfigureAwait(false))
+            var splicer = new FrameBodySplicer(_db.Engine);
+            await foreach (var stored in _db.Engine.QueryAsync(spec, diag, ct).ConfigureAwait(false))
             {
+                var b = await splicer.SpliceAsync(stored, ct).ConfigureAwait(false);
                 var ts = (TimestampArray)b.Column("ts");
                 var cap = (Int64Array)b.Column("capture_id");
                 var frame = (Int64Array)b.Column("frame");
@@ -84,6 +130,7 @@ public sealed class LocalTrafficClient : ITrafficClient
                     frames.Add((cap.GetValue(i) ?? 0, frame.GetValue(i) ?? 0, ts.GetValue(i) ?? 0, link.GetValue(i) ?? 0, orig.GetValue(i) ?? 0, data.GetBytes(i).ToArray()));
             }
             warnings.AddRange(diag.Warnings.Select(w => w.Message));
+            if (splicer.Warning is { } w) warnings.Add(w);
         }
         // Capture order: each ingest run in order, frames in file order (timestamps need not be monotonic).
         frames.Sort((a, b) => a.Capture != b.Capture ? a.Capture.CompareTo(b.Capture) : a.Frame.CompareTo(b.Frame));
@@ -137,16 +184,17 @@ public sealed class LocalTrafficClient : ITrafficClient
     {
         var spec = new QuerySpec(TrafficTables.Payloads) { Filters = [ColumnFilter.Eq("exchange_id", exchangeId)], OrderByTime = true };
         var messages = new List<PayloadMessage>();
-        await foreach (var b in _db.Engine.QueryAsync(spec, ct).ConfigureAwait(false))
+        await foreach (var stored in _db.Engine.QueryAsync(spec, ct).ConfigureAwait(false))
         {
+            var b = DecodedBodyReader.Fill(stored); // body_decoded may be derived from body
             var ts = (TimestampArray)b.Column("ts");
             var conn = (Int64Array)b.Column("connection_id");
             var dir = (StringArray)b.Column("direction");
             var kind = (StringArray)b.Column("kind");
             var headers = (StringArray)b.Column("headers");
             var body = (BinaryArray)b.Column("body");
-            var decoded = (BinaryArray)b.Column("body_decoded");
             var truncated = (BooleanArray)b.Column("truncated");
+            var decoded = (BinaryArray)b.Column("body_decoded");
             for (int i = 0; i < b.Length; i++)
             {
                 messages.Add(new PayloadMessage(exchangeId, conn.GetValue(i) ?? 0, dir.GetString(i) ?? "", kind.GetString(i) ?? "", ts.GetValue(i) ?? 0,

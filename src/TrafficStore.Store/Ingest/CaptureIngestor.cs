@@ -164,6 +164,7 @@ public sealed class CaptureIngestor
         private readonly ConnectionEnricher? _enricher;
         private readonly Dictionary<long, (IngestIdentity Client, IngestIdentity Server)> _identities = new();
         private readonly PacketBatchBuilder _packets = new();
+        private readonly FrameBodyElision _elision = new();
         private readonly ConnectionTimeline _timeline;
         private readonly RowBuffer<Stored<ConnectionRecord>> _connections;
         private readonly RowBuffer<Stored<HttpExchange>> _http;
@@ -243,6 +244,7 @@ public sealed class CaptureIngestor
             _timeline.Complete();
             options.Progress?.Invoke(new IngestProgress(_source, frames, _length ?? 0, _length));
             if (_packets.Count > 0) SendPackets();
+            if (_elision.Drain(out bool references) is { } last) SendFrames(last, references);
             _connections.Flush();
             _http.Flush();
             _dns.Flush();
@@ -254,9 +256,15 @@ public sealed class CaptureIngestor
 
         private void SendPackets()
         {
-            int n = _packets.Count;
-            Send(TrafficTables.Packets, _packets.Build());
-            Rows[TrafficTables.Packets] += n;
+            // Held back one batch so bodies completed meanwhile can replace frame bytes (FrameBodyElision).
+            if (_elision.Offer(_packets.Build(), out bool references) is { } ready) SendFrames(ready, references);
+        }
+
+        private void SendFrames(RecordBatch frames, bool references)
+        {
+            if (references) _payloads.Flush(); // the payloads rows a frame refers to are appended before it
+            Send(TrafficTables.Packets, frames);
+            Rows[TrafficTables.Packets] += frames.Length;
         }
 
         private void Send(string table, RecordBatch batch)
@@ -303,9 +311,11 @@ public sealed class CaptureIngestor
                     Headers = HeaderText($"{x.Method} {x.Uri} {x.Protocol}", x.RequestHeaders, x.RequestTrailers),
                     Body = x.RequestBody,
                     BodyDecoded = x.RequestBodyDecoded,
+                    BodyDecodedFrom = DecodedBodyDerivation.Codings(x.RequestBody, x.RequestBodyDecoded, x.RequestHeaders),
                     Truncated = x.BodyTruncated,
                 };
                 _payloads.Add(new Stored<PayloadRow>(row, _captureId, stored.Client, stored.Server), (row.Body?.Length ?? 0) + (row.BodyDecoded?.Length ?? 0));
+                _elision.AddBody(StoreIds.Global(_captureId, row.ConnectionId), StoreIds.Global(_captureId, row.ExchangeId), row.Direction, row.Body, x.RequestFirstByteNs, x.RequestLastByteNs);
             }
             if (hasResponse)
             {
@@ -319,9 +329,11 @@ public sealed class CaptureIngestor
                     Headers = HeaderText($"{x.Protocol} {x.Status} {x.Reason}".TrimEnd(), x.ResponseHeaders, x.ResponseTrailers),
                     Body = x.ResponseBody,
                     BodyDecoded = x.ResponseBodyDecoded,
+                    BodyDecodedFrom = DecodedBodyDerivation.Codings(x.ResponseBody, x.ResponseBodyDecoded, x.ResponseHeaders),
                     Truncated = x.BodyTruncated,
                 };
                 _payloads.Add(new Stored<PayloadRow>(row, _captureId, stored.Client, stored.Server), (row.Body?.Length ?? 0) + (row.BodyDecoded?.Length ?? 0));
+                _elision.AddBody(StoreIds.Global(_captureId, row.ConnectionId), StoreIds.Global(_captureId, row.ExchangeId), row.Direction, row.Body, x.ResponseFirstByteNs, x.ResponseLastByteNs);
             }
         }
 

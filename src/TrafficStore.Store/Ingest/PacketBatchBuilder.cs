@@ -13,7 +13,8 @@ namespace TrafficStore.Store.Ingest;
 /// </summary>
 internal sealed class PacketBatchBuilder
 {
-    private static readonly Schema PacketsSchema = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);
+    /// <summary>The frame columns (the packets table without its body_* columns, which <see cref="FrameBodyElision"/> adds).</summary>
+    private static readonly Schema PacketsSchema = FrameBodyElision.FrameSchema;
 
     private ArrowBuffer.Builder<long> _ts = new(), _capture = new(), _frame = new(), _conn = new(), _iface = new(), _link = new(), _origLen = new();
     private ArrowBuffer.BitmapBuilder _connValid = new();

@@ -14,6 +14,8 @@ public sealed class PayloadRow
     public required string Headers { get; init; }
     public byte[]? Body { get; init; }
     public byte[]? BodyDecoded { get; init; }
+    /// <summary>Set instead of <see cref="BodyDecoded"/> when decoding <see cref="Body"/> with these codings gives it back.</summary>
+    public string? BodyDecodedFrom { get; init; }
     public bool Truncated { get; init; }
 }
 

@@ -33,6 +33,12 @@ public static class TrafficTables
     /// <summary>Bumped when a column is added, renamed or changes meaning.</summary>
     public const int Version = 1;
 
+    /// <summary>The packets table's version: 2 added the body_* columns (frame bytes kept once, in payloads).</summary>
+    public const int PacketsVersion = 2;
+
+    /// <summary>The payloads table's version: 2 added body_decoded_from (decoded bodies derived on read).</summary>
+    public const int PayloadsVersion = 2;
+
     private static readonly string[] IdentityParts = ["pod", "namespace", "workload", "node", "service"];
 
     // ------------------------------------------------------------------ definitions
@@ -60,7 +66,7 @@ public static class TrafficTables
             "ch_ts, else sh_ts, else first_app_data_ts"),
         end: null);
 
-    public static readonly TableDefinition<Stored<PayloadRow>> PayloadsDefinition = new(Payloads, Version,
+    public static readonly TableDefinition<Stored<PayloadRow>> PayloadsDefinition = new(Payloads, PayloadsVersion,
     [
         Column<Stored<PayloadRow>>.Timestamp("ts", s => s.Row.TimestampNs, "time of the message's first byte (else of the frame that completed it)"),
         Column<Stored<PayloadRow>>.Int64("capture_id", s => s.CaptureId, "ingest run"),
@@ -70,14 +76,16 @@ public static class TrafficTables
         Column<Stored<PayloadRow>>.String("kind", s => s.Row.Kind, "request or response"),
         Column<Stored<PayloadRow>>.String("headers", s => s.Row.Headers, "start line, then header fields and trailers as 'name: value' lines (HTTP/2: pseudo-headers as decoded)"),
         Column<Stored<PayloadRow>>.Binary("body", s => s.Row.Body is { } b ? new ReadOnlyMemory<byte>(b) : (ReadOnlyMemory<byte>?)null, "body as transferred after de-chunking / HTTP/2 framing, before content decoding; empty when none"),
-        Column<Stored<PayloadRow>>.Binary("body_decoded", s => s.Row.BodyDecoded is { } b ? new ReadOnlyMemory<byte>(b) : (ReadOnlyMemory<byte>?)null, "body after content decoding (gzip, deflate, br ...); empty when not content-encoded or not decodable"),
+        Column<Stored<PayloadRow>>.Binary("body_decoded", s => s.Row.BodyDecodedFrom is null && s.Row.BodyDecoded is { } b ? new ReadOnlyMemory<byte>(b) : (ReadOnlyMemory<byte>?)null, "body after content decoding (gzip, deflate, br ...); empty when not content-encoded or not decodable"),
         Column<Stored<PayloadRow>>.Boolean("truncated", s => s.Row.Truncated, "a body cap (PayloadOptions) was hit: the body is incomplete"),
         .. IdentityColumns<PayloadRow>(),
         Column<Stored<PayloadRow>>.String("owner_namespace", s => s.Namespace, "retention namespace: server_namespace, else client_namespace"),
+        Column<Stored<PayloadRow>>.String("body_decoded_from", s => s.Row.BodyDecodedFrom,
+            "set when `body_decoded` is not stored because decoding `body` with these codings (comma-separated, in the order applied) gives it back exactly; queries return `body_decoded` decoded again"),
     ]);
 
     /// <summary>Packets are built by <see cref="PacketBatchBuilder"/> (no allocation per frame); this definition is its schema and documentation.</summary>
-    public static readonly TableDefinition<PacketRecord> PacketsDefinition = new(Packets, Version,
+    public static readonly TableDefinition<PacketRecord> PacketsDefinition = new(Packets, PacketsVersion,
     [
         Column<PacketRecord>.Timestamp("ts", p => p.TimestampNs, "frame timestamp as captured (ns)"),
         Column<PacketRecord>.Int64("capture_id", p => p.CaptureId, "ingest run"),
@@ -87,6 +95,12 @@ public static class TrafficTables
         Column<PacketRecord>.Int64("link_type", p => p.LinkType, "pcap LINKTYPE_ value of the frame's interface"),
         Column<PacketRecord>.Int64("orig_len", p => p.OriginalLength, "original length on the wire (frame.len)"),
         Column<PacketRecord>.Binary("data", p => p.Data, "captured bytes (frame.cap_len of them), exactly as in the capture"),
+        Column<PacketRecord>.Int64("body_exchange_id", p => p.BodyExchangeId,
+            "set when part of this frame's TCP payload equals bytes of an HTTP body in payloads: the stored frame omits them and reads take them from that payloads row (exchange_id, body_direction); queries and export return `data` whole; empty when the frame is stored whole"),
+        Column<PacketRecord>.String("body_direction", p => p.BodyDirection, "direction (c2s, s2c) of the payloads row holding the omitted bytes"),
+        Column<PacketRecord>.Int64("body_offset", p => p.BodyOffset, "offset in that row's `body` of the first omitted byte"),
+        Column<PacketRecord>.Int64("body_at", p => p.BodyAt, "offset in `data` where the omitted bytes belong"),
+        Column<PacketRecord>.Int64("body_len", p => p.BodyLength, "number of omitted bytes"),
     ]);
 
     public static readonly TableDefinition<CaptureStatsRow> CaptureStatsDefinition = new(CaptureStats, Version,
@@ -157,7 +171,7 @@ public static class TrafficTables
             "ts", null, ["connection_id", "client_ip", "server_ip", "sni", .. IdentityIndex, "owner_namespace"]),
         Table(PayloadsDefinition, "One row per HTTP message (request or response) with its headers and full body (no cap by default).",
             "ts", null, ["exchange_id", "connection_id", .. IdentityIndex, "owner_namespace"]),
-        Table(PacketsDefinition, "Every captured frame, bytes as captured, for exact pcap reproduction.",
+        Table(PacketsDefinition, "Every captured frame, bytes as captured, for exact pcap reproduction. Frame bytes that equal an HTTP body's bytes are stored once, in payloads (body_* columns).",
             "ts", null, ["connection_id", "capture_id"], namespaceColumn: null),
         Table(CaptureStatsDefinition, "One row per ingest run (a 'started' row, then its final row).",
             "ts", null, ["capture_id"], namespaceColumn: null),
@@ -247,4 +261,9 @@ public sealed class PacketRecord
     public long LinkType { get; init; }
     public long OriginalLength { get; init; }
     public ReadOnlyMemory<byte> Data { get; init; }
+    public long? BodyExchangeId { get; init; }
+    public string? BodyDirection { get; init; }
+    public long? BodyOffset { get; init; }
+    public long? BodyAt { get; init; }
+    public long? BodyLength { get; init; }
 }

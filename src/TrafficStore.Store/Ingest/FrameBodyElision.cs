@@ -1,0 +1,254 @@
+using Apache.Arrow;
+using Apache.Arrow.Types;
+using TrafficStore.Ingest.Capture;
+using TrafficStore.Ingest.Decode;
+using TrafficStore.Ingest.Tables;
+using TrafficStore.Store.Tables;
+
+namespace TrafficStore.Store.Ingest;
+
+/// <summary>
+/// Keeps HTTP body bytes once: a TCP frame whose payload bytes equal bytes of an HTTP body that the
+/// payloads table stores is written without those bytes, and its body_* columns say where they are
+/// (payloads row, offset in its body, position in the frame, length). Reads put them back
+/// (<see cref="Client.FrameBodySplicer"/>), so queries and pcap export still see every frame whole.
+/// </summary>
+/// <remarks>
+/// <para>Ordering: a body is known only when its message completes, after its frames. Frame batches
+/// are therefore held back one batch (<see cref="Offer"/>): a batch is matched against every body
+/// completed up to the end of the next batch, then sent. Frames of a body longer than about one batch
+/// that were sent before it completed stay whole (correct, only less compact).</para>
+/// <para>Matching is by content and sequence number, so it needs no parser state: a body is anchored
+/// once (its first bytes found in a frame, or a frame's first bytes found in it) to the TCP sequence
+/// number of its first byte in the sending direction; every other frame of that direction maps to a
+/// body offset by sequence arithmetic and is elided only when the overlapping bytes are equal, byte
+/// for byte. Retransmissions with different bytes, chunked or HTTP/2 framing, bodies cut by a cap:
+/// whatever is not equal is stored in the frame as captured. One range per frame (the longest).</para>
+/// </remarks>
+internal sealed class FrameBodyElision
+{
+    /// <summary>Shorter overlaps are not worth a reference (five small column values).</summary>
+    public const int MinElidedBytes = 64;
+    private const int AnchorBytes = 32;
+    private const int MaxAnchorAttempts = 16;
+    private const int FrameColumnCount = 8;
+
+    /// <summary>The packets columns the frame builder fills (the table without its body_* columns).</summary>
+    public static readonly Schema FrameSchema = BuildFrameSchema();
+    private static readonly Schema PacketsSchema = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);
+
+    private readonly Dictionary<long, List<Body>> _bodies = new();
+    private readonly PacketDecoder _decoder = new();
+    private List<Body> _registeredBefore = new(), _registeredSince = new();
+    private RecordBatch? _pending;
+
+    /// <summary>Frames elided so far and bytes left out of them.</summary>
+    public long ElidedFrames { get; private set; }
+    public long ElidedBytes { get; private set; }
+
+    /// <summary>
+    /// A body the payloads table stores (row key: store-wide exchange id and direction). Its message's first and
+    /// last byte times, when known, bound the frames tried as its anchor.
+    /// </summary>
+    public void AddBody(long connectionId, long exchangeId, string direction, byte[]? body, long? firstByteNs, long? lastByteNs)
+    {
+        if (body is null || body.Length < MinElidedBytes) return;
+        var entry = new Body(connectionId, exchangeId, direction, body, firstByteNs ?? long.MinValue, lastByteNs ?? long.MaxValue);
+        if (!_bodies.TryGetValue(connectionId, out var list)) _bodies[connectionId] = list = [];
+        list.Add(entry);
+        _registeredSince.Add(entry);
+    }
+
+    /// <summary>
+    /// Takes a full batch of frames (<see cref="FrameSchema"/>) and returns the previous one with its
+    /// bodies elided (packets schema), or null for the first. <paramref name="references"/> is true when the
+    /// returned batch names payloads rows: the caller appends pending payloads first.
+    /// </summary>
+    public RecordBatch? Offer(RecordBatch frames, out bool references)
+    {
+        RecordBatch? ready = null;
+        references = false;
+        if (_pending is not null) ready = Elide(_pending, out references);
+        // Bodies completed before the batch just offered started have no frames in it or later.
+        foreach (var b in _registeredBefore) Forget(b);
+        _registeredBefore = _registeredSince;
+        _registeredSince = new();
+        _pending = frames;
+        return ready;
+    }
+
+    /// <summary>The batch still held back (at the end of the capture), elided against every body known.</summary>
+    public RecordBatch? Drain(out bool references)
+    {
+        references = false;
+        if (_pending is null) return null;
+        var ready = Elide(_pending, out references);
+        _pending = null;
+        _bodies.Clear();
+        _registeredBefore.Clear();
+        _registeredSince.Clear();
+        return ready;
+    }
+
+    private void Forget(Body b)
+    {
+        if (!_bodies.TryGetValue(b.ConnectionId, out var list)) return;
+        list.Remove(b);
+        if (list.Count == 0) _bodies.Remove(b.ConnectionId);
+    }
+
+    private RecordBatch Elide(RecordBatch batch, out bool references)
+    {
+        int n = batch.Length;
+        var ts = (TimestampArray)batch.Column(0);
+        var frameNo = (Int64Array)batch.Column(2);
+        var conn = (Int64Array)batch.Column(3);
+        var iface = (Int64Array)batch.Column(4);
+        var link = (Int64Array)batch.Column(5);
+        var origLen = (Int64Array)batch.Column(6);
+        var data = (BinaryArray)batch.Column(7);
+
+        Match[]? matches = null;
+        for (int i = 0; i < n && _bodies.Count > 0; i++)
+        {
+            if (conn.GetValue(i) is not long c || !_bodies.TryGetValue(c, out var bodies)) continue;
+            var bytes = data.GetBytes(i);
+            var status = _decoder.Decode(bytes, (LinkType)(link.GetValue(i) ?? 0), frameNo.GetValue(i) ?? 0, ts.GetValue(i) ?? 0,
+                (int)(origLen.GetValue(i) ?? 0), (int)(iface.GetValue(i) ?? 0), out var packet, out var payload);
+            if (status != DecodeStatus.Decoded || !packet.IsTcp || payload.Length < MinElidedBytes) continue;
+            // Reassembled from IP fragments: the payload is not inside this frame.
+            if (!bytes.Overlaps(payload, out int payloadStart) || payloadStart < 0 || payloadStart + payload.Length > bytes.Length) continue;
+            var source = (packet.Source, packet.SourcePort);
+            Match best = default;
+            foreach (var body in bodies)
+            {
+                if (!body.Anchored && packet.TimestampNs >= body.FirstByteNs && packet.TimestampNs <= body.LastByteNs)
+                    TryAnchor(body, packet.Sequence, payload, source);
+                if (!body.Anchored || body.Source != source) continue;
+                var m = Overlap(body, packet.Sequence, payload, payloadStart);
+                if (m.Length > best.Length) best = m;
+            }
+            if (best.Body is null) continue;
+            matches ??= new Match[n];
+            matches[i] = best;
+        }
+        references = matches is not null;
+        return Build(batch, data, matches);
+    }
+
+    /// <summary>
+    /// Finds the sequence number of the body's first byte from one frame of its connection: the body's
+    /// first bytes inside the payload (the frame where the headers end), or the payload's first bytes inside
+    /// the body (a frame in the middle). Accepted only when that frame's whole overlap is equal.
+    /// </summary>
+    private static void TryAnchor(Body body, uint sequence, ReadOnlySpan<byte> payload, (NetAddress, ushort) source)
+    {
+        if (payload.Length < AnchorBytes) return;
+        var start = body.Bytes.AsSpan(0, AnchorBytes);
+        int at = payload.IndexOf(start);
+        uint first;
+        if (at >= 0) first = unchecked(sequence + (uint)at);
+        else
+        {
+            // Scanning the body costs its length: only for the first few frames of the message.
+            if (body.Attempts >= MaxAnchorAttempts) return;
+            body.Attempts++;
+            int pos = body.Bytes.AsSpan().IndexOf(payload[..AnchorBytes]);
+            if (pos < 0) return;
+            first = unchecked(sequence - (uint)pos);
+        }
+        body.FirstSequence = first;
+        body.Source = source;
+        body.Anchored = true;
+        if (Overlap(body, sequence, payload, 0).Length < AnchorBytes) body.Anchored = false; // not this body's bytes after all
+    }
+
+    /// <summary>The equal overlap of a payload with the body, by sequence arithmetic (32-bit wrap).</summary>
+    private static Match Overlap(Body body, uint sequence, ReadOnlySpan<byte> payload, int payloadStart)
+    {
+        long rel = unchecked((int)(sequence - body.FirstSequence)); // body offset of payload[0]
+        long lo = Math.Max(0, rel), hi = Math.Min(body.Bytes.Length, rel + payload.Length);
+        if (hi - lo < MinElidedBytes) return default;
+        int len = (int)(hi - lo);
+        if (!payload.Slice((int)(lo - rel), len).SequenceEqual(body.Bytes.AsSpan((int)lo, len))) return default;
+        return new Match(body, (int)lo, payloadStart + (int)(lo - rel), len);
+    }
+
+    private RecordBatch Build(RecordBatch batch, BinaryArray data, Match[]? matches)
+    {
+        int n = batch.Length;
+        var arrays = new IArrowArray[PacketsSchema.FieldsList.Count];
+        for (int c = 0; c < FrameColumnCount; c++) arrays[c] = batch.Column(c);
+        var exchange = new Int64Array.Builder();
+        var direction = new StringArray.Builder();
+        var offset = new Int64Array.Builder();
+        var at = new Int64Array.Builder();
+        var length = new Int64Array.Builder();
+        if (matches is not null)
+        {
+            var bytes = new ArrowBuffer.Builder<byte>(data.ValueOffsets[n] - data.ValueOffsets[0]);
+            var offsets = new ArrowBuffer.Builder<int>(n + 1);
+            offsets.Append(0);
+            int total = 0;
+            for (int i = 0; i < n; i++)
+            {
+                var frame = data.GetBytes(i);
+                var m = matches[i];
+                if (m.Body is null)
+                {
+                    bytes.Append(frame);
+                    total += frame.Length;
+                    exchange.AppendNull(); direction.AppendNull(); offset.AppendNull(); at.AppendNull(); length.AppendNull();
+                }
+                else
+                {
+                    bytes.Append(frame[..m.At]);
+                    bytes.Append(frame[(m.At + m.Length)..]);
+                    total += frame.Length - m.Length;
+                    exchange.Append(m.Body.ExchangeId); direction.Append(m.Body.Direction); offset.Append(m.Offset); at.Append(m.At); length.Append(m.Length);
+                    ElidedFrames++;
+                    ElidedBytes += m.Length;
+                }
+                offsets.Append(total);
+            }
+            arrays[FrameColumnCount - 1] = new BinaryArray(BinaryType.Default, n, offsets.Build(), bytes.Build(), ArrowBuffer.Empty, 0, 0);
+        }
+        else
+        {
+            for (int i = 0; i < n; i++) { exchange.AppendNull(); direction.AppendNull(); offset.AppendNull(); at.AppendNull(); length.AppendNull(); }
+        }
+        arrays[FrameColumnCount] = exchange.Build();
+        arrays[FrameColumnCount + 1] = direction.Build();
+        arrays[FrameColumnCount + 2] = offset.Build();
+        arrays[FrameColumnCount + 3] = at.Build();
+        arrays[FrameColumnCount + 4] = length.Build();
+        return new RecordBatch(PacketsSchema, arrays, n);
+    }
+
+    private static Schema BuildFrameSchema()
+    {
+        var full = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);
+        if (full.FieldsList[FrameColumnCount - 1].Name != "data" || full.FieldsList[FrameColumnCount].Name != "body_exchange_id")
+            throw new InvalidOperationException("packets columns: the frame columns end with data, then the body_* columns");
+        var builder = new Schema.Builder();
+        for (int c = 0; c < FrameColumnCount; c++) builder.Field(full.FieldsList[c]);
+        foreach (var (k, v) in full.Metadata ?? new Dictionary<string, string>()) builder.Metadata(k, v);
+        return builder.Build();
+    }
+
+    private sealed class Body(long connectionId, long exchangeId, string direction, byte[] bytes, long firstByteNs, long lastByteNs)
+    {
+        public long FirstByteNs { get; } = firstByteNs;
+        public long LastByteNs { get; } = lastByteNs;
+        public long ConnectionId { get; } = connectionId;
+        public long ExchangeId { get; } = exchangeId;
+        public string Direction { get; } = direction;
+        public byte[] Bytes { get; } = bytes;
+        public bool Anchored { get; set; }
+        public uint FirstSequence { get; set; }
+        public (NetAddress, ushort) Source { get; set; }
+        public int Attempts { get; set; }
+    }
+
+    private readonly record struct Match(Body? Body, int Offset, int At, int Length);
+}

@@ -1,0 +1,106 @@
+using System.Text;
+using TrafficStore.Engine.Columns;
+using TrafficStore.Engine.Query;
+using TrafficStore.Engine.Segments;
+using static TrafficStore.Engine.Tests.TestData;
+
+namespace TrafficStore.Engine.Tests;
+
+/// <summary>Chunk codecs (docs/storage-format.md, "Chunk"): zstd written, LZ4 and raw still read, version-1 stores readable.</summary>
+public class ChunkCompressionTests
+{
+    public static TheoryData<string> Inputs => ["empty", "text", "random", "zeros"];
+
+    private static byte[] Input(string kind)
+    {
+        var random = new Random(5);
+        return kind switch
+        {
+            "empty" => [],
+            "text" => Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 4000).Select(i => $"GET /api/v1/items/{i % 97} HTTP/1.1\r\nHost: svc-{i % 7}\r\n\r\n"))),
+            "random" => Enumerable.Range(0, 100_000).Select(_ => (byte)random.Next(256)).ToArray(),
+            _ => new byte[70_000],
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(Inputs))]
+    public void CompressedChunkDecompressesToItsRawBytes(string kind)
+    {
+        var raw = Input(kind);
+        var destination = new byte[ChunkCompression.MaxStoredLength(raw.Length)];
+        byte compression = ChunkCompression.Compress(ColumnType.Binary, raw, destination, out var stored);
+        var back = new byte[raw.Length];
+        Assert.True(ChunkCompression.TryDecompress(compression, stored, back));
+        Assert.Equal(raw, back);
+        // Text and zeros shrink (zstd); random bytes and nothing at all are kept raw.
+        Assert.Equal(kind is "text" or "zeros" ? ChunkCompression.Zstd : ChunkCompression.None, compression);
+        if (compression == ChunkCompression.Zstd) Assert.True(stored.Length < raw.Length / 4, $"{stored.Length} of {raw.Length}");
+    }
+
+    [Fact]
+    public void Lz4ChunksOfVersionOneStillDecompress()
+    {
+        var raw = Input("text");
+        var lz4 = new byte[K4os.Compression.LZ4.LZ4Codec.MaximumOutputSize(raw.Length)];
+        int n = K4os.Compression.LZ4.LZ4Codec.Encode(raw, lz4, K4os.Compression.LZ4.LZ4Level.L00_FAST);
+        var back = new byte[raw.Length];
+        Assert.True(ChunkCompression.TryDecompress(ChunkCompression.Lz4, lz4.AsSpan(0, n), back));
+        Assert.Equal(raw, back);
+    }
+
+    [Fact]
+    public void DamagedOrUnknownChunksAreRefusedNotMisread()
+    {
+        var raw = Input("text");
+        var destination = new byte[ChunkCompression.MaxStoredLength(raw.Length)];
+        Assert.Equal(ChunkCompression.Zstd, ChunkCompression.Compress(ColumnType.Utf8, raw, destination, out var stored));
+        var damaged = stored.ToArray();
+        damaged[damaged.Length / 2] ^= 0x5A;
+        damaged[^3] ^= 0xFF; // zstd's frame checksum is off by default: also break the block structure near the end
+        var back = new byte[raw.Length];
+        bool ok = ChunkCompression.TryDecompress(ChunkCompression.Zstd, damaged, back);
+        Assert.True(!ok || !back.AsSpan().SequenceEqual(raw)); // never reported as the original (the CRC catches it first in a segment)
+        Assert.False(ChunkCompression.TryDecompress(ChunkCompression.Zstd, stored, new byte[raw.Length - 1]));
+        Assert.False(ChunkCompression.TryDecompress(9, stored, back));
+    }
+
+    /// <summary>
+    /// Fixtures/v1-store was written by the format-version-1 build (commit 6420562, before zstd) from
+    /// <see cref="QueryTests.Model"/>(1000 rows, 50 ms apart) with 300-row row groups; this build must read it.
+    /// </summary>
+    [Fact]
+    public async Task VersionOneStoreIsStillRead()
+    {
+        using var dir = new TempDir();
+        CopyDirectory(Path.Combine(AppContext.BaseDirectory, "Fixtures", "v1-store"), dir.Path);
+        var segment = Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "segments"), "*.seg", SearchOption.AllDirectories));
+        var bytes = await File.ReadAllBytesAsync(segment);
+        Assert.Equal("TSSEG001", Encoding.ASCII.GetString(bytes, 0, 8));
+        var footer = SegmentReader.ReadFooter(segment);
+        Assert.Contains(footer.Chunks.SelectMany(c => c), c => c.Compression == ChunkCompression.Lz4);
+
+        var model = QueryTests.Model(1000, 50_000_000);
+        await using var engine = TrafficStoreEngine.Open(Options(dir.Path) with { VerifyChunksOnOpen = true });
+        engine.RegisterTable(QueryTests.ConnSpec);
+        Assert.Empty(engine.Health.Quarantined);
+        var rows = await Rows(engine, new QuerySpec("conns") { OrderByTime = true });
+        Assert.Equal(model.Select(r => r.Time), rows.Select(r => (long)r["time"]!));
+        Assert.Equal(model.Select(r => r.Path), rows.Select(r => (string)r["path"]!));
+        Assert.Equal(model.Select(r => r.Rtt), rows.Select(r => (double)r["rtt"]!));
+        Assert.Equal(model.Select(r => r.End), rows.Select(r => (long?)r["end_time"]));
+        // An indexed query reads through the footer index of the old segment too.
+        var pod = await Rows(engine, new QuerySpec("conns") { Filters = [ColumnFilter.Eq("pod", "pod-3")] });
+        Assert.Equal(model.Count(r => r.Pod == "pod-3"), pod.Count);
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+}

@@ -21,6 +21,9 @@ public sealed class QueryDiagnostics
     public long UnsealedRowsScanned { get; internal set; }
     public long RowsReturned { get; internal set; }
     public bool UsedIndex { get; internal set; }
+    /// <summary>Column chunks served from the decoded-chunk cache / read from disk (decompressed and CRC-checked).</summary>
+    public int ChunksFromCache { get; internal set; }
+    public int ChunksFromDisk { get; internal set; }
     public IReadOnlyList<QueryWarning> Warnings { get { lock (_warnings) return _warnings.ToList(); } }
     internal void Warn(QueryWarning warning) { lock (_warnings) _warnings.Add(warning); }
 }

@@ -70,7 +70,7 @@ public static class FlightBenchmark
         try
         {
             Console.WriteLine($"server at {server.Address}");
-            report.Append(await ExportAsync(server.Address, tables, repeat));
+            if (repeat > 0) report.Append(await ExportAsync(server.Address, tables, repeat)); // --repeat 0: latency only
             if (queries.Count > 0) report.Append(await LatencyAsync(server.Address, queries, clientCounts, runs));
             else Console.WriteLine($"no {queriesFile}: latency part skipped");
         }

@@ -347,7 +347,7 @@ public static class StoreBenchmark
         await foreach (var b in db.Engine.QueryAsync(spec, diag)) b.Dispose();
         return $"{diag.SegmentsRead} / {diag.SegmentsConsidered} segments (index skipped {diag.SegmentsSkippedByIndex}, zone maps {diag.SegmentsSkippedByZoneMap}), " +
                $"{diag.RowGroupsRead} row groups read ({diag.RowGroupsSkipped} skipped), {diag.RowsScanned:N0} rows scanned{(diag.UsedIndex ? ", index" : "")}, " +
-               $"chunks {diag.ChunksFromDisk} from disk / {diag.ChunksFromCache} cached";
+               $"chunks {diag.ChunksFromDisk} from disk ({diag.ChunkBytesStored / 1024.0:N0} KiB stored, {diag.ChunkBytesRaw / 1024.0:N0} KiB raw) / {diag.ChunksFromCache} cached";
     }
 
     private static string Sec(long ns) => (ns / 1_000_000_000L).ToString(CultureInfo.InvariantCulture) + "." + (ns % 1_000_000_000L).ToString("D9", CultureInfo.InvariantCulture);

@@ -336,6 +336,9 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
         }
         var vector = reader.ReadChunk(column, g);
         diag.ChunksFromDisk++;
+        var info = reader.Footer.Chunks[column][g];
+        diag.ChunkBytesStored += info.StoredLength;
+        diag.ChunkBytesRaw += info.RawLength;
         if (cache.Enabled) cache.Add(reader.Footer.SegmentId, column, g, vector);
         return vector;
     }

@@ -92,7 +92,7 @@ public static class StoreBenchmark
                 TimeSpan.FromMinutes(maxMinutes), markdown is null ? null : () => File.WriteAllText(markdown, report.ToString())));
         }
         if (phases.Contains("queries"))
-            report.Append(await QueriesPhaseAsync(synthetic, StoreBenchmark.Value(args, "--store") ?? Path.Combine(storeRoot, "growth"), runs));
+            report.Append(await QueriesPhaseAsync(synthetic, StoreBenchmark.Value(args, "--store") ?? Path.Combine(storeRoot, "growth"), runs, Value(args, "--only")));
         Console.WriteLine();
         Console.WriteLine(report);
         if (markdown is not null) File.WriteAllText(markdown, report.ToString());
@@ -303,7 +303,8 @@ public static class StoreBenchmark
     /// The query part of the growth phase alone, on an existing store (e.g. the one growth left):
     /// chooses the queries afresh from its first capture, saves them, and measures them.
     /// </summary>
-    private static async Task<string> QueriesPhaseAsync(string input, string dir, int runs)
+    /// <param name="only">`--only TEXT`: time only the queries whose name contains it (queries.json is still written whole).</param>
+    private static async Task<string> QueriesPhaseAsync(string input, string dir, int runs, string? only)
     {
         var (firstNs, _) = CaptureTimeRange(input);
         long disk = Sizes.ByPart(dir).Values.Sum();
@@ -326,6 +327,7 @@ public static class StoreBenchmark
         {
             foreach (var q in queries)
             {
+                if (only is not null && !q.Name.Contains(only, StringComparison.Ordinal)) continue;
                 var (samples, rows, cpuMs) = await TimeQueryAsync(client, q.Text, runs);
                 Console.WriteLine($"    {q.Name,-26} rows {rows,7:N0}  p50 {samples.P50,8:F2} ms  p99 {samples.P99,8:F2} ms  max {samples.Max,8:F2} ms  cpu {cpuMs,7:F2} ms/query  (load {IngestBenchmark.LoadAverage()})");
                 string plan = await DiagnoseAsync(db, q.Text);

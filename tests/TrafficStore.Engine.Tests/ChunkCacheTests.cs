@@ -91,7 +91,8 @@ public class ChunkCacheTests
     public void LeastRecentlyUsedChunkIsEvictedFirst()
     {
         var vector = Columns.ColumnVector.OfLongs(Columns.ColumnType.Int64, new long[100], null, 0);
-        long entry = vector.RawBytes + 160;
+        long entry = DecodedChunkCache.SizeOf(vector);
+        Assert.Equal(8 * 100 + 160, entry);
         var cache = new DecodedChunkCache(3 * entry);
         cache.Add(1, 0, 0, vector);
         cache.Add(1, 0, 1, vector);
@@ -108,6 +109,14 @@ public class ChunkCacheTests
         Assert.Equal(0, cache.Stats.Bytes);
         cache.Add(1, 0, 4, vector); // a read that was in flight when segment 1 was removed
         Assert.False(cache.TryGet(1, 0, 4, out _));
+    }
+
+    [Fact]
+    public void BooleansAreCountedAsTheLongsThatHoldThem()
+    {
+        var bools = Columns.ColumnVector.OfLongs(Columns.ColumnType.Bool, new long[1000], null, 0);
+        Assert.Equal(8 * 1000 + 160, DecodedChunkCache.SizeOf(bools));
+        Assert.True(DecodedChunkCache.SizeOf(bools) > bools.RawBytes);
     }
 
     [Fact]

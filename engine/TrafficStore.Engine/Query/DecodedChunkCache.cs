@@ -64,7 +64,7 @@ internal sealed class DecodedChunkCache
     /// <summary>Adds a chunk that was just read and verified; evicts the least recently used chunks to stay within the capacity.</summary>
     public void Add(long segmentId, int column, int rowGroup, ColumnVector vector)
     {
-        long bytes = vector.RawBytes + EntryOverheadBytes;
+        long bytes = SizeOf(vector);
         if (bytes > CapacityBytes) return; // larger than the whole cache: not cached
         var key = new Key(segmentId, column, rowGroup);
         lock (_lock)
@@ -99,6 +99,13 @@ internal sealed class DecodedChunkCache
             }
         }
     }
+
+    /// <summary>
+    /// Memory a cached vector holds: its arrays' actual lengths (not <see cref="ColumnVector.RawBytes"/>, which
+    /// counts booleans as bits although they are held as longs) plus the entry's bookkeeping.
+    /// </summary>
+    internal static long SizeOf(ColumnVector v) =>
+        8L * v.Longs.Length + 8L * v.Doubles.Length + 4L * v.Offsets.Length + v.Bytes.Length + (v.Validity?.Length ?? 0) + EntryOverheadBytes;
 
     public ChunkCacheStats Stats
     {

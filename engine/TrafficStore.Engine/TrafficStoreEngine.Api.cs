@@ -11,7 +11,8 @@ public sealed partial class TrafficStoreEngine
     private QueryExecutor Executor => _executor ??= new QueryExecutor(this, _index, _sealer);
     private DecodedChunkCache? _chunkCache;
     /// <summary>Decoded chunks kept between queries (<see cref="StoreOptions.ChunkCacheBytes"/>; off when 0).</summary>
-    internal DecodedChunkCache ChunkCache => LazyInitializer.EnsureInitialized(ref _chunkCache, () => new DecodedChunkCache(_options.ChunkCacheBytes));
+    internal DecodedChunkCache ChunkCache =>
+        _chunkCache ?? Interlocked.CompareExchange(ref _chunkCache, new DecodedChunkCache(_options.ChunkCacheBytes), null) ?? _chunkCache!;
 
     /// <summary>
     /// Streams the rows matching <paramref name="query"/> as record batches (at most one row group or

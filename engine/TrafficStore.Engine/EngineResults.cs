@@ -26,7 +26,11 @@ public sealed record EngineStats(
     long RetentionDeletedBytes,
     long SegmentsRead,
     long RowGroupsRead,
-    long Flushes);
+    long Flushes)
+{
+    /// <summary>The decoded-chunk cache (<see cref="StoreOptions.ChunkCacheBytes"/>).</summary>
+    public Query.ChunkCacheStats ChunkCache { get; init; } = Query.ChunkCacheStats.Off;
+}
 
 /// <summary>Whether the store is serving everything it holds.</summary>
 public sealed record StoreHealth(bool Healthy, IReadOnlyList<QuarantinedSegment> Quarantined, IReadOnlyList<string> RecoveryNotes);

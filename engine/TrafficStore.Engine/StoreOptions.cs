@@ -38,6 +38,13 @@ public sealed record StoreOptions(string Directory)
     public bool VerifyChunksOnOpen { get; init; }
     /// <summary>Memory for the index's FASTER log; older postings spill to index/postings.log.</summary>
     public long IndexMemoryBytes { get; init; } = 64L << 20;
+    /// <summary>
+    /// Memory for decoded column chunks kept after a query read them (an LRU buffer pool keyed by segment,
+    /// column and row group; chunks are CRC-checked when read from disk, before they are cached). 0 (the
+    /// default) turns it off: every query decompresses and checks what it reads. Figures in
+    /// <see cref="EngineStats.ChunkCache"/>; retention and quarantine drop a segment's chunks.
+    /// </summary>
+    public long ChunkCacheBytes { get; init; }
     /// <summary>Clock for retention ages.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
     /// <summary>Receives recovery, quarantine and retention messages (bridge it to ILogger in hosts).</summary>

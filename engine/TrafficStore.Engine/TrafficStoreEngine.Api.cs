@@ -9,6 +9,10 @@ public sealed partial class TrafficStoreEngine
 {
     private QueryExecutor? _executor;
     private QueryExecutor Executor => _executor ??= new QueryExecutor(this, _index, _sealer);
+    private DecodedChunkCache? _chunkCache;
+    /// <summary>Decoded chunks kept between queries (<see cref="StoreOptions.ChunkCacheBytes"/>; off when 0).</summary>
+    internal DecodedChunkCache ChunkCache =>
+        _chunkCache ?? Interlocked.CompareExchange(ref _chunkCache, new DecodedChunkCache(_options.ChunkCacheBytes), null) ?? _chunkCache!;
 
     /// <summary>
     /// Streams the rows matching <paramref name="query"/> as record batches (at most one row group or
@@ -88,6 +92,7 @@ public sealed partial class TrafficStoreEngine
         });
         if (!removed) return false;
         _index.Remove(handle.Footer);
+        ChunkCache.Invalidate(handle.Id);
         File.Delete(handle.Path); // open readers keep their handle; the file disappears when they close
         return true;
     }
@@ -102,6 +107,7 @@ public sealed partial class TrafficStoreEngine
             return s with { Segments = segs };
         });
         _index.Remove(old.Footer);
+        ChunkCache.Invalidate(old.Id);
         foreach (var r in replacements) _index.Add(r.Footer);
         File.Delete(old.Path);
         Interlocked.Increment(ref _retentionRewrittenSegments);

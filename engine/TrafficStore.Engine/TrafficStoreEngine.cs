@@ -418,6 +418,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
                 return removed ? s with { Segments = s.Segments.Remove(footer.SegmentId) } : s;
             });
             if (removed) _index.Remove(footer);
+            ChunkCache.Invalidate(footer.SegmentId);
         }
         var target = Layout.QuarantineFile(path);
         long segmentId = StoreLayout.TryParseSegmentId(path, out var id) ? id : 0;
@@ -502,7 +503,8 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         return new EngineStats(tables, _wal.SizeBytes, _wal.Commits, _wal.LastAssignedSeq, _sealedSeq, _index.Entries, quarantined,
             Interlocked.Read(ref _retentionDeletedSegments), Interlocked.Read(ref _retentionRewrittenSegments),
             Interlocked.Read(ref _retentionDeletedRows), Interlocked.Read(ref _retentionDeletedBytes),
-            Interlocked.Read(ref _segmentsRead), Interlocked.Read(ref _rowGroupsRead), Interlocked.Read(ref _flushes));
+            Interlocked.Read(ref _segmentsRead), Interlocked.Read(ref _rowGroupsRead), Interlocked.Read(ref _flushes))
+        { ChunkCache = ChunkCache.Stats };
     }
 
     internal void CountRead(int segments, int rowGroups)

@@ -52,7 +52,9 @@ public static class FlightBenchmark
 
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {IngestBenchmark.LoadAverage()}; .NET {Environment.Version}; store {storeDir}");
         var openSw = Stopwatch.StartNew();
-        var db = TrafficDatabase.Open(storeDir);
+        long chunkCacheBytes = StoreBenchmark.ChunkCacheBytes(args);
+        var db = TrafficDatabase.Open(storeDir, new TrafficDatabaseOptions { Engine = o => o with { ChunkCacheBytes = chunkCacheBytes } });
+        Console.WriteLine($"decoded-chunk cache: {(chunkCacheBytes == 0 ? "off" : $"{chunkCacheBytes >> 20} MiB")}");
         Console.WriteLine($"store opened in {openSw.Elapsed.TotalSeconds:F1} s, {Sizes.ByPart(storeDir).Values.Sum() / 1e9:F2} GB on disk");
         var local = new LocalTrafficClient(db);
         var tokens = TokenFile.Parse($$$"""
@@ -68,7 +70,7 @@ public static class FlightBenchmark
         try
         {
             Console.WriteLine($"server at {server.Address}");
-            report.Append(await ExportAsync(server.Address, tables, repeat));
+            if (repeat > 0) report.Append(await ExportAsync(server.Address, tables, repeat)); // --repeat 0: latency only
             if (queries.Count > 0) report.Append(await LatencyAsync(server.Address, queries, clientCounts, runs));
             else Console.WriteLine($"no {queriesFile}: latency part skipped");
         }

@@ -47,10 +47,14 @@ public static class StoreBenchmark
         var checkpoints = (Value(args, "--checkpoints-gb") ?? "1,3,10").Split(',').Select(s => (long)(double.Parse(s, CultureInfo.InvariantCulture) * 1e9)).ToList();
         double maxMinutes = double.Parse(Value(args, "--max-minutes") ?? "1e9", CultureInfo.InvariantCulture);
         string? markdown = Value(args, "--markdown");
-        if (Value(args, "--row-group-max-kb") is { } kb)
+        long? rowGroupBytes = Value(args, "--row-group-max-kb") is { } kb ? long.Parse(kb, CultureInfo.InvariantCulture) * 1024 : null;
+        long chunkCacheBytes = ChunkCacheBytes(args);
+        if (rowGroupBytes is not null || chunkCacheBytes > 0)
         {
-            long bytes = long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
-            _dbOptions = new TrafficDatabaseOptions { Engine = o => o with { RowGroupMaxBytes = bytes } };
+            _dbOptions = new TrafficDatabaseOptions
+            {
+                Engine = o => o with { RowGroupMaxBytes = rowGroupBytes ?? o.RowGroupMaxBytes, ChunkCacheBytes = chunkCacheBytes },
+            };
         }
         var extra = Values(args, "--input");
         if (!args.Contains("--no-default-inputs") && phases.Contains("ingest"))
@@ -88,7 +92,7 @@ public static class StoreBenchmark
                 TimeSpan.FromMinutes(maxMinutes), markdown is null ? null : () => File.WriteAllText(markdown, report.ToString())));
         }
         if (phases.Contains("queries"))
-            report.Append(await QueriesPhaseAsync(synthetic, StoreBenchmark.Value(args, "--store") ?? Path.Combine(storeRoot, "growth"), runs));
+            report.Append(await QueriesPhaseAsync(synthetic, StoreBenchmark.Value(args, "--store") ?? Path.Combine(storeRoot, "growth"), runs, Value(args, "--only")));
         Console.WriteLine();
         Console.WriteLine(report);
         if (markdown is not null) File.WriteAllText(markdown, report.ToString());
@@ -299,13 +303,15 @@ public static class StoreBenchmark
     /// The query part of the growth phase alone, on an existing store (e.g. the one growth left):
     /// chooses the queries afresh from its first capture, saves them, and measures them.
     /// </summary>
-    private static async Task<string> QueriesPhaseAsync(string input, string dir, int runs)
+    /// <param name="only">`--only TEXT`: time only the queries whose name contains it (queries.json is still written whole).</param>
+    private static async Task<string> QueriesPhaseAsync(string input, string dir, int runs, string? only)
     {
         var (firstNs, _) = CaptureTimeRange(input);
         long disk = Sizes.ByPart(dir).Values.Sum();
         var openSw = Stopwatch.StartNew();
         await using var db = TrafficDatabase.Open(dir, _dbOptions);
-        Console.WriteLine($"== queries on {dir}: {disk / 1e9:F2} GB on disk, opened in {openSw.Elapsed.TotalSeconds:F1} s");
+        Console.WriteLine($"== queries on {dir}: {disk / 1e9:F2} GB on disk, opened in {openSw.Elapsed.TotalSeconds:F1} s; " +
+                          $"decoded-chunk cache {(db.Engine.Options.ChunkCacheBytes == 0 ? "off" : $"{db.Engine.Options.ChunkCacheBytes >> 20} MiB")}");
         var queries = await ChooseQueriesAsync(db, firstNs);
         File.WriteAllText(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dir))!, QueriesFile), JsonSerializer.Serialize(queries));
         long captured = 0;
@@ -321,6 +327,7 @@ public static class StoreBenchmark
         {
             foreach (var q in queries)
             {
+                if (only is not null && !q.Name.Contains(only, StringComparison.Ordinal)) continue;
                 var (samples, rows, cpuMs) = await TimeQueryAsync(client, q.Text, runs);
                 Console.WriteLine($"    {q.Name,-26} rows {rows,7:N0}  p50 {samples.P50,8:F2} ms  p99 {samples.P99,8:F2} ms  max {samples.Max,8:F2} ms  cpu {cpuMs,7:F2} ms/query  (load {IngestBenchmark.LoadAverage()})");
                 string plan = await DiagnoseAsync(db, q.Text);
@@ -341,7 +348,8 @@ public static class StoreBenchmark
         var diag = new TrafficStore.Engine.Query.QueryDiagnostics();
         await foreach (var b in db.Engine.QueryAsync(spec, diag)) b.Dispose();
         return $"{diag.SegmentsRead} / {diag.SegmentsConsidered} segments (index skipped {diag.SegmentsSkippedByIndex}, zone maps {diag.SegmentsSkippedByZoneMap}), " +
-               $"{diag.RowGroupsRead} row groups read ({diag.RowGroupsSkipped} skipped), {diag.RowsScanned:N0} rows scanned{(diag.UsedIndex ? ", index" : "")}";
+               $"{diag.RowGroupsRead} row groups read ({diag.RowGroupsSkipped} skipped), {diag.RowsScanned:N0} rows scanned{(diag.UsedIndex ? ", index" : "")}, " +
+               $"chunks {diag.ChunksFromDisk} from disk ({diag.ChunkBytesStored / 1024.0:N0} KiB stored, {diag.ChunkBytesRaw / 1024.0:N0} KiB raw) / {diag.ChunksFromCache} cached";
     }
 
     private static string Sec(long ns) => (ns / 1_000_000_000L).ToString(CultureInfo.InvariantCulture) + "." + (ns % 1_000_000_000L).ToString("D9", CultureInfo.InvariantCulture);
@@ -367,6 +375,10 @@ public static class StoreBenchmark
     };
 
     /// <summary>Runs a query a few times to warm up, then <paramref name="runs"/> times, reading every batch.</summary>
+    /// <summary>`--chunk-cache-mb N`: the engine's decoded-chunk cache (0, the default, = off: every query reads from disk).</summary>
+    internal static long ChunkCacheBytes(string[] args) =>
+        (long)(double.Parse(Value(args, "--chunk-cache-mb") ?? "0", CultureInfo.InvariantCulture) * (1 << 20));
+
     internal static async Task<(LatencySamples Samples, long Rows, double CpuMsPerQuery)> TimeQueryAsync(ITrafficClient client, string query, int runs)
     {
         long rows = 0;

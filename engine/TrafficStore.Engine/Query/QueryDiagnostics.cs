@@ -21,6 +21,12 @@ public sealed class QueryDiagnostics
     public long UnsealedRowsScanned { get; internal set; }
     public long RowsReturned { get; internal set; }
     public bool UsedIndex { get; internal set; }
+    /// <summary>Column chunks served from the decoded-chunk cache / read from disk (decompressed and CRC-checked).</summary>
+    public int ChunksFromCache { get; internal set; }
+    public int ChunksFromDisk { get; internal set; }
+    /// <summary>Stored (compressed) and decoded bytes of the chunks read from disk.</summary>
+    public long ChunkBytesStored { get; internal set; }
+    public long ChunkBytesRaw { get; internal set; }
     public IReadOnlyList<QueryWarning> Warnings { get { lock (_warnings) return _warnings.ToList(); } }
     internal void Warn(QueryWarning warning) { lock (_warnings) _warnings.Add(warning); }
 }

@@ -52,8 +52,28 @@ internal sealed class QueryPlan
     /// <summary>The chunk of a table column in a segment, or null if the segment predates the column.</summary>
     public ChunkInfo? Chunk(SegmentFooter footer, int tableColumn, int g)
     {
-        int c = footer.ColumnIndex(Schema.Columns[tableColumn].Name);
+        int c = FooterColumn(footer, tableColumn);
         return c < 0 ? null : footer.Chunks[c][g];
+    }
+
+    // Planning checks every row group of every segment in range, a few columns each: resolve a table
+    // column's footer index (a name search) once per segment rather than per row group and check.
+    // A plan is used by one query at a time, so this needs no lock.
+    private SegmentFooter? _mappedFooter;
+    private int[] _footerColumns = [];
+    private const int Unresolved = -2;
+
+    private int FooterColumn(SegmentFooter footer, int tableColumn)
+    {
+        if (!ReferenceEquals(footer, _mappedFooter))
+        {
+            if (_footerColumns.Length != Schema.Count) _footerColumns = new int[Schema.Count];
+            Array.Fill(_footerColumns, Unresolved);
+            _mappedFooter = footer;
+        }
+        int c = _footerColumns[tableColumn];
+        if (c == Unresolved) _footerColumns[tableColumn] = c = footer.ColumnIndex(Schema.Columns[tableColumn].Name);
+        return c;
     }
 
     /// <summary>Rows (indices) of a block that match the time window, as-of and every filter.</summary>

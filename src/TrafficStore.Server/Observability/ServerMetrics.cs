@@ -106,6 +106,17 @@ public sealed class ServerMetrics
                 Line("trafficstore_store_rows", t.Rows, $"table=\"{t.Table}\"");
             Metric("trafficstore_wal_bytes", "gauge", "Bytes of write-ahead log not yet sealed.");
             Line("trafficstore_wal_bytes", stats.WalBytes);
+            var cache = stats.ChunkCache;
+            Metric("trafficstore_chunk_cache_bytes", "gauge", "Bytes of decoded column chunks held by the query cache (StoreOptions.ChunkCacheBytes; 0 when off).");
+            Line("trafficstore_chunk_cache_bytes", cache.Bytes);
+            Metric("trafficstore_chunk_cache_capacity_bytes", "gauge", "Capacity of the decoded-chunk cache (0 = off).");
+            Line("trafficstore_chunk_cache_capacity_bytes", cache.CapacityBytes);
+            Metric("trafficstore_chunk_cache_hits_total", "counter", "Column chunks served from the decoded-chunk cache.");
+            Line("trafficstore_chunk_cache_hits_total", cache.Hits);
+            Metric("trafficstore_chunk_cache_misses_total", "counter", "Column chunks read from disk (decompressed and CRC-checked) with the cache on.");
+            Line("trafficstore_chunk_cache_misses_total", cache.Misses);
+            Metric("trafficstore_chunk_cache_evictions_total", "counter", "Chunks evicted to stay within the cache capacity.");
+            Line("trafficstore_chunk_cache_evictions_total", cache.Evictions);
             Metric("trafficstore_retention_deleted_segments_total", "counter", "Segments deleted by retention.");
             Line("trafficstore_retention_deleted_segments_total", stats.RetentionDeletedSegments);
             Metric("trafficstore_retention_deleted_rows_total", "counter", "Rows deleted by retention.");

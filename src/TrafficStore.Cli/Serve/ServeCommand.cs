@@ -32,12 +32,17 @@ public static class ServeCommand
         var cert = new Option<string>("--tls-cert") { Description = "PEM certificate: serve TLS (needs --tls-key)." };
         var key = new Option<string>("--tls-key") { Description = "PEM private key of --tls-cert." };
         var demo = new Option<bool>("--demo") { Description = "First fill the store with generated demo traffic (once), then serve it." };
+        var cache = new Option<int>("--cache-mb")
+        {
+            Description = "Memory for decoded column chunks kept between queries (repeated and concurrent queries skip decompression; 0 turns it off).",
+            DefaultValueFactory = _ => ServeSettings.DefaultChunkCacheMb,
+        };
         var logFormat = new Option<string>("--log-format") { Description = "Log lines: json (structured) or text.", DefaultValueFactory = _ => "json" };
         logFormat.AcceptOnlyFromAmong("json", "text");
 
         var command = new Command("serve", "Serve a store over Arrow Flight (queries, time travel, ingest from agents, admin).")
         {
-            store, listen, tokens, cert, key, demo, logFormat,
+            store, listen, tokens, cert, key, demo, cache, logFormat,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings
         {
@@ -47,6 +52,7 @@ public static class ServeCommand
             TlsCertificate = parse.GetValue(cert),
             TlsKey = parse.GetValue(key),
             Demo = parse.GetValue(demo),
+            ChunkCacheMb = parse.GetValue(cache),
             JsonLogs = parse.GetValue(logFormat) == "json",
         }, stdout, stderr, ct));
         return command;
@@ -82,7 +88,13 @@ public static class ServeCommand
         }
 
         TrafficDatabase db;
-        try { db = TrafficDatabase.Open(settings.StoreDirectory); }
+        if (settings.ChunkCacheMb < 0)
+        {
+            stderr.WriteLine("trafficstore serve: --cache-mb must be 0 or more");
+            return CliApp.ExitUsage;
+        }
+        long cacheBytes = (long)settings.ChunkCacheMb << 20;
+        try { db = TrafficDatabase.Open(settings.StoreDirectory, new TrafficDatabaseOptions { Engine = o => o with { ChunkCacheBytes = cacheBytes } }); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             stderr.WriteLine($"trafficstore serve: cannot open the store {settings.StoreDirectory}: {e.Message}");
@@ -174,6 +186,9 @@ public sealed record ServeSettings
     public string? TlsCertificate { get; init; }
     public string? TlsKey { get; init; }
     public bool Demo { get; init; }
+    /// <summary>A server answers the same dashboards' queries again and again: keep 256 MiB of decoded chunks by default.</summary>
+    public const int DefaultChunkCacheMb = 256;
+    public int ChunkCacheMb { get; init; } = DefaultChunkCacheMb;
     public bool JsonLogs { get; init; } = true;
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
 }

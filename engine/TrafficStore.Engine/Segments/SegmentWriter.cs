@@ -188,6 +188,15 @@ internal sealed class SegmentWriter : IDisposable
     /// </summary>
     public bool SyncDirectory { get; init; } = true;
 
+    /// <summary>
+    /// Whether <see cref="Finish"/> leaves the fsync'd file at <see cref="TempPath"/> instead of renaming it
+    /// into place. A bulk load seals several segments as one unit: it renames them all itself once a
+    /// commit record lists them (see <c>TrafficStoreEngine.BulkLoad</c>).
+    /// </summary>
+    public bool DeferRename { get; init; }
+
+    public string TempPath => _tempPath;
+
     /// <summary>Writes footer and trailer, fsyncs, and renames the file into place.</summary>
     public (SegmentFooter Footer, long FileBytes) Finish()
     {
@@ -232,9 +241,10 @@ internal sealed class SegmentWriter : IDisposable
         _file.Flush(flushToDisk: true);
         long bytes = _file.Length;
         _file.Dispose();
+        _finished = true;
+        if (DeferRename) return (footer, bytes);
         File.Move(_tempPath, _finalPath, overwrite: true);
         if (SyncDirectory) DirectorySync.Fsync(Path.GetDirectoryName(_finalPath)!);
-        _finished = true;
         return (footer, bytes);
     }
 

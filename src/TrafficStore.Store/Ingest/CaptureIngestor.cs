@@ -1,6 +1,7 @@
 using System.Text;
 using System.Threading.Channels;
 using Apache.Arrow;
+using TrafficStore.Engine;
 using TrafficStore.Ingest.Capture;
 using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
@@ -33,11 +34,25 @@ public sealed record CaptureIngestOptions
     public ProtocolSetOptions? Protocols { get; init; }
     public IngestOptions? Pipeline { get; init; }
     public CaptureFileOptions? CaptureFile { get; init; }
+    /// <summary>
+    /// Load the rows as a bulk load (<see cref="TrafficStore.Engine.BulkLoad"/>: no WAL, sealed straight into
+    /// segments on a second task) — the default, for captures read to their end. False appends every batch
+    /// through the WAL (each batch durable and visible as soon as it is appended).
+    /// </summary>
+    public bool BulkLoad { get; init; } = true;
+    /// <summary>
+    /// With <see cref="BulkLoad"/>: called after each durable seal with the rows of each table acknowledged
+    /// so far (they survive kill -9 and are visible to queries); the returned summary covers everything.
+    /// </summary>
+    public Action<IngestAcknowledged>? Acknowledged { get; init; }
     /// <summary>Called about every 64k frames with frames read and the file offset reached.</summary>
     public Action<IngestProgress>? Progress { get; init; }
 }
 
 public readonly record struct IngestProgress(string Source, long Frames, long Offset, long? Length);
+
+/// <summary>Rows of <see cref="Table"/> durable so far in a bulk-loaded ingest (<see cref="CaptureIngestOptions.Acknowledged"/>).</summary>
+public readonly record struct IngestAcknowledged(long CaptureId, string Table, long Rows);
 
 /// <summary>What one ingest run stored.</summary>
 public sealed record IngestSummary(
@@ -94,10 +109,29 @@ public sealed class CaptureIngestor
             SingleReader = true,
             SingleWriter = true,
         });
+        // The appender converts and hands batches to the engine on another thread than the pipeline;
+        // with a bulk load, sealing (compression, writes, fsync) runs on a third task.
+        var acknowledged = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using var bulk = _options.BulkLoad
+            ? _db.Engine.BeginBulkLoad(new BulkLoadOptions
+            {
+                Sealed = s =>
+                {
+                    long rows;
+                    lock (acknowledged) acknowledged[s.Table] = rows = acknowledged.GetValueOrDefault(s.Table) + s.Rows;
+                    _options.Acknowledged?.Invoke(new IngestAcknowledged(captureId, s.Table, rows));
+                },
+            })
+            : null;
         var appender = Task.Run(async () =>
         {
             await foreach (var (table, batch) in queue.Reader.ReadAllAsync(ct).ConfigureAwait(false))
-                await _db.Engine.AppendAsync(table, batch, ct).ConfigureAwait(false);
+            {
+                if (bulk is not null) await bulk.AddAsync(table, batch, ct).ConfigureAwait(false);
+                else await _db.Engine.AppendAsync(table, batch, ct).ConfigureAwait(false);
+            }
+            // Everything read is durable (and visible) before the summary says it is stored.
+            if (bulk is not null) await bulk.CompleteAsync(ct).ConfigureAwait(false);
         }, ct);
 
         Run run;

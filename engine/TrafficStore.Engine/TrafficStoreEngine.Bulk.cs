@@ -6,6 +6,9 @@ namespace TrafficStore.Engine;
 
 public sealed partial class TrafficStoreEngine
 {
+    /// <summary>fsyncs mostly wait on the disk: more of them in flight than cores.</summary>
+    private static readonly ParallelOptions FsyncOptions = new() { MaxDegreeOfParallelism = 16 };
+
     /// <summary>
     /// Starts a bulk load: rows appended to it skip the WAL and are sealed straight into segments
     /// (see <see cref="BulkLoad"/> for when they are acknowledged). For loading a capture file; small
@@ -32,9 +35,9 @@ public sealed partial class TrafficStoreEngine
     /// <summary>
     /// Seals one bulk-load unit of a table and makes it durable and visible. The commit protocol:
     /// <list type="number">
-    /// <item>every segment is written under its temp name and fsync'd (<see cref="SegmentSealer.SealUncommitted"/>);</item>
+    /// <item>every segment is written under its temp name (<see cref="SegmentSealer.SealUncommitted"/>), then all are fsync'd;</item>
     /// <item>a commit record listing their final paths is written, fsync'd and renamed into place, and the WAL directory is fsync'd — the commit point;</item>
-    /// <item>each temp file is renamed to its final name, each segment directory fsync'd once, the commit record deleted.</item>
+    /// <item>each temp file is renamed to its final name, each segment directory (and its table directory) fsync'd once, the commit record deleted.</item>
     /// </list>
     /// A crash before the commit point leaves only temp files (deleted on open: none of these rows was
     /// acknowledged); after it, open finishes the renames from the record. So a unit is all or nothing.
@@ -46,6 +49,13 @@ public sealed partial class TrafficStoreEngine
         var record = Layout.BulkCommitFile(sealedSegments[0].Handle.Id);
         try
         {
+            // A sparse capture gives one segment per table and minute it touches (thousands for a capture
+            // spanning days): fsync them concurrently, so the file system commits its journal for many at once.
+            Parallel.ForEach(sealedSegments, FsyncOptions, s =>
+            {
+                using var file = new FileStream(s.TempPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1);
+                file.Flush(flushToDisk: true);
+            });
             var text = new StringBuilder();
             foreach (var (handle, _) in sealedSegments) text.Append(Path.GetRelativePath(Layout.Root, handle.Path)).Append('\n');
             var temp = StoreLayout.TempFileFor(record);
@@ -64,8 +74,10 @@ public sealed partial class TrafficStoreEngine
         }
         // Committed: from here on a failure is finished by the next open, never undone.
         foreach (var (handle, temp) in sealedSegments) File.Move(temp, handle.Path, overwrite: true);
-        foreach (var dir in sealedSegments.Select(s => Path.GetDirectoryName(s.Handle.Path)!).Distinct(StringComparer.Ordinal))
-            DirectorySync.Fsync(dir);
+        // Each partition directory (the renames) and its table directory (a partition directory may be new).
+        var directories = sealedSegments.Select(s => Path.GetDirectoryName(s.Handle.Path)!).Distinct(StringComparer.Ordinal).ToList();
+        directories.AddRange(directories.Select(d => Path.GetDirectoryName(d)!).Distinct(StringComparer.Ordinal).ToList());
+        Parallel.ForEach(directories, FsyncOptions, DirectorySync.Fsync);
         File.Delete(record);
 
         // Visible to queries only now that the unit is durable (queries never see rows that a crash could take away).

@@ -371,6 +371,58 @@ internal sealed class ColumnVector
         return OfLongs(type, longs, validity, nulls);
     }
 
+    /// <summary>
+    /// The rows <c>refs[start .. start+count)</c> of several vectors of one type, in that order, in a single
+    /// copy; a ref is <c>(source index &lt;&lt; 32) | row</c>. A bulk seal builds the row groups of rows that
+    /// arrived out of time order this way, instead of concatenating, sorting and slicing them.
+    /// </summary>
+    public static ColumnVector Gather(ColumnType type, IReadOnlyList<ColumnVector> sources, long[] refs, int start, int count)
+    {
+        byte[]? validity = null;
+        int nulls = 0;
+        for (int i = 0; i < count; i++)
+        {
+            long x = refs[start + i];
+            if (!sources[(int)(x >> 32)].IsNull((int)x)) continue;
+            validity ??= AllValid(count);
+            validity[i >> 3] &= (byte)~(1 << (i & 7));
+            nulls++;
+        }
+        if (ColumnTypes.IsBytes(type))
+        {
+            long total = 0;
+            for (int i = 0; i < count; i++)
+            {
+                long x = refs[start + i];
+                var v = sources[(int)(x >> 32)];
+                total += v.Offsets[(int)x + 1] - v.Offsets[(int)x];
+            }
+            var data = new byte[checked((int)total)];
+            var offsets = new int[count + 1];
+            int pos = 0;
+            for (int i = 0; i < count; i++)
+            {
+                long x = refs[start + i];
+                var v = sources[(int)(x >> 32)];
+                int from = v.Offsets[(int)x], len = v.Offsets[(int)x + 1] - from;
+                offsets[i] = pos;
+                System.Array.Copy(v.Bytes, from, data, pos, len);
+                pos += len;
+            }
+            offsets[count] = pos;
+            return OfBytes(type, offsets, data, validity, nulls);
+        }
+        if (type == ColumnType.Double)
+        {
+            var values = new double[count];
+            for (int i = 0; i < count; i++) { long x = refs[start + i]; values[i] = sources[(int)(x >> 32)].Doubles[(int)x]; }
+            return OfDoubles(values, validity, nulls);
+        }
+        var longs = new long[count];
+        for (int i = 0; i < count; i++) { long x = refs[start + i]; longs[i] = sources[(int)(x >> 32)].Longs[(int)x]; }
+        return OfLongs(type, longs, validity, nulls);
+    }
+
     /// <summary>The rows <c>[start, start+count)</c> of this vector.</summary>
     public ColumnVector Slice(int start, int count)
     {

@@ -53,7 +53,7 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
 
     /// <summary>
     /// The bulk-load seal: writes <paramref name="blocks"/> (appended in this order) as segments, one or more
-    /// per partition, each fsync'd but left under its temp name (<see cref="SegmentWriter.DeferRename"/>):
+    /// per partition, left under its temp name and not yet fsync'd (<see cref="SegmentWriter.DeferRename"/>):
     /// the caller commits them as one unit. Rows already in time order (the usual case for a capture) are
     /// cut into row groups straight from the blocks, one copy per row group; otherwise they are sorted
     /// first. All or nothing: on failure the temp files written so far are deleted.
@@ -63,16 +63,6 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
         var schema = table.Schema;
         int timeIndex = schema.IndexOf(table.TimeColumn);
         var parts = blocks.Select(b => b.Conform(schema)).Where(b => b.Length > 0).ToList();
-        if (!InTimeOrder(parts, timeIndex))
-        {
-            var all = RowBlock.Concat(schema, parts);
-            var time = all.Columns[timeIndex].Longs;
-            var keys = new long[all.Length];
-            var order = new int[all.Length];
-            for (int i = 0; i < order.Length; i++) { keys[i] = time[i]; order[i] = i; }
-            Array.Sort(keys, order); // not stable, like Seal: rows of equal time have no defined order
-            parts = [all.Select(order, order.Length)];
-        }
 
         var result = new List<(SegmentHandle, string)>();
         SegmentWriter? writer = null;
@@ -80,7 +70,27 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
         long writerPartition = 0;
         long fixedPerRow = schema.Columns.Where(c => !ColumnTypes.IsBytes(c.Type)).Sum(c => c.Type == ColumnType.Bool ? 1 : 8);
         int[] byteColumns = Enumerable.Range(0, schema.Count).Where(c => ColumnTypes.IsBytes(schema.Columns[c].Type)).ToArray();
+        long RowBytes(RowBlock block, int row)
+        {
+            long bytes = fixedPerRow;
+            foreach (int c in byteColumns) bytes += block.Columns[c].Offsets[row + 1] - block.Columns[c].Offsets[row];
+            return bytes;
+        }
         try
+        {
+            if (InTimeOrder(parts, timeIndex)) SealInOrder();
+            else SealSorted();
+            if (writer is not null) Finish();
+            return result;
+        }
+        catch
+        {
+            writer?.Dispose();
+            foreach (var (_, temp) in result) File.Delete(temp);
+            throw;
+        }
+
+        void SealInOrder()
         {
             int b = 0, r = 0;
             var pieces = new List<(RowBlock, int, int)>();
@@ -98,8 +108,7 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                     int start = r;
                     while (r < block.Length && total < options.RowGroupRows && bytes < options.RowGroupMaxBytes && PartitionOf(time[r]) == partition)
                     {
-                        bytes += fixedPerRow;
-                        foreach (int c in byteColumns) bytes += block.Columns[c].Offsets[r + 1] - block.Columns[c].Offsets[r];
+                        bytes += RowBytes(block, r);
                         r++;
                         total++;
                     }
@@ -107,31 +116,65 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                     if (r < block.Length) break;
                     b++;
                     r = 0;
+                    // A block of at least half a row group ends its row group: an appender that sends blocks
+                    // of about a row group (the capture ingestor's packets) then has each block stored as is,
+                    // without copying it into a new row group; small blocks are still gathered.
+                    if (bytes * 2 >= options.RowGroupMaxBytes || total * 2 >= options.RowGroupRows) break;
                 }
-
-                if (writer is not null && writerPartition != partition) Finish();
-                if (writer is null)
-                {
-                    long id = nextSegmentId();
-                    path = layout.SegmentFile(table.Name, partition, id);
-                    writerPartition = partition;
-                    writer = new SegmentWriter(path, schema, table.TimeColumn, table.IndexedColumns, id, partition, flushSeq: 0)
-                    {
-                        TableName = table.Name,
-                        DeferRename = true,
-                    };
-                }
-                writer.AddRowGroup(RowBlock.FromRanges(schema, pieces));
-                if (writer.Position >= options.MaxSegmentBytes) Finish();
+                AddRowGroup(partition, RowBlock.FromRanges(schema, pieces));
             }
-            if (writer is not null) Finish();
-            return result;
         }
-        catch
+
+        void SealSorted()
         {
-            writer?.Dispose();
-            foreach (var (_, temp) in result) File.Delete(temp);
-            throw;
+            // Rows out of time order (tables whose rows are emitted when a connection or exchange ends): sort
+            // references to them and gather each row group straight from the blocks — one copy, instead of
+            // concatenating everything, copying it in sorted order and copying each row group out of that.
+            int n = parts.Sum(p => p.Length);
+            var keys = new long[n];
+            var refs = new long[n];
+            int at = 0;
+            for (int b = 0; b < parts.Count; b++)
+            {
+                var time = parts[b].Columns[timeIndex].Longs;
+                for (int r = 0; r < parts[b].Length; r++, at++)
+                {
+                    keys[at] = time[r];
+                    refs[at] = ((long)b << 32) | (uint)r;
+                }
+            }
+            Array.Sort(keys, refs); // not stable, like Seal: rows of equal time have no defined order
+            int i = 0;
+            while (i < n)
+            {
+                long partition = PartitionOf(keys[i]);
+                int start = i;
+                long bytes = 0;
+                while (i < n && i - start < options.RowGroupRows && bytes < options.RowGroupMaxBytes && PartitionOf(keys[i]) == partition)
+                {
+                    bytes += RowBytes(parts[(int)(refs[i] >> 32)], (int)refs[i]);
+                    i++;
+                }
+                AddRowGroup(partition, RowBlock.Gather(schema, parts, refs, start, i - start));
+            }
+        }
+
+        void AddRowGroup(long partition, RowBlock rows)
+        {
+            if (writer is not null && writerPartition != partition) Finish();
+            if (writer is null)
+            {
+                long id = nextSegmentId();
+                path = layout.SegmentFile(table.Name, partition, id);
+                writerPartition = partition;
+                writer = new SegmentWriter(path, schema, table.TimeColumn, table.IndexedColumns, id, partition, flushSeq: 0)
+                {
+                    TableName = table.Name,
+                    DeferRename = true,
+                };
+            }
+            writer.AddRowGroup(rows);
+            if (writer.Position >= options.MaxSegmentBytes) Finish();
         }
 
         void Finish()

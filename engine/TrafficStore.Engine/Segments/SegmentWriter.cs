@@ -189,9 +189,10 @@ internal sealed class SegmentWriter : IDisposable
     public bool SyncDirectory { get; init; } = true;
 
     /// <summary>
-    /// Whether <see cref="Finish"/> leaves the fsync'd file at <see cref="TempPath"/> instead of renaming it
-    /// into place. A bulk load seals several segments as one unit: it renames them all itself once a
-    /// commit record lists them (see <c>TrafficStoreEngine.BulkLoad</c>).
+    /// Whether <see cref="Finish"/> leaves the file at <see cref="TempPath"/>, not yet fsync'd, instead of
+    /// syncing it and renaming it into place. A bulk load seals many segments as one unit: it fsyncs them
+    /// all at once (concurrent fsyncs share journal commits), then renames them once a commit record
+    /// lists them (see <c>TrafficStoreEngine.SealBulkAsync</c>).
     /// </summary>
     public bool DeferRename { get; init; }
 
@@ -238,7 +239,7 @@ internal sealed class SegmentWriter : IDisposable
         trailer.WriteInt32(SegmentFooter.FormatVersion);
         trailer.WriteBytes(TrailerMagic);
         _file.Write(trailer.WrittenSpan);
-        _file.Flush(flushToDisk: true);
+        _file.Flush(flushToDisk: !DeferRename);
         long bytes = _file.Length;
         _file.Dispose();
         _finished = true;

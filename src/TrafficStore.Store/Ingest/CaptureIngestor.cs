@@ -198,6 +198,7 @@ public sealed class CaptureIngestor
         private readonly ConnectionEnricher? _enricher;
         private readonly Dictionary<long, (IngestIdentity Client, IngestIdentity Server)> _identities = new();
         private readonly PacketBatchBuilder _packets = new();
+        private readonly long _packetBatchBytes;
         private readonly ConnectionTimeline _timeline;
         private readonly RowBuffer<Stored<ConnectionRecord>> _connections;
         private readonly RowBuffer<Stored<HttpExchange>> _http;
@@ -215,6 +216,13 @@ public sealed class CaptureIngestor
             _out = output;
             _ct = ct;
             if (owner._options.Identities is { } map) _enricher = new ConnectionEnricher(map);
+            // Packets go in batches just under one row group of the engine (a frame is at most 64 KiB), so a
+            // bulk load stores each batch as one row group without copying it again (SegmentSealer.SealUncommitted).
+            var engineOptions = owner._db.Engine.Options;
+            _packetBatchBytes = owner._options.BulkLoad
+                ? Math.Min(Math.Max(engineOptions.RowGroupMaxBytes - (70L << 10), 256L << 10), owner._options.BatchBytes)
+                : owner._options.BatchBytes;
+            _packets.ExpectedDataBytes = (int)Math.Min(_packetBatchBytes, 64L << 20);
             int rows = owner._options.BatchRows;
             long bytes = owner._options.BatchBytes;
             _connections = new(TrafficTables.ConnectionsDefinition, rows, bytes, Send);
@@ -265,7 +273,7 @@ public sealed class CaptureIngestor
                     if (connectionId >= 0) _timeline.Add(packet, connectionId);
                 }
                 _packets.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null);
-                if (_packets.Count >= options.BatchRows || _packets.DataBytes >= options.BatchBytes) SendPackets();
+                if (_packets.Count >= options.BatchRows || _packets.RawBytes >= _packetBatchBytes) SendPackets();
                 if ((frames & (ProgressInterval - 1)) == 0)
                 {
                     options.Progress?.Invoke(new IngestProgress(_source, frames, frame.FileOffset, _length));

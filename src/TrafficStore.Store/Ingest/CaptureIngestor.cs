@@ -76,8 +76,10 @@ public sealed record IngestSummary(
 /// appends its rows to a <see cref="TrafficDatabase"/>: connections, http, dns, tls, payloads,
 /// packets, connection_timeline and a capture_stats row. Rows are appended in bounded batches while
 /// the capture is read, so memory does not grow with the capture (except the pipeline's own
-/// per-connection state). A capture that cannot be read to its end keeps everything before the
-/// error; the summary and capture_stats say where it stopped.
+/// per-connection state). By default the rows go through an engine bulk load (no WAL; see
+/// <see cref="CaptureIngestOptions.BulkLoad"/> and docs/engine.md "Bulk load"): the returned summary
+/// means every row it counts is durable. A capture that cannot be read to its end keeps everything
+/// before the error; the summary and capture_stats say where it stopped.
 /// </summary>
 public sealed class CaptureIngestor
 {

@@ -11,6 +11,7 @@ namespace TrafficStore.Engine;
 /// root/retention.json                   retention policies
 /// root/wal/{firstSeq:D20}.wal           write-ahead log files
 /// root/wal/checkpoint                   highest WAL sequence number sealed into segments
+/// root/wal/{firstSegmentId:D12}.bulk    commit record of one bulk-load seal (its segments' paths), while they are renamed
 /// root/segments/{table}/{partition}/{segmentId:D12}.seg   sealed segments (partition = yyyyMMddTHHmmssZ)
 /// root/quarantine/                      segments that failed a checksum, with a .reason.txt each
 /// root/index/postings.log               FASTER hybrid log of the index (rebuilt from footers on open)
@@ -38,6 +39,12 @@ public sealed class StoreLayout
     public string IndexDirectory => Path.Combine(Root, "index");
 
     public string WalFile(long firstSeq) => Path.Combine(WalDirectory, firstSeq.ToString("D20", CultureInfo.InvariantCulture) + WalExtension);
+
+    public const string BulkCommitExtension = ".bulk";
+
+    /// <summary>The commit record of a bulk-load seal whose first segment is <paramref name="firstSegmentId"/>.</summary>
+    public string BulkCommitFile(long firstSegmentId) =>
+        Path.Combine(WalDirectory, firstSegmentId.ToString("D12", CultureInfo.InvariantCulture) + BulkCommitExtension);
 
     public string TableDirectory(string table) => Path.Combine(SegmentsDirectory, table);
 

@@ -98,6 +98,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
 
     private long Recover()
     {
+        FinishBulkCommits(); // before the temp sweep: a committed bulk unit's segments are still temp files
         foreach (var temp in Directory.EnumerateFiles(Layout.Root, "*" + StoreLayout.TempExtension, SearchOption.AllDirectories))
         {
             File.Delete(temp); // an interrupted write; the real file (if any) is intact

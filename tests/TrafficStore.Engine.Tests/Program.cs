@@ -10,6 +10,8 @@ public static class Program
     {
         if (args.Length == 3 && args[0] == "crash-writer")
             return await CrashWriter.RunAsync(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+        if (args.Length == 3 && args[0] == "bulk-crash-writer")
+            return await CrashWriter.RunBulkAsync(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
         Console.Error.WriteLine("usage: TrafficStore.Engine.Tests crash-writer DIR SEED (run the tests with dotnet test)");
         return 2;
     }

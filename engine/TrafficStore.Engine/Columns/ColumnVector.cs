@@ -311,6 +311,118 @@ internal sealed class ColumnVector
         return order is null ? joined : joined.Select(order, order.Length);
     }
 
+    /// <summary>
+    /// The rows of several ranges <c>[Start, Start+Count)</c> of vectors of one type, one after another, in a
+    /// single copy: a bulk seal builds each row group this way straight from the appended blocks, without
+    /// first concatenating everything and then slicing it.
+    /// </summary>
+    public static ColumnVector ConcatRanges(ColumnType type, IReadOnlyList<(ColumnVector Vector, int Start, int Count)> ranges)
+    {
+        if (ranges.Count == 1 && ranges[0].Start == 0 && ranges[0].Count == ranges[0].Vector.Length) return ranges[0].Vector;
+        int total = 0, nulls = 0;
+        foreach (var (v, start, count) in ranges)
+        {
+            total += count;
+            if (v.NullCount > 0)
+                for (int r = start; r < start + count; r++)
+                    if (v.IsNull(r)) nulls++;
+        }
+        byte[]? validity = null;
+        if (nulls > 0)
+        {
+            validity = AllValid(total);
+            int at = 0;
+            foreach (var (v, start, count) in ranges)
+            {
+                if (v.NullCount > 0)
+                    for (int r = 0; r < count; r++)
+                        if (v.IsNull(start + r)) validity[(at + r) >> 3] &= (byte)~(1 << ((at + r) & 7));
+                at += count;
+            }
+        }
+        if (ColumnTypes.IsBytes(type))
+        {
+            long bytes = 0;
+            foreach (var (v, start, count) in ranges) bytes += v.Offsets[start + count] - v.Offsets[start];
+            var data = new byte[checked((int)bytes)];
+            var offsets = new int[total + 1];
+            int at = 0, pos = 0;
+            foreach (var (v, start, count) in ranges)
+            {
+                int baseOffset = v.Offsets[start], len = v.Offsets[start + count] - baseOffset;
+                System.Array.Copy(v.Bytes, baseOffset, data, pos, len);
+                for (int r = 0; r < count; r++) offsets[at + r] = pos + v.Offsets[start + r] - baseOffset;
+                at += count;
+                pos += len;
+            }
+            offsets[total] = pos;
+            return OfBytes(type, offsets, data, validity, nulls);
+        }
+        if (type == ColumnType.Double)
+        {
+            var values = new double[total];
+            int at = 0;
+            foreach (var (v, start, count) in ranges) { System.Array.Copy(v.Doubles, start, values, at, count); at += count; }
+            return OfDoubles(values, validity, nulls);
+        }
+        var longs = new long[total];
+        int to = 0;
+        foreach (var (v, start, count) in ranges) { System.Array.Copy(v.Longs, start, longs, to, count); to += count; }
+        return OfLongs(type, longs, validity, nulls);
+    }
+
+    /// <summary>
+    /// The rows <c>refs[start .. start+count)</c> of several vectors of one type, in that order, in a single
+    /// copy; a ref is <c>(source index &lt;&lt; 32) | row</c>. A bulk seal builds the row groups of rows that
+    /// arrived out of time order this way, instead of concatenating, sorting and slicing them.
+    /// </summary>
+    public static ColumnVector Gather(ColumnType type, IReadOnlyList<ColumnVector> sources, long[] refs, int start, int count)
+    {
+        byte[]? validity = null;
+        int nulls = 0;
+        for (int i = 0; i < count; i++)
+        {
+            long x = refs[start + i];
+            if (!sources[(int)(x >> 32)].IsNull((int)x)) continue;
+            validity ??= AllValid(count);
+            validity[i >> 3] &= (byte)~(1 << (i & 7));
+            nulls++;
+        }
+        if (ColumnTypes.IsBytes(type))
+        {
+            long total = 0;
+            for (int i = 0; i < count; i++)
+            {
+                long x = refs[start + i];
+                var v = sources[(int)(x >> 32)];
+                total += v.Offsets[(int)x + 1] - v.Offsets[(int)x];
+            }
+            var data = new byte[checked((int)total)];
+            var offsets = new int[count + 1];
+            int pos = 0;
+            for (int i = 0; i < count; i++)
+            {
+                long x = refs[start + i];
+                var v = sources[(int)(x >> 32)];
+                int from = v.Offsets[(int)x], len = v.Offsets[(int)x + 1] - from;
+                offsets[i] = pos;
+                System.Array.Copy(v.Bytes, from, data, pos, len);
+                pos += len;
+            }
+            offsets[count] = pos;
+            return OfBytes(type, offsets, data, validity, nulls);
+        }
+        if (type == ColumnType.Double)
+        {
+            var values = new double[count];
+            for (int i = 0; i < count; i++) { long x = refs[start + i]; values[i] = sources[(int)(x >> 32)].Doubles[(int)x]; }
+            return OfDoubles(values, validity, nulls);
+        }
+        var longs = new long[count];
+        for (int i = 0; i < count; i++) { long x = refs[start + i]; longs[i] = sources[(int)(x >> 32)].Longs[(int)x]; }
+        return OfLongs(type, longs, validity, nulls);
+    }
+
     /// <summary>The rows <c>[start, start+count)</c> of this vector.</summary>
     public ColumnVector Slice(int start, int count)
     {

@@ -64,6 +64,24 @@ internal sealed class RowBlock
         return new RowBlock(schema, columns, length);
     }
 
+    /// <summary>Rows taken from ranges of blocks of one schema (see <see cref="ColumnVector.ConcatRanges"/>): one copy per column.</summary>
+    public static RowBlock FromRanges(TableSchema schema, IReadOnlyList<(RowBlock Block, int Start, int Count)> ranges)
+    {
+        var columns = new ColumnVector[schema.Count];
+        for (int c = 0; c < schema.Count; c++)
+            columns[c] = ColumnVector.ConcatRanges(schema.Columns[c].Type, ranges.Select(r => (r.Block.Columns[c], r.Start, r.Count)).ToList());
+        return new RowBlock(schema, columns, ranges.Sum(r => r.Count));
+    }
+
+    /// <summary>Rows <c>refs[start .. start+count)</c> of <paramref name="blocks"/> (see <see cref="ColumnVector.Gather"/>).</summary>
+    public static RowBlock Gather(TableSchema schema, IReadOnlyList<RowBlock> blocks, long[] refs, int start, int count)
+    {
+        var columns = new ColumnVector[schema.Count];
+        for (int c = 0; c < schema.Count; c++)
+            columns[c] = ColumnVector.Gather(schema.Columns[c].Type, blocks.Select(b => b.Columns[c]).ToList(), refs, start, count);
+        return new RowBlock(schema, columns, count);
+    }
+
     public RowBlock Slice(int start, int count) =>
         new(Schema, Columns.Select(c => c.Slice(start, count)).ToArray(), count);
 

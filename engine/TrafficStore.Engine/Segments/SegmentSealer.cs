@@ -51,6 +51,156 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
         }
     }
 
+    /// <summary>
+    /// The bulk-load seal: writes <paramref name="blocks"/> (appended in this order) as segments, one or more
+    /// per partition, left under its temp name and not yet fsync'd (<see cref="SegmentWriter.DeferRename"/>):
+    /// the caller commits them as one unit. Rows already in time order (the usual case for a capture) are
+    /// cut into row groups straight from the blocks, one copy per row group; otherwise they are sorted
+    /// first. All or nothing: on failure the temp files written so far are deleted.
+    /// </summary>
+    public List<(SegmentHandle Handle, string TempPath)> SealUncommitted(TableDefinition table, IReadOnlyList<RowBlock> blocks)
+    {
+        var schema = table.Schema;
+        int timeIndex = schema.IndexOf(table.TimeColumn);
+        var parts = blocks.Select(b => b.Conform(schema)).Where(b => b.Length > 0).ToList();
+
+        var result = new List<(SegmentHandle, string)>();
+        SegmentWriter? writer = null;
+        string? path = null;
+        long writerPartition = 0;
+        long fixedPerRow = schema.Columns.Where(c => !ColumnTypes.IsBytes(c.Type)).Sum(c => c.Type == ColumnType.Bool ? 1 : 8);
+        int[] byteColumns = Enumerable.Range(0, schema.Count).Where(c => ColumnTypes.IsBytes(schema.Columns[c].Type)).ToArray();
+        long RowBytes(RowBlock block, int row)
+        {
+            long bytes = fixedPerRow;
+            foreach (int c in byteColumns) bytes += block.Columns[c].Offsets[row + 1] - block.Columns[c].Offsets[row];
+            return bytes;
+        }
+        try
+        {
+            if (InTimeOrder(parts, timeIndex)) SealInOrder();
+            else SealSorted();
+            if (writer is not null) Finish();
+            return result;
+        }
+        catch
+        {
+            writer?.Dispose();
+            foreach (var (_, temp) in result) File.Delete(temp);
+            throw;
+        }
+
+        void SealInOrder()
+        {
+            int b = 0, r = 0;
+            var pieces = new List<(RowBlock, int, int)>();
+            while (b < parts.Count)
+            {
+                // One row group: consecutive rows of one partition, bounded by rows and raw bytes, possibly spanning blocks.
+                pieces.Clear();
+                long partition = PartitionOf(parts[b].Columns[timeIndex].Longs[r]);
+                int total = 0;
+                long bytes = 0;
+                while (b < parts.Count)
+                {
+                    var block = parts[b];
+                    var time = block.Columns[timeIndex].Longs;
+                    int start = r;
+                    while (r < block.Length && total < options.RowGroupRows && bytes < options.RowGroupMaxBytes && PartitionOf(time[r]) == partition)
+                    {
+                        bytes += RowBytes(block, r);
+                        r++;
+                        total++;
+                    }
+                    if (r > start) pieces.Add((block, start, r - start));
+                    if (r < block.Length) break;
+                    b++;
+                    r = 0;
+                    // A block of at least half a row group ends its row group: an appender that sends blocks
+                    // of about a row group (the capture ingestor's packets) then has each block stored as is,
+                    // without copying it into a new row group; small blocks are still gathered.
+                    if (bytes * 2 >= options.RowGroupMaxBytes || total * 2 >= options.RowGroupRows) break;
+                }
+                AddRowGroup(partition, RowBlock.FromRanges(schema, pieces));
+            }
+        }
+
+        void SealSorted()
+        {
+            // Rows out of time order (tables whose rows are emitted when a connection or exchange ends): sort
+            // references to them and gather each row group straight from the blocks — one copy, instead of
+            // concatenating everything, copying it in sorted order and copying each row group out of that.
+            int n = parts.Sum(p => p.Length);
+            var keys = new long[n];
+            var refs = new long[n];
+            int at = 0;
+            for (int b = 0; b < parts.Count; b++)
+            {
+                var time = parts[b].Columns[timeIndex].Longs;
+                for (int r = 0; r < parts[b].Length; r++, at++)
+                {
+                    keys[at] = time[r];
+                    refs[at] = ((long)b << 32) | (uint)r;
+                }
+            }
+            Array.Sort(keys, refs); // not stable, like Seal: rows of equal time have no defined order
+            int i = 0;
+            while (i < n)
+            {
+                long partition = PartitionOf(keys[i]);
+                int start = i;
+                long bytes = 0;
+                while (i < n && i - start < options.RowGroupRows && bytes < options.RowGroupMaxBytes && PartitionOf(keys[i]) == partition)
+                {
+                    bytes += RowBytes(parts[(int)(refs[i] >> 32)], (int)refs[i]);
+                    i++;
+                }
+                AddRowGroup(partition, RowBlock.Gather(schema, parts, refs, start, i - start));
+            }
+        }
+
+        void AddRowGroup(long partition, RowBlock rows)
+        {
+            if (writer is not null && writerPartition != partition) Finish();
+            if (writer is null)
+            {
+                long id = nextSegmentId();
+                path = layout.SegmentFile(table.Name, partition, id);
+                writerPartition = partition;
+                writer = new SegmentWriter(path, schema, table.TimeColumn, table.IndexedColumns, id, partition, flushSeq: 0)
+                {
+                    TableName = table.Name,
+                    DeferRename = true,
+                };
+            }
+            writer.AddRowGroup(rows);
+            if (writer.Position >= options.MaxSegmentBytes) Finish();
+        }
+
+        void Finish()
+        {
+            var (footer, fileBytes) = writer!.Finish();
+            result.Add((new SegmentHandle(path!, footer, fileBytes), writer.TempPath));
+            writer.Dispose();
+            writer = null;
+        }
+    }
+
+    private static bool InTimeOrder(List<RowBlock> parts, int timeIndex)
+    {
+        long last = long.MinValue;
+        foreach (var block in parts)
+        {
+            var time = block.Columns[timeIndex].Longs;
+            for (int i = 0; i < block.Length; i++)
+            {
+                if (time[i] < last) return false;
+                last = time[i];
+            }
+        }
+        return true;
+    }
+
     /// <summary>Consecutive blocks in groups of at most <paramref name="maxBytes"/> raw bytes (a bigger block is a group of its own).</summary>
     internal static IEnumerable<List<RowBlock>> Groups(IReadOnlyList<RowBlock> blocks, long maxBytes)
     {

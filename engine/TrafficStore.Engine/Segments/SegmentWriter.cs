@@ -183,6 +183,16 @@ internal sealed class SegmentWriter : IDisposable
     /// </summary>
     public bool SyncDirectory { get; init; } = true;
 
+    /// <summary>
+    /// Whether <see cref="Finish"/> leaves the file at <see cref="TempPath"/>, not yet fsync'd, instead of
+    /// syncing it and renaming it into place. A bulk load seals many segments as one unit: it fsyncs them
+    /// all at once (concurrent fsyncs share journal commits), then renames them once a commit record
+    /// lists them (see <c>TrafficStoreEngine.SealBulkAsync</c>).
+    /// </summary>
+    public bool DeferRename { get; init; }
+
+    public string TempPath => _tempPath;
+
     /// <summary>Writes footer and trailer, fsyncs, and renames the file into place.</summary>
     public (SegmentFooter Footer, long FileBytes) Finish()
     {
@@ -224,12 +234,13 @@ internal sealed class SegmentWriter : IDisposable
         trailer.WriteInt32(SegmentFooter.FormatVersion);
         trailer.WriteBytes(TrailerMagic);
         _file.Write(trailer.WrittenSpan);
-        _file.Flush(flushToDisk: true);
+        _file.Flush(flushToDisk: !DeferRename);
         long bytes = _file.Length;
         _file.Dispose();
+        _finished = true;
+        if (DeferRename) return (footer, bytes);
         File.Move(_tempPath, _finalPath, overwrite: true);
         if (SyncDirectory) DirectorySync.Fsync(Path.GetDirectoryName(_finalPath)!);
-        _finished = true;
         return (footer, bytes);
     }
 

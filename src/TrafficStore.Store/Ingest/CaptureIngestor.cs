@@ -1,6 +1,7 @@
 using System.Text;
 using System.Threading.Channels;
 using Apache.Arrow;
+using TrafficStore.Engine;
 using TrafficStore.Ingest.Capture;
 using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Flows;
@@ -33,11 +34,25 @@ public sealed record CaptureIngestOptions
     public ProtocolSetOptions? Protocols { get; init; }
     public IngestOptions? Pipeline { get; init; }
     public CaptureFileOptions? CaptureFile { get; init; }
+    /// <summary>
+    /// Load the rows as a bulk load (<see cref="TrafficStore.Engine.BulkLoad"/>: no WAL, sealed straight into
+    /// segments on a second task) — the default, for captures read to their end. False appends every batch
+    /// through the WAL (each batch durable and visible as soon as it is appended).
+    /// </summary>
+    public bool BulkLoad { get; init; } = true;
+    /// <summary>
+    /// With <see cref="BulkLoad"/>: called after each durable seal with the rows of each table acknowledged
+    /// so far (they survive kill -9 and are visible to queries); the returned summary covers everything.
+    /// </summary>
+    public Action<IngestAcknowledged>? Acknowledged { get; init; }
     /// <summary>Called about every 64k frames with frames read and the file offset reached.</summary>
     public Action<IngestProgress>? Progress { get; init; }
 }
 
 public readonly record struct IngestProgress(string Source, long Frames, long Offset, long? Length);
+
+/// <summary>Rows of <see cref="Table"/> durable so far in a bulk-loaded ingest (<see cref="CaptureIngestOptions.Acknowledged"/>).</summary>
+public readonly record struct IngestAcknowledged(long CaptureId, string Table, long Rows);
 
 /// <summary>What one ingest run stored.</summary>
 public sealed record IngestSummary(
@@ -61,8 +76,10 @@ public sealed record IngestSummary(
 /// appends its rows to a <see cref="TrafficDatabase"/>: connections, http, dns, tls, payloads,
 /// packets, connection_timeline and a capture_stats row. Rows are appended in bounded batches while
 /// the capture is read, so memory does not grow with the capture (except the pipeline's own
-/// per-connection state). A capture that cannot be read to its end keeps everything before the
-/// error; the summary and capture_stats say where it stopped.
+/// per-connection state). By default the rows go through an engine bulk load (no WAL; see
+/// <see cref="CaptureIngestOptions.BulkLoad"/> and docs/engine.md "Bulk load"): the returned summary
+/// means every row it counts is durable. A capture that cannot be read to its end keeps everything
+/// before the error; the summary and capture_stats say where it stopped.
 /// </summary>
 public sealed class CaptureIngestor
 {
@@ -94,10 +111,29 @@ public sealed class CaptureIngestor
             SingleReader = true,
             SingleWriter = true,
         });
+        // The appender converts and hands batches to the engine on another thread than the pipeline;
+        // with a bulk load, sealing (compression, writes, fsync) runs on a third task.
+        var acknowledged = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using var bulk = _options.BulkLoad
+            ? _db.Engine.BeginBulkLoad(new BulkLoadOptions
+            {
+                Sealed = s =>
+                {
+                    long rows;
+                    lock (acknowledged) acknowledged[s.Table] = rows = acknowledged.GetValueOrDefault(s.Table) + s.Rows;
+                    _options.Acknowledged?.Invoke(new IngestAcknowledged(captureId, s.Table, rows));
+                },
+            })
+            : null;
         var appender = Task.Run(async () =>
         {
             await foreach (var (table, batch) in queue.Reader.ReadAllAsync(ct).ConfigureAwait(false))
-                await _db.Engine.AppendAsync(table, batch, ct).ConfigureAwait(false);
+            {
+                if (bulk is not null) await bulk.AddAsync(table, batch, ct).ConfigureAwait(false);
+                else await _db.Engine.AppendAsync(table, batch, ct).ConfigureAwait(false);
+            }
+            // Everything read is durable (and visible) before the summary says it is stored.
+            if (bulk is not null) await bulk.CompleteAsync(ct).ConfigureAwait(false);
         }, ct);
 
         Run run;
@@ -165,6 +201,7 @@ public sealed class CaptureIngestor
         private readonly Dictionary<long, (IngestIdentity Client, IngestIdentity Server)> _identities = new();
         private readonly PacketBatchBuilder _packets = new();
         private readonly FrameBodyElision _elision = new();
+        private readonly long _packetBatchBytes;
         private readonly ConnectionTimeline _timeline;
         private readonly RowBuffer<Stored<ConnectionRecord>> _connections;
         private readonly RowBuffer<Stored<HttpExchange>> _http;
@@ -182,6 +219,13 @@ public sealed class CaptureIngestor
             _out = output;
             _ct = ct;
             if (owner._options.Identities is { } map) _enricher = new ConnectionEnricher(map);
+            // Packets go in batches just under one row group of the engine (a frame is at most 64 KiB), so a
+            // bulk load stores each batch as one row group without copying it again (SegmentSealer.SealUncommitted).
+            var engineOptions = owner._db.Engine.Options;
+            _packetBatchBytes = owner._options.BulkLoad
+                ? Math.Min(Math.Max(engineOptions.RowGroupMaxBytes - (70L << 10), 256L << 10), owner._options.BatchBytes)
+                : owner._options.BatchBytes;
+            _packets.ExpectedDataBytes = (int)Math.Min(_packetBatchBytes, 64L << 20);
             int rows = owner._options.BatchRows;
             long bytes = owner._options.BatchBytes;
             _connections = new(TrafficTables.ConnectionsDefinition, rows, bytes, Send);
@@ -232,7 +276,7 @@ public sealed class CaptureIngestor
                     if (connectionId >= 0) _timeline.Add(packet, connectionId);
                 }
                 _packets.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null);
-                if (_packets.Count >= options.BatchRows || _packets.DataBytes >= options.BatchBytes) SendPackets();
+                if (_packets.Count >= options.BatchRows || _packets.RawBytes >= _packetBatchBytes) SendPackets();
                 if ((frames & (ProgressInterval - 1)) == 0)
                 {
                     options.Progress?.Invoke(new IngestProgress(_source, frames, frame.FileOffset, _length));
@@ -244,7 +288,7 @@ public sealed class CaptureIngestor
             _timeline.Complete();
             options.Progress?.Invoke(new IngestProgress(_source, frames, _length ?? 0, _length));
             if (_packets.Count > 0) SendPackets();
-            if (_elision.Drain(out bool references) is { } last) SendFrames(last, references);
+            foreach (var (held, references) in _elision.Drain()) SendFrames(held, references);
             _connections.Flush();
             _http.Flush();
             _dns.Flush();
@@ -256,8 +300,8 @@ public sealed class CaptureIngestor
 
         private void SendPackets()
         {
-            // Held back one batch so bodies completed meanwhile can replace frame bytes (FrameBodyElision).
-            if (_elision.Offer(_packets.Build(), out bool references) is { } ready) SendFrames(ready, references);
+            // Held back a while so bodies completed meanwhile can replace frame bytes (FrameBodyElision).
+            foreach (var (frames, references) in _elision.Offer(_packets.Build())) SendFrames(frames, references);
         }
 
         private void SendFrames(RecordBatch frames, bool references)

@@ -15,8 +15,8 @@ namespace TrafficStore.Store.Ingest;
 /// </summary>
 /// <remarks>
 /// <para>Ordering: a body is known only when its message completes, after its frames. Frame batches
-/// are therefore held back one batch (<see cref="Offer"/>): a batch is matched against every body
-/// completed up to the end of the next batch, then sent. Frames of a body longer than about one batch
+/// are therefore held back (<see cref="Offer"/>, about 16 MiB of frames): a batch is matched against
+/// every body completed until it leaves that window, then sent. Frames of a body longer than the window
 /// that were sent before it completed stay whole (correct, only less compact).</para>
 /// <para>Matching is by content and sequence number, so it needs no parser state: a body is anchored
 /// once (its first bytes found in a frame, or a frame's first bytes found in it) to the TCP sequence
@@ -39,8 +39,24 @@ internal sealed class FrameBodyElision
 
     private readonly Dictionary<long, List<Body>> _bodies = new();
     private readonly PacketDecoder _decoder = new();
-    private List<Body> _registeredBefore = new(), _registeredSince = new();
-    private RecordBatch? _pending;
+    private readonly Queue<(RecordBatch Frames, long Number)> _held = new();
+    private readonly List<Body> _registeredSince = new();
+    private readonly List<long> _emptied = new();
+    private readonly long _holdBackBytes;
+    private long _heldBytes, _offered;
+
+    /// <param name="holdBackBytes">
+    /// Frame bytes held back before the oldest held batch is written: a body whose frames span more
+    /// than this before it completes keeps its earliest frames whole.
+    /// </param>
+    public FrameBodyElision(long holdBackBytes = DefaultHoldBackBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(holdBackBytes);
+        _holdBackBytes = holdBackBytes;
+    }
+
+    /// <summary>Batches are about one row group (1 MiB) under bulk load; hold ~16 of them.</summary>
+    public const long DefaultHoldBackBytes = 16L << 20;
 
     /// <summary>Frames elided so far and bytes left out of them.</summary>
     public long ElidedFrames { get; private set; }
@@ -60,41 +76,52 @@ internal sealed class FrameBodyElision
     }
 
     /// <summary>
-    /// Takes a full batch of frames (<see cref="FrameSchema"/>) and returns the previous one with its
-    /// bodies elided (packets schema), or null for the first. <paramref name="references"/> is true when the
-    /// returned batch names payloads rows: the caller appends pending payloads first.
+    /// Takes a full batch of frames (<see cref="FrameSchema"/>) and returns, oldest first, the held
+    /// batches that leave the hold-back window, their bodies elided (packets schema). References is
+    /// true when a returned batch names payloads rows: the caller appends pending payloads first.
     /// </summary>
-    public RecordBatch? Offer(RecordBatch frames, out bool references)
+    public List<(RecordBatch Frames, bool References)> Offer(RecordBatch frames)
     {
-        RecordBatch? ready = null;
-        references = false;
-        if (_pending is not null) ready = Elide(_pending, out references);
-        // Bodies completed before the batch just offered started have no frames in it or later.
-        foreach (var b in _registeredBefore) Forget(b);
-        _registeredBefore = _registeredSince;
-        _registeredSince = new();
-        _pending = frames;
-        return ready;
-    }
-
-    /// <summary>The batch still held back (at the end of the capture), elided against every body known.</summary>
-    public RecordBatch? Drain(out bool references)
-    {
-        references = false;
-        if (_pending is null) return null;
-        var ready = Elide(_pending, out references);
-        _pending = null;
-        _bodies.Clear();
-        _registeredBefore.Clear();
+        // Bodies completed while this batch was being filled can have frames in it or in any held
+        // batch, never in a later one: the batch number bounds how long they are kept.
+        long number = ++_offered;
+        foreach (var b in _registeredSince) b.LastBatch = number;
         _registeredSince.Clear();
+        _held.Enqueue((frames, number));
+        _heldBytes += FrameBytes(frames);
+        var ready = new List<(RecordBatch, bool)>();
+        while (_held.Count > 1 && _heldBytes > _holdBackBytes) ready.Add(Release());
         return ready;
     }
 
-    private void Forget(Body b)
+    /// <summary>Every batch still held (at the end of the capture), elided against every body known.</summary>
+    public List<(RecordBatch Frames, bool References)> Drain()
     {
-        if (!_bodies.TryGetValue(b.ConnectionId, out var list)) return;
-        list.Remove(b);
-        if (list.Count == 0) _bodies.Remove(b.ConnectionId);
+        foreach (var b in _registeredSince) b.LastBatch = long.MaxValue;
+        _registeredSince.Clear();
+        var ready = new List<(RecordBatch, bool)>();
+        while (_held.Count > 0) ready.Add(Release());
+        _bodies.Clear();
+        return ready;
+    }
+
+    private (RecordBatch, bool) Release()
+    {
+        var (frames, number) = _held.Dequeue();
+        _heldBytes -= FrameBytes(frames);
+        var elided = Elide(frames, out bool references);
+        // Bodies whose frames all lie in this batch or earlier are done with.
+        _emptied.Clear();
+        foreach (var (connection, list) in _bodies)
+            if (list.RemoveAll(b => b.LastBatch <= number) > 0 && list.Count == 0) _emptied.Add(connection);
+        foreach (var connection in _emptied) _bodies.Remove(connection);
+        return (elided, references);
+    }
+
+    private static long FrameBytes(RecordBatch frames)
+    {
+        var data = (BinaryArray)frames.Column(7);
+        return data.Length == 0 ? 0 : data.ValueOffsets[data.Length] - data.ValueOffsets[0];
     }
 
     private RecordBatch Elide(RecordBatch batch, out bool references)
@@ -248,6 +275,8 @@ internal sealed class FrameBodyElision
         public uint FirstSequence { get; set; }
         public (NetAddress, ushort) Source { get; set; }
         public int Attempts { get; set; }
+        /// <summary>Number of the last batch that can hold its frames (set when that batch is offered).</summary>
+        public long LastBatch { get; set; } = long.MaxValue;
     }
 
     private readonly record struct Match(Body? Body, int Offset, int At, int Length);

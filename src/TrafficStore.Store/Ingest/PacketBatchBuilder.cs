@@ -22,12 +22,18 @@ internal sealed class PacketBatchBuilder
     private ArrowBuffer.Builder<byte> _data = new();
     private int _connNulls;
 
+    private int _lastCount;
+
     public int Count { get; private set; }
     public long DataBytes { get; private set; }
+    /// <summary>An upper bound of the rows' size as the engine counts it for row groups (8 bytes per fixed-width value, plus the frame bytes).</summary>
+    public long RawBytes => DataBytes + 64L * Count;
+    /// <summary>Frame bytes a batch is expected to hold; the buffers are reserved for it so they do not grow by copying.</summary>
+    public int ExpectedDataBytes { get; set; }
 
     public void Add(in CaptureFrame frame, long captureId, long? connectionId)
     {
-        if (Count == 0) _offsets.Append(0);
+        if (Count == 0) Start();
         _ts.Append(frame.TimestampNs);
         _capture.Append(captureId);
         _frame.Append(frame.Number);
@@ -41,6 +47,16 @@ internal sealed class PacketBatchBuilder
         DataBytes += frame.Data.Length;
         _offsets.Append(checked((int)DataBytes));
         Count++;
+    }
+
+    private void Start()
+    {
+        // Sized like the previous batch: appending then never reallocates (each growth is a copy into fresh pages).
+        int rows = _lastCount + 64;
+        foreach (var b in new[] { _ts, _capture, _frame, _conn, _iface, _link, _origLen }) b.Reserve(rows);
+        _offsets.Reserve(rows + 1);
+        if (ExpectedDataBytes > 0) _data.Reserve(ExpectedDataBytes + (1 << 16));
+        _offsets.Append(0);
     }
 
     /// <summary>The rows added since the last call as one batch, and a fresh start.</summary>
@@ -64,6 +80,7 @@ internal sealed class PacketBatchBuilder
         _ts = new(); _capture = new(); _frame = new(); _conn = new(); _iface = new(); _link = new(); _origLen = new();
         _connValid = new(); _offsets = new(); _data = new();
         _connNulls = 0;
+        _lastCount = n;
         Count = 0;
         DataBytes = 0;
         return batch;

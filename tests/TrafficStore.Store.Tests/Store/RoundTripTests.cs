@@ -110,4 +110,48 @@ public class PayloadTests
             Assert.Equal(StoreIds.Global(summary.CaptureId, x.ConnectionId), request.ConnectionId);
         }
     }
+
+    /// <summary>
+    /// The bulk load (the default) and WAL appends store the same rows for every table; the bulk load's
+    /// acknowledgements add up to everything the summary reports, and its rows reach no WAL record.
+    /// </summary>
+    [Fact]
+    public async Task BulkLoadStoresWhatWalAppendsStore()
+    {
+        var path = Pcap("http11-chunked-gzip-multi-conn.pcap");
+        var stored = new List<Dictionary<string, List<string>>>();
+        foreach (bool bulk in new[] { true, false })
+        {
+            using var dir = new TempDir();
+            await using var db = OpenDatabase(dir.Path);
+            var acknowledged = new Dictionary<string, long>();
+            var summary = await new CaptureIngestor(db, new CaptureIngestOptions
+            {
+                BulkLoad = bulk,
+                BatchRows = 50,
+                Acknowledged = a => { lock (acknowledged) acknowledged[a.Table] = a.Rows; },
+            }).IngestFileAsync(path);
+            long walCommits = db.Engine.GetStats().WalCommits;
+            if (bulk)
+            {
+                foreach (var (table, rows) in summary.RowsByTable.Where(kv => kv.Key != TrafficTables.CaptureStats && kv.Value > 0))
+                    Assert.Equal(rows, acknowledged.GetValueOrDefault(table));
+                Assert.Equal(2, walCommits); // the two capture_stats rows only
+            }
+            else
+            {
+                Assert.Empty(acknowledged);
+                Assert.True(walCommits > 2, $"{walCommits} WAL commits");
+            }
+            var tables = new Dictionary<string, List<string>>();
+            foreach (var table in TrafficTables.Names.Where(t => t != TrafficTables.CaptureStats))
+            {
+                var rows = await Rows(db, new QuerySpec(table));
+                tables[table] = rows.Select(r => string.Join("\u0001", r.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value))).Order(StringComparer.Ordinal).ToList();
+            }
+            stored.Add(tables);
+        }
+        Assert.True(stored[0][TrafficTables.Packets].Count > 0);
+        foreach (var table in stored[0].Keys) Assert.Equal(stored[1][table], stored[0][table]);
+    }
 }

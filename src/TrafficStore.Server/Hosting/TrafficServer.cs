@@ -81,6 +81,7 @@ public sealed class TrafficServer : IAsyncDisposable
             });
             // No silent truncation: gRPC's own message limit applies to batches; Kestrel's body limit must not cut them first.
             k.Limits.MaxRequestBodySize = null;
+            k.Limits.MaxResponseBufferSize = options.ResponseBufferBytes;
         });
 
         var metrics = new ServerMetrics();

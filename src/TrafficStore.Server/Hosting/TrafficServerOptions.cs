@@ -29,9 +29,9 @@ public sealed record TrafficServerOptions
     /// Response bytes Kestrel buffers per connection before a write waits for the socket
     /// (<c>KestrelServerLimits.MaxResponseBufferSize</c>, 64 KiB by default): one DoGet message is up to
     /// <see cref="Flight.TrafficFlightServer.MaxMessageBytes"/>, so a larger buffer lets the next batch be
-    /// serialized while the last is still going out.
+    /// serialized while the last is still going out. Null: unbounded.
     /// </summary>
-    public long ResponseBufferBytes { get; init; } = long.Parse(Environment.GetEnvironmentVariable("TS_RESPONSE_BUFFER_KB") ?? "64") * 1024;
+    public long? ResponseBufferBytes { get; init; } = 4 << 20;
 
     /// <summary>Parses "host:port", "[v6]:port" or a bare port (loopback).</summary>
     public static IPEndPoint ParseListen(string text)

@@ -16,14 +16,20 @@ namespace TrafficStore.Server.Tests;
 /// </summary>
 public class FlightDataMessageTests
 {
+    // Body bytes per row × row number: 3 keeps the batch under FlightDataMessage.CopyBelowBytes
+    // (one writer pass and a copy), 100 puts it over (measured, then written without a copy).
     [Theory]
-    [InlineData(0, 50)]
-    [InlineData(0, 0)]
-    [InlineData(7, 30)]
-    [InlineData(13, 37)]
-    public void BatchesRoundTripThroughFlightDataFields(int offset, int length)
+    [InlineData(0, 50, 3)]
+    [InlineData(0, 0, 3)]
+    [InlineData(7, 30, 3)]
+    [InlineData(13, 37, 3)]
+    [InlineData(0, 50, 100)]
+    [InlineData(0, 0, 100)]
+    [InlineData(7, 30, 100)]
+    [InlineData(13, 37, 100)]
+    public void BatchesRoundTripThroughFlightDataFields(int offset, int length, int bodyScale)
     {
-        var batch = Sample(50);
+        var batch = Sample(50, bodyScale);
         var input = Slice(batch, offset, length);
         using var response = new FlightDataMessage.Response(batch.Schema);
 
@@ -50,7 +56,7 @@ public class FlightDataMessageTests
         Assert.Throws<NotSupportedException>(() => new FlightDataMessage.Response(schema));
     }
 
-    private static RecordBatch Sample(int rows)
+    private static RecordBatch Sample(int rows, int bodyScale)
     {
         var ts = new TimestampArray.Builder(new TimestampType(TimeUnit.Nanosecond, "UTC"));
         var ids = new Int64Array.Builder();
@@ -62,7 +68,7 @@ public class FlightDataMessageTests
             ts.Append(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000 + i));
             if (i % 5 == 3) ids.AppendNull(); else ids.Append(i * 1_000_003L);
             if (i % 7 == 2) names.AppendNull(); else names.Append(new string((char)('a' + i % 26), i % 11));
-            bodies.Append(Enumerable.Range(0, i * 3).Select(b => (byte)(b ^ i)).ToArray().AsSpan());
+            bodies.Append(Enumerable.Range(0, i * bodyScale).Select(b => (byte)(b ^ i)).ToArray().AsSpan());
             flags.Append(i % 3 == 0);
         }
         var schema = new Schema([

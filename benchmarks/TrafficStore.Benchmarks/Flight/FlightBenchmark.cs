@@ -64,6 +64,9 @@ public static class FlightBenchmark
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             MinimumLogLevel = LogLevel.Warning,
             JsonLogs = false,
+            ResponseBufferBytes = StoreBenchmark.Value(args, "--response-buffer-kb") is { } kb
+                ? long.Parse(kb, CultureInfo.InvariantCulture) * 1024
+                : new TrafficServerOptions().ResponseBufferBytes,
         });
         var report = new StringBuilder();
         try

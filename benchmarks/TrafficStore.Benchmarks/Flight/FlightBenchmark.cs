@@ -40,6 +40,7 @@ public static class FlightBenchmark
         int runs = int.Parse(StoreBenchmark.Value(args, "--runs") ?? "50", CultureInfo.InvariantCulture);
         var clientCounts = (StoreBenchmark.Value(args, "--clients") ?? "1,16").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList();
         string? markdown = StoreBenchmark.Value(args, "--markdown");
+        s_clientWindowBytes = int.Parse(StoreBenchmark.Value(args, "--client-window-kb") ?? "0", CultureInfo.InvariantCulture) * 1024;
         string queriesFile = StoreBenchmark.Value(args, "--queries") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(storeDir))!, StoreBenchmark.QueriesFile);
         if (!Directory.Exists(storeDir))
         {
@@ -65,11 +66,14 @@ public static class FlightBenchmark
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             MinimumLogLevel = LogLevel.Warning,
             JsonLogs = false,
+            ResponseBufferBytes = StoreBenchmark.Value(args, "--response-buffer-kb") is { } kb
+                ? long.Parse(kb, CultureInfo.InvariantCulture) * 1024
+                : new TrafficServerOptions().ResponseBufferBytes,
         });
         var report = new StringBuilder();
         try
         {
-            Console.WriteLine($"server at {server.Address}");
+            Console.WriteLine($"server at {server.Address}; client HTTP/2 stream window {(s_clientWindowBytes > 0 ? $"{s_clientWindowBytes / 1024} KiB" : ".NET default")}");
             if (repeat > 0) report.Append(await ExportAsync(server.Address, tables, repeat)); // --repeat 0: latency only
             if (queries.Count > 0) report.Append(await LatencyAsync(server.Address, queries, clientCounts, runs));
             else Console.WriteLine($"no {queriesFile}: latency part skipped");
@@ -86,8 +90,23 @@ public static class FlightBenchmark
         return 0;
     }
 
-    private static GrpcChannel Channel(Uri address) =>
-        GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20 });
+    /// <summary>
+    /// The client's initial HTTP/2 stream receive window (<c>--client-window-kb</c>); 0 keeps .NET's
+    /// default (64 KiB, grown by its RTT-based dynamic sizing). A setting of the stock handler, no client code.
+    /// </summary>
+    private static int s_clientWindowBytes;
+
+    private static GrpcChannel Channel(Uri address)
+    {
+        var options = new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20 };
+        if (s_clientWindowBytes > 0)
+        {
+            // What GrpcChannel would create itself (multiple HTTP/2 connections allowed), plus the window.
+            options.HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = s_clientWindowBytes };
+            options.DisposeHttpClient = true;
+        }
+        return GrpcChannel.ForAddress(address, options);
+    }
 
     private static Metadata Auth { get; } = new() { { "Authorization", "Bearer " + Token } };
 

@@ -123,16 +123,22 @@ public sealed class TrafficFlightServer : FlightServer
 
     // ------------------------------------------------------------------ data
 
+    /// <summary>The stock DoGet; <see cref="FlightDoGetService"/> serves the method in <see cref="Hosting.TrafficServer"/>.</summary>
     public override Task DoGet(FlightTicket ticket, FlightServerRecordBatchStreamWriter responseStream, ServerCallContext context) =>
+        StreamTicketAsync(ticket.Ticket, new StockSink(responseStream), context);
+
+    /// <summary>DoGet: runs the ticket's query and streams its batches, each under <see cref="MaxMessageBytes"/>.</summary>
+    internal Task StreamTicketAsync(ByteString ticket, IRecordBatchSink sink, ServerCallContext context) =>
         Guard(context, async () =>
         {
+            using var _ = sink;
             var started = Stopwatch.GetTimestamp();
             var token = _auth.Require(context, Scopes.Read);
-            var text = DecodeUtf8(ticket.Ticket, "ticket");
+            var text = DecodeUtf8(ticket, "ticket");
             var query = Scope(Parse(text), token, context);
             var result = await _store.Local.QueryAsync(query, context.CancellationToken);
             bool redact = !token.Has(Scopes.PayloadsRead);
-            await responseStream.SetupStream(result.Schema);
+            await sink.StartAsync(result.Schema);
             long rows = 0;
             // The store reads (and redacts) the next batches while the current one is on the wire.
             var pipe = System.Threading.Channels.Channel.CreateBounded<RecordBatch>(new System.Threading.Channels.BoundedChannelOptions(PipelinedBatches)
@@ -155,7 +161,7 @@ public sealed class TrafficFlightServer : FlightServer
             {
                 await foreach (var batch in pipe.Reader.ReadAllAsync(context.CancellationToken))
                 {
-                    foreach (var slice in Slices(batch)) await responseStream.WriteAsync(slice);
+                    foreach (var slice in Slices(batch)) await sink.WriteAsync(slice);
                     rows += batch.Length;
                 }
             }
@@ -199,6 +205,13 @@ public sealed class TrafficFlightServer : FlightServer
                 await responseStream.WriteAsync(new FlightPutResult(body));
             }
         });
+
+    private sealed class StockSink(FlightServerRecordBatchStreamWriter writer) : IRecordBatchSink
+    {
+        public Task StartAsync(Schema schema) => writer.SetupStream(schema);
+        public Task WriteAsync(RecordBatch batch) => writer.WriteAsync(batch);
+        public void Dispose() { }
+    }
 
     // ------------------------------------------------------------------ actions
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -80,6 +81,7 @@ public sealed class TrafficServer : IAsyncDisposable
             });
             // No silent truncation: gRPC's own message limit applies to batches; Kestrel's body limit must not cut them first.
             k.Limits.MaxRequestBodySize = null;
+            k.Limits.MaxResponseBufferSize = options.ResponseBufferBytes;
         });
 
         var metrics = new ServerMetrics();
@@ -89,6 +91,7 @@ public sealed class TrafficServer : IAsyncDisposable
         builder.Services.AddSingleton<CallAuthorizer>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<TrafficFlightServer>();
+        builder.Services.AddSingleton<FlightDoGetService>();
         builder.Services
             .AddGrpc(o =>
             {
@@ -100,6 +103,8 @@ public sealed class TrafficServer : IAsyncDisposable
 
         var app = builder.Build();
         app.MapFlightEndpoint();
+        // Same route as the stock DoGet; the lower order makes routing pick this one (no ambiguity).
+        app.MapGrpcService<FlightDoGetService>().Add(e => ((RouteEndpointBuilder)e).Order = -1);
         app.MapGet("/healthz", (HttpContext http) =>
         {
             var h = store.Engine.Health;

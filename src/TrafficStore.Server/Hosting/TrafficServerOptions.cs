@@ -25,6 +25,14 @@ public sealed record TrafficServerOptions
     /// <summary>Largest gRPC message the server accepts (one DoPut batch).</summary>
     public int MaxReceiveMessageBytes { get; init; } = 64 << 20;
 
+    /// <summary>
+    /// Response bytes Kestrel buffers per connection before a write waits for the socket
+    /// (<c>KestrelServerLimits.MaxResponseBufferSize</c>, 64 KiB by default): one DoGet message is up to
+    /// <see cref="Flight.TrafficFlightServer.MaxMessageBytes"/>, so a larger buffer lets the next batch be
+    /// serialized while the last is still going out. Null: unbounded.
+    /// </summary>
+    public long? ResponseBufferBytes { get; init; } = 4 << 20;
+
     /// <summary>Parses "host:port", "[v6]:port" or a bare port (loopback).</summary>
     public static IPEndPoint ParseListen(string text)
     {

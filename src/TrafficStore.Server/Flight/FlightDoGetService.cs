@@ -1,0 +1,65 @@
+using Apache.Arrow;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace TrafficStore.Server.Flight;
+
+/// <summary>
+/// Flight's <c>DoGet</c> (<c>/arrow.flight.protocol.FlightService/DoGet</c>) with a response
+/// marshaller that writes each record batch's IPC body from the Arrow buffers straight into the
+/// HTTP/2 response (<see cref="FlightDataMessage"/>), where the stock service copies it into a
+/// <c>MemoryStream</c>, then into a protobuf <c>ByteString</c>, then into the response. On the
+/// wire it is the same protocol: stock Flight clients read it unchanged. Mapped ahead of the stock
+/// Flight endpoint (<see cref="Hosting.TrafficServer"/>), which keeps every other method;
+/// authorization, queries and redaction are <see cref="TrafficFlightServer.StreamTicketAsync"/>'s.
+/// </summary>
+[BindServiceMethod(typeof(FlightDoGetService), nameof(BindService))]
+internal class FlightDoGetService
+{
+    internal static readonly Method<ByteString, FlightDataMessage> DoGetMethod = new(
+        MethodType.ServerStreaming, "arrow.flight.protocol.FlightService", "DoGet", TicketMarshaller(), FlightDataMessage.Marshaller);
+
+    private readonly TrafficFlightServer _server;
+
+    public FlightDoGetService(TrafficFlightServer server) => _server = server;
+
+    public static void BindService(ServiceBinderBase binder, FlightDoGetService? service) =>
+        binder.AddMethod(DoGetMethod, service is null ? null : (ServerStreamingServerMethod<ByteString, FlightDataMessage>)service.DoGet);
+
+    // Virtual and public: Grpc.AspNetCore binds the method declared (virtually) on the class named by [BindServiceMethod].
+    public virtual Task DoGet(ByteString ticket, IServerStreamWriter<FlightDataMessage> responseStream, ServerCallContext context) =>
+        _server.StreamTicketAsync(ticket, new Sink(responseStream), context);
+
+    /// <summary>
+    /// The request, Flight.proto's <c>message Ticket { bytes ticket = 1; }</c>: the ticket bytes;
+    /// unknown fields are skipped as protobuf requires.
+    /// </summary>
+    private static Marshaller<ByteString> TicketMarshaller() => new(
+        (ticket, context) => context.Complete(new Google.Protobuf.WellKnownTypes.BytesValue { Value = ticket }.ToByteArray()),
+        // BytesValue has the same shape as Ticket (bytes, field 1).
+        context => Google.Protobuf.WellKnownTypes.BytesValue.Parser.ParseFrom(context.PayloadAsReadOnlySequence()).Value);
+
+    private sealed class Sink(IServerStreamWriter<FlightDataMessage> stream) : IRecordBatchSink
+    {
+        private FlightDataMessage.Response? _response;
+
+        public async Task StartAsync(Schema schema)
+        {
+            _response = new FlightDataMessage.Response(schema);
+            await stream.WriteAsync(_response.SchemaMessage());
+        }
+
+        public Task WriteAsync(RecordBatch batch) => stream.WriteAsync(_response!.BatchMessage(batch));
+
+        public void Dispose() => _response?.Dispose();
+    }
+}
+
+/// <summary>Where DoGet writes its schema and then its batches.</summary>
+internal interface IRecordBatchSink : IDisposable
+{
+    Task StartAsync(Schema schema);
+
+    /// <summary>Completes once the batch is serialized; the caller may release it then.</summary>
+    Task WriteAsync(RecordBatch batch);
+}

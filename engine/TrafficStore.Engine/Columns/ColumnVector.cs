@@ -124,6 +124,7 @@ internal sealed class ColumnVector
             case ColumnType.Binary:
             {
                 var a = (BinaryArray)array; // StringArray derives from BinaryArray
+                if (TryCopyContiguous(a, validity) is { } copied) return OfBytes(type, copied.Offsets, copied.Bytes, validity, nullCount);
                 var offsets = new int[n + 1];
                 long total = 0;
                 for (int i = 0; i < n; i++) total += a.IsNull(i) ? 0 : a.GetBytes(i).Length;
@@ -145,6 +146,24 @@ internal sealed class ColumnVector
             default:
                 throw new ArgumentOutOfRangeException(nameof(type));
         }
+    }
+
+    /// <summary>
+    /// The values of a binary array as one copy of its value buffer and rebased offsets, when every null
+    /// slot is empty (as Arrow's builders leave them); null otherwise. Saves a span per row (frames, bodies).
+    /// </summary>
+    private static (int[] Offsets, byte[] Bytes)? TryCopyContiguous(BinaryArray a, byte[]? validity)
+    {
+        int n = a.Length;
+        var src = a.ValueOffsets; // n + 1 offsets, already shifted by the array's offset
+        if (validity is not null)
+            for (int i = 0; i < n; i++)
+                if (!IsValid(validity, i) && src[i + 1] != src[i]) return null;
+        int first = src[0];
+        var offsets = new int[n + 1];
+        for (int i = 0; i <= n; i++) offsets[i] = src[i] - first;
+        var bytes = a.ValueBuffer.Span.Slice(first, src[n] - first).ToArray();
+        return (offsets, bytes);
     }
 
     private static bool IsValid(byte[] validity, int i) => (validity[i >> 3] & (1 << (i & 7))) != 0;

@@ -38,8 +38,7 @@ internal sealed class FrameBodyElision
     private static readonly Schema PacketsSchema = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);
 
     private readonly Dictionary<long, List<Body>> _bodies = new();
-    private readonly PacketDecoder _decoder = new();
-    private readonly Queue<(RecordBatch Frames, long Number)> _held = new();
+    private readonly Queue<(FrameBatch Frames, long Number)> _held = new();
     private readonly List<Body> _registeredSince = new();
     private readonly List<long> _emptied = new();
     private readonly long _holdBackBytes;
@@ -76,11 +75,12 @@ internal sealed class FrameBodyElision
     }
 
     /// <summary>
-    /// Takes a full batch of frames (<see cref="FrameSchema"/>) and returns, oldest first, the held
+    /// Takes a full batch of frames (<see cref="FrameSchema"/>, with where each frame's TCP payload is, as the
+    /// ingest loop decoded it: frames are not decoded again here) and returns, oldest first, the held
     /// batches that leave the hold-back window, their bodies elided (packets schema). References is
     /// true when a returned batch names payloads rows: the caller appends pending payloads first.
     /// </summary>
-    public List<(RecordBatch Frames, bool References)> Offer(RecordBatch frames)
+    public List<(RecordBatch Frames, bool References)> Offer(FrameBatch frames)
     {
         // Bodies completed while this batch was being filled can have frames in it or in any held
         // batch, never in a later one: the batch number bounds how long they are kept.
@@ -118,41 +118,36 @@ internal sealed class FrameBodyElision
         return (elided, references);
     }
 
-    private static long FrameBytes(RecordBatch frames)
+    private static long FrameBytes(FrameBatch frames)
     {
-        var data = (BinaryArray)frames.Column(7);
+        var data = (BinaryArray)frames.Frames.Column(FrameColumnCount - 1);
         return data.Length == 0 ? 0 : data.ValueOffsets[data.Length] - data.ValueOffsets[0];
     }
 
-    private RecordBatch Elide(RecordBatch batch, out bool references)
+    private RecordBatch Elide(FrameBatch frames, out bool references)
     {
+        var batch = frames.Frames;
         int n = batch.Length;
         var ts = (TimestampArray)batch.Column(0);
-        var frameNo = (Int64Array)batch.Column(2);
         var conn = (Int64Array)batch.Column(3);
-        var iface = (Int64Array)batch.Column(4);
-        var link = (Int64Array)batch.Column(5);
-        var origLen = (Int64Array)batch.Column(6);
-        var data = (BinaryArray)batch.Column(7);
+        var data = (BinaryArray)batch.Column(FrameColumnCount - 1);
 
         Match[]? matches = null;
         for (int i = 0; i < n && _bodies.Count > 0; i++)
         {
             if (conn.GetValue(i) is not long c || !_bodies.TryGetValue(c, out var bodies)) continue;
-            var bytes = data.GetBytes(i);
-            var status = _decoder.Decode(bytes, (LinkType)(link.GetValue(i) ?? 0), frameNo.GetValue(i) ?? 0, ts.GetValue(i) ?? 0,
-                (int)(origLen.GetValue(i) ?? 0), (int)(iface.GetValue(i) ?? 0), out var packet, out var payload);
-            if (status != DecodeStatus.Decoded || !packet.IsTcp || payload.Length < MinElidedBytes) continue;
-            // Reassembled from IP fragments: the payload is not inside this frame.
-            if (!bytes.Overlaps(payload, out int payloadStart) || payloadStart < 0 || payloadStart + payload.Length > bytes.Length) continue;
-            var source = (packet.Source, packet.SourcePort);
+            ref readonly var tcp = ref frames.Tcp[i];
+            if (tcp.Length < MinElidedBytes) continue;
+            var payload = data.GetBytes(i).Slice(tcp.Start, tcp.Length);
+            long timestampNs = ts.GetValue(i) ?? 0;
+            var source = (tcp.Source, tcp.SourcePort);
             Match best = default;
             foreach (var body in bodies)
             {
-                if (!body.Anchored && packet.TimestampNs >= body.FirstByteNs && packet.TimestampNs <= body.LastByteNs)
-                    TryAnchor(body, packet.Sequence, payload, source);
+                if (!body.Anchored && timestampNs >= body.FirstByteNs && timestampNs <= body.LastByteNs)
+                    TryAnchor(body, tcp.Sequence, payload, source);
                 if (!body.Anchored || body.Source != source) continue;
-                var m = Overlap(body, packet.Sequence, payload, payloadStart);
+                var m = Overlap(body, tcp.Sequence, payload, tcp.Start);
                 if (m.Length > best.Length) best = m;
             }
             if (best.Body is null) continue;

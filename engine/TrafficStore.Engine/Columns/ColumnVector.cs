@@ -80,11 +80,23 @@ internal sealed class ColumnVector
         int nullCount = 0;
         if (array.NullCount > 0)
         {
-            validity = new byte[(n + 7) / 8];
-            for (int i = 0; i < n; i++)
+            var data = array.Data;
+            var arrowBitmap = data.Buffers[0].Span;
+            if (data.Offset == 0 && arrowBitmap.Length >= (n + 7) / 8)
             {
-                if (array.IsNull(i)) nullCount++;
-                else validity[i >> 3] |= (byte)(1 << (i & 7));
+                // Arrow's bitmap is ours bit for bit (LSB first) when the array is not a slice: one copy, bits past n cleared.
+                validity = arrowBitmap[..((n + 7) / 8)].ToArray();
+                if ((n & 7) != 0) validity[^1] &= (byte)((1 << (n & 7)) - 1);
+                nullCount = array.NullCount;
+            }
+            else
+            {
+                validity = new byte[(n + 7) / 8];
+                for (int i = 0; i < n; i++)
+                {
+                    if (array.IsNull(i)) nullCount++;
+                    else validity[i >> 3] |= (byte)(1 << (i & 7));
+                }
             }
         }
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using TrafficStore.Ingest.Capture;
@@ -201,11 +202,16 @@ internal sealed class FrameBodyElision
         int n = batch.Length;
         var arrays = new IArrowArray[PacketsSchema.FieldsList.Count];
         for (int c = 0; c < FrameColumnCount; c++) arrays[c] = batch.Column(c);
-        var exchange = new Int64Array.Builder();
-        var direction = new StringArray.Builder();
-        var offset = new Int64Array.Builder();
-        var at = new Int64Array.Builder();
-        var length = new Int64Array.Builder();
+        // The body_* columns are written as buffers, not appended row by row: most batches have no match
+        // at all (every value null, one shared zero buffer), the rest only a few.
+        var bitmap = new byte[(n + 7) / 8];
+        var exchange = new long[n];
+        var offset = new long[n];
+        var at = new long[n];
+        var length = new long[n];
+        var directionOffsets = new int[n + 1];
+        var directionBytes = new List<byte>();
+        int matched = 0;
         if (matches is not null)
         {
             var bytes = new ArrowBuffer.Builder<byte>(data.ValueOffsets[n] - data.ValueOffsets[0]);
@@ -220,30 +226,33 @@ internal sealed class FrameBodyElision
                 {
                     bytes.Append(frame);
                     total += frame.Length;
-                    exchange.AppendNull(); direction.AppendNull(); offset.AppendNull(); at.AppendNull(); length.AppendNull();
                 }
                 else
                 {
                     bytes.Append(frame[..m.At]);
                     bytes.Append(frame[(m.At + m.Length)..]);
                     total += frame.Length - m.Length;
-                    exchange.Append(m.Body.ExchangeId); direction.Append(m.Body.Direction); offset.Append(m.Offset); at.Append(m.At); length.Append(m.Length);
+                    bitmap[i >> 3] |= (byte)(1 << (i & 7));
+                    exchange[i] = m.Body.ExchangeId; offset[i] = m.Offset; at[i] = m.At; length[i] = m.Length;
+                    directionBytes.AddRange(System.Text.Encoding.UTF8.GetBytes(m.Body.Direction));
+                    matched++;
                     ElidedFrames++;
                     ElidedBytes += m.Length;
                 }
                 offsets.Append(total);
+                directionOffsets[i + 1] = directionBytes.Count;
             }
             arrays[FrameColumnCount - 1] = new BinaryArray(BinaryType.Default, n, offsets.Build(), bytes.Build(), ArrowBuffer.Empty, 0, 0);
         }
-        else
-        {
-            for (int i = 0; i < n; i++) { exchange.AppendNull(); direction.AppendNull(); offset.AppendNull(); at.AppendNull(); length.AppendNull(); }
-        }
-        arrays[FrameColumnCount] = exchange.Build();
-        arrays[FrameColumnCount + 1] = direction.Build();
-        arrays[FrameColumnCount + 2] = offset.Build();
-        arrays[FrameColumnCount + 3] = at.Build();
-        arrays[FrameColumnCount + 4] = length.Build();
+        int nulls = n - matched;
+        var validity = new ArrowBuffer(bitmap);
+        Int64Array Longs(long[] values) => new(new ArrowBuffer(MemoryMarshal.AsBytes(values.AsSpan()).ToArray()), validity, n, nulls, 0);
+        arrays[FrameColumnCount] = Longs(exchange);
+        arrays[FrameColumnCount + 1] = new StringArray(n, new ArrowBuffer(MemoryMarshal.AsBytes(directionOffsets.AsSpan()).ToArray()),
+            new ArrowBuffer(directionBytes.ToArray()), validity, nulls, 0);
+        arrays[FrameColumnCount + 2] = Longs(offset);
+        arrays[FrameColumnCount + 3] = Longs(at);
+        arrays[FrameColumnCount + 4] = Longs(length);
         return new RecordBatch(PacketsSchema, arrays, n);
     }
 

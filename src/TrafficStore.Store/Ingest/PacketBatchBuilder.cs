@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using TrafficStore.Ingest.Capture;
@@ -17,10 +18,10 @@ internal sealed class PacketBatchBuilder
     /// <summary>The frame columns (the packets table without its body_* columns, which <see cref="FrameBodyElision"/> adds).</summary>
     private static readonly Schema PacketsSchema = FrameBodyElision.FrameSchema;
 
-    private ArrowBuffer.Builder<long> _ts = new(), _capture = new(), _frame = new(), _conn = new(), _iface = new(), _link = new(), _origLen = new();
+    // Managed buffers handed to Arrow as they are (ArrowBuffer over a byte[] is not copied; Arrow's own
+    // buffer builders copy everything once more into native memory on Build).
+    private ValueBuffer _ts, _capture, _frame, _conn, _iface, _link, _origLen, _offsets, _data;
     private ArrowBuffer.BitmapBuilder _connValid = new();
-    private ArrowBuffer.Builder<int> _offsets = new();
-    private ArrowBuffer.Builder<byte> _data = new();
     private int _connNulls;
     private TcpPayloadPosition[] _tcp = [];
 
@@ -39,18 +40,18 @@ internal sealed class PacketBatchBuilder
         if (Count == 0) Start();
         if (Count == _tcp.Length) System.Array.Resize(ref _tcp, Math.Max(256, 2 * _tcp.Length));
         _tcp[Count] = tcp;
-        _ts.Append(frame.TimestampNs);
-        _capture.Append(captureId);
-        _frame.Append(frame.Number);
-        _conn.Append(connectionId ?? 0);
+        _ts.AppendInt64(frame.TimestampNs);
+        _capture.AppendInt64(captureId);
+        _frame.AppendInt64(frame.Number);
+        _conn.AppendInt64(connectionId ?? 0);
         _connValid.Append(connectionId.HasValue);
         if (!connectionId.HasValue) _connNulls++;
-        _iface.Append(frame.InterfaceId);
-        _link.Append((long)frame.LinkType);
-        _origLen.Append(frame.OriginalLength);
+        _iface.AppendInt64(frame.InterfaceId);
+        _link.AppendInt64((long)frame.LinkType);
+        _origLen.AppendInt64(frame.OriginalLength);
         _data.Append(frame.Data);
         DataBytes += frame.Data.Length;
-        _offsets.Append(checked((int)DataBytes));
+        _offsets.AppendInt32(checked((int)DataBytes));
         Count++;
     }
 
@@ -58,39 +59,89 @@ internal sealed class PacketBatchBuilder
     {
         // Sized like the previous batch: appending then never reallocates (each growth is a copy into fresh pages).
         int rows = _lastCount + 64;
-        foreach (var b in new[] { _ts, _capture, _frame, _conn, _iface, _link, _origLen }) b.Reserve(rows);
-        _offsets.Reserve(rows + 1);
+        _ts.Reset(8 * rows); _capture.Reset(8 * rows); _frame.Reset(8 * rows); _conn.Reset(8 * rows);
+        _iface.Reset(8 * rows); _link.Reset(8 * rows); _origLen.Reset(8 * rows);
+        _offsets.Reset(4 * (rows + 1));
+        _data.Reset(ExpectedDataBytes > 0 ? ExpectedDataBytes + (1 << 16) : 1 << 16);
         _tcp = new TcpPayloadPosition[rows];
-        if (ExpectedDataBytes > 0) _data.Reserve(ExpectedDataBytes + (1 << 16));
-        _offsets.Append(0);
+        _offsets.AppendInt32(0);
     }
 
     /// <summary>The rows added since the last call as one batch, and a fresh start.</summary>
     public FrameBatch Build()
     {
         int n = Count;
-        IArrowArray Longs(ArrowBuffer.Builder<long> b, IArrowType type, ArrowBuffer validity = default, int nulls = 0) =>
-            ArrowArrayFactory.BuildArray(new ArrayData(type, n, nulls, 0, [validity, b.Build()]));
+        if (n == 0) Start(); // an empty batch still has its one offset
+        IArrowArray Longs(ref ValueBuffer b, IArrowType type, ArrowBuffer validity = default, int nulls = 0) =>
+            ArrowArrayFactory.BuildArray(new ArrayData(type, n, nulls, 0, [validity, b.Take()]));
         var arrays = new IArrowArray[]
         {
-            Longs(_ts, ArrowSchemas.TimestampNs),
-            Longs(_capture, Int64Type.Default),
-            Longs(_frame, Int64Type.Default),
-            Longs(_conn, Int64Type.Default, _connNulls > 0 ? _connValid.Build() : ArrowBuffer.Empty, _connNulls),
-            Longs(_iface, Int64Type.Default),
-            Longs(_link, Int64Type.Default),
-            Longs(_origLen, Int64Type.Default),
-            new BinaryArray(BinaryType.Default, n, _offsets.Build(), _data.Build(), ArrowBuffer.Empty, 0, 0),
+            Longs(ref _ts, ArrowSchemas.TimestampNs),
+            Longs(ref _capture, Int64Type.Default),
+            Longs(ref _frame, Int64Type.Default),
+            Longs(ref _conn, Int64Type.Default, _connNulls > 0 ? _connValid.Build() : ArrowBuffer.Empty, _connNulls),
+            Longs(ref _iface, Int64Type.Default),
+            Longs(ref _link, Int64Type.Default),
+            Longs(ref _origLen, Int64Type.Default),
+            new BinaryArray(BinaryType.Default, n, _offsets.Take(), _data.Take(), ArrowBuffer.Empty, 0, 0),
         };
         var batch = new FrameBatch(new RecordBatch(PacketsSchema, arrays, n), _tcp);
         _tcp = [];
-        _ts = new(); _capture = new(); _frame = new(); _conn = new(); _iface = new(); _link = new(); _origLen = new();
-        _connValid = new(); _offsets = new(); _data = new();
+        _connValid = new();
         _connNulls = 0;
         _lastCount = n;
         Count = 0;
         DataBytes = 0;
         return batch;
+    }
+
+    /// <summary>A growable little-endian value buffer whose bytes become an <see cref="ArrowBuffer"/> without a copy.</summary>
+    private struct ValueBuffer
+    {
+        private byte[] _bytes;
+        private int _length;
+
+        public void Reset(int capacity)
+        {
+            _bytes = new byte[capacity];
+            _length = 0;
+        }
+
+        public void AppendInt64(long value)
+        {
+            Ensure(sizeof(long));
+            BinaryPrimitives.WriteInt64LittleEndian(_bytes.AsSpan(_length), value);
+            _length += sizeof(long);
+        }
+
+        public void AppendInt32(int value)
+        {
+            Ensure(sizeof(int));
+            BinaryPrimitives.WriteInt32LittleEndian(_bytes.AsSpan(_length), value);
+            _length += sizeof(int);
+        }
+
+        public void Append(ReadOnlySpan<byte> value)
+        {
+            Ensure(value.Length);
+            value.CopyTo(_bytes.AsSpan(_length));
+            _length += value.Length;
+        }
+
+        /// <summary>The bytes written so far, handed over; the buffer is empty until the next <see cref="Reset"/>.</summary>
+        public ArrowBuffer Take()
+        {
+            var buffer = new ArrowBuffer(_bytes.AsMemory(0, _length));
+            _bytes = [];
+            _length = 0;
+            return buffer;
+        }
+
+        private void Ensure(int more)
+        {
+            if (_bytes.Length - _length >= more) return;
+            System.Array.Resize(ref _bytes, Math.Max(checked(_length + more), Math.Max(256, 2 * _bytes.Length)));
+        }
     }
 }
 

@@ -38,6 +38,28 @@ public class ChunkCompressionTests
         if (compression == ChunkCompression.Zstd) Assert.True(stored.Length < raw.Length / 4, $"{stored.Length} of {raw.Length}");
     }
 
+    [Theory]
+    [MemberData(nameof(Inputs))]
+    public void NativeAndManagedZstdFramesBothDecompress(string kind)
+    {
+        // Whichever implementation wrote a chunk, the one decompressor reads it (libzstd is loaded when present).
+        var raw = Input(kind);
+        if (raw.Length == 0) return;
+        var managed = new ZstdSharp.Compressor(ChunkCompression.ZstdLevel).Wrap(raw).ToArray();
+        var back = new byte[raw.Length];
+        Assert.True(ChunkCompression.TryDecompress(ChunkCompression.Zstd, managed, back));
+        Assert.Equal(raw, back);
+        if (!NativeZstdCompressor.IsAvailable) return;
+        var native = new byte[ChunkCompression.MaxStoredLength(raw.Length)];
+        int n = NativeZstdCompressor.Compress(raw, native, ChunkCompression.ZstdLevel);
+        Assert.True(n > 0);
+        Array.Clear(back);
+        Assert.True(ChunkCompression.TryDecompress(ChunkCompression.Zstd, native.AsSpan(0, n), back));
+        Assert.Equal(raw, back);
+        // A destination too small is "not compressed" (0), never a partial frame.
+        Assert.Equal(0, NativeZstdCompressor.Compress(raw, native.AsSpan(0, 8), ChunkCompression.ZstdLevel));
+    }
+
     [Fact]
     public void Lz4ChunksOfVersionOneStillDecompress()
     {

@@ -112,6 +112,67 @@ public class CodecTests
     }
 
     [Fact]
+    public void LongValuesAreNotDictionaryEncodedEvenWhenTheyRepeat()
+    {
+        // Frames and bodies: hashing them costs as much as compressing them, and zstd stores repeats anyway.
+        int n = 400, width = ColumnCodec.MaxDictionaryAverageBytes + 1;
+        var distinct = Enumerable.Range(0, 3).Select(k => Enumerable.Repeat((byte)('a' + k), width).ToArray()).ToArray();
+        var offsets = new int[n + 1];
+        var data = new List<byte>();
+        for (int i = 0; i < n; i++) { offsets[i] = data.Count; data.AddRange(distinct[i % 3]); }
+        offsets[n] = data.Count;
+        var v = ColumnVector.OfBytes(ColumnType.Binary, offsets, data.ToArray(), null, 0);
+        var back = RoundTrip(v, out var encoding);
+        Assert.Equal(ChunkEncoding.Plain, encoding);
+        AssertEqual(v, back);
+    }
+
+    [Fact]
+    public void ShortValuesDistinctInTheFirstRowsAreNotDictionaryEncoded()
+    {
+        // The first DictionarySampleRows rows are all distinct: the full pass is not tried even though later rows repeat.
+        int n = 1000;
+        var values = Enumerable.Range(0, n).Select(i => i < ColumnCodec.DictionarySampleRows ? $"v{i}" : "same").ToArray();
+        var offsets = new int[n + 1];
+        var data = new List<byte>();
+        for (int i = 0; i < n; i++) { offsets[i] = data.Count; data.AddRange(Encoding.UTF8.GetBytes(values[i])); }
+        offsets[n] = data.Count;
+        var v = ColumnVector.OfBytes(ColumnType.Utf8, offsets, data.ToArray(), null, 0);
+        var back = RoundTrip(v, out var encoding);
+        Assert.Equal(ChunkEncoding.Plain, encoding);
+        AssertEqual(v, back);
+    }
+
+    [Fact]
+    public void BinaryArrowArraysConvertWithNullsAndSlices()
+    {
+        var builder = new Apache.Arrow.BinaryArray.Builder();
+        var expected = new List<byte[]?>();
+        var rng = new Random(7);
+        for (int i = 0; i < 300; i++)
+        {
+            if (rng.Next(4) == 0) { builder.AppendNull(); expected.Add(null); continue; }
+            var b = new byte[rng.Next(0, 200)];
+            rng.NextBytes(b);
+            builder.Append(b.AsSpan());
+            expected.Add(b);
+        }
+        var array = builder.Build();
+        foreach (var (start, length) in new[] { (0, 300), (17, 200), (299, 1) })
+        {
+            var slice = (Apache.Arrow.BinaryArray)array.Slice(start, length);
+            var v = ColumnVector.FromArrow(slice, ColumnType.Binary);
+            Assert.Equal(length, v.Length);
+            for (int i = 0; i < length; i++)
+            {
+                var e = expected[start + i];
+                Assert.Equal(e is null, v.IsNull(i));
+                Assert.True((e ?? []).AsSpan().SequenceEqual(v.GetBytes(i)));
+            }
+        }
+    }
+
+    [Fact]
     public void DoublesAndBoolsRoundTrip()
     {
         var rng = new Random(21);

@@ -80,11 +80,23 @@ internal sealed class ColumnVector
         int nullCount = 0;
         if (array.NullCount > 0)
         {
-            validity = new byte[(n + 7) / 8];
-            for (int i = 0; i < n; i++)
+            var data = array.Data;
+            var arrowBitmap = data.Buffers[0].Span;
+            if (data.Offset == 0 && arrowBitmap.Length >= (n + 7) / 8)
             {
-                if (array.IsNull(i)) nullCount++;
-                else validity[i >> 3] |= (byte)(1 << (i & 7));
+                // Arrow's bitmap is ours bit for bit (LSB first) when the array is not a slice: one copy, bits past n cleared.
+                validity = arrowBitmap[..((n + 7) / 8)].ToArray();
+                if ((n & 7) != 0) validity[^1] &= (byte)((1 << (n & 7)) - 1);
+                nullCount = array.NullCount;
+            }
+            else
+            {
+                validity = new byte[(n + 7) / 8];
+                for (int i = 0; i < n; i++)
+                {
+                    if (array.IsNull(i)) nullCount++;
+                    else validity[i >> 3] |= (byte)(1 << (i & 7));
+                }
             }
         }
 
@@ -124,6 +136,7 @@ internal sealed class ColumnVector
             case ColumnType.Binary:
             {
                 var a = (BinaryArray)array; // StringArray derives from BinaryArray
+                if (TryCopyContiguous(a, validity) is { } copied) return OfBytes(type, copied.Offsets, copied.Bytes, validity, nullCount);
                 var offsets = new int[n + 1];
                 long total = 0;
                 for (int i = 0; i < n; i++) total += a.IsNull(i) ? 0 : a.GetBytes(i).Length;
@@ -145,6 +158,24 @@ internal sealed class ColumnVector
             default:
                 throw new ArgumentOutOfRangeException(nameof(type));
         }
+    }
+
+    /// <summary>
+    /// The values of a binary array as one copy of its value buffer and rebased offsets, when every null
+    /// slot is empty (as Arrow's builders leave them); null otherwise. Saves a span per row (frames, bodies).
+    /// </summary>
+    private static (int[] Offsets, byte[] Bytes)? TryCopyContiguous(BinaryArray a, byte[]? validity)
+    {
+        int n = a.Length;
+        var src = a.ValueOffsets; // n + 1 offsets, already shifted by the array's offset
+        if (validity is not null)
+            for (int i = 0; i < n; i++)
+                if (!IsValid(validity, i) && src[i + 1] != src[i]) return null;
+        int first = src[0];
+        var offsets = new int[n + 1];
+        for (int i = 0; i <= n; i++) offsets[i] = src[i] - first;
+        var bytes = a.ValueBuffer.Span.Slice(first, src[n] - first).ToArray();
+        return (offsets, bytes);
     }
 
     private static bool IsValid(byte[] validity, int i) => (validity[i >> 3] & (1 << (i & 7))) != 0;

@@ -87,14 +87,44 @@ internal static class ColumnCodec
         return ChunkEncoding.DeltaOfDelta;
     }
 
+    /// <summary>
+    /// Values longer than this on average are never dictionary-encoded: frames and bodies are almost all
+    /// distinct, hashing them costs as much as compressing them, and zstd already stores a repeat within
+    /// a chunk as a short back-reference (docs/benchmarks.md, "Codec encode").
+    /// </summary>
+    internal const int MaxDictionaryAverageBytes = 64;
+    /// <summary>Rows hashed first to decide whether a full dictionary pass is worth trying.</summary>
+    internal const int DictionarySampleRows = 64;
+
+    /// <summary>
+    /// A cheap guess whether dictionary encoding can pay: short values on average, and at most half of a
+    /// sample of the first rows distinct (the full pass gives up at half of all rows distinct).
+    /// </summary>
+    private static bool DictionaryMayPay(ColumnVector v)
+    {
+        int n = v.Length;
+        if (n < 4) return false;
+        long valueBytes = v.Offsets[n] - v.Offsets[0];
+        if (valueBytes > (long)MaxDictionaryAverageBytes * n) return false;
+        int sample = Math.Min(n, DictionarySampleRows);
+        var seen = new HashSet<int>(new RowBytesComparer(v));
+        for (int i = 0; i < sample; i++)
+        {
+            seen.Add(i);
+            if (seen.Count > sample / 2) return false;
+        }
+        return true;
+    }
+
     private static ChunkEncoding EncodeBytes(ColumnVector v, ByteSink sink)
     {
         int n = v.Length;
+        if (!DictionaryMayPay(v)) return EncodePlainBytes(v, sink);
         var ids = new Dictionary<int, int>(new RowBytesComparer(v));
         var rowIds = new int[n];
         var firstRows = new List<int>();
         int limit = Math.Max(1, n / 2);
-        bool dictionary = n >= 4;
+        bool dictionary = true;
         for (int i = 0; i < n && dictionary; i++)
         {
             if (!ids.TryGetValue(i, out int id))
@@ -113,6 +143,12 @@ internal static class ColumnCodec
             foreach (var id in rowIds) sink.WriteVarUInt((ulong)id);
             return ChunkEncoding.Dictionary;
         }
+        return EncodePlainBytes(v, sink);
+    }
+
+    private static ChunkEncoding EncodePlainBytes(ColumnVector v, ByteSink sink)
+    {
+        int n = v.Length;
         // Lengths first, then the bytes: the lengths compress together and the bytes stay contiguous.
         for (int i = 0; i < n; i++) sink.WriteVarUInt((ulong)(v.Offsets[i + 1] - v.Offsets[i]));
         sink.WriteBytes(v.Bytes.AsSpan(v.Offsets[0], v.Offsets[n] - v.Offsets[0]));

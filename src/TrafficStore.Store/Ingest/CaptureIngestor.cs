@@ -269,13 +269,15 @@ public sealed class CaptureIngestor
                 FirstFrameNs ??= frame.TimestampNs;
                 LastFrameNs = frame.TimestampNs;
                 long connectionId = -1;
+                TcpPayloadPosition tcp = default;
                 if (decoder.Decode(frame, out var packet, out var payload) == DecodeStatus.Decoded)
                 {
                     connectionId = pipeline.ProcessPacket(packet, payload);
                     packets++;
                     if (connectionId >= 0) _timeline.Add(packet, connectionId);
+                    tcp = TcpPayloadPosition.Of(packet, frame.Data, payload);
                 }
-                _packets.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null);
+                _packets.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null, tcp);
                 if (_packets.Count >= options.BatchRows || _packets.RawBytes >= _packetBatchBytes) SendPackets();
                 if ((frames & (ProgressInterval - 1)) == 0)
                 {

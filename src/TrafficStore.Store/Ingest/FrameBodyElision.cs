@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using TrafficStore.Ingest.Capture;
@@ -38,8 +39,7 @@ internal sealed class FrameBodyElision
     private static readonly Schema PacketsSchema = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);
 
     private readonly Dictionary<long, List<Body>> _bodies = new();
-    private readonly PacketDecoder _decoder = new();
-    private readonly Queue<(RecordBatch Frames, long Number)> _held = new();
+    private readonly Queue<(FrameBatch Frames, long Number)> _held = new();
     private readonly List<Body> _registeredSince = new();
     private readonly List<long> _emptied = new();
     private readonly long _holdBackBytes;
@@ -76,11 +76,12 @@ internal sealed class FrameBodyElision
     }
 
     /// <summary>
-    /// Takes a full batch of frames (<see cref="FrameSchema"/>) and returns, oldest first, the held
+    /// Takes a full batch of frames (<see cref="FrameSchema"/>, with where each frame's TCP payload is, as the
+    /// ingest loop decoded it: frames are not decoded again here) and returns, oldest first, the held
     /// batches that leave the hold-back window, their bodies elided (packets schema). References is
     /// true when a returned batch names payloads rows: the caller appends pending payloads first.
     /// </summary>
-    public List<(RecordBatch Frames, bool References)> Offer(RecordBatch frames)
+    public List<(RecordBatch Frames, bool References)> Offer(FrameBatch frames)
     {
         // Bodies completed while this batch was being filled can have frames in it or in any held
         // batch, never in a later one: the batch number bounds how long they are kept.
@@ -118,41 +119,36 @@ internal sealed class FrameBodyElision
         return (elided, references);
     }
 
-    private static long FrameBytes(RecordBatch frames)
+    private static long FrameBytes(FrameBatch frames)
     {
-        var data = (BinaryArray)frames.Column(7);
+        var data = (BinaryArray)frames.Frames.Column(FrameColumnCount - 1);
         return data.Length == 0 ? 0 : data.ValueOffsets[data.Length] - data.ValueOffsets[0];
     }
 
-    private RecordBatch Elide(RecordBatch batch, out bool references)
+    private RecordBatch Elide(FrameBatch frames, out bool references)
     {
+        var batch = frames.Frames;
         int n = batch.Length;
         var ts = (TimestampArray)batch.Column(0);
-        var frameNo = (Int64Array)batch.Column(2);
         var conn = (Int64Array)batch.Column(3);
-        var iface = (Int64Array)batch.Column(4);
-        var link = (Int64Array)batch.Column(5);
-        var origLen = (Int64Array)batch.Column(6);
-        var data = (BinaryArray)batch.Column(7);
+        var data = (BinaryArray)batch.Column(FrameColumnCount - 1);
 
         Match[]? matches = null;
         for (int i = 0; i < n && _bodies.Count > 0; i++)
         {
             if (conn.GetValue(i) is not long c || !_bodies.TryGetValue(c, out var bodies)) continue;
-            var bytes = data.GetBytes(i);
-            var status = _decoder.Decode(bytes, (LinkType)(link.GetValue(i) ?? 0), frameNo.GetValue(i) ?? 0, ts.GetValue(i) ?? 0,
-                (int)(origLen.GetValue(i) ?? 0), (int)(iface.GetValue(i) ?? 0), out var packet, out var payload);
-            if (status != DecodeStatus.Decoded || !packet.IsTcp || payload.Length < MinElidedBytes) continue;
-            // Reassembled from IP fragments: the payload is not inside this frame.
-            if (!bytes.Overlaps(payload, out int payloadStart) || payloadStart < 0 || payloadStart + payload.Length > bytes.Length) continue;
-            var source = (packet.Source, packet.SourcePort);
+            ref readonly var tcp = ref frames.Tcp[i];
+            if (tcp.Length < MinElidedBytes) continue;
+            var payload = data.GetBytes(i).Slice(tcp.Start, tcp.Length);
+            long timestampNs = ts.GetValue(i) ?? 0;
+            var source = (tcp.Source, tcp.SourcePort);
             Match best = default;
             foreach (var body in bodies)
             {
-                if (!body.Anchored && packet.TimestampNs >= body.FirstByteNs && packet.TimestampNs <= body.LastByteNs)
-                    TryAnchor(body, packet.Sequence, payload, source);
+                if (!body.Anchored && timestampNs >= body.FirstByteNs && timestampNs <= body.LastByteNs)
+                    TryAnchor(body, tcp.Sequence, payload, source);
                 if (!body.Anchored || body.Source != source) continue;
-                var m = Overlap(body, packet.Sequence, payload, payloadStart);
+                var m = Overlap(body, tcp.Sequence, payload, tcp.Start);
                 if (m.Length > best.Length) best = m;
             }
             if (best.Body is null) continue;
@@ -206,11 +202,16 @@ internal sealed class FrameBodyElision
         int n = batch.Length;
         var arrays = new IArrowArray[PacketsSchema.FieldsList.Count];
         for (int c = 0; c < FrameColumnCount; c++) arrays[c] = batch.Column(c);
-        var exchange = new Int64Array.Builder();
-        var direction = new StringArray.Builder();
-        var offset = new Int64Array.Builder();
-        var at = new Int64Array.Builder();
-        var length = new Int64Array.Builder();
+        // The body_* columns are written as buffers, not appended row by row: most batches have no match
+        // at all (every value null, one shared zero buffer), the rest only a few.
+        var bitmap = new byte[(n + 7) / 8];
+        var exchange = new long[n];
+        var offset = new long[n];
+        var at = new long[n];
+        var length = new long[n];
+        var directionOffsets = new int[n + 1];
+        var directionBytes = new List<byte>();
+        int matched = 0;
         if (matches is not null)
         {
             var bytes = new ArrowBuffer.Builder<byte>(data.ValueOffsets[n] - data.ValueOffsets[0]);
@@ -225,30 +226,33 @@ internal sealed class FrameBodyElision
                 {
                     bytes.Append(frame);
                     total += frame.Length;
-                    exchange.AppendNull(); direction.AppendNull(); offset.AppendNull(); at.AppendNull(); length.AppendNull();
                 }
                 else
                 {
                     bytes.Append(frame[..m.At]);
                     bytes.Append(frame[(m.At + m.Length)..]);
                     total += frame.Length - m.Length;
-                    exchange.Append(m.Body.ExchangeId); direction.Append(m.Body.Direction); offset.Append(m.Offset); at.Append(m.At); length.Append(m.Length);
+                    bitmap[i >> 3] |= (byte)(1 << (i & 7));
+                    exchange[i] = m.Body.ExchangeId; offset[i] = m.Offset; at[i] = m.At; length[i] = m.Length;
+                    directionBytes.AddRange(System.Text.Encoding.UTF8.GetBytes(m.Body.Direction));
+                    matched++;
                     ElidedFrames++;
                     ElidedBytes += m.Length;
                 }
                 offsets.Append(total);
+                directionOffsets[i + 1] = directionBytes.Count;
             }
             arrays[FrameColumnCount - 1] = new BinaryArray(BinaryType.Default, n, offsets.Build(), bytes.Build(), ArrowBuffer.Empty, 0, 0);
         }
-        else
-        {
-            for (int i = 0; i < n; i++) { exchange.AppendNull(); direction.AppendNull(); offset.AppendNull(); at.AppendNull(); length.AppendNull(); }
-        }
-        arrays[FrameColumnCount] = exchange.Build();
-        arrays[FrameColumnCount + 1] = direction.Build();
-        arrays[FrameColumnCount + 2] = offset.Build();
-        arrays[FrameColumnCount + 3] = at.Build();
-        arrays[FrameColumnCount + 4] = length.Build();
+        int nulls = n - matched;
+        var validity = new ArrowBuffer(bitmap);
+        Int64Array Longs(long[] values) => new(new ArrowBuffer(MemoryMarshal.AsBytes(values.AsSpan()).ToArray()), validity, n, nulls, 0);
+        arrays[FrameColumnCount] = Longs(exchange);
+        arrays[FrameColumnCount + 1] = new StringArray(n, new ArrowBuffer(MemoryMarshal.AsBytes(directionOffsets.AsSpan()).ToArray()),
+            new ArrowBuffer(directionBytes.ToArray()), validity, nulls, 0);
+        arrays[FrameColumnCount + 2] = Longs(offset);
+        arrays[FrameColumnCount + 3] = Longs(at);
+        arrays[FrameColumnCount + 4] = Longs(length);
         return new RecordBatch(PacketsSchema, arrays, n);
     }
 

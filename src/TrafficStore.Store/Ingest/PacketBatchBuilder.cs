@@ -1,6 +1,8 @@
+using System.Buffers.Binary;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using TrafficStore.Ingest.Capture;
+using TrafficStore.Ingest.Decode;
 using TrafficStore.Ingest.Tables;
 using TrafficStore.Store.Tables;
 
@@ -16,11 +18,12 @@ internal sealed class PacketBatchBuilder
     /// <summary>The frame columns (the packets table without its body_* columns, which <see cref="FrameBodyElision"/> adds).</summary>
     private static readonly Schema PacketsSchema = FrameBodyElision.FrameSchema;
 
-    private ArrowBuffer.Builder<long> _ts = new(), _capture = new(), _frame = new(), _conn = new(), _iface = new(), _link = new(), _origLen = new();
+    // Managed buffers handed to Arrow as they are (ArrowBuffer over a byte[] is not copied; Arrow's own
+    // buffer builders copy everything once more into native memory on Build).
+    private ValueBuffer _ts, _capture, _frame, _conn, _iface, _link, _origLen, _offsets, _data;
     private ArrowBuffer.BitmapBuilder _connValid = new();
-    private ArrowBuffer.Builder<int> _offsets = new();
-    private ArrowBuffer.Builder<byte> _data = new();
     private int _connNulls;
+    private TcpPayloadPosition[] _tcp = [];
 
     private int _lastCount;
 
@@ -31,21 +34,24 @@ internal sealed class PacketBatchBuilder
     /// <summary>Frame bytes a batch is expected to hold; the buffers are reserved for it so they do not grow by copying.</summary>
     public int ExpectedDataBytes { get; set; }
 
-    public void Add(in CaptureFrame frame, long captureId, long? connectionId)
+    /// <param name="tcp">Where the frame's TCP payload is, as the ingest loop decoded it (default: none), for <see cref="FrameBodyElision"/>.</param>
+    public void Add(in CaptureFrame frame, long captureId, long? connectionId, in TcpPayloadPosition tcp = default)
     {
         if (Count == 0) Start();
-        _ts.Append(frame.TimestampNs);
-        _capture.Append(captureId);
-        _frame.Append(frame.Number);
-        _conn.Append(connectionId ?? 0);
+        if (Count == _tcp.Length) System.Array.Resize(ref _tcp, Math.Max(256, 2 * _tcp.Length));
+        _tcp[Count] = tcp;
+        _ts.AppendInt64(frame.TimestampNs);
+        _capture.AppendInt64(captureId);
+        _frame.AppendInt64(frame.Number);
+        _conn.AppendInt64(connectionId ?? 0);
         _connValid.Append(connectionId.HasValue);
         if (!connectionId.HasValue) _connNulls++;
-        _iface.Append(frame.InterfaceId);
-        _link.Append((long)frame.LinkType);
-        _origLen.Append(frame.OriginalLength);
+        _iface.AppendInt64(frame.InterfaceId);
+        _link.AppendInt64((long)frame.LinkType);
+        _origLen.AppendInt64(frame.OriginalLength);
         _data.Append(frame.Data);
         DataBytes += frame.Data.Length;
-        _offsets.Append(checked((int)DataBytes));
+        _offsets.AppendInt32(checked((int)DataBytes));
         Count++;
     }
 
@@ -53,36 +59,108 @@ internal sealed class PacketBatchBuilder
     {
         // Sized like the previous batch: appending then never reallocates (each growth is a copy into fresh pages).
         int rows = _lastCount + 64;
-        foreach (var b in new[] { _ts, _capture, _frame, _conn, _iface, _link, _origLen }) b.Reserve(rows);
-        _offsets.Reserve(rows + 1);
-        if (ExpectedDataBytes > 0) _data.Reserve(ExpectedDataBytes + (1 << 16));
-        _offsets.Append(0);
+        _ts.Reset(8 * rows); _capture.Reset(8 * rows); _frame.Reset(8 * rows); _conn.Reset(8 * rows);
+        _iface.Reset(8 * rows); _link.Reset(8 * rows); _origLen.Reset(8 * rows);
+        _offsets.Reset(4 * (rows + 1));
+        _data.Reset(ExpectedDataBytes > 0 ? ExpectedDataBytes + (1 << 16) : 1 << 16);
+        _tcp = new TcpPayloadPosition[rows];
+        _offsets.AppendInt32(0);
     }
 
     /// <summary>The rows added since the last call as one batch, and a fresh start.</summary>
-    public RecordBatch Build()
+    public FrameBatch Build()
     {
         int n = Count;
-        IArrowArray Longs(ArrowBuffer.Builder<long> b, IArrowType type, ArrowBuffer validity = default, int nulls = 0) =>
-            ArrowArrayFactory.BuildArray(new ArrayData(type, n, nulls, 0, [validity, b.Build()]));
+        if (n == 0) Start(); // an empty batch still has its one offset
+        IArrowArray Longs(ref ValueBuffer b, IArrowType type, ArrowBuffer validity = default, int nulls = 0) =>
+            ArrowArrayFactory.BuildArray(new ArrayData(type, n, nulls, 0, [validity, b.Take()]));
         var arrays = new IArrowArray[]
         {
-            Longs(_ts, ArrowSchemas.TimestampNs),
-            Longs(_capture, Int64Type.Default),
-            Longs(_frame, Int64Type.Default),
-            Longs(_conn, Int64Type.Default, _connNulls > 0 ? _connValid.Build() : ArrowBuffer.Empty, _connNulls),
-            Longs(_iface, Int64Type.Default),
-            Longs(_link, Int64Type.Default),
-            Longs(_origLen, Int64Type.Default),
-            new BinaryArray(BinaryType.Default, n, _offsets.Build(), _data.Build(), ArrowBuffer.Empty, 0, 0),
+            Longs(ref _ts, ArrowSchemas.TimestampNs),
+            Longs(ref _capture, Int64Type.Default),
+            Longs(ref _frame, Int64Type.Default),
+            Longs(ref _conn, Int64Type.Default, _connNulls > 0 ? _connValid.Build() : ArrowBuffer.Empty, _connNulls),
+            Longs(ref _iface, Int64Type.Default),
+            Longs(ref _link, Int64Type.Default),
+            Longs(ref _origLen, Int64Type.Default),
+            new BinaryArray(BinaryType.Default, n, _offsets.Take(), _data.Take(), ArrowBuffer.Empty, 0, 0),
         };
-        var batch = new RecordBatch(PacketsSchema, arrays, n);
-        _ts = new(); _capture = new(); _frame = new(); _conn = new(); _iface = new(); _link = new(); _origLen = new();
-        _connValid = new(); _offsets = new(); _data = new();
+        var batch = new FrameBatch(new RecordBatch(PacketsSchema, arrays, n), _tcp);
+        _tcp = [];
+        _connValid = new();
         _connNulls = 0;
         _lastCount = n;
         Count = 0;
         DataBytes = 0;
         return batch;
     }
+
+    /// <summary>A growable little-endian value buffer whose bytes become an <see cref="ArrowBuffer"/> without a copy.</summary>
+    private struct ValueBuffer
+    {
+        private byte[] _bytes;
+        private int _length;
+
+        public void Reset(int capacity)
+        {
+            _bytes = new byte[capacity];
+            _length = 0;
+        }
+
+        public void AppendInt64(long value)
+        {
+            Ensure(sizeof(long));
+            BinaryPrimitives.WriteInt64LittleEndian(_bytes.AsSpan(_length), value);
+            _length += sizeof(long);
+        }
+
+        public void AppendInt32(int value)
+        {
+            Ensure(sizeof(int));
+            BinaryPrimitives.WriteInt32LittleEndian(_bytes.AsSpan(_length), value);
+            _length += sizeof(int);
+        }
+
+        public void Append(ReadOnlySpan<byte> value)
+        {
+            Ensure(value.Length);
+            value.CopyTo(_bytes.AsSpan(_length));
+            _length += value.Length;
+        }
+
+        /// <summary>The bytes written so far, handed over; the buffer is empty until the next <see cref="Reset"/>.</summary>
+        public ArrowBuffer Take()
+        {
+            var buffer = new ArrowBuffer(_bytes.AsMemory(0, _length));
+            _bytes = [];
+            _length = 0;
+            return buffer;
+        }
+
+        private void Ensure(int more)
+        {
+            if (_bytes.Length - _length >= more) return;
+            System.Array.Resize(ref _bytes, Math.Max(checked(_length + more), Math.Max(256, 2 * _bytes.Length)));
+        }
+    }
 }
+
+/// <summary>
+/// Where a frame's TCP payload lies, from the ingest loop's decode: its sequence number, its offset and
+/// length inside the frame bytes, and the sending endpoint. Length 0 when the frame has no TCP payload
+/// inside its own bytes (not TCP, not decoded, or rebuilt from IP fragments).
+/// </summary>
+internal readonly record struct TcpPayloadPosition(uint Sequence, int Start, int Length, NetAddress Source, ushort SourcePort)
+{
+    /// <summary>The position of <paramref name="payload"/> of a decoded packet inside <paramref name="frame"/>, or none.</summary>
+    public static TcpPayloadPosition Of(in DecodedPacket packet, ReadOnlySpan<byte> frame, ReadOnlySpan<byte> payload)
+    {
+        if (!packet.IsTcp || packet.Reassembled || payload.IsEmpty) return default;
+        // Rebuilt from IP fragments: the payload is not inside this frame.
+        if (!frame.Overlaps(payload, out int start) || start < 0 || start + payload.Length > frame.Length) return default;
+        return new TcpPayloadPosition(packet.Sequence, start, payload.Length, packet.Source, packet.SourcePort);
+    }
+}
+
+/// <summary>A batch of frame rows (<see cref="FrameBodyElision.FrameSchema"/>) and, per row, where its TCP payload is.</summary>
+internal sealed record FrameBatch(RecordBatch Frames, TcpPayloadPosition[] Tcp);

@@ -36,7 +36,7 @@ public static class ResultWriter
                         WriteJson(output, names, b, i);
                         break;
                     default:
-                        page.Add(Enumerable.Range(0, b.ColumnCount).Select(c => ArrowValueFormatter.Format(b.Column(c), i)).ToArray());
+                        page.Add(Enumerable.Range(0, b.ColumnCount).Select(c => OneLine(ArrowValueFormatter.Format(b.Column(c), i))).ToArray());
                         if (page.Count == TablePage) { WriteTable(output, names, page, header: rows == TablePage); page.Clear(); }
                         break;
                 }
@@ -73,6 +73,10 @@ public static class ResultWriter
         }
         output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
+
+    /// <summary>A table cell stays on its line: line breaks and tabs (header blocks, bodies) are shown escaped.</summary>
+    private static string OneLine(string value) =>
+        value.AsSpan().IndexOfAny('\r', '\n', '\t') < 0 ? value : value.Replace("\r", "\\r").Replace("\n", "\\n").Replace("\t", "\\t");
 
     private static void WriteTable(TextWriter output, List<string> names, List<string[]> rows, bool header)
     {

@@ -37,6 +37,14 @@ public sealed class ConnectionIdentityCache
         return (e.ClientRow, e.ServerRow);
     }
 
+    /// <summary>The row form of a connection's identities when already resolved (no parsing of its addresses needed).</summary>
+    public bool TryGet(long connectionId, out RowIdentity client, out RowIdentity server)
+    {
+        if (_byConnection.TryGetValue(connectionId, out var e)) { (client, server) = (e.ClientRow, e.ServerRow); return true; }
+        (client, server) = (null!, null!);
+        return false;
+    }
+
     /// <summary>Fills a connection row's identity columns and locality from the cached (or now resolved) identities.</summary>
     public void Enrich(ConnectionRecord row)
     {

@@ -197,8 +197,7 @@ public sealed class CaptureIngestor
         private readonly long? _length;
         private readonly ChannelWriter<(string, RecordBatch)> _out;
         private readonly CancellationToken _ct;
-        private readonly ConnectionEnricher? _enricher;
-        private readonly Dictionary<long, (IngestIdentity Client, IngestIdentity Server)> _identities = new();
+        private readonly ConnectionIdentityCache? _identities;
         private readonly PacketBatchBuilder _packets = new();
         private readonly FrameBodyElision _elision = new();
         private readonly long _packetBatchBytes;
@@ -218,7 +217,7 @@ public sealed class CaptureIngestor
             _length = length;
             _out = output;
             _ct = ct;
-            if (owner._options.Identities is { } map) _enricher = new ConnectionEnricher(map);
+            if (owner._options.Identities is { } map) _identities = new ConnectionIdentityCache(new ConnectionEnricher(map));
             // Packets go in batches just under one row group of the engine (a frame is at most 64 KiB), so a
             // bulk load stores each batch as one row group without copying it again (SegmentSealer.SealUncommitted).
             var engineOptions = owner._db.Engine.Options;
@@ -277,7 +276,8 @@ public sealed class CaptureIngestor
                     if (connectionId >= 0) _timeline.Add(packet, connectionId);
                     tcp = TcpPayloadPosition.Of(packet, frame.Data, payload);
                 }
-                _packets.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null, tcp);
+                _packets.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null, tcp,
+                    connectionId >= 0 ? OwnerNamespace(connectionId) : "");
                 if (_packets.Count >= options.BatchRows || _packets.RawBytes >= _packetBatchBytes) SendPackets();
                 if ((frames & (ProgressInterval - 1)) == 0)
                 {
@@ -325,7 +325,7 @@ public sealed class CaptureIngestor
 
         private void AddConnection(ConnectionRecord row)
         {
-            _enricher?.Enrich(row);
+            _identities?.Enrich(row); // the identity its frames and exchanges got: resolved once, as of its first packet
             _connections.Add(new Stored<ConnectionRecord>(row, _captureId, row.Client, row.Server), 0);
         }
 
@@ -397,38 +397,37 @@ public sealed class CaptureIngestor
 
         // ------------------------------------------------------------------ identities
 
+        /// <summary>The retention namespace of a connection's rows (server end, else client end), for its frames too.</summary>
+        private string OwnerNamespace(long connectionId)
+        {
+            if (_identities is null) return "";
+            if (!_identities.TryGet(connectionId, out var client, out var server))
+            {
+                if (!_timeline.TryGetEnds(connectionId, out var e)) return "";
+                (client, server) = _identities.Resolve(connectionId, e.ClientIp, e.ClientPort, e.ServerIp, e.ServerPort, e.FirstNs);
+            }
+            return server.Namespace.Length > 0 ? server.Namespace : client.Namespace;
+        }
+
         private Stored<T> Wrap<T>(T row, long connectionId, string clientIp, int clientPort, string serverIp, int serverPort)
         {
-            var (client, server) = Identities(connectionId, () =>
+            if (_identities is null) return new Stored<T>(row, _captureId, Nobody, Nobody);
+            if (!_identities.TryGet(connectionId, out var client, out var server))
             {
                 long first = _timeline.TryGetEnds(connectionId, out var ends) ? ends.FirstNs : 0;
-                return (Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, first);
-            });
+                (client, server) = _identities.Resolve(connectionId, Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, first);
+            }
             return new Stored<T>(row, _captureId, client, server);
         }
 
         private Stored<TimelineRow> Wrap(TimelineRow row, long connectionId, ConnectionEnds ends)
         {
-            var (client, server) = Identities(connectionId, () => (ends.ClientIp, ends.ClientPort, ends.ServerIp, ends.ServerPort, ends.FirstNs));
+            if (_identities is null) return new Stored<TimelineRow>(row, _captureId, Nobody, Nobody);
+            var (client, server) = _identities.Resolve(connectionId, ends.ClientIp, ends.ClientPort, ends.ServerIp, ends.ServerPort, ends.FirstNs);
             return new Stored<TimelineRow>(row, _captureId, client, server);
         }
 
-        /// <summary>Both ends' identities of a connection, resolved once as of its first packet.</summary>
-        private (IngestIdentity Client, IngestIdentity Server) Identities(long connectionId,
-            Func<(NetAddress ClientIp, ushort ClientPort, NetAddress ServerIp, ushort ServerPort, long FirstNs)> ends)
-        {
-            if (_enricher is null) return (Nobody, Nobody);
-            if (_identities.TryGetValue(connectionId, out var known)) return known;
-            var e = ends();
-            _enricher.Enrich(e.ClientIp, e.ClientPort, e.ServerIp, e.ServerPort, e.FirstNs, out var client, out var server);
-            var pair = (ToIngest(client), ToIngest(server));
-            _identities[connectionId] = pair;
-            return pair;
-        }
-
         private static NetAddress Parse(string ip) => System.Net.IPAddress.TryParse(ip, out var a) ? NetAddress.FromIPAddress(a) : default;
-
-        private static IngestIdentity ToIngest(Kubernetes.Identity.EndpointIdentity id) => IdentityColumns.ToRow(id);
     }
 
     private sealed class Sink<T>(Action<T> add) : IRowSink<T>

@@ -32,7 +32,7 @@ internal sealed class FrameBodyElision
     public const int MinElidedBytes = 64;
     private const int AnchorBytes = 32;
     private const int MaxAnchorAttempts = 16;
-    private const int FrameColumnCount = 8;
+    private const int FrameColumnCount = 9;
 
     /// <summary>The packets columns the frame builder fills (the table without its body_* columns).</summary>
     public static readonly Schema FrameSchema = BuildFrameSchema();

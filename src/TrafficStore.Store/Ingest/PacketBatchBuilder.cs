@@ -20,12 +20,13 @@ internal sealed class PacketBatchBuilder
 
     // Managed buffers handed to Arrow as they are (ArrowBuffer over a byte[] is not copied; Arrow's own
     // buffer builders copy everything once more into native memory on Build).
-    private ValueBuffer _ts, _capture, _frame, _conn, _iface, _link, _origLen, _offsets, _data;
+    private ValueBuffer _ts, _capture, _frame, _conn, _iface, _link, _origLen, _namespaceOffsets, _namespaces, _offsets, _data;
     private ArrowBuffer.BitmapBuilder _connValid = new();
     private int _connNulls;
     private TcpPayloadPosition[] _tcp = [];
 
     private int _lastCount;
+    private int _namespaceBytes;
 
     public int Count { get; private set; }
     public long DataBytes { get; private set; }
@@ -35,7 +36,8 @@ internal sealed class PacketBatchBuilder
     public int ExpectedDataBytes { get; set; }
 
     /// <param name="tcp">Where the frame's TCP payload is, as the ingest loop decoded it (default: none), for <see cref="FrameBodyElision"/>.</param>
-    public void Add(in CaptureFrame frame, long captureId, long? connectionId, in TcpPayloadPosition tcp = default)
+    /// <param name="ownerNamespace">Retention namespace of the frame's connection ("" when none).</param>
+    public void Add(in CaptureFrame frame, long captureId, long? connectionId, in TcpPayloadPosition tcp = default, string ownerNamespace = "")
     {
         if (Count == 0) Start();
         if (Count == _tcp.Length) System.Array.Resize(ref _tcp, Math.Max(256, 2 * _tcp.Length));
@@ -49,6 +51,8 @@ internal sealed class PacketBatchBuilder
         _iface.AppendInt64(frame.InterfaceId);
         _link.AppendInt64((long)frame.LinkType);
         _origLen.AppendInt64(frame.OriginalLength);
+        _namespaceBytes += _namespaces.AppendUtf8(ownerNamespace);
+        _namespaceOffsets.AppendInt32(_namespaceBytes);
         _data.Append(frame.Data);
         DataBytes += frame.Data.Length;
         _offsets.AppendInt32(checked((int)DataBytes));
@@ -62,6 +66,10 @@ internal sealed class PacketBatchBuilder
         _ts.Reset(8 * rows); _capture.Reset(8 * rows); _frame.Reset(8 * rows); _conn.Reset(8 * rows);
         _iface.Reset(8 * rows); _link.Reset(8 * rows); _origLen.Reset(8 * rows);
         _offsets.Reset(4 * (rows + 1));
+        _namespaceOffsets.Reset(4 * (rows + 1));
+        _namespaces.Reset(16 * rows);
+        _namespaceBytes = 0;
+        _namespaceOffsets.AppendInt32(0);
         _data.Reset(ExpectedDataBytes > 0 ? ExpectedDataBytes + (1 << 16) : 1 << 16);
         _tcp = new TcpPayloadPosition[rows];
         _offsets.AppendInt32(0);
@@ -83,6 +91,7 @@ internal sealed class PacketBatchBuilder
             Longs(ref _iface, Int64Type.Default),
             Longs(ref _link, Int64Type.Default),
             Longs(ref _origLen, Int64Type.Default),
+            new StringArray(n, _namespaceOffsets.Take(), _namespaces.Take(), ArrowBuffer.Empty, 0, 0),
             new BinaryArray(BinaryType.Default, n, _offsets.Take(), _data.Take(), ArrowBuffer.Empty, 0, 0),
         };
         var batch = new FrameBatch(new RecordBatch(PacketsSchema, arrays, n), _tcp);
@@ -129,6 +138,16 @@ internal sealed class PacketBatchBuilder
         }
 
         /// <summary>The bytes written so far, handed over; the buffer is empty until the next <see cref="Reset"/>.</summary>
+        /// <summary>Appends a string as UTF-8; returns the bytes written.</summary>
+        public int AppendUtf8(string value)
+        {
+            if (value.Length == 0) return 0;
+            Ensure(System.Text.Encoding.UTF8.GetMaxByteCount(value.Length));
+            int written = System.Text.Encoding.UTF8.GetBytes(value, _bytes.AsSpan(_length));
+            _length += written;
+            return written;
+        }
+
         public ArrowBuffer Take()
         {
             var buffer = new ArrowBuffer(_bytes.AsMemory(0, _length));

@@ -33,8 +33,11 @@ public static class TrafficTables
     /// <summary>Bumped when a column is added, renamed or changes meaning.</summary>
     public const int Version = 1;
 
-    /// <summary>The packets table's version: 2 added the body_* columns (frame bytes kept once, in payloads).</summary>
-    public const int PacketsVersion = 2;
+    /// <summary>
+    /// The packets table's version: 2 added the body_* columns (frame bytes kept once, in payloads);
+    /// 3 added owner_namespace (per-namespace retention reaches raw frames too).
+    /// </summary>
+    public const int PacketsVersion = 3;
 
     /// <summary>The payloads table's version: 2 added body_decoded_from (decoded bodies derived on read).</summary>
     public const int PayloadsVersion = 2;
@@ -94,6 +97,8 @@ public static class TrafficTables
         Column<PacketRecord>.Int64("interface_id", p => p.InterfaceId, "capture interface (pcapng IDB index; 0 for pcap)"),
         Column<PacketRecord>.Int64("link_type", p => p.LinkType, "pcap LINKTYPE_ value of the frame's interface"),
         Column<PacketRecord>.Int64("orig_len", p => p.OriginalLength, "original length on the wire (frame.len)"),
+        Column<PacketRecord>.String("owner_namespace", p => p.OwnerNamespace,
+            "retention namespace of the frame's connection, as on its other rows (server_namespace, else client_namespace); empty without Kubernetes identity"),
         Column<PacketRecord>.Binary("data", p => p.Data, "captured bytes (frame.cap_len of them), exactly as in the capture"),
         Column<PacketRecord>.Int64("body_exchange_id", p => p.BodyExchangeId,
             "set when part of this frame's TCP payload equals bytes of an HTTP body in payloads: the stored frame omits them and reads take them from that payloads row (exchange_id, body_direction); queries and export return `data` whole; empty when the frame is stored whole"),
@@ -172,7 +177,7 @@ public static class TrafficTables
         Table(PayloadsDefinition, "One row per HTTP message (request or response) with its headers and full body (no cap by default).",
             "ts", null, ["exchange_id", "connection_id", .. IdentityIndex, "owner_namespace"]),
         Table(PacketsDefinition, "Every captured frame, bytes as captured, for exact pcap reproduction. Frame bytes that equal an HTTP body's bytes are stored once, in payloads (body_* columns).",
-            "ts", null, ["connection_id", "capture_id"], namespaceColumn: null),
+            "ts", null, ["connection_id", "capture_id"]),
         Table(CaptureStatsDefinition, "One row per ingest run (a 'started' row, then its final row).",
             "ts", null, ["capture_id"], namespaceColumn: null),
         Table(TimelineDefinition, "Per connection and active second: cumulative counters at the end of that second, valid until its next active second (as-of queries on long-lived connections).",
@@ -260,6 +265,7 @@ public sealed class PacketRecord
     public long InterfaceId { get; init; }
     public long LinkType { get; init; }
     public long OriginalLength { get; init; }
+    public string OwnerNamespace { get; init; } = "";
     public ReadOnlyMemory<byte> Data { get; init; }
     public long? BodyExchangeId { get; init; }
     public string? BodyDirection { get; init; }

@@ -66,8 +66,12 @@ public class DemoStoreTests : IClassFixture<DemoFixture>
         const string elsewhere = "http where client_namespace!=shop and server_namespace!=shop";
         Assert.True((await S.GetAsync(elsewhere, TestServer.Admin)).Count > 0);
         Assert.Equal(0, (await S.GetAsync(elsewhere, TestServer.Shop)).Count);
-        var packets = await Assert.ThrowsAsync<RpcException>(() => S.GetAsync("packets limit 1", TestServer.Shop));
-        Assert.Equal(StatusCode.PermissionDenied, packets.StatusCode);
+        // Raw frames: those of connections the token's namespaces own (owner_namespace), no others.
+        var shopFrames = await S.GetAsync("packets select owner_namespace", TestServer.Shop);
+        var allFrames = await S.GetAsync("packets select owner_namespace", TestServer.Admin);
+        Assert.True(shopFrames.Count > 0);
+        Assert.Equal(allFrames.Column("owner_namespace").Count(n => n == "shop"), shopFrames.Count);
+        Assert.All(shopFrames.Column("owner_namespace"), n => Assert.Equal("shop", n));
         var capture = await Assert.ThrowsAsync<RpcException>(() => S.GetAsync("capture_stats", TestServer.Shop));
         Assert.Equal(StatusCode.PermissionDenied, capture.StatusCode);
     }
@@ -84,6 +88,13 @@ public class DemoStoreTests : IClassFixture<DemoFixture>
         Assert.Contains(admin.Column("body"), b => b is not null && Encoding.UTF8.GetString(Convert.FromBase64String(b)).Contains("4111 1111 1111 1111"));
 
         Assert.All(reader.Column("body"), b => Assert.Null(b));
+
+        // Raw frames hold the same bodies and headers: their bytes are withheld too, their metadata kept.
+        var adminFrames = await S.GetAsync("packets select frame, orig_len, data limit 200", TestServer.Admin);
+        var readerFrames = await S.GetAsync("packets select frame, orig_len, data limit 200", TestServer.Reader);
+        Assert.All(adminFrames.Column("data"), d => Assert.NotNull(d));
+        Assert.All(readerFrames.Column("data"), d => Assert.Null(d));
+        Assert.Equal(adminFrames.Column("orig_len"), readerFrames.Column("orig_len"));
         var readerHeaders = reader.Column("headers");
         static IEnumerable<string> Sensitive(string? headers) => (headers ?? "").Split('\n')
             .Where(l => l.StartsWith("authorization:", StringComparison.OrdinalIgnoreCase) || l.StartsWith("cookie:", StringComparison.OrdinalIgnoreCase) || l.StartsWith("set-cookie:", StringComparison.OrdinalIgnoreCase));

@@ -69,7 +69,7 @@ public sealed class TrafficFlightServer : FlightServer
             foreach (var table in _store.Engine.TableNames)
             {
                 var schema = _store.Engine.QuerySchema(new QuerySpec(table));
-                if (!token.AllNamespaces && !HasNamespace(schema)) continue;
+                if (!token.AllNamespaces && NamespaceField(schema) is null) continue;
                 var descriptor = FlightDescriptor.CreatePathDescriptor(table);
                 var endpoint = new FlightEndpoint(new FlightTicket(table), []);
                 long rows = token.AllNamespaces && stats.Tables.TryGetValue(table, out var t) ? t.Rows : -1;
@@ -411,9 +411,12 @@ public sealed class TrafficFlightServer : FlightServer
     private TrafficQuery Scope(TrafficQuery q, AccessToken token, ServerCallContext context)
     {
         if (token.AllNamespaces) return q;
-        if (!HasNamespace(_store.Engine.QuerySchema(new QuerySpec(q.Table))))
+        // Rows with both ends' namespaces: either end in the token's list. Raw frames carry only their
+        // connection's retention namespace (owner_namespace): the frames of connections owned by the list.
+        string? field = NamespaceField(_store.Engine.QuerySchema(new QuerySpec(q.Table)));
+        if (field is null)
             throw _auth.Deny(context, StatusCode.PermissionDenied, $"token '{token.Name}' is limited to namespaces and table '{q.Table}' has no namespace column", token);
-        var filter = new QueryFilter("namespace", StoreFilterOp.In, token.Namespaces!.Select(QueryValue.Of).ToList());
+        var filter = new QueryFilter(field, StoreFilterOp.In, token.Namespaces!.Select(QueryValue.Of).ToList());
         return q with { Filters = [.. q.Filters, filter] };
     }
 
@@ -421,7 +424,10 @@ public sealed class TrafficFlightServer : FlightServer
     private static TrafficQuery Unscoped(TrafficQuery narrowed, TrafficQuery scoped, AccessToken token) =>
         token.AllNamespaces ? narrowed : narrowed with { Filters = scoped.Filters.Take(scoped.Filters.Count - 1).ToList() };
 
-    private static bool HasNamespace(Schema schema) => schema.FieldsList.Any(f => f.Name.Contains("namespace", StringComparison.Ordinal));
+    private static string? NamespaceField(Schema schema) =>
+        schema.GetFieldIndex("client_namespace") >= 0 && schema.GetFieldIndex("server_namespace") >= 0 ? "namespace"
+        : schema.GetFieldIndex("owner_namespace") >= 0 ? "owner_namespace"
+        : null;
 
     private static string DecodeUtf8(ByteString bytes, string what)
     {

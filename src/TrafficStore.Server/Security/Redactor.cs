@@ -9,6 +9,8 @@ namespace TrafficStore.Server.Security;
 /// Redacts what a token without <c>payloads:read</c> must not see, column by column of a result batch:
 /// <list type="bullet">
 /// <item>body columns (binary or utf8 columns whose name contains "body") become null;</item>
+/// <item>raw frame bytes (the binary <c>data</c> column of <c>packets</c>) become null: frames carry the
+/// same bodies and headers, unredacted (metadata columns stay);</item>
 /// <item>in header columns (utf8, name contains "header"), the values of <c>Authorization</c>,
 /// <c>Proxy-Authorization</c>, <c>Cookie</c> and <c>Set-Cookie</c> become <c>[redacted]</c>;</item>
 /// <item>in every other utf8 column, digit runs that are Luhn-valid card numbers (13-19 digits,
@@ -20,6 +22,8 @@ public static partial class Redactor
 {
     public const string Redacted = "[redacted]";
     public const string CardMask = "[card]";
+    /// <summary>The packets table's frame bytes column.</summary>
+    public const string RawFrameColumn = "data";
 
     private static readonly string[] SensitiveHeaders = ["authorization", "proxy-authorization", "cookie", "set-cookie"];
 
@@ -36,7 +40,8 @@ public static partial class Redactor
             var name = field.Name.ToLowerInvariant();
             var column = batch.Column(c);
             IArrowArray? replacement = null;
-            if (name.Contains("body") && field.DataType.TypeId is ArrowTypeId.Binary or ArrowTypeId.String)
+            bool rawFrames = name == RawFrameColumn && field.DataType.TypeId is ArrowTypeId.Binary;
+            if (rawFrames || name.Contains("body") && field.DataType.TypeId is ArrowTypeId.Binary or ArrowTypeId.String)
                 replacement = AllNull(field.DataType, column.Length);
             else if (column is StringArray strings)
                 replacement = MapStrings(strings, name.Contains("header") ? RedactHeaders : MaskCards);

@@ -26,6 +26,12 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        // A benchmark run takes minutes and writes hundreds of MB: --help must never start one.
+        if (args.Any(a => a is "--help" or "-h" or "-?" or "help") && args.FirstOrDefault() != "micro")
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
         switch (args.FirstOrDefault())
         {
             case "ingest": return Ingest.IngestBenchmark.Run(args[1..]);

@@ -119,10 +119,10 @@ internal static class SteadyState
     public readonly record struct JitMark(long Methods, TimeSpan Time, long Allocated, int Gen0, int Gen1, int Gen2)
     {
         public static JitMark Now() => new(System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime(),
-            GC.GetTotalAllocatedBytes(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+            GC.GetTotalAllocatedBytes(precise: true), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
 
         /// <summary>Bytes allocated per query since the mark.</summary>
-        public double AllocatedPerQuery(int queries) => (GC.GetTotalAllocatedBytes() - Allocated) / (double)queries;
+        public double AllocatedPerQuery(int queries) => (GC.GetTotalAllocatedBytes(precise: true) - Allocated) / (double)queries;
 
         public string Since(int queries) =>
             $"{System.Runtime.JitInfo.GetCompiledMethodCount() - Methods} methods JIT-compiled ({(System.Runtime.JitInfo.GetCompilationTime() - Time).TotalMilliseconds:F0} ms) while timed; " +

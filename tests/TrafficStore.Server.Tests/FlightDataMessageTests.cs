@@ -49,6 +49,44 @@ public class FlightDataMessageTests
         Assert.Null(reader.ReadNextRecordBatch());
     }
 
+    // A writer that honours size hints (one span of the whole piece) and one that never gives more than 4 KiB
+    // (like a pipe of pool blocks that ignores the hint): the same bytes either way, at every piece length around the threshold.
+    [Theory]
+    [InlineData(0)]
+    [InlineData(FlightDataFraming.LargePieceBytes - 1)]
+    [InlineData(FlightDataFraming.LargePieceBytes)]
+    [InlineData(FlightDataFraming.LargePieceBytes + 4097)]
+    [InlineData(1 << 20)]
+    public void LargePiecesAreWrittenWholeOrPiecewiseWithTheSameBytes(int length)
+    {
+        var bytes = Enumerable.Range(0, length).Select(i => (byte)(i * 31 + (i >> 8))).ToArray();
+        var whole = new ArrayBufferWriter<byte>();
+        var capped = new CappedWriter(4096);
+        whole.Write<byte>([0xAA]); // not at a span boundary
+        capped.Write<byte>([0xAA]);
+        FlightDataFraming.WriteLarge(whole, bytes);
+        FlightDataFraming.WriteLarge(capped, bytes);
+        Assert.Equal([0xAA, .. bytes], whole.WrittenSpan.ToArray());
+        Assert.Equal([0xAA, .. bytes], capped.Written.ToArray());
+    }
+
+    [Fact]
+    public void MegabyteBodiesRoundTrip() => BatchesRoundTripThroughFlightDataFields(3, 40, 1000);
+
+    private sealed class CappedWriter(int cap) : IBufferWriter<byte>
+    {
+        private byte[] _buffer = new byte[cap];
+        private int _used;
+        public MemoryStream Written { get; } = new();
+        public void Advance(int count)
+        {
+            Written.Write(_buffer, 0, count);
+            _used = 0;
+        }
+        public Memory<byte> GetMemory(int sizeHint = 0) => _buffer.AsMemory(_used, cap);
+        public Span<byte> GetSpan(int sizeHint = 0) => _buffer.AsSpan(_used, cap);
+    }
+
     [Fact]
     public void DictionaryColumnsAreRefusedRatherThanSentWithoutTheirDictionaries()
     {

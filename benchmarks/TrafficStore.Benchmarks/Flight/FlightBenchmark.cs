@@ -156,8 +156,8 @@ public static class FlightBenchmark
     {
         var sb = new StringBuilder();
         sb.AppendLine("### Query latency over Flight (DoGet with the query as ticket)").AppendLine();
-        sb.AppendLine("| clients | query | rows | p50 ms | p99 ms | max ms | queries/s | CPU ms/query | runs |");
-        sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| clients | query | rows | p50 ms | p99 ms | max ms | queries/s | CPU ms/query | KiB allocated/query | runs |");
+        sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (int n in clientCounts)
         {
             var channels = Enumerable.Range(0, n).Select(_ => Channel(address)).ToList();
@@ -167,7 +167,10 @@ public static class FlightBenchmark
                 {
                     var clients = channels.Select(c => new FlightClient(c)).ToList();
                     long rows = 0;
-                    foreach (var c in clients) rows = await DrainAsync(c, q.Text); // warm-up: one per connection
+                    // Steady state first (tier-1 code, as in a long-running server), every client at once.
+                    var (warmRounds, quiet) = await SteadyState.WarmAsync(n, () => Task.WhenAll(clients.Select(async c => rows = await DrainAsync(c, q.Text))));
+                    int warmRuns = warmRounds * n;
+                    var jit = SteadyState.JitMark.Now();
                     var perClient = clients.Select(_ => new LatencySamples()).ToList();
                     var cpu0 = ProcessCpu.Seconds();
                     var sw = Stopwatch.StartNew();
@@ -181,11 +184,13 @@ public static class FlightBenchmark
                         }
                     })));
                     double wall = sw.Elapsed.TotalSeconds, cpuMs = (ProcessCpu.Seconds() - cpu0) * 1000 / (n * runs);
+                    double allocKiB = jit.AllocatedPerQuery(n * runs) / 1024;
                     var all = new LatencySamples();
                     foreach (var s in perClient) s.CopyTo(all);
                     Console.WriteLine($"  {n,2} clients {q.Name,-26} rows {rows,7:N0}  p50 {all.P50,8:F2} ms  p99 {all.P99,8:F2} ms  max {all.Max,8:F2}  " +
-                                      $"{n * runs / wall,7:F0} q/s  cpu {cpuMs,6:F2} ms/query (load {IngestBenchmark.LoadAverage()})");
-                    sb.AppendLine(CultureInfo.InvariantCulture, $"| {n} | {q.Name} | {rows:N0} | {all.P50:F2} | {all.P99:F2} | {all.Max:F2} | {n * runs / wall:F0} | {cpuMs:F2} | {all.Count} |");
+                                      $"{n * runs / wall,7:F0} q/s  cpu {cpuMs,6:F2} ms/query (load {IngestBenchmark.LoadAverage()}); " +
+                                      $"warm-up {warmRuns} runs{(quiet ? "" : " (JIT not yet quiet)")}, {jit.Since(n * runs)}");
+                    sb.AppendLine(CultureInfo.InvariantCulture, $"| {n} | {q.Name} | {rows:N0} | {all.P50:F2} | {all.P99:F2} | {all.Max:F2} | {n * runs / wall:F0} | {cpuMs:F2} | {allocKiB:F0} | {all.Count} |");
                 }
             }
             finally

@@ -76,3 +76,56 @@ internal static class Sizes
 
     public static string Mb(long bytes) => (bytes / 1e6).ToString("N1", CultureInfo.InvariantCulture);
 }
+
+/// <summary>
+/// Warm-up to steady state before timing: a long-running server runs its query path as tier-1 code
+/// (tiered compilation: tier 0, then instrumented tier 0 with TieredPGO, then tier 1 after 30 calls
+/// once 100 ms pass without new tier-0 methods, compiled on a background thread). A handful of
+/// warm-up queries leaves the timed runs on tier-0 code and the JIT on the profile. So the query
+/// runs in rounds until a whole round compiles no method (<see cref="System.Runtime.JitInfo"/>), at
+/// least <see cref="MinRuns"/> times, and at most <see cref="MaxTime"/>.
+/// </summary>
+internal static class SteadyState
+{
+    public const int MinRuns = 100;
+    public const int RoundRuns = 30;
+    /// <summary>Warm-up of a query issued by <paramref name="clients"/> clients at once, one call per client (the
+    /// concurrent path JITs code of its own: thread-pool growth, contended locks, HTTP/2 flow control).</summary>
+    public static Task<(int Runs, bool Quiet)> WarmAsync(int clients, Func<Task> roundOfAllClients) =>
+        WarmAsync(roundOfAllClients, Math.Max(5, MinRuns / clients), Math.Max(3, RoundRuns / clients));
+
+    public static readonly TimeSpan MaxTime = TimeSpan.FromSeconds(30);
+
+    /// <summary>Runs <paramref name="query"/> until JIT-quiet; returns the runs made and whether it got there.</summary>
+    public static Task<(int Runs, bool Quiet)> WarmAsync(Func<Task> query) => WarmAsync(query, MinRuns, RoundRuns);
+
+    private static async Task<(int Runs, bool Quiet)> WarmAsync(Func<Task> query, int minRuns, int roundRuns)
+    {
+        var sw = Stopwatch.StartNew();
+        int runs = 0;
+        while (true)
+        {
+            long methods = System.Runtime.JitInfo.GetCompiledMethodCount();
+            for (int i = 0; i < roundRuns; i++, runs++) await query();
+            // Give the background tier-1 compiler its call-counting delay before judging the round.
+            await Task.Delay(150);
+            bool quiet = System.Runtime.JitInfo.GetCompiledMethodCount() == methods;
+            if (quiet && runs >= minRuns) return (runs, true);
+            if (sw.Elapsed > MaxTime) return (runs, false);
+        }
+    }
+
+    /// <summary>JIT and GC work since a mark: methods compiled and milliseconds spent, bytes allocated, collections (all threads).</summary>
+    public readonly record struct JitMark(long Methods, TimeSpan Time, long Allocated, int Gen0, int Gen1, int Gen2)
+    {
+        public static JitMark Now() => new(System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime(),
+            GC.GetTotalAllocatedBytes(precise: true), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+
+        /// <summary>Bytes allocated per query since the mark.</summary>
+        public double AllocatedPerQuery(int queries) => (GC.GetTotalAllocatedBytes(precise: true) - Allocated) / (double)queries;
+
+        public string Since(int queries) =>
+            $"{System.Runtime.JitInfo.GetCompiledMethodCount() - Methods} methods JIT-compiled ({(System.Runtime.JitInfo.GetCompilationTime() - Time).TotalMilliseconds:F0} ms) while timed; " +
+            $"{AllocatedPerQuery(queries) / 1024:F0} KiB allocated/query; GCs gen0/1/2 {GC.CollectionCount(0) - Gen0}/{GC.CollectionCount(1) - Gen1}/{GC.CollectionCount(2) - Gen2}";
+    }
+}

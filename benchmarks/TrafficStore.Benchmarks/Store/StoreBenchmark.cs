@@ -374,16 +374,17 @@ public static class StoreBenchmark
         _ => a.IsNull(i) ? null : a.ToString(),
     };
 
-    /// <summary>Runs a query a few times to warm up, then <paramref name="runs"/> times, reading every batch.</summary>
     /// <summary>`--chunk-cache-mb N`: the engine's decoded-chunk cache (0, the default, = off: every query reads from disk).</summary>
     internal static long ChunkCacheBytes(string[] args) =>
         (long)(double.Parse(Value(args, "--chunk-cache-mb") ?? "0", CultureInfo.InvariantCulture) * (1 << 20));
 
+    /// <summary>Runs a query to steady state (<see cref="SteadyState"/>), then <paramref name="runs"/> times, reading every batch.</summary>
     internal static async Task<(LatencySamples Samples, long Rows, double CpuMsPerQuery)> TimeQueryAsync(ITrafficClient client, string query, int runs)
     {
         long rows = 0;
-        for (int i = 0; i < 3; i++) rows = await DrainAsync(client, query);
+        var (warmRuns, quiet) = await SteadyState.WarmAsync(async () => rows = await DrainAsync(client, query));
         var samples = new LatencySamples();
+        var jit = SteadyState.JitMark.Now();
         var cpu0 = ProcessCpu.Seconds();
         for (int i = 0; i < runs; i++)
         {
@@ -391,7 +392,9 @@ public static class StoreBenchmark
             rows = await DrainAsync(client, query);
             samples.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
         }
-        return (samples, rows, (ProcessCpu.Seconds() - cpu0) * 1000 / runs);
+        double cpuMs = (ProcessCpu.Seconds() - cpu0) * 1000 / runs;
+        Console.WriteLine($"      warm-up {warmRuns} runs{(quiet ? "" : " (JIT not yet quiet)")}; {jit.Since(runs)}");
+        return (samples, rows, cpuMs);
     }
 
     private static async Task<long> DrainAsync(ITrafficClient client, string query)

@@ -116,7 +116,7 @@ internal sealed class CompiledFilter
         return Op switch
         {
             FilterOp.Eq => compare(v, min) >= 0 && compare(v, max) <= 0,
-            FilterOp.In => values.Any(x => compare(x, min) >= 0 && compare(x, max) <= 0),
+            FilterOp.In => AnyInRange(min, max, values, compare),
             FilterOp.NotEq => !(compare(min, v) == 0 && compare(max, v) == 0),
             FilterOp.Lt => compare(min, v) < 0,
             FilterOp.Le => compare(min, v) <= 0,
@@ -126,11 +126,25 @@ internal sealed class CompiledFilter
         };
     }
 
-    /// <summary>False when zone maps prove no row of the row group can match (an OR group: no alternative can).</summary>
-    public bool MayMatch(Func<int, ChunkInfo?> chunkOf, int rowCount)
+    // Loops rather than LINQ with lambdas: planning runs these for every row group of every segment in range, and a
+    // lambda capturing a parameter allocates its closure on every call, whichever branch runs.
+    private static bool AnyInRange<T>(T min, T max, T[] values, Func<T, T, int> compare)
     {
-        if (AnyOf is not null) return AnyOf.Any(a => a.MayMatch(chunkOf, rowCount));
-        var chunk = chunkOf(Column);
+        foreach (var x in values)
+            if (compare(x, min) >= 0 && compare(x, max) <= 0) return true;
+        return false;
+    }
+
+    /// <summary>False when zone maps prove no row of the row group can match (an OR group: no alternative can).</summary>
+    public bool MayMatch(in RowGroupChunks chunks, int rowCount)
+    {
+        if (AnyOf is not null)
+        {
+            foreach (var a in AnyOf)
+                if (a.MayMatch(chunks, rowCount)) return true;
+            return false;
+        }
+        var chunk = chunks.Of(Column);
         return chunk is not null && MayMatch(chunk, rowCount); // a column added after the segment was written is all null
     }
 

@@ -7,6 +7,13 @@ namespace TrafficStore.Engine.Query;
 /// <summary>A sealed segment a query must read, with the row groups the index allows (null = all).</summary>
 internal sealed record SegmentCandidate(SegmentHandle Segment, HashSet<int>? RowGroups);
 
+/// <summary>The chunk infos of one row group of a segment, by table column (no allocation per row group).</summary>
+internal readonly struct RowGroupChunks(QueryPlan plan, SegmentFooter footer, int rowGroup)
+{
+    /// <summary>The chunk of a table column, or null if the segment predates the column.</summary>
+    public ChunkInfo? Of(int tableColumn) => plan.Chunk(footer, tableColumn, rowGroup);
+}
+
 /// <summary>
 /// A query bound to one table snapshot: compiled filters, projection, the effective time window
 /// and the segments left after segment-level zone maps and the index.
@@ -41,10 +48,11 @@ internal sealed class QueryPlan
             // Rows whose end is null are still open and match; otherwise some end must reach the instant.
             if (end is not null && end.NullCount == 0 && end.Zone.Present && end.Zone.MaxLong < asOf) return false;
         }
+        var chunks = new RowGroupChunks(this, footer, g);
         foreach (var f in Filters)
         {
             // A column added after this segment was written is all null there: nothing matches it.
-            if (!f.MayMatch(c => Chunk(footer, c, g), rows)) return false;
+            if (!f.MayMatch(chunks, rows)) return false;
         }
         return true;
     }

@@ -105,7 +105,7 @@ internal sealed class FlightDataFraming : Stream
         span = destination.GetSpan(2 + 10);
         DataBodyTag.CopyTo(span);
         destination.Advance(2 + WriteVarint(span[2..], (ulong)layout.BodyBytes));
-        destination.Write(ipcMessage[(PrefixBytes + layout.MetadataBytes)..]);
+        WriteLarge(destination, ipcMessage[(PrefixBytes + layout.MetadataBytes)..]);
     }
 
     private void Reset(Mode mode, IBufferWriter<byte>? destination)
@@ -184,7 +184,31 @@ internal sealed class FlightDataFraming : Stream
             DataBodyTag.CopyTo(span);
             _destination.Advance(2 + WriteVarint(span[2..], (ulong)_emitBodyLength));
         }
-        _destination!.Write(bytes);
+        WriteLarge(_destination!, bytes);
+    }
+
+    /// <summary>Pieces at least this long are copied into one span of their size (see <see cref="WriteLarge"/>).</summary>
+    internal const int LargePieceBytes = 16 << 10;
+
+    /// <summary>
+    /// Copies <paramref name="bytes"/> into <paramref name="destination"/>. Kestrel's response pipe hands out 4 KiB
+    /// blocks of its memory pool, so writing a 1 MiB body buffer piecewise costs 256 block rents, spans and returns
+    /// (about a tenth of a payload query's process CPU in the profile); asking for one span of the whole piece makes
+    /// the pipe take one segment from the shared array pool instead (a size hint above the pool's block size).
+    /// </summary>
+    internal static void WriteLarge(IBufferWriter<byte> destination, ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length >= LargePieceBytes)
+        {
+            var span = destination.GetSpan(bytes.Length);
+            if (span.Length >= bytes.Length)
+            {
+                bytes.CopyTo(span);
+                destination.Advance(bytes.Length);
+                return;
+            }
+        }
+        destination.Write(bytes);
     }
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));

@@ -46,7 +46,7 @@ public class BulkLoadTests
             reopened.RegisterTable(QueryTests.ConnSpec);
             Assert.Empty(reopened.Health.Quarantined);
             await AssertModel(reopened, model);
-            // Row groups respect both bounds (rows, and raw bytes up to the row that crosses it).
+            // Row groups respect both bounds (rows, and raw bytes: a group ends before the row that would cross it).
             foreach (var file in Directory.EnumerateFiles(Path.Combine(dir.Path, "segments"), "*.seg", SearchOption.AllDirectories))
             {
                 using var reader = Segments.SegmentReader.Open(file);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need (tshark, editcap,
-# tcpdump, libpcap) when missing, then runs every test project. README.md and .ci/run use it.
+# tcpdump, libpcap, libzstd) when missing, then runs every test project. README.md and .ci/run use it.
 
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,6 +10,8 @@ command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 command -v editcap >/dev/null 2>&1 || need_apt+=(wireshark-common)
 command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
 ldconfig -p 2>/dev/null | grep -q 'libpcap.so.0.8' || need_apt+=(libpcap0.8)
+# Segment chunks are compressed by the system libzstd when it loads (the managed port otherwise): test that path.
+ldconfig -p 2>/dev/null | grep -q 'libzstd.so.1' || need_apt+=(libzstd1)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

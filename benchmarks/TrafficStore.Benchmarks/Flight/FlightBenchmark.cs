@@ -16,6 +16,7 @@ using TrafficStore.Server.Hosting;
 using TrafficStore.Server.Security;
 using TrafficStore.Store;
 using TrafficStore.Store.Client;
+using TrafficStore.Ingest.Tables;
 
 namespace TrafficStore.Benchmarks.Flight;
 
@@ -135,7 +136,7 @@ public static class FlightBenchmark
                     {
                         using var batch = call.ResponseStream.Current;
                         rows += batch.Length;
-                        bytes += ArrowBytes(batch);
+                        bytes += ArrowBatchSize.Bytes(batch);
                         batches++;
                     }
                 }
@@ -212,23 +213,6 @@ public static class FlightBenchmark
             rows += batch.Length;
         }
         return rows;
-    }
-
-    /// <summary>Bytes of the Arrow buffers of a batch (validity, offsets, values, children): the Arrow data transferred.</summary>
-    private static long ArrowBytes(RecordBatch batch)
-    {
-        long total = 0;
-        for (int i = 0; i < batch.ColumnCount; i++) total += ArrowBytes(batch.Column(i).Data);
-        return total;
-    }
-
-    private static long ArrowBytes(ArrayData data)
-    {
-        long total = 0;
-        foreach (var b in data.Buffers) total += b.Length;
-        foreach (var c in data.Children ?? []) total += ArrowBytes(c);
-        if (data.Dictionary is { } d) total += ArrowBytes(d);
-        return total;
     }
 
     private static double Median(List<double> values)

@@ -3,6 +3,7 @@ using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
 using Grpc.Core;
+using TrafficStore.Ingest.Tables;
 
 namespace TrafficStore.Server.Flight;
 
@@ -80,24 +81,9 @@ internal abstract class FlightDataMessage
 
         public FlightDataMessage SchemaMessage() => _schemaMessage;
 
-        public FlightDataMessage BatchMessage(RecordBatch batch) => new Batch(this, batch, ArrowBytes(batch) <= CopyBelowBytes);
+        public FlightDataMessage BatchMessage(RecordBatch batch) => new Batch(this, batch, ArrowBatchSize.Bytes(batch) <= CopyBelowBytes);
 
         public void Dispose() => Writer.Dispose();
-
-        private static long ArrowBytes(RecordBatch batch)
-        {
-            long total = 0;
-            for (int c = 0; c < batch.ColumnCount; c++) total += ArrowBytes(batch.Column(c).Data);
-            return total;
-        }
-
-        private static long ArrowBytes(ArrayData data)
-        {
-            long total = 0;
-            foreach (var b in data.Buffers) total += b.Length;
-            foreach (var child in data.Children ?? []) total += ArrowBytes(child);
-            return total;
-        }
 
         private static bool HasDictionary(IArrowType type) => type switch
         {

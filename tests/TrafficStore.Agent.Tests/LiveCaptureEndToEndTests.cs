@@ -102,6 +102,11 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
             Assert.Contains(exchanges, r => r["method"] == "POST" && r["server_port"] == services.H2cPort.ToString()
                                         && r["grpc_service"] == "agenttest.Echo" && r["grpc_method"] == "Say" && r["status"] == "200");
 
+            // Headers and full bodies reach the store too (payloads), tied to their exchange.
+            var payloads = (await server.QueryAsync($"payloads where capture_id={captureId}")).Rows("kind", "headers", "body", "exchange_id");
+            var helloResponse = payloads.Single(r => r["kind"] == "response" && r["body"] is { } b && Encoding.UTF8.GetString(Convert.FromHexString(b)) == "hello from kestrel");
+            Assert.Contains(payloads, r => r["kind"] == "request" && r["exchange_id"] == helloResponse["exchange_id"] && r["headers"]!.StartsWith("GET /hello HTTP/1.1\n", StringComparison.Ordinal));
+
             var dns = (await server.QueryAsync($"dns where capture_id={captureId}")).Rows("qname", "a", "rcode_name");
             Assert.Contains(dns, r => r["qname"] == LocalServices.DnsName && r["a"] == "10.1.2.3" && r["rcode_name"] == "NOERROR");
 

@@ -10,6 +10,7 @@ using TrafficStore.Ingest.Protocols.Http;
 using TrafficStore.Ingest.Protocols.Tls;
 using TrafficStore.Kubernetes.Enrichment;
 using TrafficStore.Kubernetes.Process;
+using TrafficStore.Store.Ingest;
 using TrafficStore.Store.Tables;
 using IngestIdentity = TrafficStore.Ingest.Flows.EndpointIdentity;
 
@@ -46,6 +47,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     private readonly TableBuffer<Stored<HttpExchange>> _http = new(TrafficTables.HttpDefinition);
     private readonly TableBuffer<Stored<DnsTransaction>> _dns = new(TrafficTables.DnsDefinition);
     private readonly TableBuffer<Stored<TlsHandshake>> _tls = new(TrafficTables.TlsDefinition);
+    private readonly TableBuffer<Stored<PayloadRow>> _payloads = new(TrafficTables.PayloadsDefinition);
     private ICaptureSource? _source;
     private Thread? _thread;
     private IngestPipeline? _pipeline;
@@ -132,6 +134,8 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         if (_http.Drain() is { } h) yield return (_http.Table, h);
         if (_dns.Drain() is { } d) yield return (_dns.Table, d);
         if (_tls.Drain() is { } t) yield return (_tls.Table, t);
+        // After http: a payloads row names its exchange.
+        if (_payloads.Drain() is { } p) yield return (_payloads.Table, p);
     }
 
     public LiveCaptureCounters Counters
@@ -251,7 +255,12 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     private void AddHttp(HttpExchange x)
     {
         Interlocked.Increment(ref _httpRows);
-        _http.Add(Wrap(x, x.ConnectionId, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.RequestTimestampNs ?? x.ResponseTimestampNs ?? 0));
+        var stored = Wrap(x, x.ConnectionId, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.RequestTimestampNs ?? x.ResponseTimestampNs ?? 0);
+        _http.Add(stored);
+        // Headers and full bodies, as store ingest keeps them (the payloads table), with the exchange's identities.
+        long start = TrafficTables.HttpDefinition["ts"].GetInt64(stored) ?? 0;
+        if (PayloadRows.Request(x, start) is { } request) _payloads.Add(new Stored<PayloadRow>(request, _captureId, stored.Client, stored.Server));
+        if (PayloadRows.Response(x, start) is { } response) _payloads.Add(new Stored<PayloadRow>(response, _captureId, stored.Client, stored.Server));
     }
 
     private void AddDns(DnsTransaction x)

@@ -342,57 +342,17 @@ public sealed class CaptureIngestor
 
         private void AddPayloads(HttpExchange x, Stored<HttpExchange> stored)
         {
-            bool hasRequest = x.Method is not null || x.RequestHeaders.Count > 0 || x.RequestBody is not null;
-            bool hasResponse = x.Status is not null || x.ResponseHeaders.Count > 0 || x.ResponseBody is not null;
             long start = TrafficTables.HttpDefinition["ts"].GetInt64(stored) ?? 0;
-            if (hasRequest)
+            if (PayloadRows.Request(x, start) is { } request)
             {
-                var row = new PayloadRow
-                {
-                    TimestampNs = x.RequestFirstByteNs ?? x.RequestTimestampNs ?? start,
-                    ExchangeId = x.ExchangeId,
-                    ConnectionId = x.ConnectionId,
-                    Direction = "c2s",
-                    Kind = "request",
-                    Headers = HeaderText($"{x.Method} {x.Uri} {x.Protocol}", x.RequestHeaders, x.RequestTrailers),
-                    Body = x.RequestBody,
-                    BodyDecoded = x.RequestBodyDecoded,
-                    BodyDecodedFrom = DecodedBodyDerivation.Codings(x.RequestBody, x.RequestBodyDecoded, x.RequestHeaders),
-                    Truncated = x.BodyTruncated,
-                };
-                _payloads.Add(new Stored<PayloadRow>(row, _captureId, stored.Client, stored.Server), (row.Body?.Length ?? 0) + (row.BodyDecoded?.Length ?? 0));
-                _elision.AddBody(StoreIds.Global(_captureId, row.ConnectionId), StoreIds.Global(_captureId, row.ExchangeId), row.Direction, row.Body, x.RequestFirstByteNs, x.RequestLastByteNs);
+                _payloads.Add(new Stored<PayloadRow>(request, _captureId, stored.Client, stored.Server), PayloadRows.Bytes(request));
+                _elision.AddBody(StoreIds.Global(_captureId, request.ConnectionId), StoreIds.Global(_captureId, request.ExchangeId), request.Direction, request.Body, x.RequestFirstByteNs, x.RequestLastByteNs);
             }
-            if (hasResponse)
+            if (PayloadRows.Response(x, start) is { } response)
             {
-                var row = new PayloadRow
-                {
-                    TimestampNs = x.ResponseFirstByteNs ?? x.ResponseTimestampNs ?? start,
-                    ExchangeId = x.ExchangeId,
-                    ConnectionId = x.ConnectionId,
-                    Direction = "s2c",
-                    Kind = "response",
-                    Headers = HeaderText($"{x.Protocol} {x.Status} {x.Reason}".TrimEnd(), x.ResponseHeaders, x.ResponseTrailers),
-                    Body = x.ResponseBody,
-                    BodyDecoded = x.ResponseBodyDecoded,
-                    BodyDecodedFrom = DecodedBodyDerivation.Codings(x.ResponseBody, x.ResponseBodyDecoded, x.ResponseHeaders),
-                    Truncated = x.BodyTruncated,
-                };
-                _payloads.Add(new Stored<PayloadRow>(row, _captureId, stored.Client, stored.Server), (row.Body?.Length ?? 0) + (row.BodyDecoded?.Length ?? 0));
-                _elision.AddBody(StoreIds.Global(_captureId, row.ConnectionId), StoreIds.Global(_captureId, row.ExchangeId), row.Direction, row.Body, x.ResponseFirstByteNs, x.ResponseLastByteNs);
+                _payloads.Add(new Stored<PayloadRow>(response, _captureId, stored.Client, stored.Server), PayloadRows.Bytes(response));
+                _elision.AddBody(StoreIds.Global(_captureId, response.ConnectionId), StoreIds.Global(_captureId, response.ExchangeId), response.Direction, response.Body, x.ResponseFirstByteNs, x.ResponseLastByteNs);
             }
-        }
-
-        private static string HeaderText(string startLine, List<KeyValuePair<string, string>> headers, List<KeyValuePair<string, string>> trailers)
-        {
-            var sb = new StringBuilder(startLine).Append('\n');
-            foreach (var (k, v) in headers) sb.Append(k).Append(": ").Append(v).Append('\n');
-            if (trailers.Count > 0)
-            {
-                sb.Append('\n');
-                foreach (var (k, v) in trailers) sb.Append(k).Append(": ").Append(v).Append('\n');
-            }
-            return sb.ToString();
         }
 
         // ------------------------------------------------------------------ identities

@@ -114,6 +114,7 @@ public sealed record QueryRows(IReadOnlyList<RecordBatch> Batches)
                 values.Add(array switch
                 {
                     StringArray s => s.GetString(r),
+                    BinaryArray bin => Convert.ToHexStringLower(bin.GetBytes(r)), // after StringArray, which derives from it
                     Int64Array l => l.GetValue(r)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     BooleanArray bo => bo.GetValue(r)!.Value ? "true" : "false",
                     TimestampArray t => t.GetValue(r)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -62,6 +62,9 @@ public sealed class BulkLoad : IAsyncDisposable
         _sealing = Task.Run(SealLoopAsync);
     }
 
+    /// <summary>Completes when the sealing task has ended (completed, disposed or failed).</summary>
+    internal Task SealingFinished => _sealing;
+
     /// <summary>Rows handed to this bulk load so far, per table.</summary>
     public IReadOnlyDictionary<string, long> RowsByTable => _rows;
 

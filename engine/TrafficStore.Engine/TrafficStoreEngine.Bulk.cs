@@ -12,13 +12,33 @@ public sealed partial class TrafficStoreEngine
     /// <summary>
     /// Starts a bulk load: rows appended to it skip the WAL and are sealed straight into segments
     /// (see <see cref="BulkLoad"/> for when they are acknowledged). For loading a capture file; small
-    /// appends that must be durable one by one use <see cref="AppendAsync"/>. Complete or dispose the
-    /// bulk load before disposing the engine.
+    /// appends that must be durable one by one use <see cref="AppendAsync"/>. Complete the bulk load
+    /// before disposing the engine; a load still open then is stopped (its unacknowledged batches dropped).
     /// </summary>
     public BulkLoad BeginBulkLoad(BulkLoadOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        return new BulkLoad(this, options ?? new BulkLoadOptions());
+        var load = new BulkLoad(this, options ?? new BulkLoadOptions());
+        _bulkLoads.TryAdd(load, 0);
+        load.SealingFinished.ContinueWith(_ => _bulkLoads.TryRemove(load, out byte _), TaskScheduler.Default);
+        return load;
+    }
+
+    /// <summary>Bulk loads whose sealing task still runs; disposing the engine stops them first.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<BulkLoad, byte> _bulkLoads = new();
+
+    /// <summary>
+    /// Stops bulk loads that were neither completed nor disposed (a caller interrupted mid-load): the
+    /// seal unit being written finishes (or is rolled back whole), buffered batches not yet
+    /// acknowledged are dropped, and nothing writes into the store once it is closed.
+    /// </summary>
+    private async Task StopBulkLoadsAsync()
+    {
+        foreach (var load in _bulkLoads.Keys)
+        {
+            _options.Log?.Invoke(StoreLogLevel.Warning, "Closing the store with a bulk load still open: its unacknowledged batches are dropped.");
+            await load.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>Checks and converts a batch for a bulk load (same rules as <see cref="AppendAsync"/>).</summary>

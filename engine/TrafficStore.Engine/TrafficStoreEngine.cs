@@ -522,6 +522,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         _stop.Cancel();
         try { await _background.ConfigureAwait(false); }
         catch (OperationCanceledException) { /* stopping */ }
+        await StopBulkLoadsAsync().ConfigureAwait(false);
         await FlushAsync().ConfigureAwait(false);
         await _wal.DisposeAsync().ConfigureAwait(false);
         _index.Dispose();

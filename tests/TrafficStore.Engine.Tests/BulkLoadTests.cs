@@ -73,6 +73,31 @@ public class BulkLoadTests
     }
 
     [Fact]
+    public async Task ClosingTheStoreStopsAnOpenBulkLoadWithAcknowledgedUnitsKept()
+    {
+        using var dir = new TempDir();
+        var model = QueryTests.Model(900);
+        var sealedUnits = new List<BulkSealed>();
+        var engine = TrafficStoreEngine.Open(Options(dir.Path));
+        engine.RegisterTable(QueryTests.ConnSpec);
+        var bulk = engine.BeginBulkLoad(new BulkLoadOptions { SealBytes = 1, Sealed = sealedUnits.Add });
+        await bulk.AddAsync("conns", QueryTests.ToBatch(model.Take(300).ToList()));   // sealed on its own (SealBytes 1)
+        var last = await bulk.AddAsync("conns", QueryTests.ToBatch(model.Skip(300).ToList()));
+        await engine.DisposeAsync();   // neither completed nor disposed by its caller
+
+        // Everything acknowledged before the close is there, nothing unacknowledged half-written, no temp files left.
+        long acknowledged = sealedUnits.Sum(u => u.Rows);
+        Assert.True(acknowledged >= 300, $"{acknowledged} rows acknowledged");
+        await Assert.ThrowsAnyAsync<Exception>(async () => await bulk.AddAsync("conns", QueryTests.ToBatch(model.Take(1).ToList())));
+        await using var reopened = TrafficStoreEngine.Open(Options(dir.Path) with { VerifyChunksOnOpen = true });
+        reopened.RegisterTable(QueryTests.ConnSpec);
+        Assert.Empty(reopened.Health.Quarantined);
+        Assert.Equal(acknowledged, (await Rows(reopened, new QuerySpec("conns"))).Count);
+        Assert.Empty(Directory.EnumerateFiles(dir.Path, "*.tmp", SearchOption.AllDirectories));
+        Assert.True(last >= 2);
+    }
+
+    [Fact]
     public async Task NullTimesAndUnknownTablesAreRejected()
     {
         using var dir = new TempDir();

@@ -135,6 +135,13 @@ public class QueryTests
         Assert.Equal(1234, rows.Count);
         Assert.Equal(model.OrderBy(r => r.Time).Take(1234).Select(r => (object?)r.Pod), rows.Select(r => r["pod"]));
         Assert.Equal(7, (await Rows(engine, new QuerySpec("conns") { Limit = 7 })).Count);
+
+        // Newest first: the ascending order reversed, and a limit takes the newest rows.
+        var ascending = (await Rows(engine, new QuerySpec("conns") { OrderByTime = true })).Select(r => (long)r["time"]!).ToList();
+        var descending = (await Rows(engine, new QuerySpec("conns") { OrderByTime = true, Descending = true })).Select(r => (long)r["time"]!).ToList();
+        Assert.Equal(Enumerable.Reverse(ascending), descending);
+        var newest = await Rows(engine, new QuerySpec("conns") { OrderByTime = true, Descending = true, Limit = 25 });
+        Assert.Equal(model.Select(r => r.Time).OrderDescending().Take(25), newest.Select(r => (long)r["time"]!));
         Assert.Throws<ArgumentException>(() => engine.QuerySchema(new QuerySpec("conns").Select("nope")));
     }
 

@@ -196,7 +196,7 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
         }
     }
 
-    /// <summary>Partition by partition: gather matching rows from segments and unsealed batches, sort by time, emit.</summary>
+    /// <summary>Partition by partition (newest first when descending): gather matching rows from segments and unsealed batches, sort by time, emit.</summary>
     private async IAsyncEnumerable<RecordBatch> RunOrderedAsync(QueryPlan plan, QueryDiagnostics diag, [EnumeratorCancellation] CancellationToken ct)
     {
         var partitions = new SortedSet<long>(plan.Segments.Select(s => s.Segment.Footer.PartitionStart));
@@ -210,7 +210,8 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
                 if (time.Longs[i] >= plan.From && time.Longs[i] < plan.To) partitions.Add(sealer.PartitionOf(time.Longs[i]));
         }
         long width = sealer.PartitionNs;
-        foreach (var partition in partitions)
+        bool descending = plan.Spec.Descending;
+        foreach (var partition in descending ? partitions.Reverse() : partitions)
         {
             ct.ThrowIfCancellationRequested();
             long lo = Math.Max(plan.From, partition);
@@ -240,8 +241,12 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
             {
                 // The usual case (one segment per partition, sealed sorted by time): emit as read,
                 // without copying the matches into one block and sorting them.
+                if (descending) parts.Reverse();
                 foreach (var (block, rows) in parts)
+                {
+                    if (descending) System.Array.Reverse(rows);
                     foreach (var batch in Emit(block, plan.Projection, rows, plan.Spec)) yield return batch;
+                }
                 await Task.Yield();
                 continue;
             }
@@ -251,6 +256,7 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
             var order = new int[merged.Length];
             for (int i = 0; i < merged.Length; i++) { keys[i] = time.Longs[i]; order[i] = i; }
             System.Array.Sort(keys, order);
+            if (descending) System.Array.Reverse(order);
             foreach (var batch in Emit(merged, plan.Projection, order, plan.Spec)) yield return batch;
             await Task.Yield();
         }

@@ -65,6 +65,8 @@ public sealed record QuerySpec(string Table)
     public long? Limit { get; init; }
     /// <summary>Return rows in ascending time order (partition by partition, so memory stays bounded by one partition's matches).</summary>
     public bool OrderByTime { get; init; }
+    /// <summary>With <see cref="OrderByTime"/>: newest first (partitions read from the newest, so a limit stops early).</summary>
+    public bool Descending { get; init; }
     /// <summary>Include rows acknowledged but not yet sealed into segments.</summary>
     public bool IncludeUnsealed { get; init; } = true;
     /// <summary>Throw <see cref="Segments.SegmentCorruptException"/> instead of skipping a corrupt segment with a warning.</summary>

@@ -5,7 +5,7 @@ namespace TrafficStore.Store.Query;
 /// <summary>
 /// The JSON command form (docs/query-language.md), e.g.
 /// <code>{"version":1,"table":"http","from":"-15m","where":[{"field":"namespace","op":"=","value":"shop"},
-/// {"field":"status","op":">=","value":500}],"select":["method","uri","status"],"order_by":"req_ts","desc":true,"limit":100}</code>
+/// {"field":"status","op":">=","value":500}],"select":["method","uri","status"],"order_by":"ts","desc":true,"limit":100}</code>
 /// <c>where</c> may also be an object: <c>{"namespace":"shop","status":{"&gt;=":500},"pod":["a","b"]}</c>.
 /// </summary>
 public static class JsonQueryParser

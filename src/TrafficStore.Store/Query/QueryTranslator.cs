@@ -28,8 +28,8 @@ public static class QueryTranslator
         if (!TrafficTables.TryGet(query.Table, out var table))
             throw new QueryException($"unknown table '{query.Table}' (tables: {string.Join(", ", TrafficTables.Names)})");
 
-        if (query.OrderBy is { } order && (order != table.Spec.TimeColumn || query.Descending))
-            throw new QueryException($"ordering is supported on the time column '{table.Spec.TimeColumn}' ascending only (asked: {order}{(query.Descending ? " desc" : "")})");
+        if (query.OrderBy is { } order && order != table.Spec.TimeColumn)
+            throw new QueryException($"ordering is supported on the time column '{table.Spec.TimeColumn}' only, ascending or descending (asked: {order})");
         if (query.Select is { } select)
         {
             if (select.Count == 0) throw new QueryException("select names no column");
@@ -46,6 +46,7 @@ public static class QueryTranslator
             Columns = query.Select,
             Limit = query.Limit,
             OrderByTime = true,
+            Descending = query.OrderBy is not null && query.Descending,
         };
     }
 

@@ -77,6 +77,18 @@ public class SyntheticStoreTests(SyntheticStoreFixture fixture) : IClassFixture<
         Assert.All(http, r => Assert.True(r["client_namespace"] == "payments" || r["server_namespace"] == "payments"));
     }
 
+    [Fact]
+    public async Task NewestFirstIsTheAscendingOrderReversed()
+    {
+        var ascending = (await Query("http select ts, exchange_id")).Select(r => r["exchange_id"]).ToList();
+        var descending = (await Query("http order by ts desc select ts, exchange_id")).Select(r => r["exchange_id"]).ToList();
+        Assert.True(ascending.Count > 10);
+        Assert.Equal(Enumerable.Reverse(ascending), descending);
+        var latest = await Query("http where namespace=shop order by ts desc limit 5 select ts");
+        var all = (await Query("http where namespace=shop select ts")).Select(r => r["ts"]).ToList();
+        Assert.Equal(Enumerable.Reverse(all).Take(5), latest.Select(r => r["ts"]));
+    }
+
     /// <summary>
     /// The scrape connection lasting the whole capture: `connection_timeline as of T` gives its counters at the
     /// end of the second holding T, which must equal tshark's count of its frames up to then; and

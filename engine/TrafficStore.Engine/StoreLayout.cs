@@ -9,6 +9,7 @@ namespace TrafficStore.Engine;
 /// root/store.json                       settings fixed at creation (partition duration)
 /// root/catalog.json                     table specs and schema versions
 /// root/retention.json                   retention policies
+/// root/retention-totals.json            what retention deleted so far (stats counters across restarts)
 /// root/wal/{firstSeq:D20}.wal           write-ahead log files
 /// root/wal/checkpoint                   highest WAL sequence number sealed into segments
 /// root/wal/{firstSegmentId:D12}.bulk    commit record of one bulk-load seal (its segments' paths), while they are renamed
@@ -31,6 +32,7 @@ public sealed class StoreLayout
     public string LockFile => Path.Combine(Root, "LOCK");
     public string CatalogFile => Path.Combine(Root, "catalog.json");
     public string RetentionFile => Path.Combine(Root, "retention.json");
+    public string RetentionTotalsFile => Path.Combine(Root, "retention-totals.json");
     public string WalDirectory => Path.Combine(Root, "wal");
     public string WalCheckpointFile => Path.Combine(WalDirectory, "checkpoint");
     public string SegmentsDirectory => Path.Combine(Root, "segments");

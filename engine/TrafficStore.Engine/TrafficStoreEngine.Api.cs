@@ -70,7 +70,12 @@ public sealed partial class TrafficStoreEngine
         {
             var policy = RetentionPolicy;
             var now = _options.Clock.GetUtcNow();
-            return await Task.Run(() => new RetentionEnforcer(this, _sealer).Apply(policy, now, ct), ct).ConfigureAwait(false);
+            var report = await Task.Run(() => new RetentionEnforcer(this, _sealer).Apply(policy, now, ct), ct).ConfigureAwait(false);
+            if (report.Actions.Count > 0)
+                RetentionTotalsFile.Save(Layout.RetentionTotalsFile, new RetentionTotals(
+                    Interlocked.Read(ref _retentionDeletedSegments), Interlocked.Read(ref _retentionRewrittenSegments),
+                    Interlocked.Read(ref _retentionDeletedRows), Interlocked.Read(ref _retentionDeletedBytes)));
+            return report;
         }
         finally { _maintenance.Release(); }
     }

@@ -68,6 +68,9 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         try
         {
             _retention = RetentionPolicyFile.Load(Layout.RetentionFile);
+            var totals = RetentionTotalsFile.Load(Layout.RetentionTotalsFile);
+            (_retentionDeletedSegments, _retentionRewrittenSegments, _retentionDeletedRows, _retentionDeletedBytes) =
+                (totals.DeletedSegments, totals.RewrittenSegments, totals.DeletedRows, totals.DeletedBytes);
             var lastSeq = Recover();
             _wal = WriteAheadLog.Start(Layout, lastSeq, options.WalGroupCommitWindow);
         }

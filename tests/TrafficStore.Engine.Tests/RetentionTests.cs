@@ -127,6 +127,25 @@ public class RetentionTests
     }
 
     [Fact]
+    public async Task DeletionTotalsSurviveARestart()
+    {
+        using var dir = new TempDir();
+        var (engine, _, _) = await Store(dir.Path);
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(10.5)) });
+        await engine.ApplyRetentionAsync();
+        var before = engine.GetStats();
+        Assert.Equal(9, before.RetentionDeletedSegments);
+        await engine.DisposeAsync();
+
+        await using var reopened = TrafficStoreEngine.Open(Options(dir.Path) with { Clock = new FixedClock(Now) });
+        reopened.RegisterTable(QueryTests.ConnSpec);
+        var after = reopened.GetStats();
+        Assert.Equal((before.RetentionDeletedSegments, before.RetentionRewrittenSegments, before.RetentionDeletedRows, before.RetentionDeletedBytes),
+            (after.RetentionDeletedSegments, after.RetentionRewrittenSegments, after.RetentionDeletedRows, after.RetentionDeletedBytes));
+        Assert.True(after.RetentionDeletedBytes > 0);
+    }
+
+    [Fact]
     public async Task PolicyIsPersisted()
     {
         using var dir = new TempDir();

@@ -58,9 +58,29 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
         {
             foreach (var f in filters)
             {
-                if (f.IndexKeys is not { } keys || !def.IndexedColumns.Contains(f.Name)) continue;
-                indexHits.Add(index.Lookup(q.Table, f.Name, keys, partitions, from, to));
-                diag.UsedIndex = true;
+                if (f.IndexKeys is { } keys && def.IndexedColumns.Contains(f.Name))
+                {
+                    indexHits.Add(index.Lookup(q.Table, f.Name, keys, partitions, from, to));
+                    diag.UsedIndex = true;
+                }
+                else if (f.AnyOf is { } alternatives && alternatives.All(a => a.IndexKeys is not null && def.IndexedColumns.Contains(a.Name)))
+                {
+                    // Either end (client_pod = X or server_pod = X): the union of the alternatives' postings,
+                    // trusted only for segments every alternative's index covers.
+                    var lookups = alternatives.Select(a => index.Lookup(q.Table, a.Name, a.IndexKeys!, partitions, from, to)).ToList();
+                    var covered = new HashSet<long>(lookups[0].Covered);
+                    foreach (var l in lookups.Skip(1)) covered.IntersectWith(l.Covered);
+                    var matches = new Dictionary<long, HashSet<int>>();
+                    foreach (var (m, _) in lookups)
+                        foreach (var (segment, groups) in m)
+                            if (covered.Contains(segment))
+                            {
+                                if (!matches.TryGetValue(segment, out var all)) matches[segment] = all = [];
+                                all.UnionWith(groups);
+                            }
+                    indexHits.Add((matches, covered));
+                    diag.UsedIndex = true;
+                }
             }
         }
 

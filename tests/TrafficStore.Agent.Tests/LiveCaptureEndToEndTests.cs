@@ -24,7 +24,7 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
         var reference = Path.Combine(Path.GetTempPath(), $"ts-agent-live-{Guid.NewGuid():N}.pcap");
         try
         {
-            // An independent libpcap reader of the /hello connection (tcpdump, as root: no privilege drop, -U writes every packet at once).
+            // An independent libpcap reader of the /hello connection (tcpdump, as root: no privilege drop; every packet written at once).
             using var tcpdump = await Tcpdump.StartAsync("lo", $"tcp port {services.Http1Port}", reference);
             var agent = new NodeAgent(new AgentOptions
             {

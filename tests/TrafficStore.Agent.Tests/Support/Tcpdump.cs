@@ -2,7 +2,11 @@ using System.Diagnostics;
 
 namespace TrafficStore.Agent.Tests.Support;
 
-/// <summary>tcpdump writing a capture file, as an independent reference for what libpcap delivered.</summary>
+/// <summary>
+/// tcpdump writing a capture file, as an independent reference for what libpcap delivered. Immediate
+/// mode: without it libpcap hands over packets a ring block at a time (up to tcpdump's 1 s timeout),
+/// and what is still in the ring at SIGINT never reaches the file.
+/// </summary>
 public sealed class Tcpdump : IDisposable
 {
     private readonly Process _process;
@@ -14,7 +18,7 @@ public sealed class Tcpdump : IDisposable
     public static async Task<Tcpdump> StartAsync(string interfaceName, string filter, string path)
     {
         var info = new ProcessStartInfo("tcpdump") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "-i", interfaceName, "-U", "-n", "-s", "262144", "-Z", "root", "-w", path, filter }) info.ArgumentList.Add(a);
+        foreach (var a in new[] { "-i", interfaceName, "--immediate-mode", "-U", "-n", "-s", "262144", "-Z", "root", "-w", path, filter }) info.ArgumentList.Add(a);
         var process = Process.Start(info) ?? throw new InvalidOperationException("tcpdump did not start");
         var tcpdump = new Tcpdump(process);
         process.ErrorDataReceived += (_, e) =>

@@ -42,4 +42,11 @@ public sealed record AgentOptions
     /// <summary>Kubernetes identities for both ends of every row (a watched or snapshot map); null leaves them empty.</summary>
     public IdentityMap? Identities { get; init; }
     public ProtocolSetOptions? Protocols { get; init; }
+    /// <summary>
+    /// Ship every captured frame to the packets table (for <c>export pcap</c>). Frames are about the
+    /// captured volume itself; off, the agent ships only the derived tables (docs/agent.md).
+    /// </summary>
+    public bool ShipFrames { get; init; } = true;
+    /// <summary>A packets batch is cut once it holds this many bytes (frame bytes plus fixed-width columns), between flushes too.</summary>
+    public long FrameBatchBytes { get; init; } = 4L << 20;
 }

@@ -9,7 +9,8 @@ namespace TrafficStore.Agent.Tests;
 /// The agent capturing 'lo' while this test makes real HTTP/1.1, gRPC (h2c) and DNS exchanges
 /// against local servers; everything is then found on the real Flight server (in-process, its own
 /// temporary store) through a query with the stock Flight client, with this process as the owner
-/// of the server sockets.
+/// of the server sockets. tcpdump captures the /hello connection beside the agent: the frames the
+/// server stores for it must be those bytes exactly.
 /// </summary>
 public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelper output)
 {
@@ -20,8 +21,11 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
         await server.StartAsync();
         await using var services = await LocalServices.StartAsync();
         var spool = Directory.CreateTempSubdirectory("ts-agent-live-").FullName;
+        var reference = Path.Combine(Path.GetTempPath(), $"ts-agent-live-{Guid.NewGuid():N}.pcap");
         try
         {
+            // An independent libpcap reader of the /hello connection (tcpdump, as root: no privilege drop; every packet written at once).
+            using var tcpdump = await Tcpdump.StartAsync("lo", $"tcp port {services.Http1Port}", reference);
             var agent = new NodeAgent(new AgentOptions
             {
                 Server = server.Address,
@@ -79,10 +83,11 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
                 Assert.True(drained, "the agent should ship everything at shutdown");
                 Assert.Equal(0, agent.Spool.DroppedBatches);
             }
+            await tcpdump.StopAsync();
 
             string pid = Environment.ProcessId.ToString();
             var connections = (await server.QueryAsync($"connections where capture_id={captureId}"))
-                .Rows("transport", "server_port", "client_ip", "protocol", "node", "client_pid", "server_pid", "server_command");
+                .Rows("transport", "server_port", "client_ip", "protocol", "node", "client_pid", "server_pid", "server_command", "connection_id", "pkts_c2s", "pkts_s2c");
             foreach (int port in new[] { services.Http1Port, services.H2cPort, services.DnsPort })
             {
                 var row = connections.FirstOrDefault(r => r["server_port"] == port.ToString());
@@ -107,6 +112,30 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
             var helloResponse = payloads.Single(r => r["kind"] == "response" && r["body"] is { } b && Encoding.UTF8.GetString(Convert.FromHexString(b)) == "hello from kestrel");
             Assert.Contains(payloads, r => r["kind"] == "request" && r["exchange_id"] == helloResponse["exchange_id"] && r["headers"]!.StartsWith("GET /hello HTTP/1.1\n", StringComparison.Ordinal));
 
+            // Raw frames (packets) of the /hello connection: byte for byte what tcpdump captured, in order, stored whole.
+            var helloConnection = connections.Single(r => r["server_port"] == services.Http1Port.ToString());
+            var frames = (await server.QueryAsync($"packets where capture_id={captureId}"))
+                .Rows("frame", "connection_id", "data", "orig_len", "body_exchange_id")
+                .Where(r => r["connection_id"] == helloConnection["connection_id"])
+                .OrderBy(r => long.Parse(r["frame"]!)).ToList();
+            var expected = ReadFrames(reference);
+            output.WriteLine($"/hello: {frames.Count} frames stored, {expected.Count} captured by tcpdump");
+            Assert.True(expected.Count >= 6, $"tcpdump saw only {expected.Count} frames of /hello");
+            Assert.Equal(expected, frames.Select(r => r["data"]!).ToList());
+            Assert.All(frames, r => Assert.Null(r["body_exchange_id"]));
+            Assert.All(frames, r => Assert.Equal((r["data"]!.Length / 2).ToString(), r["orig_len"]));
+
+            // Its connection_timeline rows end with the connection row's packet counts.
+            var timeline = (await server.QueryAsync($"connection_timeline where capture_id={captureId}"))
+                .Rows("ts", "connection_id", "pkts_c2s", "pkts_s2c", "transport")
+                .Where(r => r["connection_id"] == helloConnection["connection_id"])
+                .OrderBy(r => long.Parse(r["ts"]!)).ToList();
+            Assert.NotEmpty(timeline);
+            Assert.Equal("tcp", timeline[^1]["transport"]);
+            Assert.Equal(helloConnection["pkts_c2s"], timeline[^1]["pkts_c2s"]);
+            Assert.Equal(helloConnection["pkts_s2c"], timeline[^1]["pkts_s2c"]);
+            Assert.Equal(expected.Count, long.Parse(timeline[^1]["pkts_c2s"]!) + long.Parse(timeline[^1]["pkts_s2c"]!));
+
             var dns = (await server.QueryAsync($"dns where capture_id={captureId}")).Rows("qname", "a", "rcode_name");
             Assert.Contains(dns, r => r["qname"] == LocalServices.DnsName && r["a"] == "10.1.2.3" && r["rcode_name"] == "NOERROR");
 
@@ -122,6 +151,18 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
         finally
         {
             try { Directory.Delete(spool, recursive: true); } catch (IOException) { }
+            File.Delete(reference);
         }
+    }
+
+    /// <summary>Every frame of a capture file as lowercase hex (how <see cref="Support.QueryRows"/> shows binary).</summary>
+    private static List<string> ReadFrames(string path)
+    {
+        var frames = new List<string>();
+        using var source = Ingest.Capture.CaptureFile.Open(path);
+        var frame = new Ingest.Capture.CaptureFrame();
+        while (source.TryReadNext(ref frame) == Ingest.Capture.CaptureReadStatus.Frame) frames.Add(Convert.ToHexStringLower(frame.Data));
+        Assert.Null(source.Error);
+        return frames;
     }
 }

@@ -23,13 +23,15 @@ public readonly record struct LiveCaptureCounters(long Frames, long Packets, lon
 
 /// <summary>
 /// Live capture of one interface: libpcap → the same <see cref="IngestPipeline"/> and
-/// <see cref="ProtocolSet"/> as file ingest (<see cref="IngestPipeline.Run"/>, with an idle timeout so
-/// rows leave while the capture runs) → rows of the store's tables (<see cref="TrafficTables"/>),
-/// buffered until the agent drains them into batches. The local process behind each end of a
-/// connection is looked up when the connection's first frame is seen (the socket may be gone by the
-/// time its row is emitted) and put on the row with the capturing node's name.
+/// <see cref="ProtocolSet"/> as file ingest (driven frame by frame like store ingest drives it, with an
+/// idle timeout so rows leave while the capture runs) → rows of the store's tables
+/// (<see cref="TrafficTables"/>), buffered until the agent drains them into batches: the derived
+/// tables, connection_timeline (<see cref="ConnectionTimeline"/>, fed the packet the pipeline decoded)
+/// and, unless turned off, every frame (packets, <see cref="PacketBatchBuilder"/>). The local process
+/// behind each end of a connection is looked up when the connection's first frame is seen (the socket
+/// may be gone by the time its row is emitted) and put on the row with the capturing node's name.
 /// </summary>
-public sealed class LiveCapture : IFrameObserver, IDisposable
+public sealed class LiveCapture : IDisposable
 {
     private static readonly IngestIdentity Nobody = new();
     private static readonly long StatsSampleTicks = Stopwatch.Frequency;   // pcap_stats at most once a second
@@ -40,7 +42,6 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     private readonly AgentOptions _options;
     private readonly SocketProcessResolver? _processes;
     private readonly ConnectionIdentityCache? _identities;
-    private readonly Dictionary<long, long> _firstFrameNsByConnection = new();
     private readonly PacketDecoder _endpointDecoder;
     private readonly Dictionary<long, (LocalProcess? A, NetAddress AIp, ushort APort, LocalProcess? B)> _connectionProcesses = new();
     private readonly TableBuffer<Stored<ConnectionRecord>> _connections = new(TrafficTables.ConnectionsDefinition);
@@ -48,6 +49,12 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     private readonly TableBuffer<Stored<DnsTransaction>> _dns = new(TrafficTables.DnsDefinition);
     private readonly TableBuffer<Stored<TlsHandshake>> _tls = new(TrafficTables.TlsDefinition);
     private readonly TableBuffer<Stored<PayloadRow>> _payloads = new(TrafficTables.PayloadsDefinition);
+    private readonly TableBuffer<Stored<TimelineRow>> _timelineRows = new(TrafficTables.TimelineDefinition);
+    private readonly ConnectionTimeline _timeline;
+    private readonly FrameBuffer? _frameRows;
+    // Connection rows the pipeline emitted while processing the current frame: finished after the
+    // frame reached the timeline (the frame may be the connection's own last one).
+    private readonly List<ConnectionRecord> _ended = new();
     private ICaptureSource? _source;
     private Thread? _thread;
     private IngestPipeline? _pipeline;
@@ -67,6 +74,8 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         _processes = processes;
         if (options.Identities is { } map) _identities = new ConnectionIdentityCache(new ConnectionEnricher(map));
         _endpointDecoder = new PacketDecoder();
+        _timeline = new ConnectionTimeline(AddTimeline);
+        if (options.ShipFrames) _frameRows = new FrameBuffer(options.FrameBatchBytes);
         StartedNs = NowNs();
     }
 
@@ -96,11 +105,10 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         }
         _source = source;
         var protocols = new ProtocolSet(new Sink<HttpExchange>(AddHttp), new Sink<DnsTransaction>(AddDns), new Sink<TlsHandshake>(AddTls), _options.Protocols);
-        _pipeline = new IngestPipeline(new Sink<ConnectionRecord>(AddConnection), protocols.StreamProtocols, protocols.DatagramProtocols, new IngestOptions
+        _pipeline = new IngestPipeline(new Sink<ConnectionRecord>(_ended.Add), protocols.StreamProtocols, protocols.DatagramProtocols, new IngestOptions
         {
             IdleTimeout = _options.IdleTimeout,
             ClosedLinger = _options.ClosedLinger,
-            FrameObserver = this,
         });
         _thread = new Thread(RunCapture) { IsBackground = true, Name = "capture " + _interface };
         _thread.Start();
@@ -114,7 +122,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     {
         try
         {
-            var result = _pipeline!.Run(_source!);
+            var result = Run(_pipeline!, _source!);
             SampleStatistics(force: true);
             Volatile.Write(ref _tcp, result.TcpConnections);
             Volatile.Write(ref _udp, result.UdpFlows);
@@ -127,10 +135,50 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         }
     }
 
-    /// <summary>Batches of the rows buffered so far, one per table that has rows.</summary>
+    /// <summary>
+    /// The read loop of <see cref="IngestPipeline.Run"/>, plus what store ingest adds per frame: the
+    /// decoded packet goes to the timeline and the frame to the packets buffer.
+    /// </summary>
+    private IngestResult Run(IngestPipeline pipeline, ICaptureSource source)
+    {
+        var decoder = new PacketDecoder();
+        var frame = new CaptureFrame();
+        long frames = 0, packets = 0;
+        CaptureError? error = null;
+        while (true)
+        {
+            var status = source.TryReadNext(ref frame);
+            if (status == CaptureReadStatus.EndOfCapture) break;
+            if (status == CaptureReadStatus.Error)
+            {
+                error = source.Error;
+                break;
+            }
+            frames++;
+            long connectionId = -1;
+            if (decoder.Decode(frame, out var packet, out var payload) == DecodeStatus.Decoded)
+            {
+                connectionId = pipeline.ProcessPacket(packet, payload);
+                packets++;
+                if (connectionId >= 0) _timeline.Add(packet, connectionId);
+            }
+            OnFrame(frame, connectionId);
+            if (_ended.Count > 0) FinishEndedConnections();
+        }
+        decoder.FinishCapture();
+        pipeline.Complete();
+        FinishEndedConnections();
+        _timeline.Complete();
+        return new IngestResult(frames, packets, pipeline.TcpConnections, pipeline.UdpFlows, decoder.Statistics, error, false);
+    }
+
+    /// <summary>Batches of the rows buffered so far, one per table that has rows (packets: one per size-bounded cut).</summary>
     public IEnumerable<(string Table, RecordBatch Batch)> Drain()
     {
         if (_connections.Drain() is { } c) yield return (_connections.Table, c);
+        if (_timelineRows.Drain() is { } l) yield return (_timelineRows.Table, l);
+        if (_frameRows is not null)
+            foreach (var f in _frameRows.Drain()) yield return (TrafficTables.Packets, f);
         if (_http.Drain() is { } h) yield return (_http.Table, h);
         if (_dns.Drain() is { } d) yield return (_dns.Table, d);
         if (_tls.Drain() is { } t) yield return (_tls.Table, t);
@@ -186,7 +234,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
 
     // ------------------------------------------------------------------ capture thread
 
-    void IFrameObserver.OnFrame(in CaptureFrame frame, long connectionId)
+    private void OnFrame(in CaptureFrame frame, long connectionId)
     {
         Volatile.Write(ref _frames, _frames + 1);
         Volatile.Write(ref _bytes, _bytes + frame.Data.Length);
@@ -194,7 +242,8 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         Volatile.Write(ref _lastFrameNs, frame.TimestampNs);
         if (connectionId >= 0 && _processes is not null && !_connectionProcesses.ContainsKey(connectionId))
             ResolveProcesses(frame, connectionId);
-        if (connectionId >= 0 && _identities is not null) _firstFrameNsByConnection.TryAdd(connectionId, frame.TimestampNs);
+        _frameRows?.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null,
+            connectionId >= 0 ? OwnerNamespace(connectionId) : "");
         if ((_frames & 63) == 0)
         {
             Volatile.Write(ref _tcp, _pipeline!.TcpConnections);
@@ -236,6 +285,17 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         if (_source is LibpcapSource live && live.ReadStatistics() is { } s) _pcap = s;
     }
 
+    private void FinishEndedConnections()
+    {
+        foreach (var row in _ended)
+        {
+            // Its last timeline row first: that takes identities from the cache the connection row then forgets.
+            _timeline.Complete(row.ConnectionId);
+            AddConnection(row);
+        }
+        _ended.Clear();
+    }
+
     private void AddConnection(ConnectionRecord row)
     {
         row.Node = _node;
@@ -248,7 +308,6 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         // The connection row is its last: its identity comes from the cache its exchanges used, then both are dropped.
         _identities?.Enrich(row);
         _identities?.Forget(row.ConnectionId);
-        _firstFrameNsByConnection.Remove(row.ConnectionId);
         _connections.Add(new Stored<ConnectionRecord>(row, _captureId, row.Client, row.Server));
     }
 
@@ -275,7 +334,26 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         _tls.Add(Wrap(x, x.ConnectionId, x.ClientIp, x.ClientPort, x.ServerIp, x.ServerPort, x.ClientHelloTimestampNs ?? x.FirstServerHelloTimestampNs ?? 0));
     }
 
+    private void AddTimeline(TimelineRow row, ConnectionEnds ends)
+    {
+        if (_identities is null) { _timelineRows.Add(new Stored<TimelineRow>(row, _captureId, Nobody, Nobody)); return; }
+        var (client, server) = _identities.Resolve(row.ConnectionId, ends.ClientIp, ends.ClientPort, ends.ServerIp, ends.ServerPort, ends.FirstNs);
+        _timelineRows.Add(new Stored<TimelineRow>(row, _captureId, client, server));
+    }
+
     // ------------------------------------------------------------------ identities
+
+    /// <summary>The retention namespace of a connection's rows (server end, else client end), for its frames too (as store ingest).</summary>
+    private string OwnerNamespace(long connectionId)
+    {
+        if (_identities is null) return "";
+        if (!_identities.TryGet(connectionId, out var client, out var server))
+        {
+            if (!_timeline.TryGetEnds(connectionId, out var e)) return "";
+            (client, server) = _identities.Resolve(connectionId, e.ClientIp, e.ClientPort, e.ServerIp, e.ServerPort, e.FirstNs);
+        }
+        return server.Namespace.Length > 0 ? server.Namespace : client.Namespace;
+    }
 
     /// <summary>
     /// Wraps an exchange row with both ends' identities as of its connection's first frame (the
@@ -285,7 +363,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     private Stored<T> Wrap<T>(T row, long connectionId, string clientIp, int clientPort, string serverIp, int serverPort, long rowTimestampNs)
     {
         if (_identities is null) return new Stored<T>(row, _captureId, Nobody, Nobody);
-        long firstNs = _firstFrameNsByConnection.TryGetValue(connectionId, out var first) ? first : rowTimestampNs;
+        long firstNs = _timeline.TryGetEnds(connectionId, out var ends) ? ends.FirstNs : rowTimestampNs;
         var (client, server) = _identities.Resolve(connectionId, Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, firstNs);
         return new Stored<T>(row, _captureId, client, server);
     }

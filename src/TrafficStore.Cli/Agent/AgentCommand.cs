@@ -45,9 +45,14 @@ public static class AgentCommand
             DefaultValueFactory = _ => "auto",
         };
 
+        var noFrames = new Option<bool>("--no-frames")
+        {
+            Description = "Do not ship raw frames (the packets table): about the captured volume itself; without them 'export pcap' has nothing for this node's captures.",
+        };
+
         var command = new Command("agent", "Capture live traffic on this node and ship it to a TrafficStore server (Flight DoPut, disk spool).")
         {
-            server, token, interfaces, filter, snaplen, promiscuous, bufferMb, spool, spoolMax, node, metrics, idle, proc, k8s,
+            server, token, interfaces, filter, snaplen, promiscuous, bufferMb, spool, spoolMax, node, metrics, idle, proc, k8s, noFrames,
         };
         command.SetAction((parse, ct) =>
         {
@@ -76,6 +81,7 @@ public static class AgentCommand
                 MetricsListen = parse.GetValue(metrics),
                 IdleTimeout = TimeSpan.FromSeconds(parse.GetValue(idle)),
                 ProcRoot = procRoot == "none" ? null : procRoot,
+                ShipFrames = !parse.GetValue(noFrames),
             };
             return RunAsync(options, parse.GetValue(k8s)!, stdout, stderr, ct);
         });

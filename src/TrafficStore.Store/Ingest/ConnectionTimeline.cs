@@ -10,7 +10,7 @@ namespace TrafficStore.Store.Ingest;
 /// The client is decided like the connections table's client_rule: the sender of a first pure SYN,
 /// the receiver of a first SYN-ACK, else the sender of the first packet.
 /// </summary>
-internal sealed class ConnectionTimeline(Action<TimelineRow, ConnectionEnds> emit)
+public sealed class ConnectionTimeline(Action<TimelineRow, ConnectionEnds> emit)
 {
     private const long Second = 1_000_000_000L;
     private readonly Dictionary<long, State> _connections = new();
@@ -73,6 +73,16 @@ internal sealed class ConnectionTimeline(Action<TimelineRow, ConnectionEnds> emi
         _connections.Clear();
     }
 
+    /// <summary>
+    /// Emits a connection's last row and forgets it: a long-running capture (the node agent) calls
+    /// this when the connection's own row leaves, so the state does not outlive the connection.
+    /// </summary>
+    public void Complete(long connectionId)
+    {
+        if (!_connections.Remove(connectionId, out var s)) return;
+        if (s.Dirty) EmitRow(connectionId, s, s.Second + Second - 1);
+    }
+
     private void EmitRow(long connectionId, State s, long endNs)
     {
         emit(new TimelineRow
@@ -107,4 +117,4 @@ internal sealed class ConnectionTimeline(Action<TimelineRow, ConnectionEnds> emi
 }
 
 /// <summary>A connection's first packet time and its client and server ends.</summary>
-internal readonly record struct ConnectionEnds(long FirstNs, NetAddress ClientIp, ushort ClientPort, NetAddress ServerIp, ushort ServerPort);
+public readonly record struct ConnectionEnds(long FirstNs, NetAddress ClientIp, ushort ClientPort, NetAddress ServerIp, ushort ServerPort);

@@ -11,9 +11,11 @@ namespace TrafficStore.Store.Ingest;
 /// <summary>
 /// Builds packets-table batches straight from captured frames: the frame bytes are appended to one
 /// growing buffer, so adding a frame allocates nothing (amortised). Columns and order are those of
-/// <see cref="TrafficTables.PacketsDefinition"/>.
+/// <see cref="TrafficTables.PacketsDefinition"/>. Store ingest builds frame batches for
+/// <see cref="FrameBodyElision"/>; the node agent, which does not elide, builds whole packets
+/// batches with <see cref="BuildPackets"/>.
 /// </summary>
-internal sealed class PacketBatchBuilder
+public sealed class PacketBatchBuilder
 {
     /// <summary>The frame columns (the packets table without its body_* columns, which <see cref="FrameBodyElision"/> adds).</summary>
     private static readonly Schema PacketsSchema = FrameBodyElision.FrameSchema;
@@ -35,9 +37,15 @@ internal sealed class PacketBatchBuilder
     /// <summary>Frame bytes a batch is expected to hold; the buffers are reserved for it so they do not grow by copying.</summary>
     public int ExpectedDataBytes { get; set; }
 
+    /// <summary>Appends a frame whose bytes are kept whole (no body elision follows).</summary>
+    /// <param name="connectionId">The store-wide connection id (<see cref="StoreIds.Global"/>), or null.</param>
+    /// <param name="ownerNamespace">Retention namespace of the frame's connection ("" when none).</param>
+    public void Add(in CaptureFrame frame, long captureId, long? connectionId, string ownerNamespace) =>
+        Add(frame, captureId, connectionId, default, ownerNamespace);
+
     /// <param name="tcp">Where the frame's TCP payload is, as the ingest loop decoded it (default: none), for <see cref="FrameBodyElision"/>.</param>
     /// <param name="ownerNamespace">Retention namespace of the frame's connection ("" when none).</param>
-    public void Add(in CaptureFrame frame, long captureId, long? connectionId, in TcpPayloadPosition tcp = default, string ownerNamespace = "")
+    internal void Add(in CaptureFrame frame, long captureId, long? connectionId, in TcpPayloadPosition tcp = default, string ownerNamespace = "")
     {
         if (Count == 0) Start();
         if (Count == _tcp.Length) System.Array.Resize(ref _tcp, Math.Max(256, 2 * _tcp.Length));
@@ -75,8 +83,37 @@ internal sealed class PacketBatchBuilder
         _offsets.AppendInt32(0);
     }
 
+    /// <summary>
+    /// The rows added since the last call as a batch of the whole packets table (its schema), the
+    /// frames as captured and the body_* columns null (no body was elided), and a fresh start.
+    /// </summary>
+    public RecordBatch BuildPackets()
+    {
+        var frames = Build().Frames;
+        int n = frames.Length;
+        var columns = new List<IArrowArray>(frames.Arrays);
+        var schema = FullPacketsSchema;
+        // All-null columns share zeroed buffers: validity all clear, values and offsets zero.
+        var validity = new ArrowBuffer(new byte[(n + 7) / 8]);
+        var longs = new ArrowBuffer(new byte[8 * n]);
+        var offsets = new ArrowBuffer(new byte[4 * (n + 1)]);
+        for (int c = columns.Count; c < schema.FieldsList.Count; c++)
+        {
+            var type = schema.FieldsList[c].DataType;
+            columns.Add(type switch
+            {
+                StringType => new StringArray(n, offsets, ArrowBuffer.Empty, validity, n, 0),
+                Int64Type => new Int64Array(longs, validity, n, n, 0),
+                _ => throw new InvalidOperationException($"packets column {schema.FieldsList[c].Name}: no null builder for {type.Name}"),
+            });
+        }
+        return new RecordBatch(schema, columns, n);
+    }
+
+    private static readonly Schema FullPacketsSchema = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);
+
     /// <summary>The rows added since the last call as one batch, and a fresh start.</summary>
-    public FrameBatch Build()
+    internal FrameBatch Build()
     {
         int n = Count;
         if (n == 0) Start(); // an empty batch still has its one offset

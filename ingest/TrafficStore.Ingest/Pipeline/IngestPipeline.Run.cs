@@ -32,12 +32,13 @@ public sealed partial class IngestPipeline
             }
             frames++;
             long connectionId = -1;
-            if (decoder.Decode(frame, out var packet, out var payload) == DecodeStatus.Decoded)
+            bool decoded = decoder.Decode(frame, out var packet, out var payload) == DecodeStatus.Decoded;
+            if (decoded)
             {
                 connectionId = ProcessPacket(packet, payload);
                 packets++;
             }
-            observer?.OnFrame(frame, connectionId);
+            observer?.OnFrame(frame, connectionId, decoded, packet, payload);
             if ((frames & (ProgressInterval - 1)) == 0)
             {
                 progress?.Invoke(frames);

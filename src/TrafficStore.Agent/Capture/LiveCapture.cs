@@ -23,7 +23,7 @@ public readonly record struct LiveCaptureCounters(long Frames, long Packets, lon
 
 /// <summary>
 /// Live capture of one interface: libpcap → the same <see cref="IngestPipeline"/> and
-/// <see cref="ProtocolSet"/> as file ingest (driven frame by frame like store ingest drives it, with an
+/// <see cref="ProtocolSet"/> as file ingest (its Run loop, with this as the frame observer, as store ingest does; with an
 /// idle timeout so rows leave while the capture runs) → rows of the store's tables
 /// (<see cref="TrafficTables"/>), buffered until the agent drains them into batches: the derived
 /// tables, connection_timeline (<see cref="ConnectionTimeline"/>, fed the packet the pipeline decoded)
@@ -31,7 +31,7 @@ public readonly record struct LiveCaptureCounters(long Frames, long Packets, lon
 /// behind each end of a connection is looked up when the connection's first frame is seen (the socket
 /// may be gone by the time its row is emitted) and put on the row with the capturing node's name.
 /// </summary>
-public sealed class LiveCapture : IDisposable
+public sealed class LiveCapture : IFrameObserver, IDisposable
 {
     private static readonly IngestIdentity Nobody = new();
     private static readonly long StatsSampleTicks = Stopwatch.Frequency;   // pcap_stats at most once a second
@@ -42,7 +42,6 @@ public sealed class LiveCapture : IDisposable
     private readonly AgentOptions _options;
     private readonly SocketProcessResolver? _processes;
     private readonly ConnectionIdentityCache? _identities;
-    private readonly PacketDecoder _endpointDecoder;
     private readonly Dictionary<long, (LocalProcess? A, NetAddress AIp, ushort APort, LocalProcess? B)> _connectionProcesses = new();
     private readonly TableBuffer<Stored<ConnectionRecord>> _connections = new(TrafficTables.ConnectionsDefinition);
     private readonly TableBuffer<Stored<HttpExchange>> _http = new(TrafficTables.HttpDefinition);
@@ -73,7 +72,6 @@ public sealed class LiveCapture : IDisposable
         _node = options.NodeName;
         _processes = processes;
         if (options.Identities is { } map) _identities = new ConnectionIdentityCache(new ConnectionEnricher(map));
-        _endpointDecoder = new PacketDecoder();
         _timeline = new ConnectionTimeline(AddTimeline);
         if (options.ShipFrames) _frameRows = new FrameBuffer(options.FrameBatchBytes);
         StartedNs = NowNs();
@@ -109,6 +107,7 @@ public sealed class LiveCapture : IDisposable
         {
             IdleTimeout = _options.IdleTimeout,
             ClosedLinger = _options.ClosedLinger,
+            FrameObserver = this,
         });
         _thread = new Thread(RunCapture) { IsBackground = true, Name = "capture " + _interface };
         _thread.Start();
@@ -122,7 +121,9 @@ public sealed class LiveCapture : IDisposable
     {
         try
         {
-            var result = Run(_pipeline!, _source!);
+            var result = _pipeline!.Run(_source!);
+            FinishEndedConnections();   // the rows Complete() emitted at the end
+            _timeline.Complete();
             SampleStatistics(force: true);
             Volatile.Write(ref _tcp, result.TcpConnections);
             Volatile.Write(ref _udp, result.UdpFlows);
@@ -133,43 +134,6 @@ public sealed class LiveCapture : IDisposable
         {
             _finished.TrySetException(e);
         }
-    }
-
-    /// <summary>
-    /// The read loop of <see cref="IngestPipeline.Run"/>, plus what store ingest adds per frame: the
-    /// decoded packet goes to the timeline and the frame to the packets buffer.
-    /// </summary>
-    private IngestResult Run(IngestPipeline pipeline, ICaptureSource source)
-    {
-        var decoder = new PacketDecoder();
-        var frame = new CaptureFrame();
-        long frames = 0, packets = 0;
-        CaptureError? error = null;
-        while (true)
-        {
-            var status = source.TryReadNext(ref frame);
-            if (status == CaptureReadStatus.EndOfCapture) break;
-            if (status == CaptureReadStatus.Error)
-            {
-                error = source.Error;
-                break;
-            }
-            frames++;
-            long connectionId = -1;
-            if (decoder.Decode(frame, out var packet, out var payload) == DecodeStatus.Decoded)
-            {
-                connectionId = pipeline.ProcessPacket(packet, payload);
-                packets++;
-                if (connectionId >= 0) _timeline.Add(packet, connectionId);
-            }
-            OnFrame(frame, connectionId);
-            if (_ended.Count > 0) FinishEndedConnections();
-        }
-        decoder.FinishCapture();
-        pipeline.Complete();
-        FinishEndedConnections();
-        _timeline.Complete();
-        return new IngestResult(frames, packets, pipeline.TcpConnections, pipeline.UdpFlows, decoder.Statistics, error, false);
     }
 
     /// <summary>Batches of the rows buffered so far, one per table that has rows (packets: one per size-bounded cut).</summary>
@@ -234,14 +198,19 @@ public sealed class LiveCapture : IDisposable
 
     // ------------------------------------------------------------------ capture thread
 
-    private void OnFrame(in CaptureFrame frame, long connectionId)
+    /// <summary>
+    /// Each frame as the pipeline processed it: the timeline gets the decoded packet, the packets
+    /// buffer the frame; connection rows the pipeline emitted meanwhile are finished after that.
+    /// </summary>
+    void IFrameObserver.OnFrame(in CaptureFrame frame, long connectionId, bool decoded, in DecodedPacket packet, ReadOnlySpan<byte> payload)
     {
+        if (decoded && connectionId >= 0) _timeline.Add(packet, connectionId);
         Volatile.Write(ref _frames, _frames + 1);
         Volatile.Write(ref _bytes, _bytes + frame.Data.Length);
         if (_firstFrameNs == long.MinValue) Volatile.Write(ref _firstFrameNs, frame.TimestampNs);
         Volatile.Write(ref _lastFrameNs, frame.TimestampNs);
-        if (connectionId >= 0 && _processes is not null && !_connectionProcesses.ContainsKey(connectionId))
-            ResolveProcesses(frame, connectionId);
+        if (decoded && connectionId >= 0 && _processes is not null && !_connectionProcesses.ContainsKey(connectionId))
+            ResolveProcesses(packet, connectionId);
         _frameRows?.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null,
             connectionId >= 0 ? OwnerNamespace(connectionId) : "");
         if ((_frames & 63) == 0)
@@ -250,6 +219,7 @@ public sealed class LiveCapture : IDisposable
             Volatile.Write(ref _udp, _pipeline.UdpFlows);
         }
         SampleStatistics(force: false);
+        if (_ended.Count > 0) FinishEndedConnections();
     }
 
     /// <summary>
@@ -257,9 +227,9 @@ public sealed class LiveCapture : IDisposable
     /// row is emitted the sockets are often closed. A remote end that happens to match a local
     /// socket bound to the wildcard address is attributed to it (see docs/agent.md).
     /// </summary>
-    private void ResolveProcesses(in CaptureFrame frame, long connectionId)
+    private void ResolveProcesses(in DecodedPacket p, long connectionId)
     {
-        if (_endpointDecoder.Decode(frame, out var p, out _) != DecodeStatus.Decoded || !(p.IsTcp || p.IsUdp)) return;
+        if (!(p.IsTcp || p.IsUdp)) return;
         var protocol = p.IsTcp ? SocketProtocol.Tcp : SocketProtocol.Udp;
         var a = Resolve(protocol, p.Source, p.SourcePort);
         var b = Resolve(protocol, p.Destination, p.DestinationPort);

@@ -186,7 +186,7 @@ public sealed class CaptureIngestor
     }
 
     /// <summary>One ingest run: the pipeline loop on one thread, handing full batches to the appender.</summary>
-    private sealed class Run
+    private sealed class Run : IFrameObserver
     {
         private const int ProgressInterval = 1 << 16;
         private static readonly IngestIdentity Nobody = new();
@@ -240,6 +240,7 @@ public sealed class CaptureIngestor
         public IngestResult? Result { get; private set; }
         public Dictionary<string, long> Rows { get; } = new();
         public long Bytes { get; private set; }
+        private long _frames;
         public long? FirstFrameNs { get; private set; }
         public long? LastFrameNs { get; private set; }
 
@@ -247,48 +248,11 @@ public sealed class CaptureIngestor
         {
             var options = _owner._options;
             var protocols = new ProtocolSet(new Sink<HttpExchange>(AddHttp), new Sink<DnsTransaction>(AddDns), new Sink<TlsHandshake>(AddTls), options.Protocols);
-            var pipelineOptions = options.Pipeline ?? IngestOptions.Default;
+            var pipelineOptions = (options.Pipeline ?? IngestOptions.Default) with { FrameObserver = this };
             var pipeline = new IngestPipeline(new Sink<ConnectionRecord>(AddConnection), protocols.StreamProtocols, protocols.DatagramProtocols, pipelineOptions);
-            var decoder = new PacketDecoder(pipelineOptions.Decoder);
-            var frame = new CaptureFrame();
-            long frames = 0, packets = 0;
-            CaptureError? error = null;
-            bool cancelled = false;
-            while (true)
-            {
-                var status = source.TryReadNext(ref frame);
-                if (status == CaptureReadStatus.EndOfCapture) break;
-                if (status == CaptureReadStatus.Error)
-                {
-                    error = source.Error;
-                    break;
-                }
-                frames++;
-                Bytes += frame.Data.Length;
-                FirstFrameNs ??= frame.TimestampNs;
-                LastFrameNs = frame.TimestampNs;
-                long connectionId = -1;
-                TcpPayloadPosition tcp = default;
-                if (decoder.Decode(frame, out var packet, out var payload) == DecodeStatus.Decoded)
-                {
-                    connectionId = pipeline.ProcessPacket(packet, payload);
-                    packets++;
-                    if (connectionId >= 0) _timeline.Add(packet, connectionId);
-                    tcp = TcpPayloadPosition.Of(packet, frame.Data, payload);
-                }
-                _packets.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null, tcp,
-                    connectionId >= 0 ? OwnerNamespace(connectionId) : "");
-                if (_packets.Count >= options.BatchRows || _packets.RawBytes >= _packetBatchBytes) SendPackets();
-                if ((frames & (ProgressInterval - 1)) == 0)
-                {
-                    options.Progress?.Invoke(new IngestProgress(_source, frames, frame.FileOffset, _length));
-                    if (_ct.IsCancellationRequested) { cancelled = true; break; }
-                }
-            }
-            decoder.FinishCapture();
-            pipeline.Complete();
+            var result = pipeline.Run(source, _ct);
             _timeline.Complete();
-            options.Progress?.Invoke(new IngestProgress(_source, frames, _length ?? 0, _length));
+            options.Progress?.Invoke(new IngestProgress(_source, result.Frames, _length ?? 0, _length));
             if (_packets.Count > 0) SendPackets();
             foreach (var (held, references) in _elision.Drain()) SendFrames(held, references);
             _connections.Flush();
@@ -297,7 +261,27 @@ public sealed class CaptureIngestor
             _tls.Flush();
             _payloads.Flush();
             _timelineRows.Flush();
-            Result = new IngestResult(frames, packets, pipeline.TcpConnections, pipeline.UdpFlows, decoder.Statistics, error, cancelled);
+            Result = result;
+        }
+
+        /// <summary>Each frame as the pipeline processed it: the timeline, the packets row, progress.</summary>
+        void IFrameObserver.OnFrame(in CaptureFrame frame, long connectionId, bool decoded, in DecodedPacket packet, ReadOnlySpan<byte> payload)
+        {
+            _frames++;
+            Bytes += frame.Data.Length;
+            FirstFrameNs ??= frame.TimestampNs;
+            LastFrameNs = frame.TimestampNs;
+            TcpPayloadPosition tcp = default;
+            if (decoded)
+            {
+                if (connectionId >= 0) _timeline.Add(packet, connectionId);
+                tcp = TcpPayloadPosition.Of(packet, frame.Data, payload);
+            }
+            _packets.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null, tcp,
+                connectionId >= 0 ? OwnerNamespace(connectionId) : "");
+            if (_packets.Count >= _owner._options.BatchRows || _packets.RawBytes >= _packetBatchBytes) SendPackets();
+            if ((_frames & (ProgressInterval - 1)) == 0)
+                _owner._options.Progress?.Invoke(new IngestProgress(_source, _frames, frame.FileOffset, _length));
         }
 
         private void SendPackets()

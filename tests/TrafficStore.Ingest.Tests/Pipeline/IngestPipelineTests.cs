@@ -224,8 +224,9 @@ public class IngestPipelineTests
         public List<long> Frames { get; } = new();
         public List<long> ConnectionIds { get; } = new();
 
-        public void OnFrame(in CaptureFrame frame, long connectionId)
+        public void OnFrame(in CaptureFrame frame, long connectionId, bool decoded, in TrafficStore.Ingest.Decode.DecodedPacket packet, ReadOnlySpan<byte> payload)
         {
+            if (connectionId >= 0) Assert.True(decoded && (packet.IsTcp || packet.IsUdp));
             Frames.Add(frame.Number);
             ConnectionIds.Add(connectionId);
         }

@@ -313,17 +313,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
 
     // ------------------------------------------------------------------ identities
 
-    /// <summary>The retention namespace of a connection's rows (server end, else client end), for its frames too (as store ingest).</summary>
-    private string OwnerNamespace(long connectionId)
-    {
-        if (_identities is null) return "";
-        if (!_identities.TryGet(connectionId, out var client, out var server))
-        {
-            if (!_timeline.TryGetEnds(connectionId, out var e)) return "";
-            (client, server) = _identities.Resolve(connectionId, e.ClientIp, e.ClientPort, e.ServerIp, e.ServerPort, e.FirstNs);
-        }
-        return server.Namespace.Length > 0 ? server.Namespace : client.Namespace;
-    }
+    private string OwnerNamespace(long connectionId) => ConnectionOwner.Namespace(_identities, _timeline, connectionId);
 
     /// <summary>
     /// Wraps an exchange row with both ends' identities as of its connection's first frame (the

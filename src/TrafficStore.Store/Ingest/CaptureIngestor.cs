@@ -341,17 +341,7 @@ public sealed class CaptureIngestor
 
         // ------------------------------------------------------------------ identities
 
-        /// <summary>The retention namespace of a connection's rows (server end, else client end), for its frames too.</summary>
-        private string OwnerNamespace(long connectionId)
-        {
-            if (_identities is null) return "";
-            if (!_identities.TryGet(connectionId, out var client, out var server))
-            {
-                if (!_timeline.TryGetEnds(connectionId, out var e)) return "";
-                (client, server) = _identities.Resolve(connectionId, e.ClientIp, e.ClientPort, e.ServerIp, e.ServerPort, e.FirstNs);
-            }
-            return server.Namespace.Length > 0 ? server.Namespace : client.Namespace;
-        }
+        private string OwnerNamespace(long connectionId) => ConnectionOwner.Namespace(_identities, _timeline, connectionId);
 
         private Stored<T> Wrap<T>(T row, long connectionId, string clientIp, int clientPort, string serverIp, int serverPort)
         {

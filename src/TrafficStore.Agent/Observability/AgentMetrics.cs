@@ -39,30 +39,19 @@ public static class AgentMetrics
         foreach (var (table, rows) in agent.RowsSpooled.OrderBy(p => p.Key)) Line("trafficstore_agent_rows_total", rows, $"table=\"{table}\"");
 
         var spool = agent.Spool;
-        Metric("trafficstore_agent_spool_bytes", "gauge", "Bytes of the disk spool.");
-        Line("trafficstore_agent_spool_bytes", spool.Bytes);
-        Metric("trafficstore_agent_spool_limit_bytes", "gauge", "Size limit of the disk spool.");
-        Line("trafficstore_agent_spool_limit_bytes", agent.Options.SpoolMaxBytes);
-        Metric("trafficstore_agent_spool_pending_batches", "gauge", "Batches not yet acknowledged by the server.");
-        Line("trafficstore_agent_spool_pending_batches", spool.PendingBatches);
-        Metric("trafficstore_agent_spool_pending_rows", "gauge", "Rows not yet acknowledged by the server.");
-        Line("trafficstore_agent_spool_pending_rows", spool.PendingRows);
-        Metric("trafficstore_agent_dropped_rows_total", "counter", "Rows dropped by the agent: the spool was full and its oldest data went.");
-        Line("trafficstore_agent_dropped_rows_total", spool.DroppedRows);
-        Metric("trafficstore_agent_dropped_batches_total", "counter", "Batches dropped by the agent (spool full).");
-        Line("trafficstore_agent_dropped_batches_total", spool.DroppedBatches);
+        text.Gauge("trafficstore_agent_spool_bytes", "Bytes of the disk spool.", spool.Bytes);
+        text.Gauge("trafficstore_agent_spool_limit_bytes", "Size limit of the disk spool.", agent.Options.SpoolMaxBytes);
+        text.Gauge("trafficstore_agent_spool_pending_batches", "Batches not yet acknowledged by the server.", spool.PendingBatches);
+        text.Gauge("trafficstore_agent_spool_pending_rows", "Rows not yet acknowledged by the server.", spool.PendingRows);
+        text.Counter("trafficstore_agent_dropped_rows_total", "Rows dropped by the agent: the spool was full and its oldest data went.", spool.DroppedRows);
+        text.Counter("trafficstore_agent_dropped_batches_total", "Batches dropped by the agent (spool full).", spool.DroppedBatches);
 
         var ship = agent.Shipper;
-        Metric("trafficstore_agent_acked_rows_total", "counter", "Rows the server acknowledged as durable.");
-        Line("trafficstore_agent_acked_rows_total", ship.SentRows);
-        Metric("trafficstore_agent_acked_batches_total", "counter", "Batches the server acknowledged as durable.");
-        Line("trafficstore_agent_acked_batches_total", ship.SentBatches);
-        Metric("trafficstore_agent_rejected_rows_total", "counter", "Rows the server rejected as invalid (skipped).");
-        Line("trafficstore_agent_rejected_rows_total", ship.RejectedRows);
-        Metric("trafficstore_agent_ship_failures_total", "counter", "DoPut attempts that failed (server unreachable, slow or refusing).");
-        Line("trafficstore_agent_ship_failures_total", ship.Failures);
-        Metric("trafficstore_agent_server_connected", "gauge", "1 when the last DoPut succeeded.");
-        Line("trafficstore_agent_server_connected", ship.Connected ? 1 : 0);
+        text.Counter("trafficstore_agent_acked_rows_total", "Rows the server acknowledged as durable.", ship.SentRows);
+        text.Counter("trafficstore_agent_acked_batches_total", "Batches the server acknowledged as durable.", ship.SentBatches);
+        text.Counter("trafficstore_agent_rejected_rows_total", "Rows the server rejected as invalid (skipped).", ship.RejectedRows);
+        text.Counter("trafficstore_agent_ship_failures_total", "DoPut attempts that failed (server unreachable, slow or refusing).", ship.Failures);
+        text.Gauge("trafficstore_agent_server_connected", "1 when the last DoPut succeeded.", ship.Connected ? 1 : 0);
         return text.ToString();
     }
 

@@ -64,14 +64,10 @@ public sealed class ServerMetrics
         void Line(string name, double value, string labels = "") => text.Sample(name, value, labels);
 
         double uptime = Math.Max(1e-3, (DateTimeOffset.UtcNow - _started).TotalSeconds);
-        Metric("trafficstore_ingest_rows_total", "counter", "Rows accepted through DoPut and acknowledged as durable.");
-        Line("trafficstore_ingest_rows_total", IngestRowsTotal);
-        Metric("trafficstore_ingest_batches_total", "counter", "Record batches accepted through DoPut.");
-        Line("trafficstore_ingest_batches_total", Interlocked.Read(ref _ingestBatches));
-        Metric("trafficstore_ingest_rows_per_second", "gauge", "Average DoPut ingest rate since the server started.");
-        Line("trafficstore_ingest_rows_per_second", IngestRowsTotal / uptime);
-        Metric("trafficstore_dropped_input_rows_total", "counter", "Rows sent by clients that were rejected and not stored.");
-        Line("trafficstore_dropped_input_rows_total", Interlocked.Read(ref _droppedInput));
+        text.Counter("trafficstore_ingest_rows_total", "Rows accepted through DoPut and acknowledged as durable.", IngestRowsTotal);
+        text.Counter("trafficstore_ingest_batches_total", "Record batches accepted through DoPut.", Interlocked.Read(ref _ingestBatches));
+        text.Gauge("trafficstore_ingest_rows_per_second", "Average DoPut ingest rate since the server started.", IngestRowsTotal / uptime);
+        text.Counter("trafficstore_dropped_input_rows_total", "Rows sent by clients that were rejected and not stored.", Interlocked.Read(ref _droppedInput));
 
         Metric("trafficstore_query_duration_seconds", "histogram", "Time from the start of a DoGet to its last batch.");
         long cumulative = 0;
@@ -84,8 +80,7 @@ public sealed class ServerMetrics
         Line("trafficstore_query_duration_seconds_bucket", cumulative, "le=\"+Inf\"");
         Line("trafficstore_query_duration_seconds_sum", Interlocked.Read(ref _latencySumMicros) / 1e6);
         Line("trafficstore_query_duration_seconds_count", QueryCount);
-        Metric("trafficstore_query_rows_total", "counter", "Rows returned by DoGet.");
-        Line("trafficstore_query_rows_total", Interlocked.Read(ref _queryRows));
+        text.Counter("trafficstore_query_rows_total", "Rows returned by DoGet.", Interlocked.Read(ref _queryRows));
 
         Metric("trafficstore_denied_calls_total", "counter", "Calls refused for a missing/unknown token, a missing scope or a namespace outside the token.");
         if (_denied.IsEmpty) Line("trafficstore_denied_calls_total", 0);
@@ -104,27 +99,17 @@ public sealed class ServerMetrics
             Metric("trafficstore_store_rows", "gauge", "Rows stored (sealed and unsealed), per table.");
             foreach (var t in stats.Tables.Values.OrderBy(t => t.Table))
                 Line("trafficstore_store_rows", t.Rows, $"table=\"{t.Table}\"");
-            Metric("trafficstore_wal_bytes", "gauge", "Bytes of write-ahead log not yet sealed.");
-            Line("trafficstore_wal_bytes", stats.WalBytes);
+            text.Gauge("trafficstore_wal_bytes", "Bytes of write-ahead log not yet sealed.", stats.WalBytes);
             var cache = stats.ChunkCache;
-            Metric("trafficstore_chunk_cache_bytes", "gauge", "Bytes of decoded column chunks held by the query cache (StoreOptions.ChunkCacheBytes; 0 when off).");
-            Line("trafficstore_chunk_cache_bytes", cache.Bytes);
-            Metric("trafficstore_chunk_cache_capacity_bytes", "gauge", "Capacity of the decoded-chunk cache (0 = off).");
-            Line("trafficstore_chunk_cache_capacity_bytes", cache.CapacityBytes);
-            Metric("trafficstore_chunk_cache_hits_total", "counter", "Column chunks served from the decoded-chunk cache.");
-            Line("trafficstore_chunk_cache_hits_total", cache.Hits);
-            Metric("trafficstore_chunk_cache_misses_total", "counter", "Column chunks read from disk (decompressed and CRC-checked) with the cache on.");
-            Line("trafficstore_chunk_cache_misses_total", cache.Misses);
-            Metric("trafficstore_chunk_cache_evictions_total", "counter", "Chunks evicted to stay within the cache capacity.");
-            Line("trafficstore_chunk_cache_evictions_total", cache.Evictions);
-            Metric("trafficstore_retention_deleted_segments_total", "counter", "Segments deleted by retention.");
-            Line("trafficstore_retention_deleted_segments_total", stats.RetentionDeletedSegments);
-            Metric("trafficstore_retention_deleted_rows_total", "counter", "Rows deleted by retention.");
-            Line("trafficstore_retention_deleted_rows_total", stats.RetentionDeletedRows);
-            Metric("trafficstore_retention_deleted_bytes_total", "counter", "Bytes freed by retention.");
-            Line("trafficstore_retention_deleted_bytes_total", stats.RetentionDeletedBytes);
-            Metric("trafficstore_quarantined_segments", "gauge", "Segments that failed a checksum and are not served.");
-            Line("trafficstore_quarantined_segments", stats.Quarantined.Count);
+            text.Gauge("trafficstore_chunk_cache_bytes", "Bytes of decoded column chunks held by the query cache (StoreOptions.ChunkCacheBytes; 0 when off).", cache.Bytes);
+            text.Gauge("trafficstore_chunk_cache_capacity_bytes", "Capacity of the decoded-chunk cache (0 = off).", cache.CapacityBytes);
+            text.Counter("trafficstore_chunk_cache_hits_total", "Column chunks served from the decoded-chunk cache.", cache.Hits);
+            text.Counter("trafficstore_chunk_cache_misses_total", "Column chunks read from disk (decompressed and CRC-checked) with the cache on.", cache.Misses);
+            text.Counter("trafficstore_chunk_cache_evictions_total", "Chunks evicted to stay within the cache capacity.", cache.Evictions);
+            text.Counter("trafficstore_retention_deleted_segments_total", "Segments deleted by retention.", stats.RetentionDeletedSegments);
+            text.Counter("trafficstore_retention_deleted_rows_total", "Rows deleted by retention.", stats.RetentionDeletedRows);
+            text.Counter("trafficstore_retention_deleted_bytes_total", "Bytes freed by retention.", stats.RetentionDeletedBytes);
+            text.Gauge("trafficstore_quarantined_segments", "Segments that failed a checksum and are not served.", stats.Quarantined.Count);
         }
         return text.ToString();
     }

@@ -28,6 +28,12 @@ public sealed class PrometheusTextWriter
         return this;
     }
 
+    /// <summary>A gauge family with its one unlabelled sample.</summary>
+    public PrometheusTextWriter Gauge(string name, string help, double value) => Metric(name, "gauge", help).Sample(name, value);
+
+    /// <summary>A counter family with its one unlabelled sample.</summary>
+    public PrometheusTextWriter Counter(string name, string help, double value) => Metric(name, "counter", help).Sample(name, value);
+
     /// <summary>Escapes a label value (backslash, double quote, newline).</summary>
     public static string Escape(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
 

@@ -12,42 +12,31 @@ public static class PayloadRows
 {
     /// <summary>The request's row, or null when the exchange has no request (a lone response).</summary>
     /// <param name="exchangeStartNs">The exchange's http.ts, the time of a message whose own first byte is unknown.</param>
-    public static PayloadRow? Request(HttpExchange x, long exchangeStartNs)
-    {
-        if (x.Method is null && x.RequestHeaders.Count == 0 && x.RequestBody is null) return null;
-        return new PayloadRow
-        {
-            TimestampNs = x.RequestFirstByteNs ?? x.RequestTimestampNs ?? exchangeStartNs,
-            ExchangeId = x.ExchangeId,
-            ConnectionId = x.ConnectionId,
-            Direction = "c2s",
-            Kind = "request",
-            Headers = HeaderText($"{x.Method} {x.Uri} {x.Protocol}", x.RequestHeaders, x.RequestTrailers),
-            Body = x.RequestBody,
-            BodyDecoded = x.RequestBodyDecoded,
-            BodyDecodedFrom = DecodedBodyDerivation.Codings(x.RequestBody, x.RequestBodyDecoded, x.RequestHeaders),
-            Truncated = x.BodyTruncated,
-        };
-    }
+    public static PayloadRow? Request(HttpExchange x, long exchangeStartNs) =>
+        x.Method is null && x.RequestHeaders.Count == 0 && x.RequestBody is null ? null
+        : Row(x, "c2s", "request", x.RequestFirstByteNs ?? x.RequestTimestampNs ?? exchangeStartNs,
+            $"{x.Method} {x.Uri} {x.Protocol}", x.RequestHeaders, x.RequestTrailers, x.RequestBody, x.RequestBodyDecoded);
 
     /// <summary>The response's row, or null when the exchange has no response (unanswered).</summary>
-    public static PayloadRow? Response(HttpExchange x, long exchangeStartNs)
+    public static PayloadRow? Response(HttpExchange x, long exchangeStartNs) =>
+        x.Status is null && x.ResponseHeaders.Count == 0 && x.ResponseBody is null ? null
+        : Row(x, "s2c", "response", x.ResponseFirstByteNs ?? x.ResponseTimestampNs ?? exchangeStartNs,
+            $"{x.Protocol} {x.Status} {x.Reason}".TrimEnd(), x.ResponseHeaders, x.ResponseTrailers, x.ResponseBody, x.ResponseBodyDecoded);
+
+    private static PayloadRow Row(HttpExchange x, string direction, string kind, long timestampNs, string startLine,
+        List<KeyValuePair<string, string>> headers, List<KeyValuePair<string, string>> trailers, byte[]? body, byte[]? decoded) => new()
     {
-        if (x.Status is null && x.ResponseHeaders.Count == 0 && x.ResponseBody is null) return null;
-        return new PayloadRow
-        {
-            TimestampNs = x.ResponseFirstByteNs ?? x.ResponseTimestampNs ?? exchangeStartNs,
-            ExchangeId = x.ExchangeId,
-            ConnectionId = x.ConnectionId,
-            Direction = "s2c",
-            Kind = "response",
-            Headers = HeaderText($"{x.Protocol} {x.Status} {x.Reason}".TrimEnd(), x.ResponseHeaders, x.ResponseTrailers),
-            Body = x.ResponseBody,
-            BodyDecoded = x.ResponseBodyDecoded,
-            BodyDecodedFrom = DecodedBodyDerivation.Codings(x.ResponseBody, x.ResponseBodyDecoded, x.ResponseHeaders),
-            Truncated = x.BodyTruncated,
-        };
-    }
+        TimestampNs = timestampNs,
+        ExchangeId = x.ExchangeId,
+        ConnectionId = x.ConnectionId,
+        Direction = direction,
+        Kind = kind,
+        Headers = HeaderText(startLine, headers, trailers),
+        Body = body,
+        BodyDecoded = decoded,
+        BodyDecodedFrom = DecodedBodyDerivation.Codings(body, decoded, headers),
+        Truncated = x.BodyTruncated,
+    };
 
     /// <summary>The body bytes a row holds (what batching counts).</summary>
     public static long Bytes(PayloadRow row) => (row.Body?.Length ?? 0) + (row.BodyDecodedFrom is null ? row.BodyDecoded?.Length ?? 0 : 0);

@@ -163,9 +163,9 @@ public class FlightDataMessageTests
     private static MemoryStream IpcStream(byte[] schemaHeader, byte[] schemaBody, byte[] batchHeader, byte[] batchBody)
     {
         var stream = new MemoryStream();
+        Span<byte> prefix = stackalloc byte[8];
         foreach (var (header, body) in new[] { (schemaHeader, schemaBody), (batchHeader, batchBody) })
         {
-            Span<byte> prefix = stackalloc byte[8];
             BinaryPrimitives.WriteInt32LittleEndian(prefix, -1);
             BinaryPrimitives.WriteInt32LittleEndian(prefix[4..], header.Length);
             stream.Write(prefix);

@@ -33,7 +33,6 @@ public readonly record struct LiveCaptureCounters(long Frames, long Packets, lon
 /// </summary>
 public sealed class LiveCapture : IFrameObserver, IDisposable
 {
-    private static readonly IngestIdentity Nobody = new();
     private static readonly long StatsSampleTicks = Stopwatch.Frequency;   // pcap_stats at most once a second
 
     private readonly string _interface;
@@ -41,7 +40,8 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     private readonly string _node;
     private readonly AgentOptions _options;
     private readonly SocketProcessResolver? _processes;
-    private readonly ConnectionIdentityCache? _identities;
+    private readonly ConnectionIdentityCache? _identityCache;
+    private readonly ConnectionIdentities _identities;
     private readonly Dictionary<long, (LocalProcess? A, NetAddress AIp, ushort APort, LocalProcess? B)> _connectionProcesses = new();
     private readonly TableBuffer<Stored<ConnectionRecord>> _connections = new(TrafficTables.ConnectionsDefinition);
     private readonly TableBuffer<Stored<HttpExchange>> _http = new(TrafficTables.HttpDefinition);
@@ -71,8 +71,9 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         _options = options;
         _node = options.NodeName;
         _processes = processes;
-        if (options.Identities is { } map) _identities = new ConnectionIdentityCache(new ConnectionEnricher(map));
+        if (options.Identities is { } map) _identityCache = new ConnectionIdentityCache(new ConnectionEnricher(map));
         _timeline = new ConnectionTimeline(AddTimeline);
+        _identities = new ConnectionIdentities(_identityCache, _timeline);
         if (options.ShipFrames) _frameRows = new FrameBuffer(options.FrameBatchBytes);
         StartedNs = NowNs();
     }
@@ -276,8 +277,8 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
             row.ServerProcess = aIsClient ? owners.B : owners.A;
         }
         // The connection row is its last: its identity comes from the cache its exchanges used, then both are dropped.
-        _identities?.Enrich(row);
-        _identities?.Forget(row.ConnectionId);
+        _identityCache?.Enrich(row);
+        _identityCache?.Forget(row.ConnectionId);
         _connections.Add(new Stored<ConnectionRecord>(row, _captureId, row.Client, row.Server));
     }
 
@@ -306,29 +307,24 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
 
     private void AddTimeline(TimelineRow row, ConnectionEnds ends)
     {
-        if (_identities is null) { _timelineRows.Add(new Stored<TimelineRow>(row, _captureId, Nobody, Nobody)); return; }
-        var (client, server) = _identities.Resolve(row.ConnectionId, ends.ClientIp, ends.ClientPort, ends.ServerIp, ends.ServerPort, ends.FirstNs);
+        var (client, server) = _identities.Of(row.ConnectionId, ends);
         _timelineRows.Add(new Stored<TimelineRow>(row, _captureId, client, server));
     }
 
     // ------------------------------------------------------------------ identities
 
-    private string OwnerNamespace(long connectionId) => ConnectionOwner.Namespace(_identities, _timeline, connectionId);
+    private string OwnerNamespace(long connectionId) => _identities.OwnerNamespace(connectionId);
 
     /// <summary>
     /// Wraps an exchange row with both ends' identities as of its connection's first frame (the
-    /// same rule as store ingest: <see cref="ConnectionIdentityCache"/>); the row's own time stands
+    /// same rule as store ingest: <see cref="ConnectionIdentities"/>); the row's own time stands
     /// in when that frame was not seen (the connection was already forgotten).
     /// </summary>
     private Stored<T> Wrap<T>(T row, long connectionId, string clientIp, int clientPort, string serverIp, int serverPort, long rowTimestampNs)
     {
-        if (_identities is null) return new Stored<T>(row, _captureId, Nobody, Nobody);
-        long firstNs = _timeline.TryGetEnds(connectionId, out var ends) ? ends.FirstNs : rowTimestampNs;
-        var (client, server) = _identities.Resolve(connectionId, Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, firstNs);
+        var (client, server) = _identities.Of(connectionId, clientIp, clientPort, serverIp, serverPort, firstNsFallback: rowTimestampNs);
         return new Stored<T>(row, _captureId, client, server);
     }
-
-    private static NetAddress Parse(string ip) => System.Net.IPAddress.TryParse(ip, out var a) ? NetAddress.FromIPAddress(a) : default;
 
     internal static long NowNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
 

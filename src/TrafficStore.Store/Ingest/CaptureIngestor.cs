@@ -189,7 +189,6 @@ public sealed class CaptureIngestor
     private sealed class Run : IFrameObserver
     {
         private const int ProgressInterval = 1 << 16;
-        private static readonly IngestIdentity Nobody = new();
 
         private readonly CaptureIngestor _owner;
         private readonly long _captureId;
@@ -197,7 +196,8 @@ public sealed class CaptureIngestor
         private readonly long? _length;
         private readonly ChannelWriter<(string, RecordBatch)> _out;
         private readonly CancellationToken _ct;
-        private readonly ConnectionIdentityCache? _identities;
+        private readonly ConnectionIdentityCache? _identityCache;
+        private readonly ConnectionIdentities _identities;
         private readonly PacketBatchBuilder _packets = new();
         private readonly FrameBodyElision _elision = new();
         private readonly long _packetBatchBytes;
@@ -217,7 +217,7 @@ public sealed class CaptureIngestor
             _length = length;
             _out = output;
             _ct = ct;
-            if (owner._options.Identities is { } map) _identities = new ConnectionIdentityCache(new ConnectionEnricher(map));
+            if (owner._options.Identities is { } map) _identityCache = new ConnectionIdentityCache(new ConnectionEnricher(map));
             // Packets go in batches just under one row group of the engine (a frame is at most 64 KiB), so a
             // bulk load stores each batch as one row group without copying it again (SegmentSealer.SealUncommitted).
             var engineOptions = owner._db.Engine.Options;
@@ -233,7 +233,8 @@ public sealed class CaptureIngestor
             _tls = new(TrafficTables.TlsDefinition, rows, bytes, Send);
             _payloads = new(TrafficTables.PayloadsDefinition, rows, bytes, Send);
             _timelineRows = new(TrafficTables.TimelineDefinition, rows, bytes, Send);
-            _timeline = new ConnectionTimeline((row, ends) => _timelineRows.Add(Wrap(row, row.ConnectionId, ends), 0));
+            _timeline = new ConnectionTimeline(AddTimeline);
+            _identities = new ConnectionIdentities(_identityCache, _timeline);
             foreach (var t in TrafficTables.Names) Rows[t] = 0;
         }
 
@@ -309,7 +310,7 @@ public sealed class CaptureIngestor
 
         private void AddConnection(ConnectionRecord row)
         {
-            _identities?.Enrich(row); // the identity its frames and exchanges got: resolved once, as of its first packet
+            _identityCache?.Enrich(row); // the identity its frames and exchanges got: resolved once, as of its first packet
             _connections.Add(new Stored<ConnectionRecord>(row, _captureId, row.Client, row.Server), 0);
         }
 
@@ -341,27 +342,14 @@ public sealed class CaptureIngestor
 
         // ------------------------------------------------------------------ identities
 
-        private string OwnerNamespace(long connectionId) => ConnectionOwner.Namespace(_identities, _timeline, connectionId);
+        private void AddTimeline(TimelineRow row, ConnectionEnds ends) => _timelineRows.Add(Wrap(row, _identities.Of(row.ConnectionId, ends)), 0);
 
-        private Stored<T> Wrap<T>(T row, long connectionId, string clientIp, int clientPort, string serverIp, int serverPort)
-        {
-            if (_identities is null) return new Stored<T>(row, _captureId, Nobody, Nobody);
-            if (!_identities.TryGet(connectionId, out var client, out var server))
-            {
-                long first = _timeline.TryGetEnds(connectionId, out var ends) ? ends.FirstNs : 0;
-                (client, server) = _identities.Resolve(connectionId, Parse(clientIp), (ushort)clientPort, Parse(serverIp), (ushort)serverPort, first);
-            }
-            return new Stored<T>(row, _captureId, client, server);
-        }
+        private string OwnerNamespace(long connectionId) => _identities.OwnerNamespace(connectionId);
 
-        private Stored<TimelineRow> Wrap(TimelineRow row, long connectionId, ConnectionEnds ends)
-        {
-            if (_identities is null) return new Stored<TimelineRow>(row, _captureId, Nobody, Nobody);
-            var (client, server) = _identities.Resolve(connectionId, ends.ClientIp, ends.ClientPort, ends.ServerIp, ends.ServerPort, ends.FirstNs);
-            return new Stored<TimelineRow>(row, _captureId, client, server);
-        }
+        private Stored<T> Wrap<T>(T row, long connectionId, string clientIp, int clientPort, string serverIp, int serverPort) =>
+            Wrap(row, _identities.Of(connectionId, clientIp, clientPort, serverIp, serverPort, firstNsFallback: 0));
 
-        private static NetAddress Parse(string ip) => System.Net.IPAddress.TryParse(ip, out var a) ? NetAddress.FromIPAddress(a) : default;
+        private Stored<T> Wrap<T>(T row, (IngestIdentity Client, IngestIdentity Server) ends) => new(row, _captureId, ends.Client, ends.Server);
     }
 
     private sealed class Sink<T>(Action<T> add) : IRowSink<T>

@@ -52,16 +52,7 @@ internal sealed class FlightDataFraming : Stream
     public void Discard() => Reset(Mode.Discard, null);
 
     /// <summary>Runs <paramref name="writeMessage"/> (which must write exactly one IPC message) and returns the FlightData length.</summary>
-    public FlightDataLayout Measure(Action writeMessage)
-    {
-        Reset(Mode.Measure, null);
-        writeMessage();
-        if (_metadataLength < 0 || _measuredMetadata != _metadataLength)
-            throw new InvalidOperationException($"the Arrow writer produced {_position} bytes, not one encapsulated IPC message");
-        var layout = new FlightDataLayout(_metadataLength, _measuredBody);
-        Discard();
-        return layout;
-    }
+    public FlightDataLayout Measure(Action writeMessage) => Layout(Mode.Measure, null, writeMessage);
 
     /// <summary>Runs <paramref name="writeMessage"/> again and writes the FlightData message it makes to <paramref name="destination"/>.</summary>
     public void Emit(Action writeMessage, FlightDataLayout layout, IBufferWriter<byte> destination)
@@ -80,9 +71,12 @@ internal sealed class FlightDataFraming : Stream
     /// <paramref name="scratch"/>; <see cref="WriteFields"/> then frames it. One pass and one copy:
     /// cheaper than measuring and emitting for the schema and for small batches.
     /// </summary>
-    public FlightDataLayout Copy(Action writeMessage, IBufferWriter<byte> scratch)
+    public FlightDataLayout Copy(Action writeMessage, IBufferWriter<byte> scratch) => Layout(Mode.Copy, scratch, writeMessage);
+
+    /// <summary>Runs <paramref name="writeMessage"/> in a counting mode and returns the layout of the one IPC message it wrote.</summary>
+    private FlightDataLayout Layout(Mode mode, IBufferWriter<byte>? destination, Action writeMessage)
     {
-        Reset(Mode.Copy, scratch);
+        Reset(mode, destination);
         writeMessage();
         if (_metadataLength < 0 || _measuredMetadata != _metadataLength)
             throw new InvalidOperationException($"the Arrow writer produced {_position} bytes, not one encapsulated IPC message");

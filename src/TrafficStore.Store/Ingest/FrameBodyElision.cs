@@ -197,13 +197,38 @@ internal sealed class FrameBodyElision
         return new Match(body, (int)lo, payloadStart + (int)(lo - rel), len);
     }
 
+    /// <summary>Frames kept whole: the packets table's batch with every body_* column null.</summary>
+    internal static RecordBatch Whole(RecordBatch frames) =>
+        Assemble(frames, (BinaryArray)frames.Column(FrameColumnCount - 1), null, out _, out _);
+
     private RecordBatch Build(RecordBatch batch, BinaryArray data, Match[]? matches)
+    {
+        var packets = Assemble(batch, data, matches, out int matched, out long elidedBytes);
+        ElidedFrames += matched;
+        ElidedBytes += elidedBytes;
+        return packets;
+    }
+
+    private static RecordBatch Assemble(RecordBatch batch, BinaryArray data, Match[]? matches, out int matched, out long elidedBytes)
     {
         int n = batch.Length;
         var arrays = new IArrowArray[PacketsSchema.FieldsList.Count];
         for (int c = 0; c < FrameColumnCount; c++) arrays[c] = batch.Column(c);
-        // The body_* columns are written as buffers, not appended row by row: most batches have no match
-        // at all (every value null, one shared zero buffer), the rest only a few.
+        matched = 0;
+        elidedBytes = 0;
+        if (matches is null)
+        {
+            // No frame of the batch names a body (most batches): the body_* columns are all null and share
+            // zeroed buffers — validity all clear, values and offsets zero.
+            var none = new ArrowBuffer(new byte[(n + 7) / 8]);
+            var zeros = new ArrowBuffer(new byte[8 * n]);
+            var zeroOffsets = new ArrowBuffer(new byte[4 * (n + 1)]);
+            arrays[FrameColumnCount] = new Int64Array(zeros, none, n, n, 0);
+            arrays[FrameColumnCount + 1] = new StringArray(n, zeroOffsets, ArrowBuffer.Empty, none, n, 0);
+            for (int c = FrameColumnCount + 2; c < arrays.Length; c++) arrays[c] = new Int64Array(zeros, none, n, n, 0);
+            return new RecordBatch(PacketsSchema, arrays, n);
+        }
+        // The body_* columns are written as buffers, not appended row by row: only a few rows match.
         var bitmap = new byte[(n + 7) / 8];
         var exchange = new long[n];
         var offset = new long[n];
@@ -211,39 +236,34 @@ internal sealed class FrameBodyElision
         var length = new long[n];
         var directionOffsets = new int[n + 1];
         var directionBytes = new List<byte>();
-        int matched = 0;
-        if (matches is not null)
+        var bytes = new ArrowBuffer.Builder<byte>(data.ValueOffsets[n] - data.ValueOffsets[0]);
+        var offsets = new ArrowBuffer.Builder<int>(n + 1);
+        offsets.Append(0);
+        int total = 0;
+        for (int i = 0; i < n; i++)
         {
-            var bytes = new ArrowBuffer.Builder<byte>(data.ValueOffsets[n] - data.ValueOffsets[0]);
-            var offsets = new ArrowBuffer.Builder<int>(n + 1);
-            offsets.Append(0);
-            int total = 0;
-            for (int i = 0; i < n; i++)
+            var frame = data.GetBytes(i);
+            var m = matches[i];
+            if (m.Body is null)
             {
-                var frame = data.GetBytes(i);
-                var m = matches[i];
-                if (m.Body is null)
-                {
-                    bytes.Append(frame);
-                    total += frame.Length;
-                }
-                else
-                {
-                    bytes.Append(frame[..m.At]);
-                    bytes.Append(frame[(m.At + m.Length)..]);
-                    total += frame.Length - m.Length;
-                    bitmap[i >> 3] |= (byte)(1 << (i & 7));
-                    exchange[i] = m.Body.ExchangeId; offset[i] = m.Offset; at[i] = m.At; length[i] = m.Length;
-                    directionBytes.AddRange(System.Text.Encoding.UTF8.GetBytes(m.Body.Direction));
-                    matched++;
-                    ElidedFrames++;
-                    ElidedBytes += m.Length;
-                }
-                offsets.Append(total);
-                directionOffsets[i + 1] = directionBytes.Count;
+                bytes.Append(frame);
+                total += frame.Length;
             }
-            arrays[FrameColumnCount - 1] = new BinaryArray(BinaryType.Default, n, offsets.Build(), bytes.Build(), ArrowBuffer.Empty, 0, 0);
+            else
+            {
+                bytes.Append(frame[..m.At]);
+                bytes.Append(frame[(m.At + m.Length)..]);
+                total += frame.Length - m.Length;
+                bitmap[i >> 3] |= (byte)(1 << (i & 7));
+                exchange[i] = m.Body.ExchangeId; offset[i] = m.Offset; at[i] = m.At; length[i] = m.Length;
+                directionBytes.AddRange(System.Text.Encoding.UTF8.GetBytes(m.Body.Direction));
+                matched++;
+                elidedBytes += m.Length;
+            }
+            offsets.Append(total);
+            directionOffsets[i + 1] = directionBytes.Count;
         }
+        arrays[FrameColumnCount - 1] = new BinaryArray(BinaryType.Default, n, offsets.Build(), bytes.Build(), ArrowBuffer.Empty, 0, 0);
         int nulls = n - matched;
         var validity = new ArrowBuffer(bitmap);
         Int64Array Longs(long[] values) => new(new ArrowBuffer(MemoryMarshal.AsBytes(values.AsSpan()).ToArray()), validity, n, nulls, 0);

@@ -87,30 +87,7 @@ public sealed class PacketBatchBuilder
     /// The rows added since the last call as a batch of the whole packets table (its schema), the
     /// frames as captured and the body_* columns null (no body was elided), and a fresh start.
     /// </summary>
-    public RecordBatch BuildPackets()
-    {
-        var frames = Build().Frames;
-        int n = frames.Length;
-        var columns = new List<IArrowArray>(frames.Arrays);
-        var schema = FullPacketsSchema;
-        // All-null columns share zeroed buffers: validity all clear, values and offsets zero.
-        var validity = new ArrowBuffer(new byte[(n + 7) / 8]);
-        var longs = new ArrowBuffer(new byte[8 * n]);
-        var offsets = new ArrowBuffer(new byte[4 * (n + 1)]);
-        for (int c = columns.Count; c < schema.FieldsList.Count; c++)
-        {
-            var type = schema.FieldsList[c].DataType;
-            columns.Add(type switch
-            {
-                StringType => new StringArray(n, offsets, ArrowBuffer.Empty, validity, n, 0),
-                Int64Type => new Int64Array(longs, validity, n, n, 0),
-                _ => throw new InvalidOperationException($"packets column {schema.FieldsList[c].Name}: no null builder for {type.Name}"),
-            });
-        }
-        return new RecordBatch(schema, columns, n);
-    }
-
-    private static readonly Schema FullPacketsSchema = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);
+    public RecordBatch BuildPackets() => FrameBodyElision.Whole(Build().Frames);
 
     /// <summary>The rows added since the last call as one batch, and a fresh start.</summary>
     internal FrameBatch Build()

@@ -78,14 +78,7 @@ public sealed partial class TrafficStoreEngine
             });
             var text = new StringBuilder();
             foreach (var (handle, _) in sealedSegments) text.Append(Path.GetRelativePath(Layout.Root, handle.Path)).Append('\n');
-            var temp = StoreLayout.TempFileFor(record);
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                file.Write(Encoding.UTF8.GetBytes(text.ToString()));
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, record, overwrite: true);
-            DirectorySync.Fsync(Layout.WalDirectory);
+            DurableFile.Replace(record, text.ToString()); // the commit point (in wal/)
         }
         catch
         {

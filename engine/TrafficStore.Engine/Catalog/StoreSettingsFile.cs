@@ -23,11 +23,7 @@ internal static class StoreSettingsFile
             if (dto.PartitionDurationNs <= 0) throw new InvalidDataException($"'{path}' has an invalid partition duration.");
             return TimeSpan.FromTicks(dto.PartitionDurationNs / 100);
         }
-        var temp = StoreLayout.TempFileFor(path);
-        File.WriteAllText(temp, JsonSerializer.Serialize(new SettingsDto(1, requested.Ticks * 100), Json));
-        using (var f = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite)) f.Flush(flushToDisk: true);
-        File.Move(temp, path, overwrite: true);
-        DirectorySync.Fsync(Path.GetDirectoryName(path)!);
+        DurableFile.Replace(path, JsonSerializer.Serialize(new SettingsDto(1, requested.Ticks * 100), Json));
         return requested;
     }
 }

@@ -44,10 +44,6 @@ internal static class TableCatalogFile
         var dto = new CatalogDto(1, tables.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => new TableDto(
             t.Name, t.TimeColumn, t.EndTimeColumn, t.IndexedColumns.ToList(), t.NamespaceColumn,
             t.Versions.Select(v => new VersionDto(v.Version, v.Columns.Select(c => new ColumnDto(c.Name, c.Type.ToString())).ToList())).ToList())).ToList());
-        var temp = StoreLayout.TempFileFor(path);
-        File.WriteAllText(temp, JsonSerializer.Serialize(dto, Json));
-        using (var f = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite)) f.Flush(flushToDisk: true);
-        File.Move(temp, path, overwrite: true);
-        DirectorySync.Fsync(Path.GetDirectoryName(path)!);
+        DurableFile.Replace(path, JsonSerializer.Serialize(dto, Json));
     }
 }

@@ -26,11 +26,7 @@ internal static class RetentionPolicyFile
     public static void Save(string path, RetentionPolicy policy)
     {
         var dto = new PolicyDto(ToDto(policy.Global), policy.Namespaces.ToDictionary(p => p.Key, p => ToDto(p.Value)));
-        var temp = StoreLayout.TempFileFor(path);
-        File.WriteAllText(temp, JsonSerializer.Serialize(dto, Json));
-        using (var f = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite)) f.Flush(flushToDisk: true);
-        File.Move(temp, path, overwrite: true);
-        DirectorySync.Fsync(Path.GetDirectoryName(path)!);
+        DurableFile.Replace(path, JsonSerializer.Serialize(dto, Json));
     }
 
     private static RetentionLimits FromDto(LimitsDto? d) =>

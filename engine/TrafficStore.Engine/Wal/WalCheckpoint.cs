@@ -25,13 +25,6 @@ internal static class WalCheckpoint
         var bytes = new byte[12];
         BinaryPrimitives.WriteInt64LittleEndian(bytes, seq);
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), Crc32C.Compute(bytes.AsSpan(0, 8)));
-        var temp = StoreLayout.TempFileFor(path);
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        {
-            f.Write(bytes);
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
-        DirectorySync.Fsync(Path.GetDirectoryName(path)!);
+        DurableFile.Replace(path, bytes);
     }
 }

@@ -156,6 +156,7 @@ public class DoPutEndToEndTests : IClassFixture<DoPutFixture>
     [InlineData("""{"table":"http","bogus":1}""", "bogus")]
     [InlineData("""{"table":"http","from":"-1h","as_of":"-5m"}""", "as_of")]
     [InlineData("http select no_such_column", "no_such_column")]
+    [InlineData("http order by status", "needs a limit")]
     [InlineData("{not json", "JSON")]
     [InlineData("", "empty")]
     public async Task MalformedTicketsAreInvalidArgument(string ticket, string mentions)

@@ -28,14 +28,22 @@ public sealed class LocalTrafficClient : ITrafficClient
     public Task<TrafficQueryResult> QueryAsync(TrafficQuery query, CancellationToken ct = default)
     {
         var spec = QueryTranslator.Translate(query);
+        var order = QueryTranslator.ColumnOrderOf(query);
         var schema = _db.Engine.QuerySchema(spec);
         var warnings = new List<string>();
-        if (spec.Table == TrafficTables.Connections && spec.AsOf is not null)
+        var rows = spec.Table == TrafficTables.Connections && spec.AsOf is not null
+            ? ConnectionsAsOf.Overlay(_db.Engine, spec, Run(ConnectionsAsOf.Widen(spec), warnings, ct), schema, ct)
+            : Run(spec, warnings, ct);
+        if (order is null) return Task.FromResult(new TrafficQueryResult(schema, rows, warnings));
+
+        var ordered = TopRowsByColumn.ApplyAsync(rows, order.Column, order.Descending, order.Limit, ct);
+        if (query.Select is { } select && !select.Contains(order.Column))
         {
-            var widened = ConnectionsAsOf.Widen(spec);
-            return Task.FromResult(new TrafficQueryResult(schema, ConnectionsAsOf.Overlay(_db.Engine, spec, Run(widened, warnings, ct), schema, ct), warnings));
+            // The order column was read only to order by; the result has the projection asked for.
+            schema = new Schema(select.Select(schema.GetFieldByName), schema.Metadata);
+            ordered = ordered.Select(b => Project(b, select));
         }
-        return Task.FromResult(new TrafficQueryResult(schema, Run(spec, warnings, ct), warnings));
+        return Task.FromResult(new TrafficQueryResult(schema, ordered, warnings));
     }
 
     private async IAsyncEnumerable<RecordBatch> Run(QuerySpec spec, List<string> warnings, [EnumeratorCancellation] CancellationToken ct)

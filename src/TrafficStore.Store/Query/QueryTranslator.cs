@@ -13,6 +13,9 @@ namespace TrafficStore.Store.Query;
 /// port hold when EITHER end matches (an engine OR group); with != they hold when NEITHER end equals
 /// the value (the negation of "=").
 /// </summary>
+/// <summary>An order on a non-time column, applied after the engine read (<see cref="TopRowsByColumn"/>).</summary>
+public sealed record ColumnOrder(string Column, bool Descending, int Limit);
+
 public static class QueryTranslator
 {
     private static readonly string[] IdentityFields = ["namespace", "pod", "service", "workload", "node"];
@@ -28,8 +31,7 @@ public static class QueryTranslator
         if (!TrafficTables.TryGet(query.Table, out var table))
             throw new QueryException($"unknown table '{query.Table}' (tables: {string.Join(", ", TrafficTables.Names)})");
 
-        if (query.OrderBy is { } order && order != table.Spec.TimeColumn)
-            throw new QueryException($"ordering is supported on the time column '{table.Spec.TimeColumn}' only, ascending or descending (asked: {order})");
+        var columnOrder = ColumnOrderOf(query);
         if (query.Select is { } select)
         {
             if (select.Count == 0) throw new QueryException("select names no column");
@@ -43,11 +45,32 @@ public static class QueryTranslator
             To = query.ToNs,
             AsOf = query.AsOfNs,
             Filters = filters,
-            Columns = query.Select,
-            Limit = query.Limit,
+            // A non-time order reads every matching row in time order, with the order column, and
+            // TopRowsByColumn keeps the first `limit` of them.
+            Columns = columnOrder is null || query.Select is null || query.Select.Contains(columnOrder.Column) ? query.Select : [.. query.Select, columnOrder.Column],
+            Limit = columnOrder is null ? query.Limit : null,
             OrderByTime = true,
-            Descending = query.OrderBy is not null && query.Descending,
+            Descending = columnOrder is null && query.OrderBy is not null && query.Descending,
         };
+    }
+
+    /// <summary>
+    /// The query's order when it is on a column other than the table's time column (which the engine
+    /// reads in order itself), checked: a known, orderable column and a limit of at most
+    /// <see cref="TopRowsByColumn.MaxLimit"/>, since the kept rows are held in memory.
+    /// </summary>
+    public static ColumnOrder? ColumnOrderOf(TrafficQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (query.OrderBy is not { } order || !TrafficTables.TryGet(query.Table, out var table) || order == table.Spec.TimeColumn) return null;
+        var column = Column(table, order, "order by");
+        if (column.Kind == ColumnKind.Binary)
+            throw new QueryException($"cannot order by '{order}': it holds bytes");
+        if (query.Limit is not int limit)
+            throw new QueryException($"order by '{order}' needs a limit (at most {TopRowsByColumn.MaxLimit}): only the time column '{table.Spec.TimeColumn}' is ordered without one");
+        if (limit > TopRowsByColumn.MaxLimit)
+            throw new QueryException($"order by '{order}' takes a limit of at most {TopRowsByColumn.MaxLimit} (asked: {limit}); order by '{table.Spec.TimeColumn}' has no such bound");
+        return new ColumnOrder(order, query.Descending, limit);
     }
 
     private static StoreColumn Column(StoreTable table, string name, string where) =>

@@ -75,6 +75,19 @@ public class QueryTranslatorTests
         Assert.Equal((10_000_000_000L, 20_000_000_000L), (window.From!.Value, window.To!.Value));
     }
 
+    [Fact]
+    public void NonTimeOrderReadsAllRowsWithTheOrderColumnAndLeavesTheLimitToTheTopRows()
+    {
+        var spec = T("http select method order by status desc limit 5");
+        Assert.Equal(["method", "status"], spec.Columns!);
+        Assert.Null(spec.Limit);
+        Assert.True(spec.OrderByTime);
+        Assert.False(spec.Descending);
+        var timeOrder = T("http select method order by ts desc limit 5");
+        Assert.Equal(5, timeOrder.Limit);
+        Assert.True(timeOrder.Descending);
+    }
+
     [Theory]
     [InlineData("nosuch", "unknown table 'nosuch'")]
     [InlineData("http where bogus=1", "unknown column 'bogus'")]
@@ -85,7 +98,10 @@ public class QueryTranslatorTests
     [InlineData("connections where health=awful", "health 'awful' is not one of")]
     [InlineData("packets where data=00", "holds bytes")]
     [InlineData("http where status^=5", "^= (starts with) needs a text column")]
-    [InlineData("http order by status", "ordering is supported on the time column")]
+    [InlineData("http order by status", "order by 'status' needs a limit")]
+    [InlineData("http order by status limit 10001", "a limit of at most 10000")]
+    [InlineData("http order by nope limit 5", "unknown column 'nope' in order by")]
+    [InlineData("packets order by data limit 5", "cannot order by 'data': it holds bytes")]
     [InlineData("connections where client_sack_permitted=maybe", "not true or false")]
     public void ErrorsNameTheProblem(string query, string message)
     {

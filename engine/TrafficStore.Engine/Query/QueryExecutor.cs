@@ -233,18 +233,30 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
     private async IAsyncEnumerable<RecordBatch> RunOrderedAsync(QueryPlan plan, QueryDiagnostics diag, [EnumeratorCancellation] CancellationToken ct)
     {
         bool descending = plan.Spec.Descending;
-        // Each candidate under every partition of its row groups, in the order partitions are visited.
-        var byPartition = new SortedDictionary<long, List<SegmentCandidate>>();
+        long width = sealer.PartitionNs;
+        // Each candidate under every partition its row groups may contribute to (those the index left, in
+        // partitions overlapping the query's range), with those row groups.
+        var byPartition = new SortedDictionary<long, List<(SegmentCandidate Candidate, List<int> RowGroups)>>();
         var lastVisit = new Dictionary<SegmentCandidate, long>();
         foreach (var candidate in plan.Segments)
         {
-            foreach (long p in candidate.Segment.Footer.Partitions)
+            var footer = candidate.Segment.Footer;
+            List<int>? current = null;
+            long currentPartition = 0;
+            for (int g = 0; g < footer.RowGroups.Length; g++)
             {
-                if (!byPartition.TryGetValue(p, out var list)) byPartition[p] = list = [];
-                list.Add(candidate);
+                long p = footer.RowGroups[g].Partition;
+                bool overlaps = p < plan.To && (p > long.MaxValue - width || p + width > plan.From);
+                if (!overlaps || (candidate.RowGroups is not null && !candidate.RowGroups.Contains(g))) { diag.RowGroupsSkipped++; continue; }
+                if (current is null || currentPartition != p)
+                {
+                    if (!byPartition.TryGetValue(p, out var list)) byPartition[p] = list = [];
+                    list.Add((candidate, current = []));
+                    currentPartition = p;
+                    if (!lastVisit.TryGetValue(candidate, out long last) || (descending ? p < last : p > last)) lastVisit[candidate] = p;
+                }
+                current.Add(g);
             }
-            var ps = candidate.Segment.Footer.Partitions;
-            lastVisit[candidate] = descending ? ps[0] : ps[^1];
         }
         var partitions = new SortedSet<long>(byPartition.Keys);
         var unsealed = plan.Spec.IncludeUnsealed
@@ -256,7 +268,6 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
             for (int i = 0; i < block.Length; i++)
                 if (time.Longs[i] >= plan.From && time.Longs[i] < plan.To) partitions.Add(sealer.PartitionOf(time.Longs[i]));
         }
-        long width = sealer.PartitionNs;
         var open = new Dictionary<SegmentCandidate, SegmentReader?>();
         try
         {
@@ -266,17 +277,16 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
                 long lo = Math.Max(plan.From, partition);
                 long hi = partition > long.MaxValue - width ? plan.To : Math.Min(plan.To, partition + width);
                 var parts = new List<(RowBlock Block, int[] Rows)>();
-                foreach (var candidate in byPartition.GetValueOrDefault(partition) ?? [])
+                foreach (var (candidate, rowGroups) in byPartition.GetValueOrDefault(partition) ?? [])
                 {
                     if (!open.TryGetValue(candidate, out var reader)) open[candidate] = reader = OpenSegment(plan, candidate.Segment, diag);
                     try
                     {
                         if (reader is null) continue;
                         var footer = candidate.Segment.Footer;
-                        for (int g = 0; g < footer.RowGroups.Length; g++)
+                        foreach (int g in rowGroups)
                         {
-                            if (footer.RowGroups[g].Partition != partition) continue; // another partition of a packed segment
-                            if ((candidate.RowGroups is not null && !candidate.RowGroups.Contains(g)) || !plan.RowGroupMayMatch(footer, g)) { diag.RowGroupsSkipped++; continue; }
+                            if (!plan.RowGroupMayMatch(footer, g)) { diag.RowGroupsSkipped++; continue; }
                             var rows = ReadRowGroup(plan, reader, g, diag, lo, hi);
                             if (rows is null)
                             {

@@ -20,6 +20,8 @@ public sealed record StoreOptions(string Directory)
     /// minute — creating files and folders was half the store's CPU for such a capture. Partitions with more
     /// rows get segments of their own, as with <see cref="TrafficStoreEngine.FlushAsync"/>. 0 turns packing
     /// off. Retention deletes a packed segment only when its newest row is due (docs/engine.md, "Retention").
+    /// Why 16 MiB: creating a file and its folder cost ≈ 0.5 ms of kernel CPU here, sealing 16 MiB of rows
+    /// ≈ 150 ms, so a partition that large pays < 1 % for a file of its own and keeps retention per partition.
     /// </summary>
     public long SparsePartitionBytes { get; init; } = 16L << 20;
     /// <summary>Rows per row group (one chunk per column, one zone map per chunk).</summary>

@@ -488,7 +488,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
                 sealedRows += h.Footer.RowCount;
                 bytes += h.FileBytes;
                 raw += h.Footer.UncompressedBytes;
-                partitions.Add(h.Footer.PartitionStart);
+                partitions.UnionWith(h.Footer.Partitions);
                 min = Math.Min(min ?? long.MaxValue, h.Footer.MinTime);
                 max = Math.Max(max ?? long.MinValue, h.Footer.MaxTime);
             }

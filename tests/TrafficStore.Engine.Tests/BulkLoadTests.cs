@@ -121,7 +121,7 @@ public class BulkLoadTests
     {
         using var dir = new TempDir();
         var model = QueryTests.Model(1200);
-        var options = Options(dir.Path);
+        var options = Options(dir.Path) with { RowGroupRows = 100, MaxSegmentBytes = 4 << 10 }; // its 3 sparse partitions packed, cut into several segments
         await using (var engine = TrafficStoreEngine.Open(options))
         {
             engine.RegisterTable(QueryTests.ConnSpec);

@@ -23,11 +23,11 @@ public class SegmentFormatTests
         }
         var path = Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "segments", "conns", "20260101T000000Z"), "*.seg"));
         var bytes = await File.ReadAllBytesAsync(path);
-        Assert.Equal("TSSEG002", Encoding.ASCII.GetString(bytes, 0, 8));
+        Assert.Equal("TSSEG003", Encoding.ASCII.GetString(bytes, 0, 8));
         Assert.Equal("TSSEGEND", Encoding.ASCII.GetString(bytes, bytes.Length - 8, 8));
         var trailer = bytes.AsSpan(bytes.Length - 24);
         int stored = BinaryPrimitives.ReadInt32LittleEndian(trailer), raw = BinaryPrimitives.ReadInt32LittleEndian(trailer[4..]);
-        Assert.Equal(2, BinaryPrimitives.ReadInt32LittleEndian(trailer[12..]));
+        Assert.Equal(3, BinaryPrimitives.ReadInt32LittleEndian(trailer[12..]));
         var footerBytes = bytes.AsSpan(bytes.Length - 24 - stored, stored);
         Assert.Equal(BinaryPrimitives.ReadUInt32LittleEndian(trailer[8..]), Crc32C.Compute(footerBytes));
         var footerRaw = new byte[raw];
@@ -35,6 +35,9 @@ public class SegmentFormatTests
         var footer = SegmentFooter.ReadFrom(footerRaw);
         Assert.Equal(1000, footer.RowCount);
         Assert.Equal([300, 300, 300, 100], footer.RowGroups.Select(g => g.RowCount));
+        // Format 3: each row group names its partition (here all the segment's one).
+        Assert.All(footer.RowGroups, g => Assert.Equal(Base, g.Partition));
+        Assert.Equal([Base], footer.Partitions);
         Assert.Equal(model[0].Time, footer.MinTime);
         Assert.Equal(model[^1].Time, footer.MaxTime);
         // Chunks tile the data area in order: row group by row group, column by column.
@@ -45,7 +48,7 @@ public class SegmentFormatTests
                 var chunk = footer.Chunks[c][g];
                 Assert.Equal(expectedOffset, chunk.Offset);
                 Assert.Equal(chunk.Crc, Crc32C.Compute(bytes.AsSpan((int)chunk.Offset, chunk.StoredLength)));
-                // Version 2 writes zstd frames, or raw bytes when they do not get smaller.
+                // Versions 2 and 3 write zstd frames, or raw bytes when they do not get smaller.
                 var chunkBytes = bytes.AsSpan((int)chunk.Offset, chunk.StoredLength);
                 if (chunk.Compression == 2)
                 {

@@ -5,8 +5,9 @@ using TrafficStore.Engine.Segments;
 namespace TrafficStore.Engine.Index;
 
 /// <summary>
-/// Maps (table, column, value, time partition) to the segments of that partition holding the value
-/// and, per segment, the row groups that contain it. Postings live in FASTER
+/// Maps (table, column, value, time partition) to the segments holding the value in that partition
+/// and, per segment, the row groups of that partition that contain it (a packed segment, format 3, has
+/// one posting per partition it holds). Postings live in FASTER
 /// (<see cref="FasterPostingStore"/>); they are rebuilt from segment footers on open (each footer
 /// carries its index summary), so the index never disagrees with the segments.
 /// <code>
@@ -82,12 +83,16 @@ internal sealed class SegmentIndex : IDisposable
                 covered.Add(footer.SegmentId);
                 foreach (var (value, groups) in summary.Values)
                 {
-                    var key = Key(footer.Table, summary.Column, footer.PartitionStart, value);
-                    var entries = Parse(_store.Get(key));
-                    entries.RemoveAll(e => e.SegmentId == footer.SegmentId);
-                    entries.Add(new Entry(footer.SegmentId, footer.MinTime, footer.MaxTime, groups));
-                    _store.Put(key, Serialize(entries));
-                    _entries++;
+                    foreach (var (partition, inPartition) in ByPartition(footer, groups))
+                    {
+                        var key = Key(footer.Table, summary.Column, partition, value);
+                        var entries = Parse(_store.Get(key));
+                        entries.RemoveAll(e => e.SegmentId == footer.SegmentId);
+                        var (min, max) = footer.IsPacked ? footer.TimeRange(inPartition) : (footer.MinTime, footer.MaxTime);
+                        entries.Add(new Entry(footer.SegmentId, min, max, inPartition));
+                        _store.Put(key, Serialize(entries));
+                        _entries++;
+                    }
                 }
             }
         }
@@ -100,15 +105,41 @@ internal sealed class SegmentIndex : IDisposable
             foreach (var summary in footer.Index)
             {
                 if (_coverage.TryGetValue((footer.Table, summary.Column), out var covered)) covered.Remove(footer.SegmentId);
-                foreach (var (value, _) in summary.Values)
+                foreach (var (value, groups) in summary.Values)
                 {
-                    var key = Key(footer.Table, summary.Column, footer.PartitionStart, value);
-                    var entries = Parse(_store.Get(key));
-                    _entries -= entries.RemoveAll(e => e.SegmentId == footer.SegmentId);
-                    if (entries.Count == 0) _store.Delete(key);
-                    else _store.Put(key, Serialize(entries));
+                    foreach (var (partition, _) in ByPartition(footer, groups))
+                    {
+                        var key = Key(footer.Table, summary.Column, partition, value);
+                        var entries = Parse(_store.Get(key));
+                        _entries -= entries.RemoveAll(e => e.SegmentId == footer.SegmentId);
+                        if (entries.Count == 0) _store.Delete(key);
+                        else _store.Put(key, Serialize(entries));
+                    }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A value's row groups split by the partition each belongs to (ascending row groups have non-decreasing
+    /// partitions): one posting per partition, so a packed segment (format 3) is found under each partition it
+    /// holds, with only that partition's row groups and time range.
+    /// </summary>
+    private static IEnumerable<(long Partition, int[] RowGroups)> ByPartition(SegmentFooter footer, int[] groups)
+    {
+        if (!footer.IsPacked)
+        {
+            yield return (footer.PartitionStart, groups);
+            yield break;
+        }
+        int start = 0;
+        while (start < groups.Length)
+        {
+            long partition = footer.RowGroups[groups[start]].Partition;
+            int end = start + 1;
+            while (end < groups.Length && footer.RowGroups[groups[end]].Partition == partition) end++;
+            yield return (partition, groups[start..end]);
+            start = end;
         }
     }
 

@@ -9,7 +9,8 @@ namespace TrafficStore.Engine.Query;
 /// <summary>
 /// Runs queries: plans against a table snapshot (segment zone maps, then the index), then streams
 /// one batch per matching row group, reading only the columns it needs, then unsealed rows.
-/// With ordering it works partition by partition (partitions never overlap in time).
+/// With ordering it works partition by partition (partitions never overlap in time; a packed segment's row groups
+/// are taken in the partition they belong to).
 /// </summary>
 internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex index, SegmentSealer sealer)
 {
@@ -53,7 +54,15 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
 
         // Index: every equality / in-list filter on an indexed column narrows segments and row groups.
         var indexHits = new List<(Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered)>();
-        var partitions = survivors.Select(h => h.Footer.PartitionStart).ToHashSet();
+        // The partitions to look values up in: a packed segment's (format 3) only where a row group may match.
+        var partitions = new HashSet<long>();
+        foreach (var handle in survivors)
+        {
+            var footer = handle.Footer;
+            if (!footer.IsPacked) { partitions.Add(footer.PartitionStart); continue; }
+            for (int g = 0; g < footer.RowGroups.Length; g++)
+                if (!partitions.Contains(footer.RowGroups[g].Partition) && plan.RowGroupMayMatch(footer, g)) partitions.Add(footer.RowGroups[g].Partition);
+        }
         if (survivors.Count > 0)
         {
             foreach (var f in filters)
@@ -216,10 +225,40 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
         }
     }
 
-    /// <summary>Partition by partition (newest first when descending): gather matching rows from segments and unsealed batches, sort by time, emit.</summary>
+    /// <summary>
+    /// Partition by partition (newest first when descending): gather matching rows from segments and unsealed batches, sort by time, emit.
+    /// A packed segment (format 3) takes part in each partition it holds with that partition's row groups; it is opened once and
+    /// closed after its last partition.
+    /// </summary>
     private async IAsyncEnumerable<RecordBatch> RunOrderedAsync(QueryPlan plan, QueryDiagnostics diag, [EnumeratorCancellation] CancellationToken ct)
     {
-        var partitions = new SortedSet<long>(plan.Segments.Select(s => s.Segment.Footer.PartitionStart));
+        bool descending = plan.Spec.Descending;
+        long width = sealer.PartitionNs;
+        // Each candidate under every partition its row groups may contribute to (those the index left, in
+        // partitions overlapping the query's range), with those row groups.
+        var byPartition = new SortedDictionary<long, List<(SegmentCandidate Candidate, List<int> RowGroups)>>();
+        var lastVisit = new Dictionary<SegmentCandidate, long>();
+        foreach (var candidate in plan.Segments)
+        {
+            var footer = candidate.Segment.Footer;
+            List<int>? current = null;
+            long currentPartition = 0;
+            for (int g = 0; g < footer.RowGroups.Length; g++)
+            {
+                long p = footer.RowGroups[g].Partition;
+                bool overlaps = p < plan.To && (p > long.MaxValue - width || p + width > plan.From);
+                if (!overlaps || (candidate.RowGroups is not null && !candidate.RowGroups.Contains(g))) { diag.RowGroupsSkipped++; continue; }
+                if (current is null || currentPartition != p)
+                {
+                    if (!byPartition.TryGetValue(p, out var list)) byPartition[p] = list = [];
+                    list.Add((candidate, current = []));
+                    currentPartition = p;
+                    if (!lastVisit.TryGetValue(candidate, out long last) || (descending ? p < last : p > last)) lastVisit[candidate] = p;
+                }
+                current.Add(g);
+            }
+        }
+        var partitions = new SortedSet<long>(byPartition.Keys);
         var unsealed = plan.Spec.IncludeUnsealed
             ? plan.Snapshot.Unsealed.Where(u => u.MaxTime >= plan.From && u.MinTime < plan.To).Select(u => u.Rows.Conform(plan.Schema)).ToList()
             : [];
@@ -229,56 +268,76 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
             for (int i = 0; i < block.Length; i++)
                 if (time.Longs[i] >= plan.From && time.Longs[i] < plan.To) partitions.Add(sealer.PartitionOf(time.Longs[i]));
         }
-        long width = sealer.PartitionNs;
-        bool descending = plan.Spec.Descending;
-        foreach (var partition in descending ? partitions.Reverse() : partitions)
+        var open = new Dictionary<SegmentCandidate, SegmentReader?>();
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            long lo = Math.Max(plan.From, partition);
-            long hi = partition > long.MaxValue - width ? plan.To : Math.Min(plan.To, partition + width);
-            var parts = new List<(RowBlock Block, int[] Rows)>();
-            foreach (var candidate in plan.Segments.Where(s => s.Segment.Footer.PartitionStart == partition))
+            foreach (var partition in descending ? partitions.Reverse() : partitions)
             {
-                using var reader = OpenSegment(plan, candidate.Segment, diag);
-                if (reader is null) continue;
-                var footer = candidate.Segment.Footer;
-                for (int g = 0; g < footer.RowGroups.Length; g++)
+                ct.ThrowIfCancellationRequested();
+                long lo = Math.Max(plan.From, partition);
+                long hi = partition > long.MaxValue - width ? plan.To : Math.Min(plan.To, partition + width);
+                var parts = new List<(RowBlock Block, int[] Rows)>();
+                foreach (var (candidate, rowGroups) in byPartition.GetValueOrDefault(partition) ?? [])
                 {
-                    if ((candidate.RowGroups is not null && !candidate.RowGroups.Contains(g)) || !plan.RowGroupMayMatch(footer, g)) { diag.RowGroupsSkipped++; continue; }
-                    var rows = ReadRowGroup(plan, reader, g, diag, lo, hi);
-                    if (rows is null) break;
-                    if (rows.Value.Rows.Length > 0) parts.Add(rows.Value);
+                    if (!open.TryGetValue(candidate, out var reader)) open[candidate] = reader = OpenSegment(plan, candidate.Segment, diag);
+                    try
+                    {
+                        if (reader is null) continue;
+                        var footer = candidate.Segment.Footer;
+                        foreach (int g in rowGroups)
+                        {
+                            if (!plan.RowGroupMayMatch(footer, g)) { diag.RowGroupsSkipped++; continue; }
+                            var rows = ReadRowGroup(plan, reader, g, diag, lo, hi);
+                            if (rows is null)
+                            {
+                                // Corrupt: quarantined, warning recorded; none of its other partitions are read either.
+                                reader.Dispose();
+                                open[candidate] = null;
+                                break;
+                            }
+                            if (rows.Value.Rows.Length > 0) parts.Add(rows.Value);
+                        }
+                    }
+                    finally
+                    {
+                        if (lastVisit[candidate] == partition && open.Remove(candidate, out var done)) done?.Dispose();
+                    }
                 }
-            }
-            foreach (var block in unsealed)
-            {
-                diag.UnsealedRowsScanned += block.Length;
-                var rows = plan.Select(c => block.Columns[c], block.Length, lo, hi);
-                if (rows.Length > 0) parts.Add((block, rows));
-            }
-            if (parts.Count == 0) continue;
-            if (InTimeOrder(parts, plan.TimeColumn))
-            {
-                // The usual case (one segment per partition, sealed sorted by time): emit as read,
-                // without copying the matches into one block and sorting them.
-                if (descending) parts.Reverse();
-                foreach (var (block, rows) in parts)
+                foreach (var block in unsealed)
                 {
-                    if (descending) System.Array.Reverse(rows);
-                    foreach (var batch in Emit(block, plan.Projection, rows, plan.Spec)) yield return batch;
+                    diag.UnsealedRowsScanned += block.Length;
+                    var rows = plan.Select(c => block.Columns[c], block.Length, lo, hi);
+                    if (rows.Length > 0) parts.Add((block, rows));
                 }
+                if (parts.Count == 0) continue;
+                if (InTimeOrder(parts, plan.TimeColumn))
+                {
+                    // The usual case (one segment per partition, sealed sorted by time): emit as read,
+                    // without copying the matches into one block and sorting them.
+                    if (descending) parts.Reverse();
+                    foreach (var (block, rows) in parts)
+                    {
+                        if (descending) System.Array.Reverse(rows);
+                        foreach (var batch in Emit(block, plan.Projection, rows, plan.Spec)) yield return batch;
+                    }
+                    await Task.Yield();
+                    continue;
+                }
+                var merged = RowBlock.Concat(plan.Schema, parts.Select(p => p.Block.Select(p.Rows, p.Rows.Length)).ToList());
+                var time = merged.Columns[plan.TimeColumn];
+                var keys = new long[merged.Length];
+                var order = new int[merged.Length];
+                for (int i = 0; i < merged.Length; i++) { keys[i] = time.Longs[i]; order[i] = i; }
+                System.Array.Sort(keys, order);
+                if (descending) System.Array.Reverse(order);
+                foreach (var batch in Emit(merged, plan.Projection, order, plan.Spec)) yield return batch;
                 await Task.Yield();
-                continue;
             }
-            var merged = RowBlock.Concat(plan.Schema, parts.Select(p => p.Block.Select(p.Rows, p.Rows.Length)).ToList());
-            var time = merged.Columns[plan.TimeColumn];
-            var keys = new long[merged.Length];
-            var order = new int[merged.Length];
-            for (int i = 0; i < merged.Length; i++) { keys[i] = time.Longs[i]; order[i] = i; }
-            System.Array.Sort(keys, order);
-            if (descending) System.Array.Reverse(order);
-            foreach (var batch in Emit(merged, plan.Projection, order, plan.Spec)) yield return batch;
-            await Task.Yield();
+        }
+        finally
+        {
+            // A query stopped early (limit, cancellation) leaves packed segments open: close them.
+            foreach (var reader in open.Values) reader?.Dispose();
         }
     }
 
@@ -384,17 +443,23 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
         var groups = new SortedDictionary<long, (List<long> Ids, long Rows, long Bytes, bool Unsealed)>();
         foreach (var candidate in plan.Segments)
         {
+            // Per partition of the segment's row groups (a packed segment, format 3, is listed in each group it has rows in).
             var footer = candidate.Segment.Footer;
-            long rows = 0, bytes = 0;
+            var perPartition = new SortedDictionary<long, (long Rows, long Bytes)>();
             for (int g = 0; g < footer.RowGroups.Length; g++)
             {
                 if ((candidate.RowGroups is not null && !candidate.RowGroups.Contains(g)) || !plan.RowGroupMayMatch(footer, g)) continue;
-                rows += footer.RowGroups[g].RowCount;
-                bytes += footer.Chunks.Sum(c => (long)c[g].StoredLength);
+                var (r, b) = perPartition.GetValueOrDefault(footer.RowGroups[g].Partition);
+                perPartition[footer.RowGroups[g].Partition] = (r + footer.RowGroups[g].RowCount, b + footer.Chunks.Sum(c => (long)c[g].StoredLength));
             }
-            var entry = groups.TryGetValue(footer.PartitionStart, out var e) ? e : ([], 0, 0, false);
-            entry.Ids.Add(candidate.Segment.Id);
-            groups[footer.PartitionStart] = (entry.Ids, entry.Rows + rows, entry.Bytes + bytes, entry.Unsealed);
+            // A segment with no row group left (index and zone maps) is still listed under its first partition, as before.
+            if (perPartition.Count == 0) perPartition[footer.PartitionStart] = (0, 0);
+            foreach (var (partition, (rows, bytes)) in perPartition)
+            {
+                var entry = groups.TryGetValue(partition, out var e) ? e : ([], 0, 0, false);
+                entry.Ids.Add(candidate.Segment.Id);
+                groups[partition] = (entry.Ids, entry.Rows + rows, entry.Bytes + bytes, entry.Unsealed);
+            }
         }
         if (q.IncludeUnsealed)
         {

@@ -18,8 +18,12 @@ internal sealed record ChunkInfo(long Offset, int StoredLength, int RawLength, C
     public const byte ZstdFrame = 2;
 }
 
-/// <summary>A run of rows stored together; every column has one chunk per row group.</summary>
-internal readonly record struct RowGroupInfo(int RowStart, int RowCount);
+/// <summary>
+/// A run of rows stored together; every column has one chunk per row group. A row group holds rows of one
+/// time partition, <paramref name="Partition"/> (format 3 records it per row group: a bulk-load segment can
+/// pack several partitions; for versions 1 and 2 it is the segment's partition).
+/// </summary>
+internal readonly record struct RowGroupInfo(int RowStart, int RowCount, long Partition);
 
 /// <summary>For one indexed column: each distinct value and the row groups that contain it.</summary>
 internal sealed record IndexSummary(string Column, IReadOnlyList<(byte[] Value, int[] RowGroups)> Values);
@@ -27,8 +31,11 @@ internal sealed record IndexSummary(string Column, IReadOnlyList<(byte[] Value, 
 /// <summary>The self-description at the end of a segment file (see docs/storage-format.md).</summary>
 internal sealed class SegmentFooter
 {
-    /// <summary>The version this build writes: 2 added zstd chunks (compression 2) and the "TSSEG002" header magic.</summary>
-    public const ushort FormatVersion = 2;
+    /// <summary>
+    /// The version this build writes: 2 added zstd chunks (compression 2) and the "TSSEG002" header magic; 3 the
+    /// partition of each row group (a segment may pack several consecutive partitions) and "TSSEG003".
+    /// </summary>
+    public const ushort FormatVersion = 3;
     /// <summary>The oldest version this build still reads (version 1: LZ4 or raw chunks only).</summary>
     public const ushort OldestReadableVersion = 1;
 
@@ -36,6 +43,7 @@ internal sealed class SegmentFooter
 
     public required string Table { get; init; }
     public required long SegmentId { get; init; }
+    /// <summary>The partition of the first row group: the oldest one the segment holds (its only one unless <see cref="IsPacked"/>).</summary>
     public required long PartitionStart { get; init; }
     /// <summary>The flush that wrote this segment sealed WAL records up to this sequence number.</summary>
     public required long FlushSeq { get; init; }
@@ -56,6 +64,40 @@ internal sealed class SegmentFooter
     public required IReadOnlyList<IndexSummary> Index { get; init; }
 
     public long RawBytes => Chunks.Sum(c => c.Sum(x => (long)x.RawLength));
+
+    private long[]? _partitions;
+
+    /// <summary>The distinct partitions of the row groups, ascending (row groups are in time order, so their partitions never decrease).</summary>
+    public IReadOnlyList<long> Partitions => _partitions ??= DistinctPartitions();
+
+    /// <summary>Whether the segment packs row groups of more than one partition (format 3, bulk load).</summary>
+    public bool IsPacked => Partitions.Count > 1;
+
+    private long[] DistinctPartitions()
+    {
+        if (RowGroups.Length == 0) return [PartitionStart];
+        var list = new List<long>();
+        foreach (var g in RowGroups)
+            if (list.Count == 0 || list[^1] != g.Partition) list.Add(g.Partition);
+        return [.. list];
+    }
+
+    /// <summary>
+    /// The smallest and largest time of the rows in <paramref name="groups"/>, from the time column's zone maps
+    /// (the segment's range when the time column has none).
+    /// </summary>
+    public (long Min, long Max) TimeRange(IEnumerable<int> groups)
+    {
+        int t = ColumnIndex(TimeColumn);
+        long min = long.MaxValue, max = long.MinValue;
+        foreach (int g in groups)
+        {
+            if (t < 0 || !Chunks[t][g].Zone.Present) return (MinTime, MaxTime);
+            min = Math.Min(min, Chunks[t][g].Zone.MinLong);
+            max = Math.Max(max, Chunks[t][g].Zone.MaxLong);
+        }
+        return min > max ? (MinTime, MaxTime) : (min, max);
+    }
 
     public int ColumnIndex(string name)
     {
@@ -81,7 +123,15 @@ internal sealed class SegmentFooter
         sink.WriteVarUInt((ulong)Columns.Count);
         foreach (var c in Columns) { sink.WriteString(c.Name); sink.WriteByte((byte)c.Type); }
         sink.WriteVarUInt((ulong)RowGroups.Length);
-        foreach (var g in RowGroups) { sink.WriteVarUInt((ulong)g.RowStart); sink.WriteVarUInt((ulong)g.RowCount); }
+        long partition = PartitionStart;
+        foreach (var g in RowGroups)
+        {
+            sink.WriteVarUInt((ulong)g.RowStart);
+            sink.WriteVarUInt((ulong)g.RowCount);
+            // Format 3: the row group's partition as the step from the previous one (the first from PartitionStart).
+            sink.WriteVarUInt(checked((ulong)(g.Partition - partition)));
+            partition = g.Partition;
+        }
         for (int c = 0; c < Columns.Count; c++)
         {
             foreach (var chunk in Chunks[c])
@@ -141,7 +191,18 @@ internal sealed class SegmentFooter
         }
         int groupCount = src.ReadCount();
         var groups = new RowGroupInfo[groupCount];
-        for (int g = 0; g < groupCount; g++) groups[g] = new RowGroupInfo(src.ReadCount(), src.ReadCount());
+        long partition = partitionStart;
+        for (int g = 0; g < groupCount; g++)
+        {
+            int start = src.ReadCount(), count = src.ReadCount();
+            if (version >= 3)
+            {
+                ulong step = src.ReadVarUInt();
+                if (step > long.MaxValue || partition > long.MaxValue - (long)step) throw new InvalidDataException("row group partition out of range");
+                partition += (long)step;
+            }
+            groups[g] = new RowGroupInfo(start, count, partition);
+        }
         var chunks = new ChunkInfo[columnCount][];
         for (int c = 0; c < columnCount; c++)
         {
@@ -170,6 +231,7 @@ internal sealed class SegmentFooter
                 var list = new int[src.ReadCount()];
                 int prev = 0;
                 for (int k = 0; k < list.Length; k++) { prev += src.ReadCount(); list[k] = prev; }
+                if (list.Length > 0 && (uint)list[^1] >= (uint)groupCount) throw new InvalidDataException("index names a row group out of range");
                 values.Add((value, list));
             }
             index.Add(new IndexSummary(column, values));

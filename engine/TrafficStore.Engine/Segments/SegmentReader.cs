@@ -62,7 +62,7 @@ internal sealed class SegmentReader : IDisposable
             throw new SegmentCorruptException(path, $"file too short ({length} bytes)");
         Span<byte> header = stackalloc byte[8];
         RandomAccess.Read(handle, header, 0);
-        if (!header.SequenceEqual(SegmentWriter.HeaderMagic) && !header.SequenceEqual(SegmentWriter.HeaderMagicV1)) throw new SegmentCorruptException(path, "bad header magic");
+        if (!header.SequenceEqual(SegmentWriter.HeaderMagic) && !header.SequenceEqual(SegmentWriter.HeaderMagicV2) && !header.SequenceEqual(SegmentWriter.HeaderMagicV1)) throw new SegmentCorruptException(path, "bad header magic");
 
         var trailerBytes = new byte[SegmentWriter.TrailerLength];
         RandomAccess.Read(handle, trailerBytes, length - SegmentWriter.TrailerLength);

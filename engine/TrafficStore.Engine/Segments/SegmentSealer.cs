@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TrafficStore.Engine.Catalog;
 using TrafficStore.Engine.Columns;
 
@@ -22,8 +23,9 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
     /// <summary>
     /// Writes <paramref name="blocks"/> (any schema versions of the table) as segments; returns them in time order.
     /// All or nothing: if any write fails, the segments already written by this call are deleted.
-    /// A rewrite (<paramref name="replaces"/> != 0) writes one segment per partition whatever its size, so
-    /// a crash can never leave a partial set of replacements that would make open delete the original.
+    /// A rewrite (<paramref name="replaces"/> != 0) writes exactly one segment whatever its size (a packed original's
+    /// partitions stay packed in it), so a crash can never leave a partial set of replacements that would make open
+    /// delete the original.
     /// </summary>
     public List<SegmentHandle> Seal(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq, long replaces = 0)
     {
@@ -52,11 +54,16 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
     }
 
     /// <summary>
-    /// The bulk-load seal: writes <paramref name="blocks"/> (appended in this order) as segments, one or more
-    /// per partition, left under its temp name and not yet fsync'd (<see cref="SegmentWriter.DeferRename"/>):
-    /// the caller commits them as one unit. Rows already in time order (the usual case for a capture) are
-    /// cut into row groups straight from the blocks, one copy per row group; otherwise they are sorted
-    /// first. All or nothing: on failure the temp files written so far are deleted.
+    /// The bulk-load seal: writes <paramref name="blocks"/> (appended in this order) as segments left under
+    /// their temp names and not yet fsync'd (<see cref="SegmentWriter.DeferRename"/>): the caller commits
+    /// them as one unit. A partition holding at least <see cref="StoreOptions.SparsePartitionBytes"/> of the
+    /// unit's rows gets segments of its own (one per partition, cut at <see cref="StoreOptions.MaxSegmentBytes"/>);
+    /// consecutive partitions with fewer are packed into one segment (format 3: row groups never span
+    /// partitions, the footer records each row group's partition), also cut at <c>MaxSegmentBytes</c> — a
+    /// capture sparse in time then gives a few files instead of one per table and minute it touches.
+    /// Rows already in time order (the usual case for a capture) are cut into row groups straight from the
+    /// blocks, one copy per row group; otherwise they are sorted first. All or nothing: on failure the temp
+    /// files written so far are deleted.
     /// </summary>
     public List<(SegmentHandle Handle, string TempPath)> SealUncommitted(TableDefinition table, IReadOnlyList<RowBlock> blocks)
     {
@@ -67,7 +74,10 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
         var result = new List<(SegmentHandle, string)>();
         SegmentWriter? writer = null;
         string? path = null;
+        bool writerPacks = false;
         long writerPartition = 0;
+        // Raw bytes of the unit's rows per partition: which partitions are sparse enough to pack.
+        var partitionBytes = new Dictionary<long, long>();
         long fixedPerRow = schema.Columns.Where(c => !ColumnTypes.IsBytes(c.Type)).Sum(c => c.Type == ColumnType.Bool ? 1 : 8);
         int[] byteColumns = Enumerable.Range(0, schema.Count).Where(c => ColumnTypes.IsBytes(schema.Columns[c].Type)).ToArray();
         long RowBytes(RowBlock block, int row)
@@ -92,6 +102,12 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
 
         void SealInOrder()
         {
+            foreach (var block in parts)
+            {
+                var time = block.Columns[timeIndex].Longs;
+                for (int i = 0; i < block.Length; i++)
+                    CollectionsMarshal.GetValueRefOrAddDefault(partitionBytes, PartitionOf(time[i]), out _) += RowBytes(block, i);
+            }
             int b = 0, r = 0;
             var pieces = new List<(RowBlock, int, int)>();
             while (b < parts.Count)
@@ -146,6 +162,8 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                 }
             }
             Array.Sort(keys, refs); // not stable, like Seal: rows of equal time have no defined order
+            for (int k = 0; k < n; k++)
+                CollectionsMarshal.GetValueRefOrAddDefault(partitionBytes, PartitionOf(keys[k]), out _) += RowBytes(parts[(int)(refs[k] >> 32)], (int)refs[k]);
             int i = 0;
             while (i < n)
             {
@@ -165,19 +183,23 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
 
         void AddRowGroup(long partition, RowBlock rows)
         {
-            if (writer is not null && writerPartition != partition) Finish();
+            bool sparse = partitionBytes[partition] < options.SparsePartitionBytes;
+            // A new partition starts a new segment unless both it and the open segment's partitions are sparse.
+            if (writer is not null && writerPartition != partition && !(writerPacks && sparse)) Finish();
             if (writer is null)
             {
                 long id = nextSegmentId();
+                // A packed segment lives in the folder of its first (oldest) partition.
                 path = layout.SegmentFile(table.Name, partition, id);
-                writerPartition = partition;
+                writerPacks = sparse;
                 writer = new SegmentWriter(path, schema, table.TimeColumn, table.IndexedColumns, id, partition, flushSeq: 0)
                 {
                     TableName = table.Name,
                     DeferRename = true,
                 };
             }
-            writer.AddRowGroup(rows);
+            writerPartition = partition;
+            writer.AddRowGroup(rows, partition);
             if (writer.Position >= options.MaxSegmentBytes) Finish();
         }
 
@@ -250,46 +272,57 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
             sorted = all.Select(order, order.Length);
         }
 
+        var slices = new List<(long Partition, RowBlock Rows)>();
         int start = 0;
         while (start < sorted.Length)
         {
             long partition = PartitionOf(keys[start]);
             int end = start;
             while (end < sorted.Length && PartitionOf(keys[end]) == partition) end++;
-            WritePartition(table, sorted.Slice(start, end - start), partition, flushSeq, replaces, result);
+            slices.Add((partition, sorted.Slice(start, end - start)));
             start = end;
         }
+        // A rewrite replaces one segment with exactly one (a packed one keeps its partitions packed); a flush
+        // writes one or more segments per partition.
+        if (replaces != 0) WriteSegments(table, slices, flushSeq, replaces, result);
+        else foreach (var slice in slices) WriteSegments(table, [slice], flushSeq, replaces, result);
     }
 
-    private void WritePartition(TableDefinition table, RowBlock rows, long partition, long flushSeq, long replaces, List<SegmentHandle> result)
+    /// <summary>Writes <paramref name="slices"/> (rows of one partition each, ascending) into segments; a new one starts at <see cref="StoreOptions.MaxSegmentBytes"/> unless this is a rewrite.</summary>
+    private void WriteSegments(TableDefinition table, IReadOnlyList<(long Partition, RowBlock Rows)> slices, long flushSeq, long replaces, List<SegmentHandle> result)
     {
         SegmentWriter? writer = null;
         string? path = null;
         try
         {
-            int start = 0;
-            while (start < rows.Length)
+            for (int s = 0; s < slices.Count; s++)
             {
-                int count = RowGroupLength(rows, start);
-                if (writer is null)
+                var (partition, rows) = slices[s];
+                int start = 0;
+                while (start < rows.Length)
                 {
-                    long id = nextSegmentId();
-                    path = layout.SegmentFile(table.Name, partition, id);
-                    writer = new SegmentWriter(path, rows.Schema, table.TimeColumn, table.IndexedColumns, id, partition, flushSeq)
+                    int count = RowGroupLength(rows, start);
+                    if (writer is null)
                     {
-                        TableName = table.Name,
-                        Replaces = replaces,
-                        SyncDirectory = replaces != 0,
-                    };
-                }
-                writer.AddRowGroup(rows.Slice(start, count));
-                start += count;
-                if ((replaces == 0 && writer.Position >= options.MaxSegmentBytes) || start == rows.Length)
-                {
-                    var (footer, bytes) = writer.Finish();
-                    writer.Dispose();
-                    writer = null;
-                    result.Add(new SegmentHandle(path!, footer, bytes));
+                        long id = nextSegmentId();
+                        path = layout.SegmentFile(table.Name, partition, id);
+                        writer = new SegmentWriter(path, rows.Schema, table.TimeColumn, table.IndexedColumns, id, partition, flushSeq)
+                        {
+                            TableName = table.Name,
+                            Replaces = replaces,
+                            SyncDirectory = replaces != 0,
+                        };
+                    }
+                    writer.AddRowGroup(rows.Slice(start, count), partition);
+                    start += count;
+                    bool last = start == rows.Length && s == slices.Count - 1;
+                    if ((replaces == 0 && writer.Position >= options.MaxSegmentBytes) || last)
+                    {
+                        var (footer, bytes) = writer.Finish();
+                        writer.Dispose();
+                        writer = null;
+                        result.Add(new SegmentHandle(path!, footer, bytes));
+                    }
                 }
             }
         }

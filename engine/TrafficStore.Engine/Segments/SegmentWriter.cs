@@ -12,7 +12,9 @@ namespace TrafficStore.Engine.Segments;
 /// </summary>
 internal sealed class SegmentWriter : IDisposable
 {
-    public static ReadOnlySpan<byte> HeaderMagic => "TSSEG002"u8;
+    public static ReadOnlySpan<byte> HeaderMagic => "TSSEG003"u8;
+    /// <summary>The header magic of format version 2 (still read).</summary>
+    public static ReadOnlySpan<byte> HeaderMagicV2 => "TSSEG002"u8;
     /// <summary>The header magic of format version 1 (still read).</summary>
     public static ReadOnlySpan<byte> HeaderMagicV1 => "TSSEG001"u8;
     public static ReadOnlySpan<byte> TrailerMagic => "TSSEGEND"u8;
@@ -30,6 +32,7 @@ internal sealed class SegmentWriter : IDisposable
     private readonly Dictionary<string, List<int>>[] _indexValues;
     private readonly Dictionary<long, List<int>>[] _indexLongs;
     private readonly long _segmentId, _partitionStart, _flushSeq;
+    private long _lastPartition;
     private readonly List<RowGroupInfo> _groups = [];
     private readonly List<ChunkInfo>[] _chunks;
     private readonly ByteSink _raw = new(64 * 1024);
@@ -53,6 +56,7 @@ internal sealed class SegmentWriter : IDisposable
         _indexLongs = _indexed.Select(_ => new Dictionary<long, List<int>>()).ToArray();
         _segmentId = segmentId;
         _partitionStart = partitionStart;
+        _lastPartition = partitionStart;
         _flushSeq = flushSeq;
         _chunks = Enumerable.Range(0, schema.Count).Select(_ => new List<ChunkInfo>()).ToArray();
     }
@@ -62,11 +66,21 @@ internal sealed class SegmentWriter : IDisposable
     public string TableName { get; init; } = "";
     public long Replaces { get; init; }
 
-    /// <summary>Appends one row group (rows already sorted by time).</summary>
-    public void AddRowGroup(RowBlock rows)
+    /// <summary>Partitions of the row groups added so far (1 unless the caller packs several into this segment).</summary>
+    public int PartitionCount { get; private set; }
+
+    /// <summary>
+    /// Appends one row group of partition <paramref name="partition"/> (rows already sorted by time, all in that
+    /// partition). Partitions may only stay or grow from one row group to the next, starting at the segment's.
+    /// </summary>
+    public void AddRowGroup(RowBlock rows, long partition)
     {
+        if (partition < _lastPartition || (_groups.Count == 0 && partition != _partitionStart))
+            throw new ArgumentException("Row groups must be added in partition order, starting with the segment's partition.", nameof(partition));
+        if (_groups.Count == 0 || partition != _lastPartition) PartitionCount++;
+        _lastPartition = partition;
         int group = _groups.Count;
-        _groups.Add(new RowGroupInfo(checked((int)_rows), rows.Length));
+        _groups.Add(new RowGroupInfo(checked((int)_rows), rows.Length, partition));
         _rows += rows.Length;
         _uncompressed += rows.RawBytes;
         for (int c = 0; c < _schema.Count; c++)

@@ -3,12 +3,11 @@ using Apache.Arrow;
 namespace TrafficStore.Store.Client.Export;
 
 /// <summary>
-/// Puts frames read in time order back into capture order with bounded memory. The store returns
-/// packets sorted by timestamp, but a capture's timestamps may step back (multi-queue NICs, merged
-/// interfaces), and an export reproduces the capture: within one capture, frames in frame-number order.
-/// Across captures the time order stays (each capture's frames take the places its frames had in the
-/// time-ordered stream, sorted by frame number), so a window over several agents' captures interleaves
-/// them like <c>mergecap</c> would.
+/// Puts frames read about in time order back into capture order with bounded memory. The store keeps
+/// packets sorted by timestamp within a segment, but a capture's timestamps may step back (multi-queue
+/// NICs, merged interfaces), and an export reproduces the capture: within one capture, frames in
+/// frame-number order. Frames of several captures keep the places their capture's frames had in the
+/// stream (each capture's frames sorted by frame number into them).
 /// </summary>
 /// <remarks>
 /// Frames stay in their record batches (no copy); the buffer holds at most <c>reorderFrames</c> frames and,

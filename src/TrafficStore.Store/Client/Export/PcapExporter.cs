@@ -28,9 +28,9 @@ public sealed record PcapExportOptions
 }
 
 /// <summary>
-/// <c>export pcap</c>: reads the selected frames from the packets table in record batches, in time order,
-/// puts each capture's frames back in capture order (<see cref="CaptureOrderBuffer"/>) and writes them to
-/// the output as they come, in chunks (<see cref="CaptureFileWriter"/>): classic pcap or pcapng.
+/// <c>export pcap</c>: reads the selected frames from the packets table in record batches, one capture after
+/// the other, puts each capture's frames back in capture order (<see cref="CaptureOrderBuffer"/>) and writes
+/// them to the output as they come, in chunks (<see cref="CaptureFileWriter"/>): classic pcap or pcapng.
 /// Frames come out whole through the store's own reader (<c>FrameBodySplicer</c>), however they are stored.
 /// </summary>
 internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions options)
@@ -42,10 +42,9 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         var warnings = new List<string>();
         var spec = await SelectAsync(request, warnings, ct).ConfigureAwait(false);
 
-        // A classic pcap file has one link type: find the frames' link types first (one small column).
-        var linkTypes = spec is not null && request.Format != PcapExportFormat.PcapNg
-            ? await LinkTypesAsync(spec, ct).ConfigureAwait(false)
-            : new SortedSet<int>();
+        // First the captures and link types of the selection (two small columns): a classic pcap file has
+        // one link type, and each capture is read on its own, in turn.
+        var (captures, linkTypes) = spec is null ? (new SortedSet<long>(), new SortedSet<int>()) : await SurveyAsync(spec, ct).ConfigureAwait(false);
         if (request.Format == PcapExportFormat.Pcap && linkTypes.Count > 1)
             throw new QueryException($"the frames have several link types ({string.Join(", ", linkTypes)}) and a pcap file holds one: " +
                                      "export as pcapng (--format pcapng, or \"format\":\"pcapng\") or narrow the selection");
@@ -58,7 +57,7 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
 
         var diag = new QueryDiagnostics();
         var splicer = new FrameBodySplicer(engine);
-        var batches = spec is null ? Empty() : Frames(spec, diag, splicer, ct);
+        var batches = spec is null ? Empty() : Frames(spec, captures, diag, splicer, ct);
         var outcome = await WriteAsync(batches, writer, output, options, ct).ConfigureAwait(false);
 
         warnings.AddRange(diag.Warnings.Select(w => w.Message));
@@ -80,7 +79,7 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
     internal readonly record struct WriteOutcome(long OtherLinkType, long OutOfOrder);
 
     /// <summary>
-    /// Writes the frames of <paramref name="batches"/> (packets rows with whole <c>data</c>, in time order) as they
+    /// Writes the frames of <paramref name="batches"/> (packets rows with whole <c>data</c>, about in time order) as they
     /// arrive: each batch enters the reorder window and whatever leaves it is staged and sent in chunks.
     /// Throws <see cref="PcapExportLimitException"/> when the file would exceed the writer's limit.
     /// </summary>
@@ -152,7 +151,6 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
             From = request.FromNs,
             To = request.ToNs,
             Filters = filters,
-            OrderByTime = true,
             MaxBatchRows = options.BatchRows,
         };
     }
@@ -174,22 +172,39 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         return ids;
     }
 
-    private async Task<SortedSet<int>> LinkTypesAsync(QuerySpec spec, CancellationToken ct)
+    private async Task<(SortedSet<long> Captures, SortedSet<int> LinkTypes)> SurveyAsync(QuerySpec spec, CancellationToken ct)
     {
+        var captures = new SortedSet<long>();
         var types = new SortedSet<int>();
-        var read = spec with { Columns = ["link_type"], OrderByTime = false, MaxBatchRows = 65536 };
+        var read = spec with { Columns = ["capture_id", "link_type"], MaxBatchRows = 65536 };
         await foreach (var b in engine.QueryAsync(read, ct).ConfigureAwait(false))
         {
-            var col = (Int64Array)b.Column(0);
-            for (int i = 0; i < b.Length; i++) types.Add((int)(col.GetValue(i) ?? 0));
+            var capture = (Int64Array)b.Column(0);
+            var link = (Int64Array)b.Column(1);
+            for (int i = 0; i < b.Length; i++)
+            {
+                captures.Add(capture.GetValue(i) ?? 0);
+                types.Add((int)(link.GetValue(i) ?? 0));
+            }
         }
-        return types;
+        return (captures, types);
     }
 
-    private async IAsyncEnumerable<RecordBatch> Frames(QuerySpec spec, QueryDiagnostics diag, FrameBodySplicer splicer, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>
+    /// The frames, whole, capture after capture (ingest order). Each capture is one query in the store's
+    /// storage order, which streams row group by row group: a query in time order would gather a whole
+    /// time partition (a minute of a busy store can be gigabytes) before returning its first row.
+    /// Storage order is time order within a segment; <see cref="CaptureOrderBuffer"/> does the rest.
+    /// </summary>
+    private async IAsyncEnumerable<RecordBatch> Frames(QuerySpec spec, SortedSet<long> captures, QueryDiagnostics diag, FrameBodySplicer splicer,
+        [EnumeratorCancellation] CancellationToken ct)
     {
-        await foreach (var stored in engine.QueryAsync(spec, diag, ct).ConfigureAwait(false))
-            yield return await splicer.SpliceAsync(stored, ct).ConfigureAwait(false);
+        foreach (long capture in captures)
+        {
+            var one = captures.Count == 1 ? spec : spec with { Filters = [.. spec.Filters, ColumnFilter.Eq("capture_id", capture)] };
+            await foreach (var stored in engine.QueryAsync(one, diag, ct).ConfigureAwait(false))
+                yield return await splicer.SpliceAsync(stored, ct).ConfigureAwait(false);
+        }
     }
 
     private static async IAsyncEnumerable<RecordBatch> Empty()

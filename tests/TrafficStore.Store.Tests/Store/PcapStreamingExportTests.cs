@@ -172,6 +172,46 @@ public class PcapStreamingExportTests
         Assert.Equal(ids.Concat(ids.Select(i => i + 2)), frames.Select(f => f.InterfaceId));
     }
 
+    [Theory]
+    [InlineData("pcapng-many-interfaces.pcapng", PcapExportFormat.Auto)]
+    [InlineData("http11-chunked-gzip-multi-conn.pcap", PcapExportFormat.Pcap)]
+    [InlineData("http11-chunked-gzip-multi-conn.pcap", PcapExportFormat.PcapNg)]
+    public async Task TheFileDoesNotDependOnChunkOrBatchSizes(string capture, PcapExportFormat format)
+    {
+        // Chunks smaller than one frame (each record then gets a chunk of its own), a batch per frame, the defaults.
+        using var dir = new TempDir();
+        await using var db = OpenDatabase(dir.Path);
+        await new CaptureIngestor(db).IngestFileAsync(Pcap(capture));
+        byte[]? first = null;
+        foreach (var options in new[]
+        {
+            new PcapExportOptions { ChunkBytes = 256, BatchRows = 1 },
+            new PcapExportOptions { ChunkBytes = 4096, BatchRows = 7 },
+            new PcapExportOptions(),
+        })
+        {
+            await using var client = new LocalTrafficClient(db, exportOptions: options);
+            using var output = new MemoryStream();
+            await client.ExportPcapAsync(Window(format), output);
+            if (first is null) first = output.ToArray();
+            else Assert.Equal(first, output.ToArray());
+        }
+        Assert.True(first!.Length > 4096);
+    }
+
+    [Fact]
+    public async Task AReorderWindowTooSmallForTheCaptureIsReportedNotSilent()
+    {
+        // Frames 3 and 4 are stamped before frame 2: a window of one frame cannot hold frame 2 back far enough.
+        using var dir = new TempDir();
+        await using var db = OpenDatabase(dir.Path);
+        await new CaptureIngestor(db).IngestFileAsync(Pcap("pcapng-many-interfaces.pcapng"));
+        await using var client = new LocalTrafficClient(db, exportOptions: new PcapExportOptions { ReorderFrames = 1, BatchRows = 1 });
+        var summary = await client.ExportPcapAsync(Window(), new MemoryStream());
+        Assert.Equal(64, summary.Frames);
+        Assert.Contains(summary.Warnings, w => w.Contains("out of capture order") && w.Contains("reorder window (1 frames)"));
+    }
+
     [Fact]
     public async Task TheByteLimitStopsTheExportWithAClearError()
     {

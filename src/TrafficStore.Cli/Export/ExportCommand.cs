@@ -7,7 +7,7 @@ using TrafficStore.Store.Query;
 namespace TrafficStore.Cli.Export;
 
 /// <summary>
-/// `trafficstore export pcap (--connection ID | --pod NAME [--namespace NS] | --from T --to T) -o FILE`
+/// `trafficstore export pcap (--connection ID | --pod NAME [--namespace NS] | --from T --to T) [--format auto|pcap|pcapng] [--max-bytes N] -o FILE|-`
 /// and `trafficstore export arrow --table T [filters] -o FILE.arrow` (Arrow IPC file format).
 /// </summary>
 public static class ExportCommand
@@ -27,10 +27,18 @@ public static class ExportCommand
         var ns = new Option<string?>("--namespace") { Description = "With --pod: the pod's namespace." };
         var from = new Option<string?>("--from") { Description = "Frames at or after this time." };
         var to = new Option<string?>("--to") { Description = "Frames before this time." };
-        var output = new Option<string>("--output", "-o") { Description = "pcap file to write.", Required = true };
+        var format = new Option<string>("--format")
+        {
+            Description = "auto (classic pcap unless the frames have several link types, then pcapng), pcap (refused for mixed link types) or pcapng (one interface per capture interface and link type).",
+            DefaultValueFactory = _ => "auto",
+        };
+        format.AcceptOnlyFromAmong("auto", "pcap", "pcapng");
+        var maxBytes = new Option<long?>("--max-bytes") { Description = "Stop with an error rather than write a larger file (a server applies its own limit too)." };
+        var output = new Option<string>("--output", "-o") { Description = "File to write; - writes the file to standard output (the summary goes to standard error).", Required = true };
         var store = StoreAccess.StoreOption();
         var server = StoreAccess.ServerOption();
-        var command = new Command("pcap", "Write captured frames, byte-identical, to a pcap file (nanosecond timestamps).") { connection, pod, ns, from, to, output, store, server };
+        var command = new Command("pcap", "Write captured frames, byte-identical and in capture order, to a pcap or pcapng file (nanosecond timestamps). Streams: memory stays bounded whatever the export's size.")
+            { connection, pod, ns, from, to, format, maxBytes, output, store, server };
         command.SetAction(parse => CliErrors.Guard("export pcap", stderr, () =>
         {
             long now = QueryTime.NowNs();
@@ -41,21 +49,55 @@ public static class ExportCommand
                 Namespace = parse.GetValue(ns),
                 FromNs = parse.GetValue(from) is { } f ? QueryTime.Parse(f, now) : null,
                 ToNs = parse.GetValue(to) is { } t ? QueryTime.Parse(t, now) : null,
+                Format = parse.GetValue(format) switch { "pcap" => PcapExportFormat.Pcap, "pcapng" => PcapExportFormat.PcapNg, _ => PcapExportFormat.Auto },
+                MaxBytes = parse.GetValue(maxBytes),
             };
             if (request.ConnectionId is not null && request.Pod is not null) throw new CliUsageException("give --connection or --pod, not both");
             if (request.Namespace is not null && request.Pod is null) throw new CliUsageException("--namespace goes with --pod");
             if (request.ConnectionId is null && request.Pod is null && (request.FromNs is null || request.ToNs is null))
                 throw new CliUsageException("give --connection ID, --pod NAME, or a window with --from and --to");
+            if (request.MaxBytes is < 0) throw new CliUsageException("--max-bytes must not be negative");
             var path = parse.GetValue(output)!;
+            bool toStdout = path == "-";
             using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store)!, parse.GetValue(server)));
             PcapExportSummary summary;
-            using (var file = File.Create(path))
-                summary = client.Value.ExportPcapAsync(request, file).GetAwaiter().GetResult();
+            if (toStdout)
+            {
+                summary = client.Value.ExportPcapAsync(request, BinaryStdout(stdout)).GetAwaiter().GetResult();
+            }
+            else
+            {
+                try
+                {
+                    using var file = File.Create(path);
+                    summary = client.Value.ExportPcapAsync(request, file).GetAwaiter().GetResult();
+                }
+                catch
+                {
+                    File.Delete(path); // an incomplete capture file would pass for the whole export
+                    throw;
+                }
+            }
             foreach (var w in summary.Warnings) stderr.WriteLine($"trafficstore export pcap: warning: {w}");
-            stdout.WriteLine($"{path}: {summary.Frames} frames, {summary.Bytes} bytes (link type {summary.LinkType})");
+            var formatName = summary.Format == PcapExportFormat.PcapNg ? "pcapng" : "pcap";
+            var linkTypes = summary.LinkTypes.Count > 0 ? string.Join(", ", summary.LinkTypes) : summary.LinkType.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            (toStdout ? stderr : stdout).WriteLine(
+                $"{(toStdout ? "stdout" : path)}: {summary.Frames} frames, {summary.Bytes} bytes ({formatName}, link type{(summary.LinkTypes.Count > 1 ? "s" : "")} {linkTypes})");
             return CliApp.ExitOk;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The byte stream under the command's standard output: the process's own when it is the console writer,
+    /// or the stream under a <see cref="StreamWriter"/> (tests), flushed first so text and bytes keep their order.
+    /// </summary>
+    private static Stream BinaryStdout(TextWriter stdout)
+    {
+        stdout.Flush();
+        if (stdout is StreamWriter { BaseStream: var s }) return s;
+        if (ReferenceEquals(stdout, Console.Out)) return Console.OpenStandardOutput();
+        throw new CliUsageException("-o - needs a binary standard output; give a file name");
     }
 
     private static Command BuildArrow(TextWriter stdout, TextWriter stderr)

@@ -37,12 +37,17 @@ public static class ServeCommand
             Description = "Memory for decoded column chunks kept between queries (repeated and concurrent queries skip decompression; 0 turns it off).",
             DefaultValueFactory = _ => ServeSettings.DefaultChunkCacheMb,
         };
+        var maxExport = new Option<long>("--max-export-mb")
+        {
+            Description = "Largest file one export.pcap call may produce (exports stream with bounded memory; this bounds time and bandwidth).",
+            DefaultValueFactory = _ => TrafficServerOptions.DefaultMaxExportBytes >> 20,
+        };
         var logFormat = new Option<string>("--log-format") { Description = "Log lines: json (structured) or text.", DefaultValueFactory = _ => "json" };
         logFormat.AcceptOnlyFromAmong("json", "text");
 
         var command = new Command("serve", "Serve a store over Arrow Flight (queries, time travel, ingest from agents, admin).")
         {
-            store, listen, tokens, cert, key, demo, cache, logFormat,
+            store, listen, tokens, cert, key, demo, cache, maxExport, logFormat,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings
         {
@@ -53,6 +58,7 @@ public static class ServeCommand
             TlsKey = parse.GetValue(key),
             Demo = parse.GetValue(demo),
             ChunkCacheMb = parse.GetValue(cache),
+            MaxExportMb = parse.GetValue(maxExport),
             JsonLogs = parse.GetValue(logFormat) == "json",
         }, stdout, stderr, ct));
         return command;
@@ -93,6 +99,11 @@ public static class ServeCommand
             stderr.WriteLine("trafficstore serve: --cache-mb must be 0 or more");
             return CliApp.ExitUsage;
         }
+        if (settings.MaxExportMb is < 1 or > (long.MaxValue >> 20))
+        {
+            stderr.WriteLine("trafficstore serve: --max-export-mb must be at least 1");
+            return CliApp.ExitUsage;
+        }
         long cacheBytes = (long)settings.ChunkCacheMb << 20;
         try { db = TrafficDatabase.Open(settings.StoreDirectory, new TrafficDatabaseOptions { Engine = o => o with { ChunkCacheBytes = cacheBytes } }); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
@@ -129,6 +140,7 @@ public static class ServeCommand
                     TlsKeyFile = settings.TlsKey,
                     JsonLogs = settings.JsonLogs,
                     MinimumLogLevel = settings.MinimumLogLevel,
+                    MaxExportBytes = settings.MaxExportMb << 20,
                 }, ct);
             }
             catch (IOException e)
@@ -189,6 +201,7 @@ public sealed record ServeSettings
     /// <summary>A server answers the same dashboards' queries again and again: keep 256 MiB of decoded chunks by default.</summary>
     public const int DefaultChunkCacheMb = 256;
     public int ChunkCacheMb { get; init; } = DefaultChunkCacheMb;
+    public long MaxExportMb { get; init; } = TrafficServerOptions.DefaultMaxExportBytes >> 20;
     public bool JsonLogs { get; init; } = true;
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
 }

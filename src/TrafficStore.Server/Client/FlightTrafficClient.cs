@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -90,6 +89,11 @@ public sealed class FlightTrafficClient : ITrafficClient
         }
     }
 
+    /// <summary>
+    /// The <c>export.pcap</c> action: each result is written to <paramref name="output"/> as it arrives (nothing is
+    /// held beyond one result); the summary comes from the server's trailer. A server limit reached mid-way is a
+    /// <see cref="PcapExportLimitException"/>, after the part already written.
+    /// </summary>
     public async Task<PcapExportSummary> ExportPcapAsync(PcapExportRequest request, Stream output, CancellationToken ct = default)
     {
         var body = new JsonObject();
@@ -98,32 +102,28 @@ public sealed class FlightTrafficClient : ITrafficClient
         if (request.Namespace is { } ns) body["namespace"] = ns;
         if (request.FromNs is { } from) body["from"] = from;
         if (request.ToNs is { } to) body["to"] = to;
-        using var buffer = new MemoryStream();
-        await foreach (var chunk in Action("export.pcap", body.ToJsonString(), ct)) buffer.Write(chunk.Span);
-        buffer.Position = 0;
-        await buffer.CopyToAsync(output, ct);
-        return Summarize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
-    }
-
-    /// <summary>Counts the records of a classic pcap file (24-byte file header, 16-byte record headers).</summary>
-    private static PcapExportSummary Summarize(ReadOnlySpan<byte> pcap)
-    {
-        if (pcap.Length < 24) return new PcapExportSummary(0, pcap.Length, 0, ["the server returned no pcap file header"]);
-        uint magic = BinaryPrimitives.ReadUInt32LittleEndian(pcap);
-        bool little = magic is 0xA1B2C3D4 or 0xA1B23C4D;
-        uint Read32(ReadOnlySpan<byte> s) => little ? BinaryPrimitives.ReadUInt32LittleEndian(s) : BinaryPrimitives.ReadUInt32BigEndian(s);
-        int linkType = (int)(Read32(pcap[20..]) & 0x0FFFFFFF);
-        long frames = 0;
-        int offset = 24;
-        var warnings = new List<string>();
-        while (offset + 16 <= pcap.Length)
+        if (request.Format != PcapExportFormat.Auto) body["format"] = request.Format == PcapExportFormat.PcapNg ? "pcapng" : "pcap";
+        if (request.MaxBytes is { } max) body["max_bytes"] = max;
+        using var call = _client.DoAction(new FlightAction("export.pcap", body.ToJsonString()), _headers, null, ct);
+        long bytes = 0;
+        try
         {
-            long included = Read32(pcap[(offset + 8)..]);
-            if (offset + 16 + included > pcap.Length) { warnings.Add("the last record is cut short"); break; }
-            offset += 16 + (int)included;
-            frames++;
+            while (await call.ResponseStream.MoveNext(ct))
+            {
+                var chunk = call.ResponseStream.Current.Body.Memory;
+                await output.WriteAsync(chunk, ct);
+                bytes += chunk.Length;
+            }
         }
-        return new PcapExportSummary(frames, pcap.Length, linkType, warnings);
+        catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
+        {
+            throw new PcapExportLimitException(e.Status.Detail);
+        }
+        catch (RpcException e) { _lastStatus = e.StatusCode; throw Translate(e); }
+        await output.FlushAsync(ct);
+        var trailer = call.GetTrailers().FirstOrDefault(t => t.Key == TrafficFlightServer.PcapSummaryTrailer);
+        return (trailer is { IsBinary: true } ? PcapSummaryJson.FromBytes(trailer.ValueBytes) : null)
+               ?? new PcapExportSummary(-1, bytes, -1, ["the server sent no export summary (frames and link types unknown)"]);
     }
 
     public async Task<RetentionPolicy> GetRetentionPolicyAsync(CancellationToken ct = default) =>

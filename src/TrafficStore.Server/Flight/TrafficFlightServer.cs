@@ -38,14 +38,17 @@ public sealed class TrafficFlightServer : FlightServer
     private readonly ServerMetrics _metrics;
     private readonly ILogger _log;
     private readonly TimeProvider _clock;
+    private readonly long _maxExportBytes;
 
-    public TrafficFlightServer(ServedStore store, CallAuthorizer auth, ServerMetrics metrics, ILogger<TrafficFlightServer> log, TimeProvider? clock = null)
+    public TrafficFlightServer(ServedStore store, CallAuthorizer auth, ServerMetrics metrics, ILogger<TrafficFlightServer> log, TimeProvider? clock = null,
+        Hosting.TrafficServerOptions? options = null)
     {
         _store = store;
         _auth = auth;
         _metrics = metrics;
         _log = log;
         _clock = clock ?? TimeProvider.System;
+        _maxExportBytes = (options ?? new Hosting.TrafficServerOptions()).MaxExportBytes;
     }
 
     public static readonly IReadOnlyList<FlightActionType> Actions =
@@ -55,7 +58,7 @@ public sealed class TrafficFlightServer : FlightServer
         new("retention.list", "The retention policy in force (JSON)."),
         new("retention.set", "Replace the retention policy; body: policy JSON. Needs the admin scope."),
         new("retention.apply", "Apply the retention policy now; returns the report (JSON). Needs the admin scope."),
-        new("export.pcap", "Captured frames as a pcap file, in 1 MiB results; body: {\"connection_id\":N} | {\"pod\":P,\"namespace\":NS} | {\"from\":T,\"to\":T}. Needs payloads:read."),
+        new("export.pcap", "Captured frames as a pcap or pcapng file, streamed in results of at most 1 MiB; body: {\"connection_id\":N} | {\"pod\":P,\"namespace\":NS} | {\"from\":T,\"to\":T}, optional \"format\" (auto, pcap, pcapng) and \"max_bytes\". Needs payloads:read."),
         new("payload.get", "An exchange's stored messages (headers, bodies base64) as JSON; body: {\"exchange_id\":N}. Bodies and secrets redacted without payloads:read."),
     ];
 
@@ -295,16 +298,27 @@ public sealed class TrafficFlightServer : FlightServer
             if (!allowed)
                 throw _auth.Deny(context, StatusCode.PermissionDenied, $"token '{token.Name}' may only export connections or pods of its namespaces", token);
         }
-        using var buffer = new MemoryStream();
-        var summary = await _store.Local.ExportPcapAsync(request, buffer, context.CancellationToken);
-        _log.LogInformation("export.pcap by {Token}: {Frames} frames, {Bytes} bytes", token.Name, summary.Frames, summary.Bytes);
-        var bytes = buffer.GetBuffer();
-        for (int offset = 0; offset < buffer.Length; offset += PcapChunkBytes)
+        // Streamed: frames go out in results as the store reads them; the server's limit caps the file size.
+        request = request with { MaxBytes = Math.Min(request.MaxBytes ?? long.MaxValue, _maxExportBytes) };
+        var results = new FlightResultStream(responseStream, PcapChunkBytes);
+        PcapExportSummary summary;
+        try
         {
-            int n = (int)Math.Min(PcapChunkBytes, buffer.Length - offset);
-            await responseStream.WriteAsync(new FlightResult(ByteString.CopyFrom(bytes, offset, n)));
+            summary = await _store.Local.ExportPcapAsync(request, results, context.CancellationToken);
         }
+        catch (PcapExportLimitException e)
+        {
+            _log.LogWarning("export.pcap by {Token} stopped at its limit after {Bytes} bytes: {Message}", token.Name, results.BytesSent, e.Message);
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, e.Message));
+        }
+        _log.LogInformation("export.pcap by {Token}: {Frames} frames, {Bytes} bytes ({Format}) in {Results} results", token.Name, summary.Frames, summary.Bytes, summary.Format, results.Results);
+        if (summary.Warnings.Count > 0) _log.LogWarning("export.pcap warnings: {Warnings}", string.Join("; ", summary.Warnings));
+        // The summary rides in a trailer: stock clients concatenate the results and ignore it.
+        context.ResponseTrailers.Add(PcapSummaryTrailer, PcapSummaryJson.ToBytes(summary));
     }
+
+    /// <summary>Binary trailer of <c>export.pcap</c>: the export's summary as UTF-8 JSON (frames, bytes, format, link_types, warnings).</summary>
+    public const string PcapSummaryTrailer = "trafficstore-export-summary-bin";
 
     private static PcapExportRequest ReadExportRequest(string body)
     {
@@ -322,7 +336,9 @@ public sealed class TrafficFlightServer : FlightServer
                 "namespace" => request with { Namespace = ReadString(value, key) },
                 "from" => request with { FromNs = ReadTime(value, key, now) },
                 "to" => request with { ToNs = ReadTime(value, key, now) },
-                _ => throw new QueryException($"unknown export.pcap key '{key}' (connection_id, pod, namespace, from, to)"),
+                "format" => request with { Format = ReadFormat(value) },
+                "max_bytes" => request with { MaxBytes = ReadLong(value, key) is >= 0 and var m ? m : throw new QueryException("\"max_bytes\" must not be negative") },
+                _ => throw new QueryException($"unknown export.pcap key '{key}' (connection_id, pod, namespace, from, to, format, max_bytes)"),
             };
         }
         if (request.ConnectionId is not null && request.Pod is not null)
@@ -331,6 +347,14 @@ public sealed class TrafficFlightServer : FlightServer
             throw new QueryException("export.pcap needs connection_id, pod, or a window (from/to)");
         return request;
     }
+
+    private static PcapExportFormat ReadFormat(JsonNode? value) => ReadString(value, "format") switch
+    {
+        "auto" => PcapExportFormat.Auto,
+        "pcap" => PcapExportFormat.Pcap,
+        "pcapng" => PcapExportFormat.PcapNg,
+        var other => throw new QueryException($"unknown export.pcap format '{other}' (auto, pcap, pcapng)"),
+    };
 
     private async Task GetPayload(string body, IAsyncStreamWriter<FlightResult> responseStream, ServerCallContext context)
     {

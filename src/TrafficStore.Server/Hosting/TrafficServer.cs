@@ -88,6 +88,7 @@ public sealed class TrafficServer : IAsyncDisposable
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(tokens);
         builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<CallAuthorizer>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<TrafficFlightServer>();

@@ -33,6 +33,15 @@ public sealed record TrafficServerOptions
     /// </summary>
     public long? ResponseBufferBytes { get; init; } = 4 << 20;
 
+    /// <summary>
+    /// Largest file an <c>export.pcap</c> call may produce, in bytes (a caller's <c>max_bytes</c> can only lower it).
+    /// Exports stream with bounded memory whatever their size; this bounds the time, disk and bandwidth one call
+    /// can take. Reaching it ends the call with ResourceExhausted.
+    /// </summary>
+    public long MaxExportBytes { get; init; } = DefaultMaxExportBytes;
+
+    public const long DefaultMaxExportBytes = 4L << 30;
+
     /// <summary>Parses "host:port", "[v6]:port" or a bare port (loopback).</summary>
     public static IPEndPoint ParseListen(string text)
     {

@@ -18,7 +18,11 @@ public interface ITrafficClient : IAsyncDisposable
     /// <summary>Runs an already parsed query.</summary>
     Task<TrafficQueryResult> QueryAsync(Query.TrafficQuery query, CancellationToken ct = default);
 
-    /// <summary>Writes the captured frames selected by <paramref name="request"/> to <paramref name="output"/> as a pcap file, byte-identical to the captured frames, in capture order.</summary>
+    /// <summary>
+    /// Writes the captured frames selected by <paramref name="request"/> to <paramref name="output"/> as a pcap or
+    /// pcapng file, byte-identical to the captured frames, in capture order. Streams: frames are written as they are
+    /// read, so memory stays bounded whatever the size of the result.
+    /// </summary>
     Task<PcapExportSummary> ExportPcapAsync(PcapExportRequest request, Stream output, CancellationToken ct = default);
 
     /// <summary>The retention policy in force.</summary>
@@ -67,10 +71,43 @@ public sealed record PcapExportRequest
     public string? Namespace { get; init; }
     public long? FromNs { get; init; }
     public long? ToNs { get; init; }
+    /// <summary>File format; <see cref="PcapExportFormat.Auto"/> writes classic pcap unless the frames have several link types.</summary>
+    public PcapExportFormat Format { get; init; } = PcapExportFormat.Auto;
+    /// <summary>
+    /// Largest file to write, in bytes (headers included); null: no limit. Reaching it stops the export
+    /// with a <see cref="PcapExportLimitException"/> (what was written so far is a valid but incomplete file).
+    /// A server caps it with its own limit (docs/server.md, <c>export.pcap</c>).
+    /// </summary>
+    public long? MaxBytes { get; init; }
 }
 
-/// <summary>What an export wrote. <see cref="LinkType"/> is the pcap link type of the file (the frames' common link type).</summary>
-public sealed record PcapExportSummary(long Frames, long Bytes, int LinkType, IReadOnlyList<string> Warnings);
+/// <summary>The file format of a pcap export.</summary>
+public enum PcapExportFormat
+{
+    /// <summary>Classic pcap when the frames share one link type (or there are none), else pcapng.</summary>
+    Auto,
+    /// <summary>Classic libpcap, nanosecond timestamps (magic a1b23c4d); refused when the frames have several link types.</summary>
+    Pcap,
+    /// <summary>pcapng: one Interface Description Block per (capture, interface, link type), if_tsresol 9 (nanoseconds).</summary>
+    PcapNg,
+}
+
+/// <summary>
+/// What an export wrote. <see cref="LinkType"/> is the frames' common pcap link type, -1 when they have
+/// several (<see cref="LinkTypes"/> lists them; only pcapng holds them in one file). <see cref="Format"/>
+/// is the format written (never <see cref="PcapExportFormat.Auto"/>).
+/// </summary>
+public sealed record PcapExportSummary(long Frames, long Bytes, int LinkType, IReadOnlyList<string> Warnings)
+{
+    public PcapExportFormat Format { get; init; } = PcapExportFormat.Pcap;
+    public IReadOnlyList<int> LinkTypes { get; init; } = [];
+}
+
+/// <summary>
+/// The export reached <see cref="PcapExportRequest.MaxBytes"/> (or a server's limit). An <see cref="IOException"/>,
+/// like a full disk: the request was valid, the output could not take it.
+/// </summary>
+public sealed class PcapExportLimitException(string message) : IOException(message);
 
 /// <summary>Engine figures plus health, as <c>trafficstore stats</c> prints them.</summary>
 public sealed record StoreStatus(EngineStats Engine, StoreHealth Health);

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using Apache.Arrow;
 using TrafficStore.Engine.Query;
 using TrafficStore.Engine.Retention;
-using TrafficStore.Ingest.Capture;
+using TrafficStore.Store.Client.Export;
 using TrafficStore.Store.Query;
 using TrafficStore.Store.Tables;
 
@@ -13,11 +13,13 @@ public sealed class LocalTrafficClient : ITrafficClient
 {
     private readonly TrafficDatabase _db;
     private readonly bool _ownsDatabase;
+    private readonly PcapExportOptions _exportOptions;
 
-    public LocalTrafficClient(TrafficDatabase db, bool ownsDatabase = false)
+    public LocalTrafficClient(TrafficDatabase db, bool ownsDatabase = false, PcapExportOptions? exportOptions = null)
     {
         _db = db ?? throw new ArgumentNullException(nameof(db));
         _ownsDatabase = ownsDatabase;
+        _exportOptions = exportOptions ?? new PcapExportOptions();
     }
 
     public TrafficDatabase Database => _db;
@@ -98,86 +100,9 @@ public sealed class LocalTrafficClient : ITrafficClient
         return new RecordBatch(schema, columns.Select(c => batch.Column(batch.Schema.GetFieldIndex(c))), batch.Length);
     }
 
-    public async Task<PcapExportSummary> ExportPcapAsync(PcapExportRequest request, Stream output, CancellationToken ct = default)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(output);
-        var warnings = new List<string>();
-        var filters = new List<ColumnFilter>();
-        if (request.ConnectionId is long id)
-        {
-            filters.Add(ColumnFilter.Eq("connection_id", id));
-        }
-        else if (request.Pod is { } pod)
-        {
-            var ids = await ConnectionsOfPodAsync(pod, request.Namespace, request.FromNs, request.ToNs, ct).ConfigureAwait(false);
-            if (ids.Count == 0) warnings.Add($"no connection of pod '{pod}' in the store{(request.FromNs is null && request.ToNs is null ? "" : " in that window")}");
-            filters.Add(ColumnFilter.In("connection_id", [.. ids.Cast<object>()]));
-        }
-        else if (request.FromNs is null && request.ToNs is null)
-        {
-            throw new QueryException("export pcap needs a connection, a pod or a time window");
-        }
-
-        var frames = new List<(long Capture, long Frame, long Ts, long Link, long OrigLen, byte[] Data)>();
-        if (request.Pod is null || filters[0].Values is { Count: > 0 })
-        {
-            var spec = new QuerySpec(TrafficTables.Packets) { From = request.FromNs, To = request.ToNs, Filters = filters, OrderByTime = true };
-            var diag = new QueryDiagnostics();
-            var splicer = new FrameBodySplicer(_db.Engine);
-            await foreach (var stored in _db.Engine.QueryAsync(spec, diag, ct).ConfigureAwait(false))
-            {
-                var b = await splicer.SpliceAsync(stored, ct).ConfigureAwait(false);
-                var ts = (TimestampArray)b.Column("ts");
-                var cap = (Int64Array)b.Column("capture_id");
-                var frame = (Int64Array)b.Column("frame");
-                var link = (Int64Array)b.Column("link_type");
-                var orig = (Int64Array)b.Column("orig_len");
-                var data = (BinaryArray)b.Column("data");
-                for (int i = 0; i < b.Length; i++)
-                    frames.Add((cap.GetValue(i) ?? 0, frame.GetValue(i) ?? 0, ts.GetValue(i) ?? 0, link.GetValue(i) ?? 0, orig.GetValue(i) ?? 0, data.GetBytes(i).ToArray()));
-            }
-            warnings.AddRange(diag.Warnings.Select(w => w.Message));
-            if (splicer.Warning is { } w) warnings.Add(w);
-        }
-        // Capture order: each ingest run in order, frames in file order (timestamps need not be monotonic).
-        frames.Sort((a, b) => a.Capture != b.Capture ? a.Capture.CompareTo(b.Capture) : a.Frame.CompareTo(b.Frame));
-
-        long linkType = frames.Count > 0 ? frames[0].Link : (long)LinkType.Ethernet;
-        int skipped = frames.Count(f => f.Link != linkType);
-        if (skipped > 0) warnings.Add($"{skipped} frames of another link type than {linkType} were left out (a pcap file has one link type)");
-        long written = 0, bytes = 0;
-        using (var writer = new PcapWriter(output, (LinkType)linkType, snaplen: 262144, nanosecond: true, leaveOpen: true))
-        {
-            foreach (var f in frames)
-            {
-                if (f.Link != linkType) continue;
-                writer.WriteFrame(f.Ts, f.Data, (int)f.OrigLen);
-                written++;
-                bytes += f.Data.Length;
-            }
-            writer.Flush();
-        }
-        await output.FlushAsync(ct).ConfigureAwait(false);
-        return new PcapExportSummary(written, bytes, (int)linkType, warnings);
-    }
-
-    private async Task<List<long>> ConnectionsOfPodAsync(string pod, string? ns, long? from, long? to, CancellationToken ct)
-    {
-        var filters = new List<ColumnFilter> { ColumnFilter.AnyOf(ColumnFilter.Eq("client_pod", pod), ColumnFilter.Eq("server_pod", pod)) };
-        if (ns is not null) filters.Add(ColumnFilter.AnyOf(ColumnFilter.Eq("client_namespace", ns), ColumnFilter.Eq("server_namespace", ns)));
-        // A connection overlaps the window when it starts before its end and ends at or after its start.
-        if (to is long t) filters.Add(ColumnFilter.Lt("first_ts", t));
-        if (from is long f) filters.Add(ColumnFilter.Ge("last_ts", f));
-        var spec = new QuerySpec(TrafficTables.Connections) { Filters = filters, Columns = ["connection_id"] };
-        var ids = new List<long>();
-        await foreach (var b in _db.Engine.QueryAsync(spec, ct).ConfigureAwait(false))
-        {
-            var col = (Int64Array)b.Column(0);
-            for (int i = 0; i < b.Length; i++) if (col.GetValue(i) is long v) ids.Add(v);
-        }
-        return ids;
-    }
+    /// <summary>Streams the export (<see cref="PcapExporter"/>): memory stays bounded by <see cref="PcapExportOptions"/>, not by the result.</summary>
+    public Task<PcapExportSummary> ExportPcapAsync(PcapExportRequest request, Stream output, CancellationToken ct = default) =>
+        new PcapExporter(_db.Engine, _exportOptions).ExportAsync(request, output, ct);
 
     public Task<RetentionPolicy> GetRetentionPolicyAsync(CancellationToken ct = default) => Task.FromResult(_db.Engine.RetentionPolicy);
 

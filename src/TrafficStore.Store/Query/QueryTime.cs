@@ -11,6 +11,18 @@ public static class QueryTime
 {
     public static long Parse(string text, long nowNs)
     {
+        try
+        {
+            return ParseChecked(text, nowNs);
+        }
+        catch (OverflowException)
+        {
+            throw new QueryException($"time '{text.Trim()}' is out of range (instants are nanoseconds since 1970 in 64 bits: 1677-09-21 to 2262-04-11)");
+        }
+    }
+
+    private static long ParseChecked(string text, long nowNs)
+    {
         var t = text.Trim();
         if (t.Length == 0) throw new QueryException("empty time value");
         if (t.Equals("now", StringComparison.OrdinalIgnoreCase)) return nowNs;
@@ -27,11 +39,11 @@ public static class QueryTime
             if (!double.TryParse(t.AsSpan(1, t.Length - 2), NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) || amount < 0)
                 throw new QueryException($"time offset '{t}' is not a number followed by s, m, h or d");
             long delta = checked((long)(amount * unit));
-            return t[0] == '-' ? nowNs - delta : nowNs + delta;
+            return checked(t[0] == '-' ? nowNs - delta : nowNs + delta);
         }
         if (IsEpochSeconds(t)) return ParseEpochSeconds(t);
         if (DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var dto))
-            return (dto.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
+            return checked((dto.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100);
         throw new QueryException($"'{t}' is not a time (use now, -15m, an ISO 8601 instant or epoch seconds)");
     }
 

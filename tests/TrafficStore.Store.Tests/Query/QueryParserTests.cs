@@ -53,6 +53,10 @@ public class QueryParserTests
     [InlineData("http from -1m as of now", "either a time range")]
     [InlineData("http from -1m to -2m", "ends before it starts")]
     [InlineData("http sort by x", "unknown clause")]
+    [InlineData("http from 4000000000000000000", "out of range")]
+    [InlineData("http from 99999999999999999999", "out of range")]
+    [InlineData("http from 9999-12-31T00:00:00Z", "out of range")]
+    [InlineData("http from -999999999d", "out of range")]
     public void BadTextQueriesSayWhatIsWrong(string text, string expected)
     {
         var e = Assert.Throws<QueryException>(() => TextQueryParser.Parse(text, Now));

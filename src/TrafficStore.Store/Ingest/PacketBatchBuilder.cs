@@ -30,7 +30,7 @@ public sealed class PacketBatchBuilder
     private int _connNulls, _headerNulls, _dataLength, _headerLength;
     private TcpPayloadPosition[] _tcp = [];
 
-    private int _lastCount;
+    private int _lastCount, _lastHeaderLength;
     private int _namespaceBytes;
 
     public int Count { get; private set; }
@@ -101,10 +101,11 @@ public sealed class PacketBatchBuilder
         _namespaceBytes = 0;
         _namespaceOffsets.AppendInt32(0);
         _data.Reset(ExpectedDataBytes > 0 ? ExpectedDataBytes + (1 << 16) : 1 << 16);
-        _headers.Reset(80 * rows);
+        _headers.Reset(_lastHeaderLength > 0 ? _lastHeaderLength + (1 << 12) : 80 * rows);
         _headerOffsets.Reset(4 * (rows + 1));
         _headerOffsets.AppendInt32(0);
         _headerValid.Reset((rows + 7) / 8);
+        _connValid = new ArrowBuffer.BitmapBuilder(rows);
         _headerLength = 0;
         _dataLength = 0;
         _tcp = new TcpPayloadPosition[rows];
@@ -150,6 +151,7 @@ public sealed class PacketBatchBuilder
         _connNulls = 0;
         _headerNulls = 0;
         _lastCount = n;
+        _lastHeaderLength = _headerLength;
         Count = 0;
         DataBytes = 0;
         return batch;

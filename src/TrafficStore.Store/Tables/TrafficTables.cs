@@ -179,7 +179,7 @@ public static class TrafficTables
             "ts", null, ["connection_id", "client_ip", "server_ip", "sni", .. IdentityIndex, "owner_namespace"]),
         Table(PayloadsDefinition, "One row per HTTP message (request or response) with its headers and full body (no cap by default).",
             "ts", null, ["exchange_id", "connection_id", .. IdentityIndex, "owner_namespace"]),
-        Table(PacketsDefinition, "Every captured frame, bytes as captured, for exact pcap reproduction. Frame bytes that equal an HTTP body's bytes are stored once, in payloads (body_* columns).",
+        Table(PacketsDefinition, "Every captured frame, bytes as captured, for exact pcap reproduction. Frame bytes that equal an HTTP body's bytes are stored once, in payloads (body_* columns); since v4 a frame's link/IP/TCP/UDP headers are stored apart from the rest of its bytes (frame_header), so that zstd sees one flow's headers repeat. Queries and export return `data` whole either way.",
             "ts", null, ["connection_id", "capture_id"]),
         Table(CaptureStatsDefinition, "One row per ingest run (a 'started' row, then its final row).",
             "ts", null, ["capture_id"], namespaceColumn: null),

@@ -207,7 +207,16 @@ internal static class FrameHeaders
     {
         if (protocol == Tcp)
         {
-            // RFC 9293 §3.1: data offset (4 bits at byte 12) counts 32-bit words of header, options included.
+            // RFC 9293 §3.1
+            //  0                   1                   2                   3
+            // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+            // |          Source Port          |       Destination Port        |
+            // |                        Sequence Number                        |
+            // |                    Acknowledgment Number                      |
+            // |  DOffset |Rsrvd|   Flags     |             Window            |
+            // |           Checksum            |         Urgent Pointer        |
+            // |                    Options (DOffset > 5)                      |
+            // Data offset counts 32-bit words of header, options included.
             if (frame.Length < l4 + 20) return new Layout(l4, ip, version, -1, 0);
             int length = (frame[l4 + 12] >> 4) * 4;
             if (length < 20 || frame.Length < l4 + length) return new Layout(l4, ip, version, -1, 0);

@@ -37,8 +37,6 @@ public sealed class PacketBatchBuilder
     /// <summary>Frame bytes added since the last build (headers and data).</summary>
     public long DataBytes { get; private set; }
 
-    /// <summary>False: every frame is stored whole in data (the packets v3 layout; tests of the read side of older stores).</summary>
-    public bool SplitHeaders { get; init; } = true;
     /// <summary>An upper bound of the rows' size as the engine counts it for row groups (8 bytes per fixed-width value, plus the frame bytes).</summary>
     public long RawBytes => DataBytes + 64L * Count;
     /// <summary>Frame bytes a batch is expected to hold; the buffers are reserved for it so they do not grow by copying.</summary>
@@ -56,7 +54,7 @@ public sealed class PacketBatchBuilder
     {
         if (Count == 0) Start();
         if (Count == _tcp.Length) System.Array.Resize(ref _tcp, Math.Max(256, 2 * _tcp.Length));
-        var layout = SplitHeaders ? FrameHeaders.Parse(frame.LinkType, frame.Data) : default;
+        var layout = FrameHeaders.Parse(frame.LinkType, frame.Data);
         int split = layout.HeaderLength;
         // Elision positions are offsets in the stored data: after the headers.
         _tcp[Count] = tcp.Length > 0 && tcp.Start >= split ? tcp with { Start = tcp.Start - split } : default;

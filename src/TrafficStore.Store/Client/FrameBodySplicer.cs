@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using TrafficStore.Engine;
@@ -7,15 +8,17 @@ using TrafficStore.Store.Tables;
 namespace TrafficStore.Store.Client;
 
 /// <summary>
-/// Puts back the bytes ingest left out of stored frames (<see cref="Ingest.FrameBodyElision"/>): for each packets row
-/// with body_exchange_id set, <c>data</c> becomes stored[..body_at] + payloads body[body_offset .. +body_len] +
-/// stored[body_at..]. Bodies are read once per query (payloads by exchange_id, an indexed column) and kept
-/// for the following batches.
+/// Gives packets rows their <c>data</c> whole, as captured: puts back the bytes ingest left out of stored frames
+/// (<see cref="Ingest.FrameBodyElision"/>) — for each row with body_exchange_id set, the stored data becomes
+/// stored[..body_at] + payloads body[body_offset .. +body_len] + stored[body_at..] — and then, for rows with
+/// frame_header set (packets v4), the headers in front, their predicted fields restored
+/// (<see cref="Ingest.FrameHeaders.Restore"/>). frame_header is returned empty. Bodies are read once per query
+/// (payloads by exchange_id, an indexed column) and kept for the following batches.
 /// </summary>
 internal sealed class FrameBodySplicer(TrafficStoreEngine engine)
 {
     /// <summary>The packets columns a splice needs besides data.</summary>
-    public static readonly string[] ReferenceColumns = ["body_exchange_id", "body_direction", "body_offset", "body_at", "body_len"];
+    public static readonly string[] ReferenceColumns = ["body_exchange_id", "body_direction", "body_offset", "body_at", "body_len", "frame_header", "link_type"];
 
     private readonly Dictionary<(long Exchange, string Direction), byte[]> _bodies = new();
     private readonly HashSet<long> _loaded = new();
@@ -27,71 +30,114 @@ internal sealed class FrameBodySplicer(TrafficStoreEngine engine)
     /// <summary>Frames whose body row was not found (deleted by retention): returned without the omitted bytes.</summary>
     public long Unresolved { get; private set; }
 
-    public string? Warning => Unresolved == 0 ? null
-        : $"{Unresolved} frames lack bytes kept in payloads rows that are no longer in the store (retention); their data is shorter than captured";
+    /// <summary>Frames whose stored headers did not parse back to their own length (damaged rows): returned with the headers as stored.</summary>
+    public long UnrestoredHeaders { get; private set; }
+
+    public string? Warning => Unresolved == 0 && UnrestoredHeaders == 0 ? null
+        : string.Join("; ", new[]
+        {
+            Unresolved == 0 ? null : $"{Unresolved} frames lack bytes kept in payloads rows that are no longer in the store (retention); their data is shorter than captured",
+            UnrestoredHeaders == 0 ? null : $"{UnrestoredHeaders} frames have stored headers that do not parse back; their header lengths and checksums are as stored, not as captured",
+        }.Where(w => w is not null));
 
     public async ValueTask<RecordBatch> SpliceAsync(RecordBatch batch, CancellationToken ct)
     {
+        int n = batch.Length;
         int dataIndex = batch.Schema.GetFieldIndex("data");
+        if (dataIndex < 0) return batch;
         int exchangeIndex = batch.Schema.GetFieldIndex("body_exchange_id");
-        if (dataIndex < 0 || exchangeIndex < 0) return batch;
-        var exchange = (Int64Array)batch.Column(exchangeIndex);
-        if (exchange.NullCount == batch.Length) return batch;
-        var direction = (StringArray)batch.Column(batch.Schema.GetFieldIndex("body_direction"));
-        var offset = (Int64Array)batch.Column(batch.Schema.GetFieldIndex("body_offset"));
-        var at = (Int64Array)batch.Column(batch.Schema.GetFieldIndex("body_at"));
-        var length = (Int64Array)batch.Column(batch.Schema.GetFieldIndex("body_len"));
+        int headerIndex = batch.Schema.GetFieldIndex("frame_header");
+        var exchange = exchangeIndex < 0 ? null : (Int64Array)batch.Column(exchangeIndex);
+        var headers = headerIndex < 0 ? null : (BinaryArray)batch.Column(headerIndex);
+        bool bodies = exchange is not null && exchange.NullCount < n;
+        bool split = headers is not null && headers.NullCount < n;
+        if (!bodies && !split) return batch;
         var data = (BinaryArray)batch.Column(dataIndex);
 
-        if (_cachedBytes > CacheBytes)
+        StringArray? direction = null;
+        Int64Array? offset = null, at = null, length = null;
+        if (bodies)
         {
-            _bodies.Clear();
-            _loaded.Clear();
-            _cachedBytes = 0;
+            direction = (StringArray)batch.Column(batch.Schema.GetFieldIndex("body_direction"));
+            offset = (Int64Array)batch.Column(batch.Schema.GetFieldIndex("body_offset"));
+            at = (Int64Array)batch.Column(batch.Schema.GetFieldIndex("body_at"));
+            length = (Int64Array)batch.Column(batch.Schema.GetFieldIndex("body_len"));
+            if (_cachedBytes > CacheBytes)
+            {
+                _bodies.Clear();
+                _loaded.Clear();
+                _cachedBytes = 0;
+            }
+            var missing = new HashSet<long>();
+            for (int i = 0; i < n; i++)
+                if (exchange!.GetValue(i) is long x && !_loaded.Contains(x)) missing.Add(x);
+            if (missing.Count > 0) await LoadAsync(missing, ct).ConfigureAwait(false);
         }
-        var missing = new HashSet<long>();
-        for (int i = 0; i < batch.Length; i++)
-            if (exchange.GetValue(i) is long x && !_loaded.Contains(x)) missing.Add(x);
-        if (missing.Count > 0) await LoadAsync(missing, ct).ConfigureAwait(false);
+        Int64Array? link = null;
+        if (split)
+        {
+            int linkIndex = batch.Schema.GetFieldIndex("link_type");
+            if (linkIndex < 0) throw new ArgumentException("a packets batch with frame_header needs link_type to restore the headers", nameof(batch));
+            link = (Int64Array)batch.Column(linkIndex);
+        }
 
-        int n = batch.Length;
-        var bytes = new ArrowBuffer.Builder<byte>(data.ValueOffsets[n] - data.ValueOffsets[0]);
-        var offsets = new ArrowBuffer.Builder<int>(n + 1);
-        var validity = new ArrowBuffer.BitmapBuilder(n);
-        offsets.Append(0);
-        int total = 0;
+        // Each row's parts: [header][stored[..at]][omitted body bytes][stored[at..]].
+        var omitted = new ReadOnlyMemory<byte>[n];
+        var cut = new int[n];
+        long total = 0;
         for (int i = 0; i < n; i++)
         {
-            validity.Append(!data.IsNull(i));
             var stored = data.GetBytes(i);
-            if (exchange.GetValue(i) is long x && _bodies.TryGetValue((x, direction.GetString(i) ?? ""), out var body)
-                && Slice(body, offset.GetValue(i), length.GetValue(i), out var omitted) && at.GetValue(i) is long p && p >= 0 && p <= stored.Length)
+            cut[i] = stored.Length;
+            if (bodies && exchange!.GetValue(i) is long x)
             {
-                bytes.Append(stored[..(int)p]);
-                bytes.Append(omitted);
-                bytes.Append(stored[(int)p..]);
-                total = checked(total + stored.Length + omitted.Length);
+                if (_bodies.TryGetValue((x, direction!.GetString(i) ?? ""), out var body)
+                    && Slice(body, offset!.GetValue(i), length!.GetValue(i), out var part) && at!.GetValue(i) is long p && p >= 0 && p <= stored.Length)
+                {
+                    omitted[i] = part;
+                    cut[i] = (int)p;
+                }
+                else Unresolved++;
             }
-            else
-            {
-                if (exchange.GetValue(i) is not null) Unresolved++;
-                bytes.Append(stored);
-                total = checked(total + stored.Length);
-            }
-            offsets.Append(total);
+            total += stored.Length + omitted[i].Length + (split && !headers!.IsNull(i) ? headers.GetBytes(i).Length : 0);
+        }
+        var bytes = new byte[checked((int)total)];
+        var offsets = new int[n + 1];
+        int pos = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int start = pos;
+            var header = split && !headers!.IsNull(i) ? headers.GetBytes(i) : default;
+            var stored = data.GetBytes(i);
+            header.CopyTo(bytes.AsSpan(pos)); pos += header.Length;
+            stored[..cut[i]].CopyTo(bytes.AsSpan(pos)); pos += cut[i];
+            omitted[i].Span.CopyTo(bytes.AsSpan(pos)); pos += omitted[i].Length;
+            stored[cut[i]..].CopyTo(bytes.AsSpan(pos)); pos += stored.Length - cut[i];
+            if (!header.IsEmpty && !Ingest.FrameHeaders.Restore((TrafficStore.Ingest.Capture.LinkType)(link!.GetValue(i) ?? 0), bytes.AsSpan(start, pos - start), header.Length))
+                UnrestoredHeaders++;
+            offsets[i + 1] = pos;
         }
         var arrays = new IArrowArray[batch.ColumnCount];
         for (int c = 0; c < arrays.Length; c++) arrays[c] = batch.Column(c);
-        arrays[dataIndex] = new BinaryArray(BinaryType.Default, n, offsets.Build(), bytes.Build(),
-            data.NullCount > 0 ? validity.Build() : ArrowBuffer.Empty, data.NullCount, 0);
+        arrays[dataIndex] = new BinaryArray(BinaryType.Default, n, new ArrowBuffer(MemoryMarshal.AsBytes(offsets.AsSpan()).ToArray()), new ArrowBuffer(bytes),
+            data.NullCount > 0 ? Validity(data) : ArrowBuffer.Empty, data.NullCount, 0);
+        if (headers is not null)
+            arrays[headerIndex] = new BinaryArray(BinaryType.Default, n, new ArrowBuffer(new byte[4 * (n + 1)]), ArrowBuffer.Empty, new ArrowBuffer(new byte[(n + 7) / 8]), n, 0);
         return new RecordBatch(batch.Schema, arrays, n);
     }
 
-    private static bool Slice(byte[] body, long? offset, long? length, out ReadOnlySpan<byte> slice)
+    private static ArrowBuffer Validity(BinaryArray data)
+    {
+        var validity = new ArrowBuffer.BitmapBuilder(data.Length);
+        for (int i = 0; i < data.Length; i++) validity.Append(!data.IsNull(i));
+        return validity.Build();
+    }
+
+    private static bool Slice(byte[] body, long? offset, long? length, out ReadOnlyMemory<byte> slice)
     {
         slice = default;
         if (offset is not long o || length is not long l || o < 0 || l < 0 || o + l > body.Length) return false;
-        slice = body.AsSpan((int)o, (int)l);
+        slice = body.AsMemory((int)o, (int)l);
         return true;
     }
 

@@ -79,9 +79,10 @@ public sealed class LocalTrafficClient : ITrafficClient
     private async IAsyncEnumerable<RecordBatch> PacketsWhole(QuerySpec spec, QueryDiagnostics diag, List<string> warnings, [EnumeratorCancellation] CancellationToken ct)
     {
         var requested = spec.Columns;
-        bool needsSplice = requested is null || requested.Contains("data");
+        // frame_header is returned empty (its bytes are in data): asking for it alone still goes through the splicer.
+        bool needsSplice = requested is null || requested.Contains("data") || requested.Contains("frame_header");
         var read = needsSplice && requested is not null
-            ? spec with { Columns = [.. requested, .. FrameBodySplicer.ReferenceColumns.Where(c => !requested.Contains(c))] }
+            ? spec with { Columns = [.. requested, .. FrameBodySplicer.ReferenceColumns.Append("data").Where(c => !requested.Contains(c))] }
             : spec;
         var splicer = new FrameBodySplicer(_db.Engine);
         await foreach (var batch in _db.Engine.QueryAsync(read, diag, ct).ConfigureAwait(false))

@@ -32,9 +32,12 @@ internal sealed class FrameBodyElision
     public const int MinElidedBytes = 64;
     private const int AnchorBytes = 32;
     private const int MaxAnchorAttempts = 16;
+    /// <summary>The packets columns up to and including data; the body_* columns follow, then frame_header (packets v4).</summary>
     private const int FrameColumnCount = 9;
+    private const int BodyColumnCount = 5;
+    private const int HeaderColumn = FrameColumnCount + BodyColumnCount;
 
-    /// <summary>The packets columns the frame builder fills (the table without its body_* columns).</summary>
+    /// <summary>The packets columns the frame builder fills (the table without its body_* columns): the frame columns, then frame_header.</summary>
     public static readonly Schema FrameSchema = BuildFrameSchema();
     private static readonly Schema PacketsSchema = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);
 
@@ -214,6 +217,7 @@ internal sealed class FrameBodyElision
         int n = batch.Length;
         var arrays = new IArrowArray[PacketsSchema.FieldsList.Count];
         for (int c = 0; c < FrameColumnCount; c++) arrays[c] = batch.Column(c);
+        arrays[HeaderColumn] = batch.Column(FrameColumnCount);
         matched = 0;
         elidedBytes = 0;
         if (matches is null)
@@ -225,7 +229,7 @@ internal sealed class FrameBodyElision
             var zeroOffsets = new ArrowBuffer(new byte[4 * (n + 1)]);
             arrays[FrameColumnCount] = new Int64Array(zeros, none, n, n, 0);
             arrays[FrameColumnCount + 1] = new StringArray(n, zeroOffsets, ArrowBuffer.Empty, none, n, 0);
-            for (int c = FrameColumnCount + 2; c < arrays.Length; c++) arrays[c] = new Int64Array(zeros, none, n, n, 0);
+            for (int c = FrameColumnCount + 2; c < HeaderColumn; c++) arrays[c] = new Int64Array(zeros, none, n, n, 0);
             return new RecordBatch(PacketsSchema, arrays, n);
         }
         // The body_* columns are written as buffers, not appended row by row: only a few rows match.
@@ -279,10 +283,12 @@ internal sealed class FrameBodyElision
     private static Schema BuildFrameSchema()
     {
         var full = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);
-        if (full.FieldsList[FrameColumnCount - 1].Name != "data" || full.FieldsList[FrameColumnCount].Name != "body_exchange_id")
-            throw new InvalidOperationException("packets columns: the frame columns end with data, then the body_* columns");
+        if (full.FieldsList[FrameColumnCount - 1].Name != "data" || full.FieldsList[FrameColumnCount].Name != "body_exchange_id"
+            || full.FieldsList.Count != HeaderColumn + 1 || full.FieldsList[HeaderColumn].Name != "frame_header")
+            throw new InvalidOperationException("packets columns: the frame columns end with data, then the body_* columns, then frame_header");
         var builder = new Schema.Builder();
         for (int c = 0; c < FrameColumnCount; c++) builder.Field(full.FieldsList[c]);
+        builder.Field(full.FieldsList[HeaderColumn]);
         foreach (var (k, v) in full.Metadata ?? new Dictionary<string, string>()) builder.Metadata(k, v);
         return builder.Build();
     }

@@ -9,8 +9,10 @@ using TrafficStore.Store.Tables;
 namespace TrafficStore.Store.Ingest;
 
 /// <summary>
-/// Builds packets-table batches straight from captured frames: the frame bytes are appended to one
-/// growing buffer, so adding a frame allocates nothing (amortised). Columns and order are those of
+/// Builds packets-table batches straight from captured frames: each frame's headers go, as a template
+/// (<see cref="FrameHeaders"/>), to the frame_header column and the rest of its bytes to data — both
+/// appended to growing buffers, so adding a frame allocates nothing (amortised); a frame whose headers are
+/// not understood goes to data whole. Columns and order are those of
 /// <see cref="TrafficTables.PacketsDefinition"/>. Store ingest builds frame batches for
 /// <see cref="FrameBodyElision"/>; the node agent, which does not elide, builds whole packets
 /// batches with <see cref="BuildPackets"/>.
@@ -22,16 +24,19 @@ public sealed class PacketBatchBuilder
 
     // Managed buffers handed to Arrow as they are (ArrowBuffer over a byte[] is not copied; Arrow's own
     // buffer builders copy everything once more into native memory on Build).
-    private ValueBuffer _ts, _capture, _frame, _conn, _iface, _link, _origLen, _namespaceOffsets, _namespaces, _offsets, _data;
+    private ValueBuffer _ts, _capture, _frame, _conn, _iface, _link, _origLen, _namespaceOffsets, _namespaces, _offsets, _data,
+        _headerOffsets, _headers, _headerValid;
     private ArrowBuffer.BitmapBuilder _connValid = new();
-    private int _connNulls;
+    private int _connNulls, _headerNulls, _dataLength, _headerLength;
     private TcpPayloadPosition[] _tcp = [];
 
-    private int _lastCount;
+    private int _lastCount, _lastHeaderLength;
     private int _namespaceBytes;
 
     public int Count { get; private set; }
+    /// <summary>Frame bytes added since the last build (headers and data).</summary>
     public long DataBytes { get; private set; }
+
     /// <summary>An upper bound of the rows' size as the engine counts it for row groups (8 bytes per fixed-width value, plus the frame bytes).</summary>
     public long RawBytes => DataBytes + 64L * Count;
     /// <summary>Frame bytes a batch is expected to hold; the buffers are reserved for it so they do not grow by copying.</summary>
@@ -49,7 +54,10 @@ public sealed class PacketBatchBuilder
     {
         if (Count == 0) Start();
         if (Count == _tcp.Length) System.Array.Resize(ref _tcp, Math.Max(256, 2 * _tcp.Length));
-        _tcp[Count] = tcp;
+        var layout = FrameHeaders.Parse(frame.LinkType, frame.Data);
+        int split = layout.HeaderLength;
+        // Elision positions are offsets in the stored data: after the headers.
+        _tcp[Count] = tcp.Length > 0 && tcp.Start >= split ? tcp with { Start = tcp.Start - split } : default;
         _ts.AppendInt64(frame.TimestampNs);
         _capture.AppendInt64(captureId);
         _frame.AppendInt64(frame.Number);
@@ -61,9 +69,21 @@ public sealed class PacketBatchBuilder
         _origLen.AppendInt64(frame.OriginalLength);
         _namespaceBytes += _namespaces.AppendUtf8(ownerNamespace);
         _namespaceOffsets.AppendInt32(_namespaceBytes);
-        _data.Append(frame.Data);
+        if (layout.IsSplit)
+        {
+            FrameHeaders.WriteTemplate(layout, frame.Data, _headers.Extend(split));
+            _headerLength = checked(_headerLength + split);
+            SetBit(ref _headerValid, Count);
+        }
+        else
+        {
+            _headerNulls++;
+        }
+        _headerOffsets.AppendInt32(_headerLength);
+        _data.Append(frame.Data[split..]);
+        _dataLength = checked(_dataLength + frame.Data.Length - split);
         DataBytes += frame.Data.Length;
-        _offsets.AppendInt32(checked((int)DataBytes));
+        _offsets.AppendInt32(_dataLength);
         Count++;
     }
 
@@ -79,8 +99,22 @@ public sealed class PacketBatchBuilder
         _namespaceBytes = 0;
         _namespaceOffsets.AppendInt32(0);
         _data.Reset(ExpectedDataBytes > 0 ? ExpectedDataBytes + (1 << 16) : 1 << 16);
+        _headers.Reset(_lastHeaderLength > 0 ? _lastHeaderLength + (1 << 12) : 80 * rows);
+        _headerOffsets.Reset(4 * (rows + 1));
+        _headerOffsets.AppendInt32(0);
+        _headerValid.Reset((rows + 7) / 8);
+        _connValid = new ArrowBuffer.BitmapBuilder(rows);
+        _headerLength = 0;
+        _dataLength = 0;
         _tcp = new TcpPayloadPosition[rows];
         _offsets.AppendInt32(0);
+    }
+
+    /// <summary>Sets bit <paramref name="row"/> of a validity bitmap held in a value buffer (zero-filled as it grows).</summary>
+    private static void SetBit(ref ValueBuffer bitmap, int row)
+    {
+        while (bitmap.Length <= row >> 3) bitmap.Extend(1)[0] = 0;
+        bitmap.Span[row >> 3] |= (byte)(1 << (row & 7));
     }
 
     /// <summary>
@@ -107,15 +141,25 @@ public sealed class PacketBatchBuilder
             Longs(ref _origLen, Int64Type.Default),
             new StringArray(n, _namespaceOffsets.Take(), _namespaces.Take(), ArrowBuffer.Empty, 0, 0),
             new BinaryArray(BinaryType.Default, n, _offsets.Take(), _data.Take(), ArrowBuffer.Empty, 0, 0),
+            Headers(n),
         };
         var batch = new FrameBatch(new RecordBatch(PacketsSchema, arrays, n), _tcp);
         _tcp = [];
         _connValid = new();
         _connNulls = 0;
+        _headerNulls = 0;
         _lastCount = n;
+        _lastHeaderLength = _headerLength;
         Count = 0;
         DataBytes = 0;
         return batch;
+    }
+
+    private BinaryArray Headers(int n)
+    {
+        if (_headerNulls == 0) { _headerValid.Take(); return new BinaryArray(BinaryType.Default, n, _headerOffsets.Take(), _headers.Take(), ArrowBuffer.Empty, 0, 0); }
+        while (_headerValid.Length < (n + 7) / 8) _headerValid.Extend(1)[0] = 0;
+        return new BinaryArray(BinaryType.Default, n, _headerOffsets.Take(), _headers.Take(), _headerValid.Take(), _headerNulls, 0);
     }
 
     /// <summary>A growable little-endian value buffer whose bytes become an <see cref="ArrowBuffer"/> without a copy.</summary>
@@ -144,6 +188,18 @@ public sealed class PacketBatchBuilder
             _length += sizeof(int);
         }
 
+        public readonly int Length => _length;
+        public readonly Span<byte> Span => _bytes.AsSpan(0, _length);
+
+        /// <summary>Grows by <paramref name="count"/> bytes and returns them to be written.</summary>
+        public Span<byte> Extend(int count)
+        {
+            Ensure(count);
+            var span = _bytes.AsSpan(_length, count);
+            _length += count;
+            return span;
+        }
+
         public void Append(ReadOnlySpan<byte> value)
         {
             Ensure(value.Length);
@@ -151,7 +207,6 @@ public sealed class PacketBatchBuilder
             _length += value.Length;
         }
 
-        /// <summary>The bytes written so far, handed over; the buffer is empty until the next <see cref="Reset"/>.</summary>
         /// <summary>Appends a string as UTF-8; returns the bytes written.</summary>
         public int AppendUtf8(string value)
         {
@@ -162,6 +217,7 @@ public sealed class PacketBatchBuilder
             return written;
         }
 
+        /// <summary>The bytes written so far, handed over; the buffer is empty until the next <see cref="Reset"/>.</summary>
         public ArrowBuffer Take()
         {
             var buffer = new ArrowBuffer(_bytes.AsMemory(0, _length));

@@ -35,9 +35,10 @@ public static class TrafficTables
 
     /// <summary>
     /// The packets table's version: 2 added the body_* columns (frame bytes kept once, in payloads);
-    /// 3 added owner_namespace (per-namespace retention reaches raw frames too).
+    /// 3 added owner_namespace (per-namespace retention reaches raw frames too); 4 added frame_header (a frame's
+    /// link/IP/TCP/UDP headers stored apart from the rest of its bytes, as a template that repeats within a flow).
     /// </summary>
-    public const int PacketsVersion = 3;
+    public const int PacketsVersion = 4;
 
     /// <summary>The payloads table's version: 2 added body_decoded_from (decoded bodies derived on read).</summary>
     public const int PayloadsVersion = 2;
@@ -99,13 +100,15 @@ public static class TrafficTables
         Column<PacketRecord>.Int64("orig_len", p => p.OriginalLength, "original length on the wire (frame.len)"),
         Column<PacketRecord>.String("owner_namespace", p => p.OwnerNamespace,
             "retention namespace of the frame's connection, as on its other rows (server_namespace, else client_namespace); empty without Kubernetes identity"),
-        Column<PacketRecord>.Binary("data", p => p.Data, "captured bytes (frame.cap_len of them), exactly as in the capture"),
+        Column<PacketRecord>.Binary("data", p => p.Data, "captured bytes (frame.cap_len of them), exactly as in the capture (stored: the bytes after frame_header)"),
         Column<PacketRecord>.Int64("body_exchange_id", p => p.BodyExchangeId,
             "set when part of this frame's TCP payload equals bytes of an HTTP body in payloads: the stored frame omits them and reads take them from that payloads row (exchange_id, body_direction); queries and export return `data` whole; empty when the frame is stored whole"),
         Column<PacketRecord>.String("body_direction", p => p.BodyDirection, "direction (c2s, s2c) of the payloads row holding the omitted bytes"),
         Column<PacketRecord>.Int64("body_offset", p => p.BodyOffset, "offset in that row's `body` of the first omitted byte"),
-        Column<PacketRecord>.Int64("body_at", p => p.BodyAt, "offset in `data` where the omitted bytes belong"),
+        Column<PacketRecord>.Int64("body_at", p => p.BodyAt, "offset in the stored `data` (after `frame_header` when that is set) where the omitted bytes belong"),
         Column<PacketRecord>.Int64("body_len", p => p.BodyLength, "number of omitted bytes"),
+        Column<PacketRecord>.Binary("frame_header", p => p.FrameHeader,
+            "storage only (v4), always empty in query results: the frame's link, IP and TCP/UDP headers, stored apart from `data` as a template (lengths and checksums XORed with the values the rest of the frame predicts); reads put them back in front of `data`. Empty when the frame is stored whole in `data` (headers not understood, and every row written before v4)"),
     ]);
 
     public static readonly TableDefinition<CaptureStatsRow> CaptureStatsDefinition = new(CaptureStats, Version,
@@ -176,7 +179,7 @@ public static class TrafficTables
             "ts", null, ["connection_id", "client_ip", "server_ip", "sni", .. IdentityIndex, "owner_namespace"]),
         Table(PayloadsDefinition, "One row per HTTP message (request or response) with its headers and full body (no cap by default).",
             "ts", null, ["exchange_id", "connection_id", .. IdentityIndex, "owner_namespace"]),
-        Table(PacketsDefinition, "Every captured frame, bytes as captured, for exact pcap reproduction. Frame bytes that equal an HTTP body's bytes are stored once, in payloads (body_* columns).",
+        Table(PacketsDefinition, "Every captured frame, bytes as captured, for exact pcap reproduction. Frame bytes that equal an HTTP body's bytes are stored once, in payloads (body_* columns); since v4 a frame's link/IP/TCP/UDP headers are stored apart from the rest of its bytes (frame_header), so that zstd sees one flow's headers repeat. Queries and export return `data` whole either way.",
             "ts", null, ["connection_id", "capture_id"]),
         Table(CaptureStatsDefinition, "One row per ingest run (a 'started' row, then its final row).",
             "ts", null, ["capture_id"], namespaceColumn: null),
@@ -272,4 +275,5 @@ public sealed class PacketRecord
     public long? BodyOffset { get; init; }
     public long? BodyAt { get; init; }
     public long? BodyLength { get; init; }
+    public ReadOnlyMemory<byte>? FrameHeader { get; init; }
 }

@@ -97,13 +97,14 @@ public class FrameBodyElisionTests
         Assert.Contains(bodies, b => b.AsSpan().SequenceEqual(body1));
         Assert.Contains(bodies, b => b.AsSpan().SequenceEqual(body2));
 
-        // On disk, frames lack those bytes.
+        // On disk, frames lack those bytes (a frame's stored bytes: its frame_header template and data).
         long stored = 0, elided = 0;
-        await foreach (var b in db.Engine.QueryAsync(new QuerySpec(TrafficTables.Packets).Select("data", "body_len")))
+        await foreach (var b in db.Engine.QueryAsync(new QuerySpec(TrafficTables.Packets).Select("data", "body_len", "frame_header")))
         {
             var data = (BinaryArray)b.Column(0);
             var len = (Int64Array)b.Column(1);
-            for (int i = 0; i < b.Length; i++) { stored += data.GetBytes(i).Length; elided += len.GetValue(i) ?? 0; }
+            var header = (BinaryArray)b.Column(2);
+            for (int i = 0; i < b.Length; i++) { stored += data.GetBytes(i).Length + header.GetBytes(i).Length; elided += len.GetValue(i) ?? 0; }
         }
         long captured = frames.Sum(f => (long)f.Length);
         Assert.Equal(captured, stored + elided);

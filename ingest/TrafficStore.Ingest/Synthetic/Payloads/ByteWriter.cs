@@ -38,27 +38,26 @@ internal sealed class ByteWriter
     public void Utf8(string text) => Encoding.UTF8.GetBytes(text, Grow(Encoding.UTF8.GetByteCount(text)));
 
     /// <summary>
-    /// Appends <paramref name="count"/> random-looking bytes (ciphertext, protobuf blobs): a slice
-    /// of a fixed noise pool at a random offset, far cheaper than drawing every byte.
+    /// Appends <paramref name="count"/> random bytes (ciphertext, compressed or encrypted blobs). Every
+    /// call draws fresh bytes: copies of a shared noise pool would let a long-window compressor
+    /// (zstd -19, --long) find "ciphertext" repeated across the capture, which real traffic never has.
+    /// xorshift64* seeded from <paramref name="rng"/>: deterministic and ~8 bytes per step.
     /// </summary>
     public void Random(Random rng, int count)
     {
         Span<byte> target = Grow(count);
-        while (!target.IsEmpty)
+        ulong state = (ulong)rng.NextInt64() | 1;
+        while (target.Length >= 8)
         {
-            int chunk = Math.Min(target.Length, NoisePool.Length / 2);
-            NoisePool.AsSpan(rng.Next(NoisePool.Length - chunk), chunk).CopyTo(target);
-            target = target[chunk..];
+            state ^= state >> 12; state ^= state << 25; state ^= state >> 27;
+            BinaryPrimitives.WriteUInt64LittleEndian(target, state * 0x2545F4914F6CDD1DUL);
+            target = target[8..];
         }
-    }
-
-    private static readonly byte[] NoisePool = CreateNoise();
-
-    private static byte[] CreateNoise()
-    {
-        var noise = new byte[1 << 18];
-        new Random(0x5EED).NextBytes(noise);
-        return noise;
+        for (int i = 0; i < target.Length; i++)
+        {
+            state ^= state >> 12; state ^= state << 25; state ^= state >> 27;
+            target[i] = (byte)((state * 0x2545F4914F6CDD1DUL) >> 56);
+        }
     }
 
     /// <summary>Reserves a big-endian length field of 1, 2, 3 or 4 bytes; returns its position.</summary>

@@ -22,6 +22,7 @@ public static class Program
           flight   Arrow Flight DoGet export throughput and query latency with 1 and 16 clients
                    on a store built by `store` (issue 6)
                    [--store DIR] [--tables T,...] [--repeat N] [--runs N] [--clients 1,16] [--markdown FILE]
+                   [--streams 1,2,4: also fetch each table through GetFlightInfo's endpoints with N parallel clients]
         """;
 
     public static async Task<int> Main(string[] args)

@@ -98,8 +98,13 @@ public class ChunkCacheTests
         cache.Add(1, 0, 1, vector);
         cache.Add(1, 0, 2, vector);
         Assert.True(cache.TryGet(1, 0, 0, out _)); // (1,0,1) is now the least recently used
-        cache.Add(1, 0, 3, vector);
-        Assert.False(cache.TryGet(1, 0, 1, out _));
+        cache.Add(1, 0, 3, vector); // full: the first read of a chunk is only remembered
+        Assert.False(cache.TryGet(1, 0, 3, out _));
+        Assert.True(cache.TryGet(1, 0, 1, out _));
+        Assert.True(cache.TryGet(1, 0, 0, out _)); // (1,0,2) is now the least recently used
+        cache.Add(1, 0, 3, vector); // read again soon after: added, evicting the least recently used
+        Assert.False(cache.TryGet(1, 0, 2, out _));
+        Assert.True(cache.TryGet(1, 0, 1, out _));
         Assert.True(cache.TryGet(1, 0, 0, out _));
         Assert.True(cache.TryGet(1, 0, 3, out _));
         Assert.Equal(1, cache.Stats.Evictions);
@@ -109,6 +114,29 @@ public class ChunkCacheTests
         Assert.Equal(0, cache.Stats.Bytes);
         cache.Add(1, 0, 4, vector); // a read that was in flight when segment 1 was removed
         Assert.False(cache.TryGet(1, 0, 4, out _));
+    }
+
+    [Fact]
+    public void AScanLargerThanTheCacheDoesNotFlushTheChunksQueriesRepeat()
+    {
+        var vector = Columns.ColumnVector.OfLongs(Columns.ColumnType.Int64, new long[100], null, 0);
+        var cache = new DecodedChunkCache(3 * DecodedChunkCache.SizeOf(vector));
+        for (int g = 0; g < 3; g++) cache.Add(1, 0, g, vector); // the hot set fills the cache
+        for (int g = 0; g < 1000; g++)
+        {
+            Assert.False(cache.TryGet(2, 0, g, out _));
+            cache.Add(2, 0, g, vector); // an export reads every chunk of segment 2 once
+        }
+        for (int g = 0; g < 3; g++) Assert.True(cache.TryGet(1, 0, g, out _));
+        Assert.Equal(0, cache.Stats.Evictions);
+        Assert.Equal(1000, cache.DeferredAdmissions);
+        cache.Add(2, 0, 999, vector); // a scanned chunk read again is admitted
+        Assert.True(cache.TryGet(2, 0, 999, out _));
+        Assert.Equal(1, cache.Stats.Evictions);
+        // Only the last GhostKeys turned-away chunks are remembered.
+        for (int g = 0; g < DecodedChunkCache.GhostKeys + 1; g++) cache.Add(3, 0, g, vector);
+        cache.Add(3, 0, 0, vector);
+        Assert.False(cache.TryGet(3, 0, 0, out _));
     }
 
     [Fact]

@@ -60,6 +60,90 @@ public class ChunkCompressionTests
         Assert.Equal(0, NativeZstdCompressor.Compress(raw, native.AsSpan(0, 8), ChunkCompression.ZstdLevel));
     }
 
+    /// <summary>Frames as both writers make them: the inputs above plus a 1 MiB chunk of mixed text and noise.</summary>
+    private static IEnumerable<(string Name, byte[] Raw, byte[] Frame)> Frames()
+    {
+        var random = new Random(17);
+        var mixed = new byte[1 << 20];
+        for (int at = 0; at < mixed.Length;)
+        {
+            int n = Math.Min(mixed.Length - at, random.Next(100, 5000));
+            if (random.Next(2) == 0) random.NextBytes(mixed.AsSpan(at, n));
+            else Encoding.ASCII.GetBytes(new string((char)('a' + random.Next(26)), n)).CopyTo(mixed, at);
+            at += n;
+        }
+        foreach (var (name, raw) in new[] { ("text", Input("text")), ("random", Input("random")), ("zeros", Input("zeros")), ("mixed", mixed), ("one byte", new byte[] { 42 }) })
+        {
+            yield return (name + ", managed writer", raw, new ZstdSharp.Compressor(ChunkCompression.ZstdLevel).Wrap(raw).ToArray());
+            if (!NativeZstdCompressor.IsAvailable) continue;
+            var native = new byte[ChunkCompression.MaxStoredLength(raw.Length) + 64];
+            int written = NativeZstdCompressor.Compress(raw, native, ChunkCompression.ZstdLevel);
+            Assert.True(written > 0, name);
+            yield return (name + ", native writer", raw, native[..written]);
+        }
+    }
+
+    [Fact]
+    public void NativeAndManagedDecompressorsDecodeTheSameFrames()
+    {
+        foreach (var (name, raw, frame) in Frames())
+        {
+            var managed = new byte[raw.Length];
+            Assert.True(ChunkCompression.TryDecompressManaged(frame, managed), name);
+            Assert.Equal(raw, managed);
+            // The engine's path: libzstd when it loaded (it does on Linux CI), else the managed port again.
+            var engine = new byte[raw.Length];
+            Assert.True(ChunkCompression.TryDecompress(ChunkCompression.Zstd, frame, engine), name);
+            Assert.Equal(raw, engine);
+            if (!NativeZstdDecompressor.IsAvailable) continue;
+            var native = new byte[raw.Length];
+            Assert.True(NativeZstdDecompressor.TryDecompress(frame, native), name);
+            Assert.Equal(raw, native);
+            // A destination of another length than the frame states is refused, shorter or longer.
+            Assert.False(NativeZstdDecompressor.TryDecompress(frame, new byte[raw.Length - 1]), name);
+            Assert.False(NativeZstdDecompressor.TryDecompress(frame, new byte[raw.Length + 1]), name);
+        }
+    }
+
+    [Fact]
+    public void DamagedFramesAreRefusedByBothDecompressorsWithoutThrowing()
+    {
+        // Truncations, bit flips, overwritten runs and garbage: each decompressor answers false (or, without a frame
+        // checksum, bytes that are not the original, which the chunk's CRC rules out first in a segment) and never throws.
+        var random = new Random(23);
+        int refusedNative = 0, refusedManaged = 0, trials = 0;
+        foreach (var (name, raw, frame) in Frames())
+        {
+            for (int k = 0; k < 40; k++)
+            {
+                var damaged = (k % 4) switch
+                {
+                    0 => frame[..random.Next(0, frame.Length)],                         // truncated
+                    1 => Flip(frame, random, 1),                                        // one byte
+                    2 => Flip(frame, random, 1 + random.Next(32)),                      // several bytes
+                    _ => Enumerable.Range(0, random.Next(1, 300)).Select(_ => (byte)random.Next(256)).ToArray(), // garbage
+                };
+                trials++;
+                var back = new byte[raw.Length];
+                if (!ChunkCompression.TryDecompressManaged(damaged, back)) refusedManaged++;
+                else if (k % 4 == 0) Assert.Fail($"{name}: a truncated frame decompressed (managed)");
+                if (!NativeZstdDecompressor.IsAvailable) continue;
+                Array.Clear(back);
+                if (!NativeZstdDecompressor.TryDecompress(damaged, back)) refusedNative++;
+                else if (k % 4 == 0) Assert.Fail($"{name}: a truncated frame decompressed (native)");
+            }
+        }
+        Assert.True(refusedManaged > trials / 2, $"managed refused {refusedManaged} of {trials}");
+        if (NativeZstdDecompressor.IsAvailable) Assert.True(refusedNative > trials / 2, $"native refused {refusedNative} of {trials}");
+    }
+
+    private static byte[] Flip(byte[] frame, Random random, int count)
+    {
+        var copy = frame.ToArray();
+        for (int i = 0; i < count; i++) copy[random.Next(copy.Length)] ^= (byte)random.Next(1, 256);
+        return copy;
+    }
+
     [Fact]
     public void Lz4ChunksOfVersionOneStillDecompress()
     {

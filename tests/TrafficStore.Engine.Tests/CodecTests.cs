@@ -1,3 +1,4 @@
+using Apache.Arrow;
 using System.Text;
 using TrafficStore.Engine.Columns;
 using TrafficStore.Engine.Segments;
@@ -109,6 +110,61 @@ public class CodecTests
             Assert.Equal(lowCardinality ? ChunkEncoding.Dictionary : ChunkEncoding.Plain, encoding);
             AssertEqual(v, back);
         }
+    }
+
+    [Theory]
+    [InlineData(21)] [InlineData(22)]
+    public void PlainBytesKeepTheRawBufferTheyWereGiven(int seed)
+    {
+        // A decoded plain byte chunk keeps the decompressed buffer as its values (offsets start past the lengths):
+        // reading, slicing, Arrow conversion, concatenation and re-encoding must not notice.
+        var rng = new Random(seed);
+        int n = rng.Next(50, 500);
+        var validity = RandomValidity(rng, n, out int nulls);
+        var offsets = new int[n + 1];
+        var data = new List<byte>();
+        for (int i = 0; i < n; i++)
+        {
+            offsets[i] = data.Count;
+            if (validity is not null && (validity[i >> 3] & (1 << (i & 7))) == 0) continue;
+            var body = new byte[rng.Next(0, 3000)];
+            rng.NextBytes(body);
+            data.AddRange(body);
+        }
+        offsets[n] = data.Count;
+        var v = ColumnVector.OfBytes(ColumnType.Binary, offsets, data.ToArray(), validity, validity is null ? 0 : nulls);
+        var sink = new ByteSink();
+        Assert.Equal(ChunkEncoding.Plain, ColumnCodec.Encode(v, sink));
+        Assert.True(ColumnCodec.KeepsRaw(ColumnType.Binary, ChunkEncoding.Plain));
+        var raw = sink.WrittenSpan.ToArray();
+
+        var kept = ColumnCodec.Decode(v.Type, ChunkEncoding.Plain, n, v.NullCount, raw, raw);
+        var copied = ColumnCodec.Decode(v.Type, ChunkEncoding.Plain, n, v.NullCount, raw);
+        Assert.Same(raw, kept.Bytes);
+        Assert.NotSame(raw, copied.Bytes);
+        Assert.True(kept.Offsets[0] > 0);
+        Assert.Equal(0, copied.Offsets[0]);
+        AssertEqual(v, kept);
+        Assert.Equal(copied.RawBytes, kept.RawBytes);
+
+        // Arrow: all rows (a slice of the kept buffer), a run, and scattered rows.
+        var all = (BinaryArray)kept.ToArrow();
+        var scattered = Enumerable.Range(0, n).Where(i => i % 3 == 1).ToArray();
+        var some = (BinaryArray)kept.ToArrow(scattered);
+        var run = (BinaryArray)kept.ToArrow([5, 6, 7, 8], 4);
+        for (int i = 0; i < n; i++) Assert.True(all.GetBytes(i).SequenceEqual(v.GetBytes(i)) && all.IsNull(i) == v.IsNull(i));
+        for (int i = 0; i < scattered.Length; i++) Assert.True(some.GetBytes(i).SequenceEqual(v.GetBytes(scattered[i])));
+        for (int i = 0; i < 4; i++) Assert.True(run.GetBytes(i).SequenceEqual(v.GetBytes(5 + i)));
+
+        AssertEqual(v.Select(scattered, scattered.Length), kept.Select(scattered, scattered.Length));
+        AssertEqual(ColumnVector.Concat(v.Type, [v, v]), ColumnVector.Concat(v.Type, [kept, copied]));
+        AssertEqual(v.Slice(3, n - 10), kept.Slice(3, n - 10));
+        var again = new ByteSink();
+        ColumnCodec.Encode(kept, again);
+        Assert.True(again.WrittenSpan.SequenceEqual(raw)); // a retention rewrite writes the same chunk
+
+        // A chunk whose lengths claim more bytes than it holds is still refused.
+        Assert.Throws<InvalidDataException>(() => ColumnCodec.Decode(v.Type, ChunkEncoding.Plain, n, v.NullCount, raw[..^1], raw[..^1]));
     }
 
     [Fact]

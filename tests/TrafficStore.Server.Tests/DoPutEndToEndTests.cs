@@ -150,6 +150,19 @@ public class DoPutEndToEndTests : IClassFixture<DoPutFixture>
         Assert.Equal(["qname"], schema.FieldsList.Select(f => f.Name));
     }
 
+    [Fact]
+    public async Task WholeTableFlightInfoSplitsIntoEndpointsThatFetchInParallel()
+    {
+        // A path descriptor (the whole table, as a stock client exports it): several endpoints, fetched at once on
+        // separate connections, together give every row of the table exactly once.
+        var info = await S.Client.GetInfo(FlightDescriptor.CreatePathDescriptor("http"), TestServer.Auth(TestServer.Reader));
+        Assert.True(info.Endpoints.Count >= 3, $"expected one endpoint per partition, got {info.Endpoints.Count}");
+        var whole = await S.GetAsync("http", TestServer.Reader);
+        var parts = await Task.WhenAll(info.Endpoints.Select(e => Task.Run(() => S.GetAsync(e.Ticket.Ticket.ToStringUtf8(), TestServer.Reader))));
+        Assert.Equal(_f.AgentRows[TrafficTables.Http], whole.Count);
+        Assert.Equal(whole.Tuples("stream", "method", "uri", "status").Order(), parts.SelectMany(p => p.Tuples("stream", "method", "uri", "status")).Order());
+    }
+
     [Theory]
     [InlineData("http where", "")]
     [InlineData("http where status>>5", "")]

@@ -41,6 +41,9 @@ public static class FlightBenchmark
         int runs = int.Parse(StoreBenchmark.Value(args, "--runs") ?? "50", CultureInfo.InvariantCulture);
         var clientCounts = (StoreBenchmark.Value(args, "--clients") ?? "1,16").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList();
         string? markdown = StoreBenchmark.Value(args, "--markdown");
+        var streamCounts = StoreBenchmark.Value(args, "--streams") is { } st
+            ? st.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToList()
+            : [];
         s_clientWindowBytes = int.Parse(StoreBenchmark.Value(args, "--client-window-kb") ?? "0", CultureInfo.InvariantCulture) * 1024;
         string queriesFile = StoreBenchmark.Value(args, "--queries") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(storeDir))!, StoreBenchmark.QueriesFile);
         if (!Directory.Exists(storeDir))
@@ -76,6 +79,7 @@ public static class FlightBenchmark
         {
             Console.WriteLine($"server at {server.Address}; client HTTP/2 stream window {(s_clientWindowBytes > 0 ? $"{s_clientWindowBytes / 1024} KiB" : ".NET default")}");
             if (repeat > 0) report.Append(await ExportAsync(server.Address, tables, repeat)); // --repeat 0: latency only
+            if (streamCounts.Count > 0) report.Append(await ParallelExportAsync(server.Address, tables, streamCounts, Math.Max(1, repeat)));
             if (queries.Count > 0) report.Append(await LatencyAsync(server.Address, queries, clientCounts, runs));
             else Console.WriteLine($"no {queriesFile}: latency part skipped");
         }
@@ -148,6 +152,75 @@ public static class FlightBenchmark
             }
             double med = Median(walls), medCpu = Median(cpus);
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {table} | {rows:N0} | {bytes / 1e9:F3} GB | {batches:N0} | {bytes / walls.Min() / 1e9:F2} / {bytes / med / 1e9:F2} | {med:F2} | {medCpu:F2} | {bytes / medCpu / 1e9:F2} |");
+        }
+        sb.AppendLine();
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// <c>--streams 1,2,4</c>: a full table the way issue 6 means clients to fetch it in parallel — GetFlightInfo on
+    /// the table's path descriptor, then its endpoints' tickets fetched by N stock clients at once, each on its own
+    /// channel (HTTP/2 connection), each taking the next endpoint when it finishes one. Still no TrafficStore code
+    /// on the client side; the rows arrive in no particular order across endpoints.
+    /// </summary>
+    private static async Task<string> ParallelExportAsync(Uri address, string[] tables, List<int> streamCounts, int repeat)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("### DoGet: full table through GetFlightInfo's endpoints, N parallel streams").AppendLine();
+        sb.AppendLine("| table | streams | endpoints | rows | Arrow data | batches | GB/s wall (best / median) | s wall (median) | process CPU s (median) | GB per CPU-second (median) |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var table in tables)
+        {
+            foreach (int n in streamCounts)
+            {
+                var walls = new List<double>();
+                var cpus = new List<double>();
+                long rows = 0, bytes = 0, batches = 0;
+                int endpoints = 0;
+                for (int r = 0; r < repeat; r++)
+                {
+                    var channels = Enumerable.Range(0, n).Select(_ => Channel(address)).ToList();
+                    try
+                    {
+                        var cpu0 = ProcessCpu.Seconds();
+                        var sw = Stopwatch.StartNew();
+                        var info = await new FlightClient(channels[0]).GetInfo(FlightDescriptor.CreatePathDescriptor(table), Auth);
+                        var queue = new System.Collections.Concurrent.ConcurrentQueue<FlightEndpoint>(info.Endpoints);
+                        endpoints = info.Endpoints.Count;
+                        var totals = await Task.WhenAll(channels.Select(channel => Task.Run(async () =>
+                        {
+                            var client = new FlightClient(channel);
+                            long myRows = 0, myBytes = 0, myBatches = 0;
+                            while (queue.TryDequeue(out var endpoint))
+                            {
+                                using var call = client.GetStream(endpoint.Ticket, Auth);
+                                while (await call.ResponseStream.MoveNext())
+                                {
+                                    using var batch = call.ResponseStream.Current;
+                                    myRows += batch.Length;
+                                    myBytes += ArrowBatchSize.Bytes(batch);
+                                    myBatches++;
+                                }
+                            }
+                            return (myRows, myBytes, myBatches);
+                        })));
+                        double wall = sw.Elapsed.TotalSeconds, cpu = ProcessCpu.Seconds() - cpu0;
+                        rows = totals.Sum(t => t.myRows);
+                        bytes = totals.Sum(t => t.myBytes);
+                        batches = totals.Sum(t => t.myBatches);
+                        walls.Add(wall);
+                        cpus.Add(cpu);
+                        Console.WriteLine($"  {table,-12} {n,2} streams {endpoints,4} endpoints {rows,12:N0} rows {bytes / 1e9,8:F3} GB {batches,6} batches {wall,7:F2} s wall {cpu,7:F2} s cpu " +
+                                          $"{bytes / wall / 1e9,6:F2} GB/s wall {bytes / cpu / 1e9,6:F2} GB/cpu-s (load {IngestBenchmark.LoadAverage()})");
+                    }
+                    finally
+                    {
+                        foreach (var c in channels) c.Dispose();
+                    }
+                }
+                double med = Median(walls), medCpu = Median(cpus);
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {table} | {n} | {endpoints} | {rows:N0} | {bytes / 1e9:F3} GB | {batches:N0} | {bytes / walls.Min() / 1e9:F2} / {bytes / med / 1e9:F2} | {med:F2} | {medCpu:F2} | {bytes / medCpu / 1e9:F2} |");
+            }
         }
         sb.AppendLine();
         return sb.ToString();

@@ -55,7 +55,7 @@ internal sealed class ColumnVector
     {
         ColumnType.Double => 8L * Length,
         ColumnType.Bool => (Length + 7) / 8,
-        ColumnType.Utf8 or ColumnType.Binary => Offsets[Length] + 4L * Length,
+        ColumnType.Utf8 or ColumnType.Binary => Offsets[Length] - Offsets[0] + 4L * Length, // offsets of a decoded chunk may start past 0
         _ => 8L * Length,
     } + (Validity is null ? 0 : (Length + 7) / 8);
 

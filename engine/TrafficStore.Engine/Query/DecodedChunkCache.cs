@@ -19,6 +19,14 @@ public sealed record ChunkCacheStats(long CapacityBytes, long Bytes, int Entries
 /// Segment ids are never reused, so an entry can only be wrong if its segment is removed: retention
 /// (delete or rewrite) and quarantine call <see cref="Invalidate"/>, and a read that was in flight when
 /// its segment was removed does not re-add it. Capacity 0 turns the cache off (every read goes to disk).
+/// <para>
+/// Scan resistance: while there is room every chunk read is added; once the cache is full, a chunk is added
+/// (evicting the least recently used) only when it is read a second time while its key is still among the
+/// last <see cref="GhostKeys"/> chunks turned away. A full-table export reads each chunk once: it no longer
+/// flushes the chunks that repeated queries need, and its gigabytes no longer pass through the cache, where
+/// every one of them outlived a young-generation collection and was copied by the GC (−10–15 % of an
+/// export's CPU, docs/benchmarks.md "Read path: native zstd, chunks decoded in place").
+/// </para>
 /// </remarks>
 internal sealed class DecodedChunkCache
 {
@@ -32,7 +40,13 @@ internal sealed class DecodedChunkCache
     private readonly Dictionary<Key, LinkedListNode<Entry>> _map = new();
     private readonly LinkedList<Entry> _lru = new(); // most recently used first
     private readonly HashSet<long> _removedSegments = [];
-    private long _bytes, _hits, _misses, _evictions, _invalidations;
+    /// <summary>Keys turned away while the cache was full, oldest first (<see cref="GhostKeys"/> at most).</summary>
+    private readonly Queue<Key> _ghostOrder = new();
+    private readonly HashSet<Key> _ghosts = [];
+    private long _bytes, _hits, _misses, _evictions, _invalidations, _deferred;
+
+    /// <summary>How many turned-away keys are remembered: a few times the chunks a set of repeated queries reads, ~40 bytes each.</summary>
+    internal const int GhostKeys = 16384;
 
     public DecodedChunkCache(long capacityBytes)
     {
@@ -70,6 +84,15 @@ internal sealed class DecodedChunkCache
         lock (_lock)
         {
             if (_removedSegments.Contains(segmentId) || _map.ContainsKey(key)) return;
+            if (_bytes + bytes > CapacityBytes && !_ghosts.Remove(key))
+            {
+                // Full, and not read recently: remember the key instead (a second read soon after admits it).
+                _deferred++;
+                _ghosts.Add(key);
+                _ghostOrder.Enqueue(key);
+                while (_ghostOrder.Count > GhostKeys) _ghosts.Remove(_ghostOrder.Dequeue());
+                return;
+            }
             while (_bytes + bytes > CapacityBytes && _lru.Last is { } oldest)
             {
                 Drop(oldest);
@@ -106,6 +129,12 @@ internal sealed class DecodedChunkCache
     /// </summary>
     internal static long SizeOf(ColumnVector v) =>
         8L * v.Longs.Length + 8L * v.Doubles.Length + 4L * v.Offsets.Length + v.Bytes.Length + (v.Validity?.Length ?? 0) + EntryOverheadBytes;
+
+    /// <summary>Chunks not added because the cache was full and they had not been read recently (scan resistance).</summary>
+    internal long DeferredAdmissions
+    {
+        get { lock (_lock) return _deferred; }
+    }
 
     public ChunkCacheStats Stats
     {

@@ -6,8 +6,8 @@ namespace TrafficStore.Engine.Segments;
 
 /// <summary>
 /// Compresses a chunk's raw bytes for the segment file and back (docs/storage-format.md, "Chunk").
-/// Writers use zstd (compression 2), through the system's libzstd when it loads (<see cref="NativeZstdCompressor"/>),
-/// else the managed port; LZ4 (compression 1) is still read, because version-1
+/// Writers use zstd (compression 2), through the system's libzstd when it loads (<see cref="NativeZstdCompressor"/>,
+/// <see cref="NativeZstdDecompressor"/> for reading), else the managed port; LZ4 (compression 1) is still read, because version-1
 /// segments hold it. A chunk that does not get smaller is stored raw (compression 0).
 /// </summary>
 /// <remarks>
@@ -78,17 +78,25 @@ internal static class ChunkCompression
             case Lz4:
                 return LZ4Codec.Decode(stored, raw) == raw.Length;
             case Zstd:
-                try
-                {
-                    var decompressor = t_decompressor ??= new Decompressor();
-                    return decompressor.Unwrap(stored, raw) == raw.Length;
-                }
-                catch (ZstdException)
-                {
-                    return false; // damaged frame: reported by the caller as a corrupt chunk
-                }
+                return NativeZstdDecompressor.IsAvailable
+                    ? NativeZstdDecompressor.TryDecompress(stored, raw)
+                    : TryDecompressManaged(stored, raw);
             default:
                 return false;
+        }
+    }
+
+    /// <summary>A zstd frame through the managed port: the fallback when libzstd is not loaded (and the tests' reference).</summary>
+    internal static bool TryDecompressManaged(ReadOnlySpan<byte> stored, Span<byte> raw)
+    {
+        try
+        {
+            var decompressor = t_decompressor ??= new Decompressor();
+            return decompressor.Unwrap(stored, raw) == raw.Length;
+        }
+        catch (ZstdException)
+        {
+            return false; // damaged frame: reported by the caller as a corrupt chunk
         }
     }
 }

@@ -155,8 +155,21 @@ internal static class ColumnCodec
         return ChunkEncoding.Plain;
     }
 
-    public static ColumnVector Decode(ColumnType type, ChunkEncoding encoding, int n, int nullCount, ReadOnlySpan<byte> raw)
+    /// <summary>
+    /// True when <see cref="Decode"/> keeps a chunk's raw bytes as the vector's value bytes if given them to own:
+    /// plain byte columns store their values contiguously after the lengths (frames, bodies — most of the bytes read).
+    /// </summary>
+    public static bool KeepsRaw(ColumnType type, ChunkEncoding encoding) => ColumnTypes.IsBytes(type) && encoding == ChunkEncoding.Plain;
+
+    /// <summary>
+    /// Decodes a chunk's raw bytes. When <paramref name="rawOwner"/> is given, <paramref name="raw"/> is all of it and
+    /// the caller hands it over (never writes or reuses it): a plain byte column then keeps it as its value bytes, with
+    /// offsets that start after the validity and lengths, instead of copying the values out (<see cref="KeepsRaw"/>).
+    /// Every other array is allocated uninitialized and written in full.
+    /// </summary>
+    public static ColumnVector Decode(ColumnType type, ChunkEncoding encoding, int n, int nullCount, ReadOnlySpan<byte> raw, byte[]? rawOwner = null)
     {
+        if (rawOwner is not null && rawOwner.Length != raw.Length) throw new ArgumentException("raw must be the whole of rawOwner.", nameof(rawOwner));
         var src = new ByteSource(raw);
         byte[]? validity = null;
         if (nullCount > 0) validity = src.ReadBytes((n + 7) / 8).ToArray();
@@ -167,27 +180,27 @@ internal static class ColumnCodec
             {
                 Expect(encoding, ChunkEncoding.BitPacked);
                 var bits = src.ReadBytes((n + 7) / 8);
-                var values = new long[n];
+                var values = GC.AllocateUninitializedArray<long>(n);
                 for (int i = 0; i < n; i++) values[i] = (bits[i >> 3] >> (i & 7)) & 1;
                 return ColumnVector.OfLongs(type, values, validity, nullCount);
             }
             case ColumnType.Double:
             {
                 Expect(encoding, ChunkEncoding.Plain);
-                var values = new double[n];
-                for (int i = 0; i < n; i++) values[i] = src.ReadDouble();
+                var values = GC.AllocateUninitializedArray<double>(n);
+                CopyLittleEndian(src.ReadBytes(checked(n * sizeof(double))), values.AsSpan());
                 return ColumnVector.OfDoubles(values, validity, nullCount);
             }
             case ColumnType.Utf8:
             case ColumnType.Binary:
-                return DecodeBytes(type, encoding, n, validity, nullCount, ref src);
+                return DecodeBytes(type, encoding, n, validity, nullCount, ref src, rawOwner);
             default:
             {
-                var values = new long[n];
+                var values = GC.AllocateUninitializedArray<long>(n);
                 switch (encoding)
                 {
                     case ChunkEncoding.Plain:
-                        for (int i = 0; i < n; i++) values[i] = src.ReadInt64();
+                        CopyLittleEndian(src.ReadBytes(checked(n * sizeof(long))), values.AsSpan());
                         break;
                     case ChunkEncoding.Delta:
                     {
@@ -215,9 +228,24 @@ internal static class ColumnCodec
         }
     }
 
-    private static ColumnVector DecodeBytes(ColumnType type, ChunkEncoding encoding, int n, byte[]? validity, int nullCount, ref ByteSource src)
+    /// <summary>Fixed-width little-endian values into <paramref name="values"/> (one block copy on little-endian machines).</summary>
+    private static void CopyLittleEndian<T>(ReadOnlySpan<byte> bytes, Span<T> values) where T : unmanaged
     {
-        var offsets = new int[n + 1];
+        if (BitConverter.IsLittleEndian)
+        {
+            bytes.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+            return;
+        }
+        var src = new ByteSource(bytes);
+        if (typeof(T) == typeof(long))
+            foreach (ref long v in System.Runtime.InteropServices.MemoryMarshal.Cast<T, long>(values)) v = src.ReadInt64();
+        else
+            foreach (ref double v in System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(values)) v = src.ReadDouble();
+    }
+
+    private static ColumnVector DecodeBytes(ColumnType type, ChunkEncoding encoding, int n, byte[]? validity, int nullCount, ref ByteSource src, byte[]? rawOwner)
+    {
+        var offsets = GC.AllocateUninitializedArray<int>(n + 1);
         if (encoding == ChunkEncoding.Dictionary)
         {
             int count = src.ReadCount();
@@ -232,7 +260,7 @@ internal static class ColumnCodec
                 ids[i] = id;
                 total += entries[id].Length;
             }
-            var bytes = new byte[checked((int)total)];
+            var bytes = GC.AllocateUninitializedArray<byte>(checked((int)total));
             int pos = 0;
             for (int i = 0; i < n; i++)
             {
@@ -251,7 +279,17 @@ internal static class ColumnCodec
             p = checked(p + src.ReadCount());
         }
         offsets[n] = p;
-        return ColumnVector.OfBytes(type, offsets, src.ReadBytes(p).ToArray(), validity, nullCount);
+        int start = src.Position;
+        var values = src.ReadBytes(p); // checks that the values are all there
+        if (rawOwner is null)
+        {
+            var copy = GC.AllocateUninitializedArray<byte>(p);
+            values.CopyTo(copy);
+            return ColumnVector.OfBytes(type, offsets, copy, validity, nullCount);
+        }
+        // The values stay where they were decompressed: offsets point past the validity and lengths.
+        for (int i = 0; i <= n; i++) offsets[i] += start;
+        return ColumnVector.OfBytes(type, offsets, rawOwner, validity, nullCount);
     }
 
     private static void Expect(ChunkEncoding actual, ChunkEncoding expected)

@@ -8,14 +8,18 @@ namespace TrafficStore.Engine.Segments;
 /// <remarks>
 /// Why: the managed port (ZstdSharp) was the largest single item of bulk-load ingest CPU (about 1.3 s of
 /// ~3.5 s per round of synthetic-350mb, docs/benchmarks.md "Native zstd"); libzstd produces the same
-/// format and is read back by the same managed decompressor (a zstd frame is a zstd frame, whichever
-/// implementation wrote it). When the library is absent (it ships with nearly every Linux distribution,
+/// format and is read back by either decompressor (a zstd frame is a zstd frame, whichever
+/// implementation wrote it; reading goes through <see cref="NativeZstdDecompressor"/> when it loads). When the library is absent (it ships with nearly every Linux distribution,
 /// not with Windows), <see cref="IsAvailable"/> is false and <see cref="ChunkCompression"/> uses ZstdSharp.
 /// One compression context per thread, freed by its finalizer when the thread's reference goes.
 /// </remarks>
 internal static unsafe class NativeZstdCompressor
 {
-    private static readonly string[] LibraryNames = ["libzstd.so.1", "libzstd.so", "libzstd.1.dylib", "libzstd.dylib", "libzstd"];
+    /// <summary>Names tried in order, also by <see cref="NativeZstdDecompressor"/>.</summary>
+    internal static readonly string[] LibraryNames = ["libzstd.so.1", "libzstd.so", "libzstd.1.dylib", "libzstd.dylib", "libzstd"];
+
+    /// <summary>TRAFFICSTORE_ZSTD=managed rules libzstd out for both directions (to compare, or to rule it out).</summary>
+    internal static bool ManagedRequested => Environment.GetEnvironmentVariable("TRAFFICSTORE_ZSTD") == "managed";
 
     private static readonly delegate* unmanaged<nint> s_createCCtx;
     private static readonly delegate* unmanaged<nint, nuint> s_freeCCtx;
@@ -26,7 +30,7 @@ internal static unsafe class NativeZstdCompressor
 
     static NativeZstdCompressor()
     {
-        if (Environment.GetEnvironmentVariable("TRAFFICSTORE_ZSTD") == "managed") return; // to compare, or to rule it out
+        if (ManagedRequested) return;
         foreach (var name in LibraryNames)
         {
             if (!NativeLibrary.TryLoad(name, out var library)) continue;

@@ -98,33 +98,44 @@ internal sealed class SegmentReader : IDisposable
 
     /// <summary>Reads and decodes the chunk of <paramref name="column"/> in <paramref name="rowGroup"/>.</summary>
     /// <remarks>
-    /// The stored and decompressed bytes live in pooled buffers: <see cref="ColumnCodec.Decode"/> copies what it
-    /// keeps into the returned vector, so neither buffer escapes. Renting avoids allocating (and the kernel
-    /// zeroing) about 1 MiB per row group per column.
+    /// Plain byte columns (frames, bodies: most of the bytes a query reads) are decompressed into a fresh,
+    /// uninitialized array that the returned vector keeps as its value bytes (<see cref="ColumnCodec.KeepsRaw"/>):
+    /// one write of each value byte, no copy out of a scratch buffer and no zeroing. Other columns decompress into
+    /// pooled buffers that <see cref="ColumnCodec.Decode"/> reads and that never escape.
     /// </remarks>
     public ColumnVector ReadChunk(int column, int rowGroup)
     {
         var chunk = Footer.Chunks[column][rowGroup];
-        byte[] storedBuffer = ArrayPool<byte>.Shared.Rent(chunk.StoredLength);
+        var type = Footer.Columns[column].Type;
+        bool keepRaw = ColumnCodec.KeepsRaw(type, chunk.Encoding);
+        bool compressed = chunk.Compression != ChunkInfo.Uncompressed;
+        // The stored bytes are scratch unless they are the raw bytes the vector keeps (an uncompressed plain byte chunk).
+        byte[] storedBuffer = keepRaw && !compressed ? GC.AllocateUninitializedArray<byte>(chunk.StoredLength) : ArrayPool<byte>.Shared.Rent(chunk.StoredLength);
+        bool storedPooled = !(keepRaw && !compressed);
         byte[]? rawBuffer = null;
+        bool rawPooled = false;
         try
         {
             var stored = storedBuffer.AsSpan(0, chunk.StoredLength);
             int read = RandomAccess.Read(_handle, stored, chunk.Offset);
             if (read != stored.Length) throw new SegmentCorruptException(Path, "chunk truncated");
             if (Crc32C.Compute(stored) != chunk.Crc) throw new SegmentCorruptException(Path, $"checksum mismatch in column '{Footer.Columns[column].Name}' row group {rowGroup}");
-            ReadOnlySpan<byte> raw;
-            if (chunk.Compression != ChunkInfo.Uncompressed)
+            if (compressed)
             {
-                rawBuffer = ArrayPool<byte>.Shared.Rent(chunk.RawLength);
-                var rawSpan = rawBuffer.AsSpan(0, chunk.RawLength);
-                if (!ChunkCompression.TryDecompress(chunk.Compression, stored, rawSpan)) throw new SegmentCorruptException(Path, "chunk does not decompress");
-                raw = rawSpan;
+                if (keepRaw) rawBuffer = GC.AllocateUninitializedArray<byte>(chunk.RawLength);
+                else
+                {
+                    rawBuffer = ArrayPool<byte>.Shared.Rent(chunk.RawLength);
+                    rawPooled = true;
+                }
+                if (!ChunkCompression.TryDecompress(chunk.Compression, stored, rawBuffer.AsSpan(0, chunk.RawLength)))
+                    throw new SegmentCorruptException(Path, "chunk does not decompress");
             }
-            else raw = stored;
+            var rawOwner = compressed ? rawBuffer! : storedBuffer;
+            var raw = rawOwner.AsSpan(0, compressed ? chunk.RawLength : chunk.StoredLength);
             try
             {
-                return ColumnCodec.Decode(Footer.Columns[column].Type, chunk.Encoding, Footer.RowGroups[rowGroup].RowCount, chunk.NullCount, raw);
+                return ColumnCodec.Decode(type, chunk.Encoding, Footer.RowGroups[rowGroup].RowCount, chunk.NullCount, raw, keepRaw ? rawOwner : null);
             }
             catch (InvalidDataException e)
             {
@@ -133,8 +144,8 @@ internal sealed class SegmentReader : IDisposable
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(storedBuffer);
-            if (rawBuffer != null) ArrayPool<byte>.Shared.Return(rawBuffer);
+            if (storedPooled) ArrayPool<byte>.Shared.Return(storedBuffer);
+            if (rawPooled) ArrayPool<byte>.Shared.Return(rawBuffer!);
         }
     }
 

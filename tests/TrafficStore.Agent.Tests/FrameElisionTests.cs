@@ -113,6 +113,53 @@ public sealed class FrameElisionTests(Xunit.Abstractions.ITestOutputHelper outpu
         Assert.Equal((0, 0), capture.Elided);
     }
 
+    /// <summary>
+    /// A payloads batch the server rejects (here: not the payloads schema) takes the packets batches that
+    /// refer to its rows with it, counted as rejected; a packets batch after them that refers to no row ships.
+    /// </summary>
+    [Fact]
+    public async Task PacketsReferringToARejectedPayloadsBatchAreRejectedToo()
+    {
+        var path = SharedPcaps.Path(Capture);
+        List<List<(string Table, RecordBatch Batch)>> units;
+        using (var capture = new LiveCapture("replay", 80, ReplayOptions(null, Path.GetTempPath(), path), processes: null))
+        {
+            Assert.Null(capture.Start());
+            Assert.True(capture.Finished.Wait(TimeSpan.FromSeconds(60)));
+            units = capture.DrainGroups();
+        }
+        static bool Refers(RecordBatch b) => b.Column("body_exchange_id").NullCount < b.Length;
+        var referring = units.SelectMany(u => u).Where(b => b.Table == TrafficTables.Packets && Refers(b.Batch)).Select(b => b.Batch).ToList();
+        Assert.NotEmpty(referring);
+        // The same frames kept whole: the body_* columns of a batch that refers to nothing.
+        var whole = new FrameBuffer(64L << 20, long.MaxValue);
+        whole.Add(new CaptureFrame { Number = 1, TimestampNs = 1_700_000_000_000_000_000L, OriginalLength = 60, LinkType = LinkType.Ethernet, Data = new byte[60] },
+            captureId: 80, connectionId: null, ownerNamespace: "");
+        var plain = whole.Drain().Single().Packets.Single();
+
+        await using var server = new FlightTestServer();
+        await server.StartAsync();
+        var dir = Directory.CreateTempSubdirectory("ts-agent-reject-").FullName;
+        try
+        {
+            using var spool = new DiskSpool(dir, 1L << 30);
+            var notPayloads = new Ingest.Tables.ArrowBatchBuilder<CaptureStatsRow>(TrafficTables.CaptureStatsDefinition)
+                .Build([new CaptureStatsRow { StartedNs = 1, CaptureId = 80, Source = "reject-test", State = "running" }]);
+            spool.AppendGroup([(TrafficTables.Payloads, notPayloads.Length, ArrowIpc.Serialize(notPayloads)),
+                .. referring.Select(b => (TrafficTables.Packets, b.Length, ArrowIpc.Serialize(b)))]);
+            spool.Append(TrafficTables.Packets, plain.Length, ArrowIpc.Serialize(plain));
+            using var shipper = new Shipping.FlightShipper(spool, server.Address, FlightTestServer.Writer);
+            Assert.True(await shipper.DrainAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal(1 + referring.Count, shipper.Statistics.RejectedBatches);
+            Assert.Equal(1, shipper.Statistics.SentBatches);
+            Assert.Equal(1, (await server.QueryAsync("packets where capture_id=80 select frame")).Count);
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     private static AgentOptions ReplayOptions(FlightTestServer? server, string spool, string capture) => new()

@@ -37,6 +37,7 @@ public sealed class FrameElisionTests(Xunit.Abstractions.ITestOutputHelper outpu
                 await agent.Captures[0].Finished.WaitAsync(TimeSpan.FromSeconds(60));
                 Assert.False(await agent.StopAsync(), "nothing can be shipped while the server is down");
                 elided = agent.Captures[0].Elided;
+                Assert.Contains($"trafficstore_agent_elided_frames_total{{interface=\"{path}\"}} {elided.Frames}\n", Observability.AgentMetrics.Render(agent));
                 output.WriteLine($"spooled {string.Join(", ", agent.RowsSpooled)}; elided {elided}");
             }
             Assert.True(elided.Frames > 0);
@@ -166,7 +167,7 @@ public sealed class FrameElisionTests(Xunit.Abstractions.ITestOutputHelper outpu
     {
         Server = server?.Address ?? new Uri("http://127.0.0.1:1"),
         Token = FlightTestServer.Writer,
-        Interfaces = ["replay"],
+        Interfaces = [capture],
         SpoolDirectory = spool,
         NodeName = "test-node",
         ProcRoot = null,

@@ -49,4 +49,12 @@ public sealed record AgentOptions
     public bool ShipFrames { get; init; } = true;
     /// <summary>A packets batch is cut once it holds this many bytes (frame bytes plus fixed-width columns), between flushes too.</summary>
     public long FrameBatchBytes { get; init; } = 4L << 20;
+    /// <summary>
+    /// Frames are held at most this many bytes (and at most one <see cref="FlushInterval"/>) waiting for the HTTP body
+    /// they carry to complete: frames whose body completed meanwhile ship without those bytes (stored once, in
+    /// payloads); the others ship whole (docs/agent.md "Frames and bodies stored once").
+    /// </summary>
+    public long FrameHoldBytes { get; init; } = 16L << 20;
+    /// <summary>Opens an interface's capture instead of libpcap (tests replay a capture file through the agent's path).</summary>
+    internal Func<string, ICaptureSource>? OpenCapture { get; init; }
 }

@@ -139,8 +139,8 @@ public sealed class NodeAgent : IAsyncDisposable
         lock (_flushGate)
         {
             foreach (var c in _captures)
-                foreach (var (table, batch) in c.Drain())
-                    Append(table, batch);
+                foreach (var unit in c.DrainGroups())
+                    AppendGroup(unit);
             ReportDrops();
         }
     }
@@ -153,6 +153,17 @@ public sealed class NodeAgent : IAsyncDisposable
             Append(table, batch);
             ReportDrops();
         }
+    }
+
+    /// <summary>
+    /// Spools batches that share their fate (a payloads batch and the packets batches referring to its rows):
+    /// in order, in one segment, so the spool's size limit never drops the payloads and keeps the frames.
+    /// </summary>
+    private void AppendGroup(List<(string Table, RecordBatch Batch)> unit)
+    {
+        if (unit.Count == 1) { Append(unit[0].Table, unit[0].Batch); return; }
+        _spool.AppendGroup(unit.Select(b => (b.Table, b.Batch.Length, ArrowIpc.Serialize(b.Batch))).ToList());
+        foreach (var (table, batch) in unit) _rowsByTable[table] = _rowsByTable.GetValueOrDefault(table) + batch.Length;
     }
 
     private void Append(string table, RecordBatch batch)

@@ -82,4 +82,36 @@ public sealed class DiskSpoolTests : IDisposable
         while (reopened.TryPeek(out var e)) { rows.Add(e.Rows); reopened.Acknowledge(e); }
         Assert.Equal([1, 3], rows);
     }
+
+    /// <summary>
+    /// A group (a payloads batch and the packets batches referring to it) lands in one segment, so a full
+    /// spool drops it whole or keeps it whole: what is left never holds a group's later records without
+    /// its first. Single records between groups fill segments up to the boundary a group then does not cross.
+    /// </summary>
+    [Fact]
+    public void AGroupSharesOneSegmentSoAFullSpoolDropsItWholeOrNotAtAll()
+    {
+        const int groups = 30;
+        using var spool = new DiskSpool(_dir, 4096);        // ~1 KiB segments
+        for (int g = 0; g < groups; g++)
+        {
+            spool.Append("http", 1000 + g, Payload(g, 150));
+            // Rows encode group and position: 10*g + 1 (payloads), 10*g + 2, 10*g + 3 (packets).
+            spool.AppendGroup([("payloads", 10 * g + 1, Payload(g, 120)), ("packets", 10 * g + 2, Payload(g, 90)), ("packets", 10 * g + 3, Payload(g, 90))]);
+        }
+        var stats = spool.Statistics;
+        Assert.True(stats.DroppedBatches > 0, "the spool should have overflowed");
+        Assert.Equal(groups * 4, stats.DroppedBatches + stats.PendingBatches);
+
+        var left = new List<SpoolEntry>();
+        while (spool.TryPeek(out var e)) { left.Add(e); spool.Acknowledge(e); }
+        var byGroup = left.Where(e => e.Table != "http").GroupBy(e => e.Rows / 10).ToList();
+        Assert.NotEmpty(byGroup);
+        foreach (var group in byGroup)
+        {
+            Assert.Equal([1, 2, 3], group.Select(e => e.Rows % 10));
+            Assert.Equal(["payloads", "packets", "packets"], group.Select(e => e.Table));
+            Assert.Single(group.Select(e => e.Segment).Distinct());
+        }
+    }
 }

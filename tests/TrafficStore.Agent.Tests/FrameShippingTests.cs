@@ -21,7 +21,7 @@ public sealed class FrameShippingTests
     {
         const int Frames = 300, FrameBytes = 1000;
         const long Bound = 64 << 10;
-        var buffer = new FrameBuffer(Bound);
+        var buffer = new FrameBuffer(Bound, holdBytes: long.MaxValue);
         var sent = new List<byte[]>();
         for (int i = 0; i < Frames; i++)
         {
@@ -35,7 +35,7 @@ public sealed class FrameShippingTests
             };
             buffer.Add(frame, captureId: 5, connectionId: i % 2 == 0 ? 42 : null, ownerNamespace: i % 3 == 0 ? "shop" : "");
         }
-        var batches = buffer.Drain();
+        var batches = buffer.Drain().SelectMany(g => g.Packets).ToList();
         Assert.Empty(buffer.Drain());
 
         var packets = ArrowSchemas.ToSchema(TrafficTables.PacketsDefinition);

@@ -11,6 +11,7 @@ using TrafficStore.Ingest.Protocols.Tls;
 using TrafficStore.Kubernetes.Enrichment;
 using TrafficStore.Kubernetes.Process;
 using TrafficStore.Store.Ingest;
+using TrafficStore.Ingest.Tables;
 using TrafficStore.Store.Tables;
 using IngestIdentity = TrafficStore.Ingest.Flows.EndpointIdentity;
 
@@ -48,6 +49,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     private readonly TableBuffer<Stored<DnsTransaction>> _dns = new(TrafficTables.DnsDefinition);
     private readonly TableBuffer<Stored<TlsHandshake>> _tls = new(TrafficTables.TlsDefinition);
     private readonly TableBuffer<Stored<PayloadRow>> _payloads = new(TrafficTables.PayloadsDefinition);
+    private static readonly ArrowBatchBuilder<Stored<PayloadRow>> PayloadBatches = new(TrafficTables.PayloadsDefinition);
     private readonly TableBuffer<Stored<TimelineRow>> _timelineRows = new(TrafficTables.TimelineDefinition);
     private readonly ConnectionTimeline _timeline;
     private readonly FrameBuffer? _frameRows;
@@ -74,7 +76,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         if (options.Identities is { } map) _identityCache = new ConnectionIdentityCache(new ConnectionEnricher(map));
         _timeline = new ConnectionTimeline(AddTimeline);
         _identities = new ConnectionIdentities(_identityCache, _timeline);
-        if (options.ShipFrames) _frameRows = new FrameBuffer(options.FrameBatchBytes);
+        if (options.ShipFrames) _frameRows = new FrameBuffer(options.FrameBatchBytes, options.FrameHoldBytes);
         StartedNs = NowNs();
     }
 
@@ -93,8 +95,8 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     public CaptureError? Start()
     {
         if (_source is not null) throw new InvalidOperationException("already started");
-        var source = LibpcapSource.OpenLive(_interface, _options.Capture);
-        if (source is not LibpcapSource)
+        var source = _options.OpenCapture?.Invoke(_interface) ?? LibpcapSource.OpenLive(_interface, _options.Capture);
+        if (source is not LibpcapSource && _options.OpenCapture is null)
         {
             var frame = new CaptureFrame();
             source.TryReadNext(ref frame);
@@ -138,18 +140,38 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     }
 
     /// <summary>Batches of the rows buffered so far, one per table that has rows (packets: one per size-bounded cut).</summary>
-    public IEnumerable<(string Table, RecordBatch Batch)> Drain()
+    public IEnumerable<(string Table, RecordBatch Batch)> Drain() => DrainGroups().SelectMany(g => g);
+
+    /// <summary>
+    /// The rows buffered so far as batches in units the agent spools atomically (<see cref="Spool.DiskSpool.AppendGroup"/>):
+    /// one unit per batch of the derived tables, and one per frame group — its payloads batch first, then
+    /// the packets batches whose frames may refer to those payloads rows (<see cref="FrameBuffer"/>).
+    /// </summary>
+    public List<List<(string Table, RecordBatch Batch)>> DrainGroups()
     {
-        if (_connections.Drain() is { } c) yield return (_connections.Table, c);
-        if (_timelineRows.Drain() is { } l) yield return (_timelineRows.Table, l);
-        if (_frameRows is not null)
-            foreach (var f in _frameRows.Drain()) yield return (TrafficTables.Packets, f);
-        if (_http.Drain() is { } h) yield return (_http.Table, h);
-        if (_dns.Drain() is { } d) yield return (_dns.Table, d);
-        if (_tls.Drain() is { } t) yield return (_tls.Table, t);
+        var units = new List<List<(string, RecordBatch)>>();
+        if (_connections.Drain() is { } c) units.Add([(_connections.Table, c)]);
+        if (_timelineRows.Drain() is { } l) units.Add([(_timelineRows.Table, l)]);
+        if (_http.Drain() is { } h) units.Add([(_http.Table, h)]);
+        if (_dns.Drain() is { } d) units.Add([(_dns.Table, d)]);
+        if (_tls.Drain() is { } t) units.Add([(_tls.Table, t)]);
         // After http: a payloads row names its exchange.
-        if (_payloads.Drain() is { } p) yield return (_payloads.Table, p);
+        if (_payloads.Drain() is { } p) units.Add([(_payloads.Table, p)]);   // --no-frames: nothing refers to them
+        if (_frameRows is not null)
+        {
+            foreach (var group in _frameRows.Drain())
+            {
+                var unit = new List<(string, RecordBatch)>();
+                if (group.Payloads.Count > 0) unit.Add((TrafficTables.Payloads, PayloadBatches.Build(group.Payloads)));
+                foreach (var f in group.Packets) unit.Add((TrafficTables.Packets, f));
+                units.Add(unit);
+            }
+        }
+        return units;
     }
+
+    /// <summary>Frames shipped without HTTP body bytes they carried, and those bytes (stored once, in payloads).</summary>
+    public (long Frames, long Bytes) Elided => _frameRows?.Elided ?? default;
 
     public LiveCaptureCounters Counters
     {
@@ -213,7 +235,7 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         if (decoded && connectionId >= 0 && _processes is not null && !_connectionProcesses.ContainsKey(connectionId))
             ResolveProcesses(packet, connectionId);
         _frameRows?.Add(frame, _captureId, connectionId >= 0 ? StoreIds.Global(_captureId, connectionId) : null,
-            connectionId >= 0 ? OwnerNamespace(connectionId) : "");
+            connectionId >= 0 ? OwnerNamespace(connectionId) : "", decoded, packet, payload);
         if ((_frames & 63) == 0)
         {
             Volatile.Write(ref _tcp, _pipeline!.TcpConnections);
@@ -289,8 +311,15 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         _http.Add(stored);
         // Headers and full bodies, as store ingest keeps them (the payloads table), with the exchange's identities.
         long start = TrafficTables.HttpDefinition["ts"].GetInt64(stored) ?? 0;
-        if (PayloadRows.Request(x, start) is { } request) _payloads.Add(new Stored<PayloadRow>(request, _captureId, stored.Client, stored.Server));
-        if (PayloadRows.Response(x, start) is { } response) _payloads.Add(new Stored<PayloadRow>(response, _captureId, stored.Client, stored.Server));
+        // With frames shipped, the rows go with the frames that may refer to their bodies (FrameBuffer).
+        if (PayloadRows.Request(x, start) is { } request) AddPayload(new Stored<PayloadRow>(request, _captureId, stored.Client, stored.Server), x.RequestFirstByteNs, x.RequestLastByteNs);
+        if (PayloadRows.Response(x, start) is { } response) AddPayload(new Stored<PayloadRow>(response, _captureId, stored.Client, stored.Server), x.ResponseFirstByteNs, x.ResponseLastByteNs);
+    }
+
+    private void AddPayload(Stored<PayloadRow> row, long? firstByteNs, long? lastByteNs)
+    {
+        if (_frameRows is not null) _frameRows.AddPayload(row, firstByteNs, lastByteNs);
+        else _payloads.Add(row);
     }
 
     private void AddDns(DnsTransaction x)

@@ -35,6 +35,12 @@ public static class AgentMetrics
         PerInterface("trafficstore_agent_process_lookups_total", "counter", "Socket owner lookups that found a local process.", c => c.ProcessesResolved);
         PerInterface("trafficstore_agent_process_misses_total", "counter", "Socket owner lookups that found no local process.", c => c.ProcessesNotFound);
 
+        // Body elision (docs/agent.md "Frames and bodies stored once"): frames shipped without HTTP body bytes the payloads rows hold.
+        Metric("trafficstore_agent_elided_frames_total", "counter", "Frames shipped without the HTTP body bytes they carried (stored once, in payloads).");
+        foreach (var c in agent.Captures) Line("trafficstore_agent_elided_frames_total", c.Elided.Frames, $"interface=\"{Escape(c.Interface)}\"");
+        Metric("trafficstore_agent_elided_bytes_total", "counter", "HTTP body bytes left out of shipped frames.");
+        foreach (var c in agent.Captures) Line("trafficstore_agent_elided_bytes_total", c.Elided.Bytes, $"interface=\"{Escape(c.Interface)}\"");
+
         Metric("trafficstore_agent_rows_total", "counter", "Rows handed to the spool, per table.");
         foreach (var (table, rows) in agent.RowsSpooled.OrderBy(p => p.Key)) Line("trafficstore_agent_rows_total", rows, $"table=\"{table}\"");
 

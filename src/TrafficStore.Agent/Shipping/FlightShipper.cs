@@ -4,6 +4,7 @@ using Apache.Arrow.Flight.Client;
 using Grpc.Core;
 using Grpc.Net.Client;
 using TrafficStore.Agent.Spool;
+using TrafficStore.Store.Tables;
 
 namespace TrafficStore.Agent.Shipping;
 
@@ -18,7 +19,10 @@ public readonly record struct ShipperStatistics(long SentBatches, long SentRows,
 /// its WAL fsync). On any transport failure the shipper backs off and resends from the first
 /// unacknowledged batch, so order holds and delivery is at least once (a batch whose PutResult was
 /// lost is sent again). A batch the server rejects as invalid (InvalidArgument) would block the
-/// spool forever; it is skipped and counted as rejected.
+/// spool forever; it is skipped and counted as rejected. Packets batches whose frames refer to payloads
+/// rows (HTTP body bytes stored once, docs/agent.md) come after those rows in the spool; when the
+/// payloads batch before them was rejected, those that refer to rows are rejected too (a stored frame
+/// must never name a row that is not stored).
 /// </summary>
 public sealed class FlightShipper : IDisposable
 {
@@ -35,6 +39,8 @@ public sealed class FlightShipper : IDisposable
     private long _sentBatches, _sentRows, _failures, _rejectedBatches, _rejectedRows;
     private volatile bool _connected;
     private volatile string? _lastError;
+    // The last payloads batch met was rejected: packets batches referring to rows are rejected until the next one.
+    private bool _payloadsRejected;
 
     public FlightShipper(DiskSpool spool, Uri server, string? token, int batchesPerPut = 64, TimeSpan? callTimeout = null)
     {
@@ -99,6 +105,12 @@ public sealed class FlightShipper : IDisposable
             Reject(first, "unreadable spool record: " + e.Message);
             return true;
         }
+        if (first.Table == TrafficTables.Payloads) _payloadsRejected = false;
+        if (RefersToRejectedPayloads(first, firstBatch))
+        {
+            Reject(first, "its frames refer to payloads rows of a rejected batch");
+            return true;
+        }
         var entry = first;
         try
         {
@@ -122,7 +134,7 @@ public sealed class FlightShipper : IDisposable
                     _connected = true;
                     if (sent + 1 >= _batchesPerPut || !_spool.TryPeek(out var next) || next.Table != first.Table) break;
                     var nextBatch = ArrowIpc.Deserialize(next.Data);
-                    if (!SameSchema(nextBatch.Schema, firstBatch.Schema)) break;
+                    if (!SameSchema(nextBatch.Schema, firstBatch.Schema) || RefersToRejectedPayloads(next, nextBatch)) break;
                     entry = next;
                     batch = nextBatch;
                 }
@@ -148,8 +160,16 @@ public sealed class FlightShipper : IDisposable
         }
     }
 
+    private bool RefersToRejectedPayloads(SpoolEntry entry, RecordBatch batch)
+    {
+        if (!_payloadsRejected || entry.Table != TrafficTables.Packets) return false;
+        int column = batch.Schema.GetFieldIndex("body_exchange_id");
+        return column >= 0 && batch.Column(column).NullCount < batch.Length;
+    }
+
     private void Reject(SpoolEntry entry, string why)
     {
+        if (entry.Table == TrafficTables.Payloads) _payloadsRejected = true;
         Interlocked.Increment(ref _rejectedBatches);
         Interlocked.Add(ref _rejectedRows, entry.Rows);
         _lastError = $"batch for '{entry.Table}' rejected: {why}";

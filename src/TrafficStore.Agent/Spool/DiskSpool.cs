@@ -85,17 +85,7 @@ public sealed class DiskSpool : IDisposable
     /// </summary>
     public long Append(string table, int rows, ReadOnlySpan<byte> arrowIpc)
     {
-        ArgumentException.ThrowIfNullOrEmpty(table);
-        byte[] name = Encoding.UTF8.GetBytes(table);
-        if (name.Length > ushort.MaxValue) throw new ArgumentException("table name too long", nameof(table));
-        int bodyLength = checked(4 + 2 + name.Length + arrowIpc.Length);
-        var record = new byte[checked(8 + bodyLength)];
-        BinaryPrimitives.WriteUInt32LittleEndian(record, Magic);
-        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4), (uint)bodyLength);
-        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(8), (uint)rows);
-        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(12), (ushort)name.Length);
-        name.CopyTo(record.AsSpan(14));
-        arrowIpc.CopyTo(record.AsSpan(14 + name.Length));
+        var record = Record(table, rows, arrowIpc);
 
         long dropped;
         lock (_gate)
@@ -112,6 +102,55 @@ public sealed class DiskSpool : IDisposable
             if (_appended.CurrentCount == 0) _appended.Release();
         }
         return dropped;
+    }
+
+    /// <summary>
+    /// Appends batches that must share their fate, in order, durably (one write, one fsync): they go in the
+    /// same segment, so the size limit drops all of them or none (a group larger than a segment gets one of
+    /// its own). A crash while writing keeps a prefix of the group (records are read up to the first torn one).
+    /// The node agent appends a payloads batch and the packets batches that refer to its rows this way.
+    /// Returns the number of batches dropped from the oldest end to stay within the limit.
+    /// </summary>
+    public long AppendGroup(IReadOnlyList<(string Table, int Rows, byte[] ArrowIpc)> batches)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        if (batches.Count == 0) return 0;
+        var records = batches.Select(b => Record(b.Table, b.Rows, b.ArrowIpc)).ToList();
+        var group = new byte[records.Sum(r => (long)r.Length)];
+        int at = 0;
+        foreach (var r in records) { r.CopyTo(group, at); at += r.Length; }
+
+        long dropped;
+        lock (_gate)
+        {
+            var writer = WriterFor(group.Length);
+            writer.Write(group);
+            writer.Flush(flushToDisk: true);
+            var info = _segments[_writeSegment];
+            info.Bytes += group.Length;
+            info.Batches += batches.Count;
+            info.Rows += batches.Sum(b => (long)b.Rows);
+            _appendedBatches += batches.Count;
+            dropped = EnforceLimit();
+            if (_appended.CurrentCount == 0) _appended.Release();
+        }
+        return dropped;
+    }
+
+    private static byte[] Record(string table, int rows, ReadOnlySpan<byte> arrowIpc)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(table);
+        byte[] name = Encoding.UTF8.GetBytes(table);
+        if (name.Length > ushort.MaxValue) throw new ArgumentException("table name too long", nameof(table));
+        int bodyLength = checked(4 + 2 + name.Length + arrowIpc.Length);
+        var record = new byte[checked(8 + bodyLength)];
+        BinaryPrimitives.WriteUInt32LittleEndian(record, Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4), (uint)bodyLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(8), (uint)rows);
+        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(12), (ushort)name.Length);
+        name.CopyTo(record.AsSpan(14));
+        arrowIpc.CopyTo(record.AsSpan(14 + name.Length));
+        return record;
     }
 
     /// <summary>The oldest unacknowledged batch, or false when everything was acknowledged.</summary>

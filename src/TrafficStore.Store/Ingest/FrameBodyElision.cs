@@ -311,3 +311,75 @@ internal sealed class FrameBodyElision
 
     private readonly record struct Match(Body? Body, int Offset, int At, int Length);
 }
+
+/// <summary>
+/// Frames held together with the HTTP bodies completed meanwhile, for a producer that ships both in
+/// groups (the node agent): frames go in as captured (with the decoded packet, for where their TCP
+/// payload is), bodies as their payloads rows are made, and <see cref="Release"/> returns every held
+/// frame elided against the bodies added since the previous release, then forgets those bodies. So a
+/// released frame refers only to payloads rows of its own group, which the caller ships first and
+/// with it. Not thread-safe (the caller locks).
+/// </summary>
+public sealed class FrameBodyGroup
+{
+    private readonly PacketBatchBuilder _builder = new();
+    // Never releases on its own: the caller's bounds (bytes, time) decide when the group ends.
+    private readonly FrameBodyElision _elision = new(long.MaxValue);
+    private readonly long _batchBytes;
+    private long _cutBytes;
+    private int _cutFrames;
+
+    /// <param name="batchBytes">A packets batch is cut once it holds this many bytes (frame bytes plus fixed-width columns).</param>
+    public FrameBodyGroup(long batchBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchBytes, 1);
+        _batchBytes = batchBytes;
+    }
+
+    /// <summary>Frames held and their size as <see cref="PacketBatchBuilder.RawBytes"/> counts it.</summary>
+    public int HeldFrames => _cutFrames + _builder.Count;
+    public long HeldBytes => _cutBytes + _builder.RawBytes;
+    /// <summary>Frames elided so far and body bytes left out of them.</summary>
+    public long ElidedFrames => _elision.ElidedFrames;
+    public long ElidedBytes => _elision.ElidedBytes;
+
+    /// <param name="connectionId">The store-wide connection id (<see cref="StoreIds.Global"/>), or null.</param>
+    /// <param name="payload">The TCP payload of <paramref name="packet"/> as the pipeline decoded it (inside the frame's bytes).</param>
+    public void AddFrame(in CaptureFrame frame, long captureId, long? connectionId, string ownerNamespace, bool decoded, in DecodedPacket packet, ReadOnlySpan<byte> payload)
+    {
+        var tcp = decoded ? TcpPayloadPosition.Of(packet, frame.Data, payload) : default;
+        _builder.Add(frame, captureId, connectionId, tcp, ownerNamespace);
+        if (_builder.RawBytes >= _batchBytes) Cut();
+    }
+
+    /// <summary>A body its payloads row stores; ids are store-wide (<see cref="StoreIds.Global"/>), as in that row.</summary>
+    public void AddBody(long connectionId, long exchangeId, string direction, byte[]? body, long? firstByteNs, long? lastByteNs) =>
+        _elision.AddBody(connectionId, exchangeId, direction, body, firstByteNs, lastByteNs);
+
+    /// <summary>
+    /// Every held frame as packets batches (oldest first), elided against the bodies added since the last
+    /// release, which are then forgotten; references is true when some frame names a payloads row.
+    /// </summary>
+    public List<RecordBatch> Release(out bool references)
+    {
+        if (_builder.Count > 0) Cut();
+        references = false;
+        var batches = new List<RecordBatch>();
+        foreach (var (frames, refers) in _elision.Drain())
+        {
+            batches.Add(frames);
+            references |= refers;
+        }
+        _cutBytes = 0;
+        _cutFrames = 0;
+        return batches;
+    }
+
+    private void Cut()
+    {
+        _cutBytes += _builder.RawBytes;
+        _cutFrames += _builder.Count;
+        var none = _elision.Offer(_builder.Build());
+        System.Diagnostics.Debug.Assert(none.Count == 0);
+    }
+}

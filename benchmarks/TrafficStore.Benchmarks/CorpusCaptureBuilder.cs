@@ -11,9 +11,9 @@ public static class CorpusCaptureBuilder
 {
     public static string Build(string sharedDir, string outputPath, long targetBytes, TextWriter log)
     {
-        if (File.Exists(outputPath) && new FileInfo(outputPath).Length >= targetBytes)
+        if (File.Exists(outputPath) && TrafficStore.Benchmarks.Store.Sizes.RealFile(outputPath).Length >= targetBytes)
         {
-            log.WriteLine($"using existing {outputPath} ({new FileInfo(outputPath).Length / 1e6:F0} MB)");
+            log.WriteLine($"using existing {outputPath} ({TrafficStore.Benchmarks.Store.Sizes.RealFile(outputPath).Length / 1e6:F0} MB)");
             return outputPath;
         }
         var pcapDir = Path.Combine(sharedDir, "pcaps");

@@ -125,9 +125,9 @@ public static class IngestBenchmark
 
     internal static string BuildSynthetic(string path, long targetBytes)
     {
-        if (File.Exists(path) && new FileInfo(path).Length >= targetBytes)
+        if (File.Exists(path) && TrafficStore.Benchmarks.Store.Sizes.RealFile(path).Length >= targetBytes)
         {
-            Console.WriteLine($"using existing {path} ({new FileInfo(path).Length / 1e6:F0} MB)");
+            Console.WriteLine($"using existing {path} ({TrafficStore.Benchmarks.Store.Sizes.RealFile(path).Length / 1e6:F0} MB)");
             return path;
         }
         Console.WriteLine($"generating {path} (synthetic cluster traffic, seed 1, {targetBytes / 1e6:F0} MB)");

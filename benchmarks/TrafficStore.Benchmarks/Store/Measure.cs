@@ -56,7 +56,8 @@ internal static class Sizes
     /// </summary>
     public static long Zstd19(string file, string cacheDir)
     {
-        var info = new FileInfo(file);
+        var info = RealFile(file);
+        file = info.FullName;
         var cache = Path.Combine(cacheDir, $"{info.Name}.{info.Length}.{info.LastWriteTimeUtc.Ticks}.zstd19-bytes");
         if (File.Exists(cache)) return long.Parse(File.ReadAllText(cache).Trim(), CultureInfo.InvariantCulture);
         Console.WriteLine($"  zstd -19 -T1 {info.Name} (once; cached in {cache})");
@@ -73,6 +74,10 @@ internal static class Sizes
         File.WriteAllText(cache, total.ToString(CultureInfo.InvariantCulture));
         return total;
     }
+
+    /// <summary>The file a path names, through symbolic links (a link's own FileInfo has the link's length; zstd skips links).</summary>
+    public static FileInfo RealFile(string path) =>
+        new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? new FileInfo(path);
 
     public static string Mb(long bytes) => (bytes / 1e6).ToString("N1", CultureInfo.InvariantCulture);
 }

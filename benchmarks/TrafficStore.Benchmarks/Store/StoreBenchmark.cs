@@ -113,7 +113,7 @@ public static class StoreBenchmark
         var breakdowns = new StringBuilder();
         foreach (var (label, path, snapshotPath) in inputs)
         {
-            long fileBytes = new FileInfo(path).Length;
+            long fileBytes = Sizes.RealFile(path).Length;
             Console.WriteLine($"== {label}: {path} ({fileBytes / 1e6:F1} MB){(snapshotPath is null ? "" : $", Kubernetes snapshot {snapshotPath}")}");
             WarmPageCache(path);
             var identities = snapshotPath is null ? null : KubernetesSnapshot.Load(snapshotPath);
@@ -187,7 +187,7 @@ public static class StoreBenchmark
     private static async Task<string> GrowthPhaseAsync(string input, string snapshot, string dir, List<long> checkpoints, int runs, TimeSpan maxTime, Action? saveReport)
     {
         var deadline = Stopwatch.StartNew();
-        long fileBytes = new FileInfo(input).Length;
+        long fileBytes = Sizes.RealFile(input).Length;
         var (firstNs, lastNs) = CaptureTimeRange(input);
         const long Minute = 60_000_000_000L;
         long roundNs = ((lastNs - firstNs) / Minute + 2) * Minute;

@@ -17,6 +17,11 @@ public sealed class QueryDiagnostics
     public int SegmentsRead { get; internal set; }
     public int RowGroupsRead { get; internal set; }
     public int RowGroupsSkipped { get; internal set; }
+    /// <summary>
+    /// The most decoded row groups the query held at once: 1 unordered; with time order at most one per time-sorted run
+    /// of the partition being read (a segment's row groups of the partition, normally), whatever the partition's size.
+    /// </summary>
+    public int MaxRowGroupsHeld { get; internal set; }
     public long RowsScanned { get; internal set; }
     public long UnsealedRowsScanned { get; internal set; }
     public long RowsReturned { get; internal set; }

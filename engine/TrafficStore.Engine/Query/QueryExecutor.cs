@@ -10,9 +10,9 @@ namespace TrafficStore.Engine.Query;
 /// Runs queries: plans against a table snapshot (segment zone maps, then the index), then streams
 /// one batch per matching row group, reading only the columns it needs, then unsealed rows.
 /// With ordering it works partition by partition (partitions never overlap in time; a packed segment's row groups
-/// are taken in the partition they belong to).
+/// are taken in the partition they belong to) and merges within a partition (QueryExecutor.Ordered.cs).
 /// </summary>
-internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex index, SegmentSealer sealer)
+internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIndex index, SegmentSealer sealer)
 {
     public QueryPlan Plan(QuerySpec q, QueryDiagnostics diag)
     {
@@ -170,6 +170,7 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
                 }
                 var rows = ReadRowGroup(plan, reader, g, diag, plan.From, plan.To);
                 if (rows is null) break; // corrupt: quarantined, warning recorded
+                diag.MaxRowGroupsHeld = Math.Max(diag.MaxRowGroupsHeld, 1);
                 foreach (var batch in Emit(rows.Value.Block, plan.Projection, rows.Value.Rows, q))
                 {
                     var b = batch.Length > remaining ? batch.Slice(0, (int)remaining) : batch;
@@ -223,138 +224,6 @@ internal sealed class QueryExecutor(TrafficStoreEngine engine, SegmentIndex inde
             yield return block.ToRecordBatch(projection, slice, count);
             start += count;
         }
-    }
-
-    /// <summary>
-    /// Partition by partition (newest first when descending): gather matching rows from segments and unsealed batches, sort by time, emit.
-    /// A packed segment (format 3) takes part in each partition it holds with that partition's row groups; it is opened once and
-    /// closed after its last partition.
-    /// </summary>
-    private async IAsyncEnumerable<RecordBatch> RunOrderedAsync(QueryPlan plan, QueryDiagnostics diag, [EnumeratorCancellation] CancellationToken ct)
-    {
-        bool descending = plan.Spec.Descending;
-        long width = sealer.PartitionNs;
-        // Each candidate under every partition its row groups may contribute to (those the index left, in
-        // partitions overlapping the query's range), with those row groups.
-        var byPartition = new SortedDictionary<long, List<(SegmentCandidate Candidate, List<int> RowGroups)>>();
-        var lastVisit = new Dictionary<SegmentCandidate, long>();
-        foreach (var candidate in plan.Segments)
-        {
-            var footer = candidate.Segment.Footer;
-            List<int>? current = null;
-            long currentPartition = 0;
-            for (int g = 0; g < footer.RowGroups.Length; g++)
-            {
-                long p = footer.RowGroups[g].Partition;
-                bool overlaps = p < plan.To && (p > long.MaxValue - width || p + width > plan.From);
-                if (!overlaps || (candidate.RowGroups is not null && !candidate.RowGroups.Contains(g))) { diag.RowGroupsSkipped++; continue; }
-                if (current is null || currentPartition != p)
-                {
-                    if (!byPartition.TryGetValue(p, out var list)) byPartition[p] = list = [];
-                    list.Add((candidate, current = []));
-                    currentPartition = p;
-                    if (!lastVisit.TryGetValue(candidate, out long last) || (descending ? p < last : p > last)) lastVisit[candidate] = p;
-                }
-                current.Add(g);
-            }
-        }
-        var partitions = new SortedSet<long>(byPartition.Keys);
-        var unsealed = plan.Spec.IncludeUnsealed
-            ? plan.Snapshot.Unsealed.Where(u => u.MaxTime >= plan.From && u.MinTime < plan.To).Select(u => u.Rows.Conform(plan.Schema)).ToList()
-            : [];
-        foreach (var block in unsealed)
-        {
-            var time = block.Columns[plan.TimeColumn];
-            for (int i = 0; i < block.Length; i++)
-                if (time.Longs[i] >= plan.From && time.Longs[i] < plan.To) partitions.Add(sealer.PartitionOf(time.Longs[i]));
-        }
-        var open = new Dictionary<SegmentCandidate, SegmentReader?>();
-        try
-        {
-            foreach (var partition in descending ? partitions.Reverse() : partitions)
-            {
-                ct.ThrowIfCancellationRequested();
-                long lo = Math.Max(plan.From, partition);
-                long hi = partition > long.MaxValue - width ? plan.To : Math.Min(plan.To, partition + width);
-                var parts = new List<(RowBlock Block, int[] Rows)>();
-                foreach (var (candidate, rowGroups) in byPartition.GetValueOrDefault(partition) ?? [])
-                {
-                    if (!open.TryGetValue(candidate, out var reader)) open[candidate] = reader = OpenSegment(plan, candidate.Segment, diag);
-                    try
-                    {
-                        if (reader is null) continue;
-                        var footer = candidate.Segment.Footer;
-                        foreach (int g in rowGroups)
-                        {
-                            if (!plan.RowGroupMayMatch(footer, g)) { diag.RowGroupsSkipped++; continue; }
-                            var rows = ReadRowGroup(plan, reader, g, diag, lo, hi);
-                            if (rows is null)
-                            {
-                                // Corrupt: quarantined, warning recorded; none of its other partitions are read either.
-                                reader.Dispose();
-                                open[candidate] = null;
-                                break;
-                            }
-                            if (rows.Value.Rows.Length > 0) parts.Add(rows.Value);
-                        }
-                    }
-                    finally
-                    {
-                        if (lastVisit[candidate] == partition && open.Remove(candidate, out var done)) done?.Dispose();
-                    }
-                }
-                foreach (var block in unsealed)
-                {
-                    diag.UnsealedRowsScanned += block.Length;
-                    var rows = plan.Select(c => block.Columns[c], block.Length, lo, hi);
-                    if (rows.Length > 0) parts.Add((block, rows));
-                }
-                if (parts.Count == 0) continue;
-                if (InTimeOrder(parts, plan.TimeColumn))
-                {
-                    // The usual case (one segment per partition, sealed sorted by time): emit as read,
-                    // without copying the matches into one block and sorting them.
-                    if (descending) parts.Reverse();
-                    foreach (var (block, rows) in parts)
-                    {
-                        if (descending) System.Array.Reverse(rows);
-                        foreach (var batch in Emit(block, plan.Projection, rows, plan.Spec)) yield return batch;
-                    }
-                    await Task.Yield();
-                    continue;
-                }
-                var merged = RowBlock.Concat(plan.Schema, parts.Select(p => p.Block.Select(p.Rows, p.Rows.Length)).ToList());
-                var time = merged.Columns[plan.TimeColumn];
-                var keys = new long[merged.Length];
-                var order = new int[merged.Length];
-                for (int i = 0; i < merged.Length; i++) { keys[i] = time.Longs[i]; order[i] = i; }
-                System.Array.Sort(keys, order);
-                if (descending) System.Array.Reverse(order);
-                foreach (var batch in Emit(merged, plan.Projection, order, plan.Spec)) yield return batch;
-                await Task.Yield();
-            }
-        }
-        finally
-        {
-            // A query stopped early (limit, cancellation) leaves packed segments open: close them.
-            foreach (var reader in open.Values) reader?.Dispose();
-        }
-    }
-
-    /// <summary>True when the selected rows of <paramref name="parts"/>, taken in order, have non-decreasing times.</summary>
-    private static bool InTimeOrder(List<(RowBlock Block, int[] Rows)> parts, int timeColumn)
-    {
-        long last = long.MinValue;
-        foreach (var (block, rows) in parts)
-        {
-            var time = block.Columns[timeColumn].Longs;
-            foreach (int r in rows)
-            {
-                if (time[r] < last) return false;
-                last = time[r];
-            }
-        }
-        return true;
     }
 
     private SegmentReader? OpenSegment(QueryPlan plan, SegmentHandle segment, QueryDiagnostics diag)

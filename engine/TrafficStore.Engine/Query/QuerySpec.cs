@@ -63,7 +63,7 @@ public sealed record QuerySpec(string Table)
     /// <summary>Columns to return, in this order; null returns every column of the current schema.</summary>
     public IReadOnlyList<string>? Columns { get; init; }
     public long? Limit { get; init; }
-    /// <summary>Return rows in ascending time order (partition by partition, so memory stays bounded by one partition's matches).</summary>
+    /// <summary>Return rows in ascending time order: partition by partition, merging the time-sorted row groups of its segments, so memory stays bounded by one decoded row group per overlapping segment (docs/engine.md, Queries).</summary>
     public bool OrderByTime { get; init; }
     /// <summary>With <see cref="OrderByTime"/>: newest first (partitions read from the newest, so a limit stops early).</summary>
     public bool Descending { get; init; }

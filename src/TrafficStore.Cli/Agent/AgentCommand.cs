@@ -50,15 +50,26 @@ public static class AgentCommand
             Description = "Do not ship raw frames (the packets table): about the captured volume itself; without them 'export pcap' has nothing for this node's captures.",
         };
 
+        var frameHold = new Option<int>("--frame-hold-mb")
+        {
+            Description = "Frames held at most this many MiB (and one flush interval) waiting for the HTTP body they carry, so body bytes are stored once (at least 1).",
+            DefaultValueFactory = _ => 16,
+        };
+
         var command = new Command("agent", "Capture live traffic on this node and ship it to a TrafficStore server (Flight DoPut, disk spool).")
         {
-            server, token, interfaces, filter, snaplen, promiscuous, bufferMb, spool, spoolMax, node, metrics, idle, proc, k8s, noFrames,
+            server, token, interfaces, filter, snaplen, promiscuous, bufferMb, spool, spoolMax, node, metrics, idle, proc, k8s, noFrames, frameHold,
         };
         command.SetAction((parse, ct) =>
         {
             if (!Uri.TryCreate(parse.GetValue(server), UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
             {
                 stderr.WriteLine("trafficstore agent: --server must be an http:// or https:// URL.");
+                return Task.FromResult(CliApp.ExitUsage);
+            }
+            if (parse.GetValue(frameHold) < 1)
+            {
+                stderr.WriteLine("trafficstore agent: --frame-hold-mb must be at least 1.");
                 return Task.FromResult(CliApp.ExitUsage);
             }
             var names = parse.GetValue(interfaces) is { Length: > 0 } i ? i : ["any"];
@@ -82,6 +93,7 @@ public static class AgentCommand
                 IdleTimeout = TimeSpan.FromSeconds(parse.GetValue(idle)),
                 ProcRoot = procRoot == "none" ? null : procRoot,
                 ShipFrames = !parse.GetValue(noFrames),
+                FrameHoldBytes = (long)parse.GetValue(frameHold) << 20,
             };
             return RunAsync(options, parse.GetValue(k8s)!, stdout, stderr, ct);
         });

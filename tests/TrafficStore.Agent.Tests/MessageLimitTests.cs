@@ -1,4 +1,5 @@
 using Apache.Arrow;
+using TrafficStore.Agent.Capture;
 using TrafficStore.Agent.Tests.Support;
 using TrafficStore.Ingest.Tables;
 using TrafficStore.Store.Tables;
@@ -96,5 +97,116 @@ public sealed class MessageLimitTests : IAsyncLifetime
         Assert.Contains("trafficstore_agent_rejected_rows_total 1\n", Observability.AgentMetrics.Render(agent));
         var stored = (await Stored()).Select(r => int.Parse(r["frames"]!)).Order().ToList();
         Assert.Equal([0, 2, 3, 4], stored);
+    }
+}
+
+/// <summary>
+/// The agent builds batches that fit a message in the first place: a shared capture replayed through the
+/// agent's path with one flush at the end (as a replay, or a busy node between flushes, buffers a whole
+/// table) comes out as batches within half the message bound, rows in order, and reaches a server whose
+/// receive limit is that bound, every row of every table.
+/// </summary>
+public sealed class BoundedBatchTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private const string Capture = "mixed-large-many-protocols.pcap";
+    private const int Limit = 1 << 20;
+
+    private static AgentOptions ReplayOptions(Uri server, string spool, string path, long maxPutMessageBytes) => new()
+    {
+        Server = server,
+        Token = FlightTestServer.Writer,
+        Interfaces = [path],
+        SpoolDirectory = spool,
+        NodeName = "bound-node",
+        ProcRoot = null,
+        FlushInterval = TimeSpan.FromSeconds(30),   // only the final flush cuts the derived tables
+        StatsInterval = TimeSpan.FromHours(1),
+        DrainTimeout = TimeSpan.FromSeconds(20),
+        MaxPutMessageBytes = maxPutMessageBytes,
+        OpenCapture = _ => Ingest.Capture.CaptureFile.Open(path),
+    };
+
+    private static long Bytes(RecordBatch batch) => BoundedBatches<int>.BufferBytes(batch);
+
+    private static List<List<(string Table, RecordBatch Batch)>> Replay(string path, long maxPutMessageBytes, bool shipFrames)
+    {
+        var options = ReplayOptions(new Uri("http://127.0.0.1:1"), Path.GetTempPath(), path, maxPutMessageBytes) with { ShipFrames = shipFrames };
+        using var capture = new LiveCapture("replay", 81, options, processes: null);
+        Assert.Null(capture.Start());
+        Assert.True(capture.Finished.Wait(TimeSpan.FromSeconds(60)));
+        return capture.DrainGroups();
+    }
+
+    /// <summary>Per table, one text line per row over a few columns, in batch order.</summary>
+    private static Dictionary<string, List<string>> RowsByTable(IEnumerable<(string Table, RecordBatch Batch)> batches) =>
+        batches.GroupBy(b => b.Table).ToDictionary(g => g.Key, g => g.SelectMany(b => Lines(b.Batch)).ToList());
+
+    private static IEnumerable<string> Lines(RecordBatch batch)
+    {
+        var rows = new QueryRows([batch]);
+        var names = batch.Schema.FieldsList.Select(f => f.Name).Take(4).ToArray();
+        return rows.Rows(names).Select(r => string.Join("|", names.Select(n => r[n])));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void DrainedBatchesStayWithinHalfTheMessageBound_RowsUnchanged(bool shipFrames)
+    {
+        var path = SharedPcaps.Path(Capture);
+        var whole = Replay(path, Shipping.FlightShipper.DefaultMaxMessageBytes, shipFrames);
+        var bounded = Replay(path, Limit, shipFrames);
+        long bound = Limit / 2;
+        var wholeBatches = whole.SelectMany(u => u).ToList();
+        var boundedBatches = bounded.SelectMany(u => u).ToList();
+        output.WriteLine($"batches: {wholeBatches.Count} unbounded, {boundedBatches.Count} bounded; largest unbounded " +
+            wholeBatches.Max(b => Bytes(b.Batch)));
+        Assert.Contains(wholeBatches, b => b.Table == TrafficTables.Payloads && Bytes(b.Batch) > bound);
+        // Derived tables and payloads are cut by their Arrow buffers; packets by the frame builder's own estimate
+        // (frame bytes plus 64 a row) at the same bound. Every batch fits one message of the bound.
+        Assert.All(boundedBatches.Where(b => b.Table != TrafficTables.Packets), b => Assert.True(b.Batch.Length == 1 || Bytes(b.Batch) <= bound,
+            $"{b.Table} batch of {b.Batch.Length} rows holds {Bytes(b.Batch)} bytes"));
+        Assert.All(boundedBatches, b => Assert.True(b.Batch.Length == 1 || Spool.ArrowIpc.SerializedLength(b.Batch) <= Limit,
+            $"{b.Table} batch of {b.Batch.Length} rows is {Spool.ArrowIpc.SerializedLength(b.Batch)} bytes in IPC"));
+        var expected = RowsByTable(wholeBatches);
+        var actual = RowsByTable(boundedBatches);
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var table in expected.Keys) Assert.Equal(expected[table], actual[table]);
+        // A group's payloads batches still come before its packets batches.
+        foreach (var unit in bounded)
+        {
+            int lastPayloads = unit.FindLastIndex(b => b.Table == TrafficTables.Payloads);
+            int firstPackets = unit.FindIndex(b => b.Table == TrafficTables.Packets);
+            Assert.True(lastPayloads < 0 || firstPackets < 0 || lastPayloads < firstPackets);
+        }
+    }
+
+    [Fact]
+    public async Task ReplayIntoAServerWithASmallMessageLimit_ShipsEveryRow()
+    {
+        var path = SharedPcaps.Path(Capture);
+        await using var server = new FlightTestServer(maxReceiveMessageBytes: Limit);
+        await server.StartAsync();
+        var spool = Directory.CreateTempSubdirectory("ts-agent-bound-").FullName;
+        try
+        {
+            await using var agent = new NodeAgent(ReplayOptions(server.Address, spool, path, Limit));
+            Assert.Empty(agent.Start());
+            long captureId = agent.Captures.Single().CaptureId;
+            await agent.Captures[0].Finished.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(await agent.StopAsync(), $"the spool should drain; shipper: {agent.Shipper}");
+            Assert.Equal(0, agent.Shipper.RejectedRows);
+            var spooled = agent.RowsSpooled;
+            output.WriteLine($"spooled {string.Join(", ", spooled)}; shipper {agent.Shipper}");
+            foreach (var (table, rows) in spooled)
+            {
+                var stored = await server.QueryAsync($"{table} where capture_id={captureId} select capture_id");
+                Assert.True(rows == stored.Count, $"{table}: {rows} spooled, {stored.Count} on the server");
+            }
+        }
+        finally
+        {
+            try { Directory.Delete(spool, recursive: true); } catch (IOException) { }
+        }
     }
 }

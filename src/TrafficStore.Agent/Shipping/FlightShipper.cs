@@ -55,6 +55,9 @@ public sealed class FlightShipper : IDisposable
     private volatile string? _lastError;
     // The last payloads batch met was rejected: packets batches referring to rows are rejected until the next one.
     private bool _payloadsRejected;
+    // Table of the last batch acknowledged or rejected: a group's payloads may span several batches, and a
+    // rejection among them must still hold for the packets batches after the last one.
+    private string? _previousTable;
 
     /// <param name="maxMessageBytes">Largest DoPut message (one Arrow IPC batch) to send; larger batches go as row slices.</param>
     public FlightShipper(DiskSpool spool, Uri server, string? token, int batchesPerPut = 64, TimeSpan? callTimeout = null,
@@ -126,7 +129,7 @@ public sealed class FlightShipper : IDisposable
             Reject(first, "unreadable spool record: " + e.Message);
             return true;
         }
-        if (first.Table == TrafficTables.Payloads) _payloadsRejected = false;
+        if (first.Table == TrafficTables.Payloads && _previousTable != TrafficTables.Payloads) _payloadsRejected = false;
         if (RefersToRejectedPayloads(first, firstBatch))
         {
             Reject(first, "its frames refer to payloads rows of a rejected batch");
@@ -155,6 +158,7 @@ public sealed class FlightShipper : IDisposable
                     }
                     if (oversized.Rows > 0) SkipOversized(entry, oversized);
                     _spool.Acknowledge(entry);
+                    _previousTable = entry.Table;
                     Acknowledged?.Invoke(entry);
                     Interlocked.Increment(ref _sentBatches);
                     Interlocked.Add(ref _sentRows, entry.Rows - oversized.Rows);
@@ -188,7 +192,8 @@ public sealed class FlightShipper : IDisposable
         }
         catch (Exception e) when (e is RpcException or HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException)
         {
-            if (ct.IsCancellationRequested && e is OperationCanceledException) return false;
+            // Our own stop (the agent shutting down) is not a failure of the server.
+            if (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled }) return false;
             Interlocked.Increment(ref _failures);
             _connected = false;
             _lastError = e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message;
@@ -251,6 +256,7 @@ public sealed class FlightShipper : IDisposable
         Interlocked.Add(ref _rejectedRows, entry.Rows);
         _lastError = $"batch for '{entry.Table}' rejected: {why}";
         _spool.Acknowledge(entry);
+        _previousTable = entry.Table;
     }
 
     private static bool SameSchema(Schema a, Schema b)

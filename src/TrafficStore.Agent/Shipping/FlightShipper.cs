@@ -39,6 +39,8 @@ public sealed class FlightShipper : IDisposable
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
     /// <summary>The bound is never learned below this: a refusal of messages this small is not about their size.</summary>
     public const long MinMessageBytes = 64 << 10;
+    /// <summary>How long a stopping shipper lets the batch in flight be acknowledged before aborting the call.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
 
     private readonly DiskSpool _spool;
     private readonly Uri _server;
@@ -81,9 +83,15 @@ public sealed class FlightShipper : IDisposable
     public ShipperStatistics Statistics => new(Interlocked.Read(ref _sentBatches), Interlocked.Read(ref _sentRows), Interlocked.Read(ref _failures),
         Interlocked.Read(ref _rejectedBatches), Interlocked.Read(ref _rejectedRows), _connected, _lastError, Interlocked.Read(ref _messageLimit));
 
-    /// <summary>Ships until <paramref name="ct"/> is cancelled.</summary>
+    /// <summary>
+    /// Ships until <paramref name="ct"/> is cancelled. A stream in flight then ends after the batch being sent
+    /// is acknowledged (within <see cref="StopGrace"/>): aborting it would leave a batch the server stored but
+    /// whose PutResult never came, sent again by the drain that follows a stop, a duplicate on the server.
+    /// </summary>
     public async Task RunAsync(CancellationToken ct)
     {
+        using var abort = new CancellationTokenSource();
+        using var graceOnStop = ct.Register(() => abort.CancelAfter(StopGrace));
         var backoff = MinBackoff;
         while (!ct.IsCancellationRequested)
         {
@@ -93,7 +101,7 @@ public sealed class FlightShipper : IDisposable
                 catch (OperationCanceledException) { return; }
                 continue;
             }
-            bool ok = await SendSomeAsync(ct).ConfigureAwait(false);
+            bool ok = await SendSomeAsync(abort.Token, stop: ct).ConfigureAwait(false);
             if (ok) { backoff = MinBackoff; continue; }
             try { await Task.Delay(backoff, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
@@ -110,7 +118,7 @@ public sealed class FlightShipper : IDisposable
         while (_spool.TryPeek(out _))
         {
             if (cts.IsCancellationRequested) return false;
-            if (await SendSomeAsync(cts.Token).ConfigureAwait(false)) continue;
+            if (await SendSomeAsync(cts.Token, stop: default).ConfigureAwait(false)) continue;
             try { await Task.Delay(backoff, cts.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) { return false; }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
@@ -118,8 +126,11 @@ public sealed class FlightShipper : IDisposable
         return true;
     }
 
-    /// <summary>One DoPut stream: the oldest unacknowledged batch and the following ones of the same table.</summary>
-    private async Task<bool> SendSomeAsync(CancellationToken ct)
+    /// <summary>
+    /// One DoPut stream: the oldest unacknowledged batch and the following ones of the same table.
+    /// <paramref name="abort"/> cancels the call where it is; <paramref name="stop"/> ends the stream cleanly after the next acknowledgement.
+    /// </summary>
+    private async Task<bool> SendSomeAsync(CancellationToken abort, CancellationToken stop)
     {
         if (!_spool.TryPeek(out var first)) return true;
         RecordBatch firstBatch;
@@ -139,7 +150,7 @@ public sealed class FlightShipper : IDisposable
         try
         {
             var client = Client();
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abort);
             timeout.CancelAfter(_callTimeout);
             var call = await client.StartPut(FlightDescriptor.CreatePathDescriptor(first.Table), firstBatch.Schema, _headers,
                 DateTime.UtcNow + _callTimeout, timeout.Token).ConfigureAwait(false);
@@ -163,7 +174,7 @@ public sealed class FlightShipper : IDisposable
                     Interlocked.Increment(ref _sentBatches);
                     Interlocked.Add(ref _sentRows, entry.Rows - oversized.Rows);
                     _connected = true;
-                    if (sent + 1 >= _batchesPerPut || !_spool.TryPeek(out var next) || next.Table != first.Table) break;
+                    if (sent + 1 >= _batchesPerPut || stop.IsCancellationRequested || !_spool.TryPeek(out var next) || next.Table != first.Table) break;
                     var nextBatch = ArrowIpc.Deserialize(next.Data);
                     if (!SameSchema(nextBatch.Schema, firstBatch.Schema) || RefersToRejectedPayloads(next, nextBatch)) break;
                     entry = next;
@@ -193,7 +204,7 @@ public sealed class FlightShipper : IDisposable
         catch (Exception e) when (e is RpcException or HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException)
         {
             // Our own stop (the agent shutting down) is not a failure of the server.
-            if (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled }) return false;
+            if (abort.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled }) return false;
             Interlocked.Increment(ref _failures);
             _connected = false;
             _lastError = e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message;

@@ -37,6 +37,12 @@ public sealed record AgentOptions
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(15);
     /// <summary>Most batches sent in one DoPut stream.</summary>
     public int BatchesPerPut { get; init; } = 64;
+    /// <summary>
+    /// Largest DoPut message (one Arrow IPC batch) the shipper sends; a larger spooled batch goes as row slices.
+    /// Keep it at or below the server's gRPC receive limit (<c>TrafficServerOptions.MaxReceiveMessageBytes</c>, 64 MiB);
+    /// a server that refuses a message as too large makes the shipper lower it (docs/agent.md "Message size").
+    /// </summary>
+    public long MaxPutMessageBytes { get; init; } = Shipping.FlightShipper.DefaultMaxMessageBytes;
     /// <summary>The /proc to read socket owners from (the host's /proc mounted in the DaemonSet); null disables process identity.</summary>
     public string? ProcRoot { get; init; } = "/proc";
     /// <summary>Kubernetes identities for both ends of every row (a watched or snapshot map); null leaves them empty.</summary>

@@ -41,7 +41,7 @@ public sealed class NodeAgent : IAsyncDisposable
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _spool = new DiskSpool(options.SpoolDirectory, options.SpoolMaxBytes);
-        _shipper = new FlightShipper(_spool, options.Server, options.Token, options.BatchesPerPut);
+        _shipper = new FlightShipper(_spool, options.Server, options.Token, options.BatchesPerPut, maxMessageBytes: options.MaxPutMessageBytes);
         Processes = options.ProcRoot is { } proc && Directory.Exists(proc) ? new SocketProcessResolver(proc) : null;
     }
 

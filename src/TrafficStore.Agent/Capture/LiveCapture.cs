@@ -76,7 +76,8 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
         if (options.Identities is { } map) _identityCache = new ConnectionIdentityCache(new ConnectionEnricher(map));
         _timeline = new ConnectionTimeline(AddTimeline);
         _identities = new ConnectionIdentities(_identityCache, _timeline);
-        if (options.ShipFrames) _frameRows = new FrameBuffer(options.FrameBatchBytes, options.FrameHoldBytes);
+        // Packets batches, like every batch, within half the DoPut message bound (see DrainGroups).
+        if (options.ShipFrames) _frameRows = new FrameBuffer(Math.Min(options.FrameBatchBytes, Math.Max(1, options.MaxPutMessageBytes / 2)), options.FrameHoldBytes);
         StartedNs = NowNs();
     }
 
@@ -150,19 +151,26 @@ public sealed class LiveCapture : IFrameObserver, IDisposable
     public List<List<(string Table, RecordBatch Batch)>> DrainGroups()
     {
         var units = new List<List<(string, RecordBatch)>>();
-        if (_connections.Drain() is { } c) units.Add([(_connections.Table, c)]);
-        if (_timelineRows.Drain() is { } l) units.Add([(_timelineRows.Table, l)]);
-        if (_http.Drain() is { } h) units.Add([(_http.Table, h)]);
-        if (_dns.Drain() is { } d) units.Add([(_dns.Table, d)]);
-        if (_tls.Drain() is { } t) units.Add([(_tls.Table, t)]);
+        // Half the DoPut message bound: a batch fits one message with room for its IPC framing (docs/agent.md "Message size").
+        long maxBytes = Math.Max(1, _options.MaxPutMessageBytes / 2);
+        void Add<T>(TableBuffer<T> buffer)
+        {
+            foreach (var batch in buffer.Drain(maxBytes)) units.Add([(buffer.Table, batch)]);
+        }
+        Add(_connections);
+        Add(_timelineRows);
+        Add(_http);
+        Add(_dns);
+        Add(_tls);
         // After http: a payloads row names its exchange.
-        if (_payloads.Drain() is { } p) units.Add([(_payloads.Table, p)]);   // --no-frames: nothing refers to them
+        Add(_payloads);   // --no-frames: nothing refers to them
         if (_frameRows is not null)
         {
+            var payloadBatches = new BoundedBatches<Stored<PayloadRow>>(PayloadBatches, maxBytes);
             foreach (var group in _frameRows.Drain())
             {
                 var unit = new List<(string, RecordBatch)>();
-                if (group.Payloads.Count > 0) unit.Add((TrafficTables.Payloads, PayloadBatches.Build(group.Payloads)));
+                foreach (var p in payloadBatches.Build(group.Payloads)) unit.Add((TrafficTables.Payloads, p));
                 foreach (var f in group.Packets) unit.Add((TrafficTables.Packets, f));
                 units.Add(unit);
             }

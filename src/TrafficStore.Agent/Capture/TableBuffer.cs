@@ -33,16 +33,16 @@ internal sealed class TableBuffer<T>
         lock (_gate) _rows.Add(row);
     }
 
-    /// <summary>The rows added since the last drain as one batch, or null when there are none.</summary>
-    public RecordBatch? Drain()
+    /// <summary>The rows added since the last drain as batches of at most <paramref name="maxBatchBytes"/> (none when there are no rows).</summary>
+    public List<RecordBatch> Drain(long maxBatchBytes)
     {
         List<T> rows;
         lock (_gate)
         {
-            if (_rows.Count == 0) return null;
+            if (_rows.Count == 0) return [];
             rows = _rows;
             _rows = new List<T>();
         }
-        return _builder.Build(rows);
+        return new BoundedBatches<T>(_builder, maxBatchBytes).Build(rows);
     }
 }

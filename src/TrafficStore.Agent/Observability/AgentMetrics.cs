@@ -55,7 +55,8 @@ public static class AgentMetrics
         var ship = agent.Shipper;
         text.Counter("trafficstore_agent_acked_rows_total", "Rows the server acknowledged as durable.", ship.SentRows);
         text.Counter("trafficstore_agent_acked_batches_total", "Batches the server acknowledged as durable.", ship.SentBatches);
-        text.Counter("trafficstore_agent_rejected_rows_total", "Rows the server rejected as invalid (skipped).", ship.RejectedRows);
+        text.Counter("trafficstore_agent_rejected_rows_total", "Rows skipped: rejected by the server as invalid, or alone larger than a DoPut message.", ship.RejectedRows);
+        text.Gauge("trafficstore_agent_put_message_limit_bytes", "Largest DoPut message the shipper sends now (lowered when the server refuses one as too large).", ship.MessageLimit);
         text.Counter("trafficstore_agent_ship_failures_total", "DoPut attempts that failed (server unreachable, slow or refusing).", ship.Failures);
         text.Gauge("trafficstore_agent_server_connected", "1 when the last DoPut succeeded.", ship.Connected ? 1 : 0);
         return text.ToString();

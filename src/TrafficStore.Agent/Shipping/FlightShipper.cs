@@ -9,8 +9,9 @@ using TrafficStore.Store.Tables;
 namespace TrafficStore.Agent.Shipping;
 
 /// <summary>Counters of a <see cref="FlightShipper"/>.</summary>
+/// <param name="MessageLimit">Largest DoPut message the shipper sends now: the configured bound, or lower once the server refused one as too large.</param>
 public readonly record struct ShipperStatistics(long SentBatches, long SentRows, long Failures, long RejectedBatches, long RejectedRows,
-    bool Connected, string? LastError);
+    bool Connected, string? LastError, long MessageLimit);
 
 /// <summary>
 /// Sends the spool's batches, oldest first, to the server with Flight DoPut (the stock
@@ -23,17 +24,32 @@ public readonly record struct ShipperStatistics(long SentBatches, long SentRows,
 /// rows (HTTP body bytes stored once, docs/agent.md) come after those rows in the spool; when the
 /// payloads batch before them was rejected, those that refer to rows are rejected too (a stored frame
 /// must never name a row that is not stored).
+/// <para>
+/// Message size: a spooled batch larger than the message bound is sent as row slices that fit, in the
+/// same stream, and acknowledged once every slice was. The bound starts at the configured one; a server
+/// whose gRPC receive limit is lower refuses a message with ResourceExhausted, and the shipper halves its
+/// bound (down to <see cref="MinMessageBytes"/>) and resends at once, so it converges below the server's
+/// limit instead of resending the same refused message forever. A single row larger than the bound can
+/// never be sent: it is skipped and counted as rejected, with the reason in <see cref="ShipperStatistics.LastError"/>.
+/// </para>
 /// </summary>
 public sealed class FlightShipper : IDisposable
 {
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
+    /// <summary>The bound is never learned below this: a refusal of messages this small is not about their size.</summary>
+    public const long MinMessageBytes = 64 << 10;
+    /// <summary>How long a stopping shipper lets the batch in flight be acknowledged before aborting the call.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
 
     private readonly DiskSpool _spool;
     private readonly Uri _server;
     private readonly Metadata _headers = new();
     private readonly int _batchesPerPut;
     private readonly TimeSpan _callTimeout;
+    private long _messageLimit;
+    // Serialized size of the last message written, to learn the server's limit from its refusal.
+    private long _lastMessageBytes;
     private GrpcChannel? _channel;
     private FlightClient? _client;
     private long _sentBatches, _sentRows, _failures, _rejectedBatches, _rejectedRows;
@@ -41,9 +57,16 @@ public sealed class FlightShipper : IDisposable
     private volatile string? _lastError;
     // The last payloads batch met was rejected: packets batches referring to rows are rejected until the next one.
     private bool _payloadsRejected;
+    // Table of the last batch acknowledged or rejected: a group's payloads may span several batches, and a
+    // rejection among them must still hold for the packets batches after the last one.
+    private string? _previousTable;
 
-    public FlightShipper(DiskSpool spool, Uri server, string? token, int batchesPerPut = 64, TimeSpan? callTimeout = null)
+    /// <param name="maxMessageBytes">Largest DoPut message (one Arrow IPC batch) to send; larger batches go as row slices.</param>
+    public FlightShipper(DiskSpool spool, Uri server, string? token, int batchesPerPut = 64, TimeSpan? callTimeout = null,
+        long maxMessageBytes = DefaultMaxMessageBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxMessageBytes, MinMessageBytes);
+        _messageLimit = maxMessageBytes;
         _spool = spool ?? throw new ArgumentNullException(nameof(spool));
         _server = server ?? throw new ArgumentNullException(nameof(server));
         if (!string.IsNullOrEmpty(token)) _headers.Add("Authorization", "Bearer " + token);
@@ -51,15 +74,24 @@ public sealed class FlightShipper : IDisposable
         _callTimeout = callTimeout ?? TimeSpan.FromSeconds(30);
     }
 
+    /// <summary>Half the server's default gRPC receive limit (<c>TrafficServerOptions.MaxReceiveMessageBytes</c>, 64 MiB).</summary>
+    public const long DefaultMaxMessageBytes = 32L << 20;
+
     /// <summary>Called (on the shipping task) after each batch the server acknowledged, in spool order.</summary>
     public Action<SpoolEntry>? Acknowledged { get; set; }
 
     public ShipperStatistics Statistics => new(Interlocked.Read(ref _sentBatches), Interlocked.Read(ref _sentRows), Interlocked.Read(ref _failures),
-        Interlocked.Read(ref _rejectedBatches), Interlocked.Read(ref _rejectedRows), _connected, _lastError);
+        Interlocked.Read(ref _rejectedBatches), Interlocked.Read(ref _rejectedRows), _connected, _lastError, Interlocked.Read(ref _messageLimit));
 
-    /// <summary>Ships until <paramref name="ct"/> is cancelled.</summary>
+    /// <summary>
+    /// Ships until <paramref name="ct"/> is cancelled. A stream in flight then ends after the batch being sent
+    /// is acknowledged (within <see cref="StopGrace"/>): aborting it would leave a batch the server stored but
+    /// whose PutResult never came, sent again by the drain that follows a stop, a duplicate on the server.
+    /// </summary>
     public async Task RunAsync(CancellationToken ct)
     {
+        using var abort = new CancellationTokenSource();
+        using var graceOnStop = ct.Register(() => abort.CancelAfter(StopGrace));
         var backoff = MinBackoff;
         while (!ct.IsCancellationRequested)
         {
@@ -69,7 +101,7 @@ public sealed class FlightShipper : IDisposable
                 catch (OperationCanceledException) { return; }
                 continue;
             }
-            bool ok = await SendSomeAsync(ct).ConfigureAwait(false);
+            bool ok = await SendSomeAsync(abort.Token, stop: ct).ConfigureAwait(false);
             if (ok) { backoff = MinBackoff; continue; }
             try { await Task.Delay(backoff, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
@@ -86,7 +118,7 @@ public sealed class FlightShipper : IDisposable
         while (_spool.TryPeek(out _))
         {
             if (cts.IsCancellationRequested) return false;
-            if (await SendSomeAsync(cts.Token).ConfigureAwait(false)) continue;
+            if (await SendSomeAsync(cts.Token, stop: default).ConfigureAwait(false)) continue;
             try { await Task.Delay(backoff, cts.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) { return false; }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
@@ -94,8 +126,11 @@ public sealed class FlightShipper : IDisposable
         return true;
     }
 
-    /// <summary>One DoPut stream: the oldest unacknowledged batch and the following ones of the same table.</summary>
-    private async Task<bool> SendSomeAsync(CancellationToken ct)
+    /// <summary>
+    /// One DoPut stream: the oldest unacknowledged batch and the following ones of the same table.
+    /// <paramref name="abort"/> cancels the call where it is; <paramref name="stop"/> ends the stream cleanly after the next acknowledgement.
+    /// </summary>
+    private async Task<bool> SendSomeAsync(CancellationToken abort, CancellationToken stop)
     {
         if (!_spool.TryPeek(out var first)) return true;
         RecordBatch firstBatch;
@@ -105,7 +140,7 @@ public sealed class FlightShipper : IDisposable
             Reject(first, "unreadable spool record: " + e.Message);
             return true;
         }
-        if (first.Table == TrafficTables.Payloads) _payloadsRejected = false;
+        if (first.Table == TrafficTables.Payloads && _previousTable != TrafficTables.Payloads) _payloadsRejected = false;
         if (RefersToRejectedPayloads(first, firstBatch))
         {
             Reject(first, "its frames refer to payloads rows of a rejected batch");
@@ -115,7 +150,7 @@ public sealed class FlightShipper : IDisposable
         try
         {
             var client = Client();
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abort);
             timeout.CancelAfter(_callTimeout);
             var call = await client.StartPut(FlightDescriptor.CreatePathDescriptor(first.Table), firstBatch.Schema, _headers,
                 DateTime.UtcNow + _callTimeout, timeout.Token).ConfigureAwait(false);
@@ -124,15 +159,22 @@ public sealed class FlightShipper : IDisposable
                 var batch = firstBatch;
                 for (int sent = 0; ; sent++)
                 {
-                    await call.RequestStream.WriteAsync(batch).ConfigureAwait(false);
-                    if (!await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false))
-                        throw new RpcException(new Status(StatusCode.Unavailable, "DoPut ended without a PutResult"));
+                    var parts = Fit(entry, batch, out var oversized);
+                    foreach (var (part, bytes) in parts)
+                    {
+                        _lastMessageBytes = bytes;
+                        await call.RequestStream.WriteAsync(part).ConfigureAwait(false);
+                        if (!await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false))
+                            throw new RpcException(new Status(StatusCode.Unavailable, "DoPut ended without a PutResult"));
+                    }
+                    if (oversized.Rows > 0) SkipOversized(entry, oversized);
                     _spool.Acknowledge(entry);
+                    _previousTable = entry.Table;
                     Acknowledged?.Invoke(entry);
                     Interlocked.Increment(ref _sentBatches);
-                    Interlocked.Add(ref _sentRows, entry.Rows);
+                    Interlocked.Add(ref _sentRows, entry.Rows - oversized.Rows);
                     _connected = true;
-                    if (sent + 1 >= _batchesPerPut || !_spool.TryPeek(out var next) || next.Table != first.Table) break;
+                    if (sent + 1 >= _batchesPerPut || stop.IsCancellationRequested || !_spool.TryPeek(out var next) || next.Table != first.Table) break;
                     var nextBatch = ArrowIpc.Deserialize(next.Data);
                     if (!SameSchema(nextBatch.Schema, firstBatch.Schema) || RefersToRejectedPayloads(next, nextBatch)) break;
                     entry = next;
@@ -149,15 +191,66 @@ public sealed class FlightShipper : IDisposable
             Reject(entry, e.Status.Detail);
             return true;
         }
+        catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted && Interlocked.Read(ref _messageLimit) > MinMessageBytes)
+        {
+            // The server's receive limit is below our bound: resending the same message would be refused
+            // forever. Halve the bound below the refused message and resend now, cut smaller.
+            long limit = Math.Max(MinMessageBytes, Math.Min(Interlocked.Read(ref _messageLimit), _lastMessageBytes) / 2);
+            Interlocked.Exchange(ref _messageLimit, limit);
+            Interlocked.Increment(ref _failures);
+            _lastError = $"ResourceExhausted: {e.Status.Detail} (a {_lastMessageBytes}-byte message for '{entry.Table}'); messages now cut at {limit} bytes";
+            return true;
+        }
         catch (Exception e) when (e is RpcException or HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException)
         {
-            if (ct.IsCancellationRequested && e is OperationCanceledException) return false;
+            // Our own stop (the agent shutting down) is not a failure of the server.
+            if (abort.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled }) return false;
             Interlocked.Increment(ref _failures);
             _connected = false;
             _lastError = e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message;
             ResetChannel();
             return false;
         }
+    }
+
+    /// <summary>
+    /// The batch as messages of at most the current bound, each with its serialized size: the whole batch when it
+    /// fits, else row slices (halved until they fit, order kept). Rows that alone exceed the bound are left out.
+    /// </summary>
+    private List<(RecordBatch Batch, long Bytes)> Fit(SpoolEntry entry, RecordBatch batch, out (int Rows, long LargestBytes) oversized)
+    {
+        var parts = new List<(RecordBatch, long)>();
+        oversized = default;
+        long limit = Interlocked.Read(ref _messageLimit);
+        if (entry.Data.Length <= limit) parts.Add((batch, entry.Data.Length));
+        else Cut(batch, entry.Data.Length, limit, parts, ref oversized);
+        return parts;
+    }
+
+    private static void Cut(RecordBatch batch, long bytes, long limit, List<(RecordBatch, long)> parts, ref (int Rows, long LargestBytes) oversized)
+    {
+        if (bytes <= limit) { parts.Add((batch, bytes)); return; }
+        if (batch.Length <= 1)
+        {
+            oversized = (oversized.Rows + batch.Length, Math.Max(oversized.LargestBytes, bytes));
+            return;
+        }
+        int half = batch.Length / 2;
+        var first = batch.Slice(0, half);
+        var second = batch.Slice(half, batch.Length - half);
+        Cut(first, ArrowIpc.SerializedLength(first), limit, parts, ref oversized);
+        Cut(second, ArrowIpc.SerializedLength(second), limit, parts, ref oversized);
+    }
+
+    /// <summary>Rows no message may carry: counted as rejected (the rest of their batch was shipped).</summary>
+    private void SkipOversized(SpoolEntry entry, (int Rows, long LargestBytes) oversized)
+    {
+        // Frames after them may name a skipped payloads row: the rejected-payloads rule applies.
+        if (entry.Table == TrafficTables.Payloads) _payloadsRejected = true;
+        Interlocked.Increment(ref _rejectedBatches);
+        Interlocked.Add(ref _rejectedRows, oversized.Rows);
+        _lastError = $"{oversized.Rows} row(s) of '{entry.Table}' skipped: the largest alone is {oversized.LargestBytes} bytes, which exceeds " +
+            $"the DoPut message limit of {Interlocked.Read(ref _messageLimit)} bytes";
     }
 
     private bool RefersToRejectedPayloads(SpoolEntry entry, RecordBatch batch)
@@ -174,6 +267,7 @@ public sealed class FlightShipper : IDisposable
         Interlocked.Add(ref _rejectedRows, entry.Rows);
         _lastError = $"batch for '{entry.Table}' rejected: {why}";
         _spool.Acknowledge(entry);
+        _previousTable = entry.Table;
     }
 
     private static bool SameSchema(Schema a, Schema b)
@@ -187,7 +281,7 @@ public sealed class FlightShipper : IDisposable
     private FlightClient Client()
     {
         if (_client is not null) return _client;
-        _channel = GrpcChannel.ForAddress(_server, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
+        _channel = GrpcChannel.ForAddress(_server, new GrpcChannelOptions { MaxSendMessageSize = null });
         _client = new FlightClient(_channel);
         return _client;
     }

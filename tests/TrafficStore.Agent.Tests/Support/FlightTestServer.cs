@@ -35,11 +35,15 @@ public sealed class FlightTestServer : IAsyncDisposable
     private LocalTrafficClient? _local;
     private TrafficServer? _server;
 
-    public FlightTestServer(string? directory = null)
+    /// <param name="maxReceiveMessageBytes">The server's gRPC receive limit (one DoPut message); null: the server's default.</param>
+    public FlightTestServer(string? directory = null, int? maxReceiveMessageBytes = null)
     {
         Directory = directory ?? System.IO.Directory.CreateTempSubdirectory("ts-agent-store-").FullName;
         Port = FreeTcpPort();
+        _maxReceiveMessageBytes = maxReceiveMessageBytes;
     }
+
+    private readonly int? _maxReceiveMessageBytes;
 
     public string Directory { get; }
     public int Port { get; }
@@ -63,6 +67,7 @@ public sealed class FlightTestServer : IAsyncDisposable
             Listen = new IPEndPoint(IPAddress.Loopback, Port),
             MinimumLogLevel = LogLevel.Warning,
             JsonLogs = false,
+            MaxReceiveMessageBytes = _maxReceiveMessageBytes ?? new TrafficServerOptions().MaxReceiveMessageBytes,
         });
     }
 

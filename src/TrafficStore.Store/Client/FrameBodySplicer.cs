@@ -192,7 +192,7 @@ internal sealed class FrameBodySplicer(TrafficStoreEngine engine, long cacheByte
                 {
                     string d = Direction(dir, i);
                     // A request's frames precede its response's: an unasked-for request body has passed.
-                    if (!rows.Remove((x, d)) && d != "s2c") continue;
+                    if (!rows.Remove((x, d)) && (d != "s2c" || body.GetBytes(i).IsEmpty)) continue;
                     _cache.Add(x, d, body.GetBytes(i).ToArray());
                     BodiesRead++;
                 }

@@ -18,8 +18,9 @@ namespace TrafficStore.Store.Client;
 /// Bodies are read from payloads by exchange_id (an indexed column: the index narrows the read to the row
 /// groups holding the ids, each decoded whole), all those a batch lacks in one query, and kept between batches
 /// in a <see cref="PayloadBodyCache"/>: a body leaves once a frame holding its last byte has been spliced, and
-/// the least recently used leave beyond <c>cacheBytes</c>. Memory is therefore that bound plus the bodies one
-/// batch refers to, whatever the length of the read; a body needed again after it left is read again.
+/// the least recently used leave beyond <c>cacheBytes</c>, except those the last batch used and did not finish.
+/// Memory is therefore about that bound plus the bodies one batch refers to, whatever the length of the read;
+/// a body needed again after it left is read again.
 /// </remarks>
 internal sealed class FrameBodySplicer(TrafficStoreEngine engine, long cacheBytes = FrameBodySplicer.DefaultCacheBytes)
 {

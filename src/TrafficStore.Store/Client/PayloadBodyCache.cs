@@ -10,9 +10,10 @@ namespace TrafficStore.Store.Client;
 /// left is read again: correct, only one more payloads query.
 /// </summary>
 /// <remarks>
-/// A body the current batch refers to is never dropped before the batch is spliced, so while a batch is
-/// spliced the cache may hold more than <see cref="CapacityBytes"/>: the bodies kept plus those the batch
-/// fetched. Between batches it holds at most <see cref="CapacityBytes"/>. Rows that were looked up and not
+/// A body the last batch referred to and did not finish is not dropped: its next frames are most likely in the
+/// next batch, and a body longer than the bound would otherwise be read again for every batch it spans. So
+/// between batches the cache holds at most <see cref="CapacityBytes"/> or the bodies still open in the last
+/// batch, whichever is more (while a batch is spliced, plus the bodies it read). Rows that were looked up and not
 /// found (deleted by retention) are remembered as empty entries that count <see cref="EntryOverheadBytes"/>,
 /// so no per-query state grows with the number of exchanges read.
 /// </remarks>
@@ -27,12 +28,15 @@ internal sealed class PayloadBodyCache
         /// <summary>Null: the row is not in the store.</summary>
         public byte[]? Body { get; } = body;
         public LinkedListNode<Entry>? Node { get; set; }
+        /// <summary>The batch (<see cref="Trim"/> count) that last used the entry.</summary>
+        public long Batch { get; set; }
         public long Cost => EntryOverheadBytes + (Body?.Length ?? 0);
     }
 
     private readonly Dictionary<(long Exchange, string Direction), Entry> _entries = new();
     /// <summary>Most recently used first.</summary>
     private readonly LinkedList<Entry> _recency = new();
+    private long _batch;
 
     public PayloadBodyCache(long capacityBytes)
     {
@@ -70,11 +74,15 @@ internal sealed class PayloadBodyCache
         return false;
     }
 
+    /// <summary>Bytes the row's entry costs (0 when not held), without marking it used.</summary>
+    public long HeldBytes(long exchange, string direction) =>
+        _entries.TryGetValue((exchange, direction), out var entry) ? entry.Cost : 0;
+
     /// <summary>Adds (or replaces) a row's body, or records that the row is not in the store (<paramref name="body"/> null).</summary>
     public void Add(long exchange, string direction, byte[]? body)
     {
         Remove((exchange, direction));
-        var entry = new Entry((exchange, direction), body);
+        var entry = new Entry((exchange, direction), body) { Batch = _batch };
         _entries[entry.Key] = entry;
         entry.Node = _recency.AddFirst(entry);
         Bytes += entry.Cost;
@@ -87,19 +95,24 @@ internal sealed class PayloadBodyCache
         if (Remove((exchange, direction))) Finished++;
     }
 
-    /// <summary>Drops the least recently used entries until at most <see cref="CapacityBytes"/> are held (call between batches).</summary>
+    /// <summary>
+    /// Ends a batch: drops the least recently used entries until at most <see cref="CapacityBytes"/> are held or
+    /// only entries this batch used are left (the list is in recency order, so those are its head).
+    /// </summary>
     public void Trim()
     {
-        while (Bytes > CapacityBytes && _recency.Last is { } oldest)
+        while (Bytes > CapacityBytes && _recency.Last is { } oldest && oldest.Value.Batch != _batch)
         {
             Remove(oldest.Value.Key);
             Evicted++;
         }
         PeakBytesBetweenBatches = Math.Max(PeakBytesBetweenBatches, Bytes);
+        _batch++;
     }
 
     private void Touch(Entry entry)
     {
+        entry.Batch = _batch;
         if (entry.Node is { } node && node != _recency.First)
         {
             _recency.Remove(node);

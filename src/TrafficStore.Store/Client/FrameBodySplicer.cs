@@ -29,9 +29,11 @@ internal sealed class FrameBodySplicer(TrafficStoreEngine engine, long cacheByte
 
     /// <summary>
     /// Bytes of bodies kept between batches by default (<see cref="Export.PcapExportOptions.BodyCacheBytes"/>): a safety
-    /// net, since bodies leave when their last frame passes; it holds the bodies still open in ~16 MiB of traffic.
+    /// net, since bodies leave when their last frame passes and the last batch's open bodies are kept anyway; what it
+    /// drops are mostly bodies whose end is never seen (a last piece too short to be left out of its frame).
+    /// On the synthetic benchmark store 1 MiB and 16 MiB read the same bodies (no body read twice).
     /// </summary>
-    public const long DefaultCacheBytes = 16L << 20;
+    public const long DefaultCacheBytes = 4L << 20;
 
     private readonly PayloadBodyCache _cache = new(cacheBytes);
     private readonly List<(long Exchange, string Direction)> _finished = new();

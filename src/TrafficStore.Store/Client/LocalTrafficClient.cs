@@ -84,7 +84,7 @@ public sealed class LocalTrafficClient : ITrafficClient
         var read = needsSplice && requested is not null
             ? spec with { Columns = [.. requested, .. FrameBodySplicer.ReferenceColumns.Append("data").Where(c => !requested.Contains(c))] }
             : spec;
-        var splicer = new FrameBodySplicer(_db.Engine);
+        var splicer = new FrameBodySplicer(_db.Engine, _exportOptions.BodyCacheBytes);
         await foreach (var batch in _db.Engine.QueryAsync(read, diag, ct).ConfigureAwait(false))
         {
             if (!needsSplice) { yield return batch; continue; }

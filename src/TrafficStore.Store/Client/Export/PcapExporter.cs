@@ -10,7 +10,7 @@ namespace TrafficStore.Store.Client.Export;
 /// <summary>
 /// Bounds of a streamed pcap export (<see cref="PcapExporter"/>). Memory held by one export is about
 /// <see cref="ChunkBytes"/> + <see cref="ReorderBytes"/> + one record batch of at most <see cref="BatchRows"/>
-/// frames, plus what <c>FrameBodySplicer</c> caches of payload bodies, whatever the size of the result.
+/// frames, plus <see cref="BodyCacheBytes"/> of payload bodies and those one batch refers to, whatever the size of the result.
 /// </summary>
 public sealed record PcapExportOptions
 {
@@ -25,6 +25,13 @@ public sealed record PcapExportOptions
 
     /// <summary>Bytes of record batches held back for the same, beyond the batch being read.</summary>
     public long ReorderBytes { get; init; } = 16L << 20;
+
+    /// <summary>
+    /// Bytes of payload bodies kept between batches to put elided frame bytes back (<c>FrameBodySplicer</c>): bodies
+    /// leave when their last frame passes; this bounds those still open (the least recently used leave and are read again if needed).
+    /// Also used by packets queries of a <see cref="LocalTrafficClient"/>.
+    /// </summary>
+    public long BodyCacheBytes { get; init; } = FrameBodySplicer.DefaultCacheBytes;
 }
 
 /// <summary>
@@ -56,7 +63,7 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
             : new PcapFileWriter(linkTypes.Count > 0 ? linkTypes.Min : (int)global::TrafficStore.Ingest.Capture.LinkType.Ethernet, options.ChunkBytes, request.MaxBytes);
 
         var diag = new QueryDiagnostics();
-        var splicer = new FrameBodySplicer(engine);
+        var splicer = new FrameBodySplicer(engine, options.BodyCacheBytes);
         var batches = spec is null ? Empty() : Frames(spec, captures, diag, splicer, ct);
         var outcome = await WriteAsync(batches, writer, output, options, ct).ConfigureAwait(false);
 

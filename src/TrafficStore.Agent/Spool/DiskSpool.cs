@@ -85,23 +85,7 @@ public sealed class DiskSpool : IDisposable
     /// </summary>
     public long Append(string table, int rows, ReadOnlySpan<byte> arrowIpc)
     {
-        var record = Record(table, rows, arrowIpc);
-
-        long dropped;
-        lock (_gate)
-        {
-            var writer = WriterFor(record.Length);
-            writer.Write(record);
-            writer.Flush(flushToDisk: true);
-            var info = _segments[_writeSegment];
-            info.Bytes += record.Length;
-            info.Batches++;
-            info.Rows += rows;
-            _appendedBatches++;
-            dropped = EnforceLimit();
-            if (_appended.CurrentCount == 0) _appended.Release();
-        }
-        return dropped;
+        return WriteDurably(Record(table, rows, arrowIpc), batches: 1, rows);
     }
 
     /// <summary>
@@ -119,22 +103,26 @@ public sealed class DiskSpool : IDisposable
         var group = new byte[records.Sum(r => (long)r.Length)];
         int at = 0;
         foreach (var r in records) { r.CopyTo(group, at); at += r.Length; }
+        return WriteDurably(group, batches.Count, batches.Sum(b => (long)b.Rows));
+    }
 
-        long dropped;
+    /// <summary>One write and one fsync of whole records into the current segment; then the size limit.</summary>
+    private long WriteDurably(byte[] records, int batches, long rows)
+    {
         lock (_gate)
         {
-            var writer = WriterFor(group.Length);
-            writer.Write(group);
+            var writer = WriterFor(records.Length);
+            writer.Write(records);
             writer.Flush(flushToDisk: true);
             var info = _segments[_writeSegment];
-            info.Bytes += group.Length;
-            info.Batches += batches.Count;
-            info.Rows += batches.Sum(b => (long)b.Rows);
-            _appendedBatches += batches.Count;
-            dropped = EnforceLimit();
+            info.Bytes += records.Length;
+            info.Batches += batches;
+            info.Rows += rows;
+            _appendedBatches += batches;
+            long dropped = EnforceLimit();
             if (_appended.CurrentCount == 0) _appended.Release();
+            return dropped;
         }
-        return dropped;
     }
 
     private static byte[] Record(string table, int rows, ReadOnlySpan<byte> arrowIpc)

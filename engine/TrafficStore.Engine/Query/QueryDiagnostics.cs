@@ -13,6 +13,8 @@ public sealed class QueryDiagnostics
     private readonly List<QueryWarning> _warnings = [];
     public int SegmentsConsidered { get; internal set; }
     public int SegmentsSkippedByIndex { get; internal set; }
+    /// <summary>Of <see cref="SegmentsSkippedByZoneMap"/>: ruled out by the zone maps of the whole segment, without checking its row groups.</summary>
+    public int SegmentsSkippedWhole { get; internal set; }
     public int SegmentsSkippedByZoneMap { get; internal set; }
     public int SegmentsRead { get; internal set; }
     public int RowGroupsRead { get; internal set; }

@@ -44,7 +44,9 @@ internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIn
         {
             diag.SegmentsConsidered++;
             var footer = handle.Footer;
-            if (footer.RowCount == 0 || footer.MaxTime < from || footer.MinTime >= to || !AnyRowGroupMayMatch(plan, footer, null))
+            bool whole = footer.RowCount > 0 && footer.MaxTime >= from && footer.MinTime < to && !plan.SegmentMayMatch(footer);
+            if (whole) diag.SegmentsSkippedWhole++;
+            if (footer.RowCount == 0 || footer.MaxTime < from || footer.MinTime >= to || whole || !AnyRowGroupMayMatch(plan, footer, null))
             {
                 diag.SegmentsSkippedByZoneMap++;
                 continue;

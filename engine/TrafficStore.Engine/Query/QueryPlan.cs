@@ -10,6 +10,9 @@ internal sealed record SegmentCandidate(SegmentHandle Segment, HashSet<int>? Row
 /// <summary>The chunk infos of one row group of a segment, by table column (no allocation per row group).</summary>
 internal readonly struct RowGroupChunks(QueryPlan plan, SegmentFooter footer, int rowGroup)
 {
+    /// <summary>The whole segment as one row group (<see cref="SegmentFooter.WholeSegment"/>).</summary>
+    public const int WholeSegment = -1;
+
     /// <summary>The chunk of a table column, or null if the segment predates the column.</summary>
     public ChunkInfo? Of(int tableColumn) => plan.Chunk(footer, tableColumn, rowGroup);
 }
@@ -57,11 +60,24 @@ internal sealed class QueryPlan
         return true;
     }
 
-    /// <summary>The chunk of a table column in a segment, or null if the segment predates the column.</summary>
+    /// <summary>The chunk of a table column in a segment (<see cref="RowGroupChunks.WholeSegment"/>: its summary), or null if the segment predates the column.</summary>
     public ChunkInfo? Chunk(SegmentFooter footer, int tableColumn, int g)
     {
         int c = FooterColumn(footer, tableColumn);
-        return c < 0 ? null : footer.Chunks[c][g];
+        return c < 0 ? null : g == RowGroupChunks.WholeSegment ? footer.WholeSegment(c) : footer.Chunks[c][g];
+    }
+
+    /// <summary>
+    /// False when the filters' zone maps over the whole segment prove no row can match: one check per
+    /// segment before <see cref="RowGroupMayMatch"/> checks each row group (the time window is checked on the footer).
+    /// </summary>
+    public bool SegmentMayMatch(SegmentFooter footer)
+    {
+        if (footer.RowCount > int.MaxValue) return true;
+        var chunks = new RowGroupChunks(this, footer, RowGroupChunks.WholeSegment);
+        foreach (var f in Filters)
+            if (!f.MayMatch(chunks, (int)footer.RowCount)) return false;
+        return true;
     }
 
     // Planning checks every row group of every segment in range, a few columns each: resolve a table

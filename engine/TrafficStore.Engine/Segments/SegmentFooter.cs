@@ -105,6 +105,47 @@ internal sealed class SegmentFooter
         return -1;
     }
 
+    // Whole-segment summaries of each column, computed on first use: planning checks them once per
+    // segment before checking every row group, so a query without a time window does not pay
+    // row groups × segments zone-map checks. Footers are shared by concurrent queries; a race only
+    // computes an entry twice (same value).
+    private ChunkInfo?[]? _wholeSegment;
+
+    /// <summary>
+    /// Footer column <paramref name="c"/> over all row groups: null count summed, zone map the union of the
+    /// row groups' (absent if any row group's is). Offsets and lengths are meaningless; only for zone-map checks.
+    /// </summary>
+    public ChunkInfo WholeSegment(int c)
+    {
+        var all = _wholeSegment ??= new ChunkInfo?[Columns.Count];
+        if (all[c] is { } done) return done;
+        var chunks = Chunks[c];
+        long nulls = 0;
+        bool present = chunks.Length > 0;
+        long minLong = long.MaxValue, maxLong = long.MinValue;
+        double minDouble = double.PositiveInfinity, maxDouble = double.NegativeInfinity;
+        byte[]? minBytes = null, maxBytes = null;
+        bool bytesKnown = true;
+        foreach (var chunk in chunks)
+        {
+            nulls += chunk.NullCount;
+            var z = chunk.Zone;
+            if (!z.Present) { present = false; continue; }
+            minLong = Math.Min(minLong, z.MinLong);
+            maxLong = Math.Max(maxLong, z.MaxLong);
+            minDouble = Math.Min(minDouble, z.MinDouble);
+            maxDouble = Math.Max(maxDouble, z.MaxDouble);
+            if (z.MinBytes is null || z.MaxBytes is null) { bytesKnown = false; continue; }
+            if (minBytes is null || z.MinBytes.AsSpan().SequenceCompareTo(minBytes) < 0) minBytes = z.MinBytes;
+            if (maxBytes is null || z.MaxBytes.AsSpan().SequenceCompareTo(maxBytes) > 0) maxBytes = z.MaxBytes;
+        }
+        var zone = present ? new ZoneMap(true, minLong, maxLong, minDouble, maxDouble, bytesKnown ? minBytes : null, bytesKnown ? maxBytes : null) : ZoneMap.None;
+        // A null count that does not fit an int cannot equal a row count: nothing is ruled out on nulls alone.
+        var whole = new ChunkInfo(0, 0, 0, default, 0, 0, nulls > int.MaxValue ? -1 : (int)nulls, zone);
+        all[c] = whole;
+        return whole;
+    }
+
     public void WriteTo(ByteSink sink)
     {
         sink.WriteInt32(FormatVersion);

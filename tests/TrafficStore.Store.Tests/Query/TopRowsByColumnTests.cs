@@ -108,7 +108,7 @@ public class TopRowsByColumnTests
     public async Task StringsOrderByCodePoint(bool desc)
     {
         var rows = MakeRows(1500, seed: 3);
-        var nonNull = rows.Where(r => r.S is not null).OrderBy(r => r.S, desc ? Comparer<string>.Create((a, b) => string.CompareOrdinal(b, a)) : StringComparer.Ordinal);
+        var nonNull = rows.Where(r => r.S is not null).OrderBy(r => r.S!, desc ? Comparer<string>.Create((a, b) => string.CompareOrdinal(b, a)) : StringComparer.Ordinal);
         var expected = nonNull.Concat(rows.Where(r => r.S is null)).Take(40).Select(r => r.Seq).ToList();
         Assert.Equal(expected, await Top(rows, "s", desc, 40, batchRows: 11));
     }

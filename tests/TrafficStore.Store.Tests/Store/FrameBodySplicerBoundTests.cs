@@ -36,10 +36,10 @@ public class FrameBodySplicerBoundTests
             ushort port = (ushort)(40000 + j);
             uint c = 1000u * (uint)(j + 1), s = 50_000u * (uint)(j + 1);
             var requests = "GET /a HTTP/1.1\r\nHost: shop\r\n\r\nGET /b HTTP/1.1\r\nHost: shop\r\n\r\n"u8.ToArray();
-            frames.Add(Frame(port, true, c, 0, Syn, []));
-            frames.Add(Frame(port, false, s, c + 1, Syn | Ack, []));
-            frames.Add(Frame(port, true, c + 1, s + 1, Ack, []));
-            frames.Add(Frame(port, true, c + 1, s + 1, Ack | Psh, requests));
+            frames.Add(TestTcpFrames.Frame(port, true, c, 0, TestTcpFrames.Syn, []));
+            frames.Add(TestTcpFrames.Frame(port, false, s, c + 1, TestTcpFrames.Syn | TestTcpFrames.Ack, []));
+            frames.Add(TestTcpFrames.Frame(port, true, c + 1, s + 1, TestTcpFrames.Ack, []));
+            frames.Add(TestTcpFrames.Frame(port, true, c + 1, s + 1, TestTcpFrames.Ack | TestTcpFrames.Psh, requests));
             uint seq = s + 1, ack = c + 1 + (uint)requests.Length;
             segments[j] = [];
             for (int k = 0; k < ResponsesPerConnection; k++)
@@ -50,7 +50,7 @@ public class FrameBodySplicerBoundTests
                 for (int pos = 0; pos < message.Length; pos += Segment)
                 {
                     var part = message[pos..Math.Min(pos + Segment, message.Length)];
-                    segments[j].Add(Frame(port, false, seq, ack, Ack, part));
+                    segments[j].Add(TestTcpFrames.Frame(port, false, seq, ack, TestTcpFrames.Ack, part));
                     seq += (uint)part.Length;
                 }
             }
@@ -61,8 +61,8 @@ public class FrameBodySplicerBoundTests
         for (int j = 0; j < Connections; j++)
         {
             var (end, ack) = ends[j];
-            frames.Add(Frame((ushort)(40000 + j), true, ack, end, Ack | Fin, []));
-            frames.Add(Frame((ushort)(40000 + j), false, end, ack + 1, Ack | Fin, []));
+            frames.Add(TestTcpFrames.Frame((ushort)(40000 + j), true, ack, end, TestTcpFrames.Ack | TestTcpFrames.Fin, []));
+            frames.Add(TestTcpFrames.Frame((ushort)(40000 + j), false, end, ack + 1, TestTcpFrames.Ack | TestTcpFrames.Fin, []));
         }
 
         var path = System.IO.Path.Combine(dir, "interleaved.pcap");
@@ -234,40 +234,5 @@ public class FrameBodySplicerBoundTests
         Assert.True(cache.TryGet(4, "c2s", out var missing) && missing is null);
         Assert.Equal(100 + 2 * PayloadBodyCache.EntryOverheadBytes, cache.Bytes);
         Assert.Equal(3 * (100 + PayloadBodyCache.EntryOverheadBytes), cache.PeakBytes);
-    }
-
-    // ------------------------------------------------------------------ frames
-
-    private const byte Fin = 0x01, Syn = 0x02, Psh = 0x08, Ack = 0x10;
-    private const string Client = "10.0.0.1", Server = "10.0.0.2";
-
-    /// <summary>
-    /// Ethernet II + IPv4 (RFC 791, 20 bytes, no options) + TCP (RFC 9293 §3.1, 20 bytes, no options), client port
-    /// <paramref name="clientPort"/> to server port 80. Checksums are left zero (the decoder does not check them).
-    /// </summary>
-    private static byte[] Frame(ushort clientPort, bool fromClient, uint seq, uint ack, byte flags, byte[] payload)
-    {
-        var f = new byte[14 + 20 + 20 + payload.Length];
-        byte[] macA = [2, 0, 0, 0, 0, 0xA], macB = [2, 0, 0, 0, 0, 0xB];
-        (fromClient ? macB : macA).CopyTo(f, 0);
-        (fromClient ? macA : macB).CopyTo(f, 6);
-        f[12] = 0x08; // EtherType IPv4
-        var ip = f.AsSpan(14, 20);
-        ip[0] = 0x45;
-        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(40 + payload.Length));
-        ip[8] = 64;
-        ip[9] = 6; // TCP
-        System.Net.IPAddress.Parse(fromClient ? Client : Server).GetAddressBytes().CopyTo(ip[12..]);
-        System.Net.IPAddress.Parse(fromClient ? Server : Client).GetAddressBytes().CopyTo(ip[16..]);
-        var tcp = f.AsSpan(34, 20);
-        BinaryPrimitives.WriteUInt16BigEndian(tcp, fromClient ? clientPort : (ushort)80);
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], fromClient ? (ushort)80 : clientPort);
-        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], seq);
-        BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], (flags & Ack) != 0 ? ack : 0);
-        tcp[12] = 5 << 4;
-        tcp[13] = flags;
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], 65535);
-        payload.CopyTo(f, 54);
-        return f;
     }
 }

@@ -143,23 +143,16 @@ public static class TopRowsByColumn
             _slotRefs[slot] = kept.Count;
         }
 
+        /// <summary>Whether a row would come before the worst kept one; reads its key without copying it.</summary>
         private bool BeatsWorst(IArrowArray keys, int row, long seq)
         {
-            var worst = _worstFirst.Peek();
-            bool isNull = keys.IsNull(row);
-            if (isNull || worst.Null)
+            if (keys.IsNull(row)) return Compare(true, 0, 0, default, seq, _worstFirst.Peek()) < 0;
+            return keys switch
             {
-                if (isNull && worst.Null) return seq < worst.Seq;
-                return !isNull; // nulls last
-            }
-            int c = keys switch
-            {
-                StringArray s => s.GetBytes(row).SequenceCompareTo(worst.Text),
-                DoubleArray d => TotalOrder(d.GetValue(row)!.Value, worst.Real),
-                _ => IntOf(keys, row).CompareTo(worst.Int),
+                StringArray s => Compare(false, 0, 0, s.GetBytes(row), seq, _worstFirst.Peek()) < 0,
+                DoubleArray d => Compare(false, 0, d.GetValue(row)!.Value, default, seq, _worstFirst.Peek()) < 0,
+                _ => Compare(false, IntOf(keys, row), 0, default, seq, _worstFirst.Peek()) < 0,
             };
-            if (_descending) c = -c;
-            return c < 0 || (c == 0 && seq < worst.Seq);
         }
 
         private static Kept KeyOf(IArrowArray keys, int row, long seq, int slot)
@@ -182,22 +175,24 @@ public static class TopRowsByColumn
             _ => throw new NotSupportedException($"cannot order by a column of type {keys.Data.DataType.Name}"),
         };
 
-        /// <summary>Result order as a comparison: negative when <paramref name="a"/> comes before <paramref name="b"/>.</summary>
-        private int Better(Kept a, Kept b)
+        private int Better(Kept a, Kept b) => Compare(a.Null, a.Int, a.Real, a.Text, a.Seq, b);
+
+        /// <summary>Result order as a comparison: negative when the key (null?, value, arrival) comes before <paramref name="b"/>.</summary>
+        private int Compare(bool isNull, long intValue, double realValue, ReadOnlySpan<byte> text, long seq, in Kept b)
         {
-            if (a.Null || b.Null)
+            if (isNull || b.Null)
             {
-                if (a.Null && b.Null) return a.Seq.CompareTo(b.Seq);
-                return a.Null ? 1 : -1;
+                if (isNull && b.Null) return seq.CompareTo(b.Seq);
+                return isNull ? 1 : -1; // nulls last
             }
             int c = _kind switch
             {
-                ArrowTypeId.String => a.Text.AsSpan().SequenceCompareTo(b.Text),
-                ArrowTypeId.Double => TotalOrder(a.Real, b.Real),
-                _ => a.Int.CompareTo(b.Int),
+                ArrowTypeId.String => text.SequenceCompareTo(b.Text),
+                ArrowTypeId.Double => TotalOrder(realValue, b.Real),
+                _ => intValue.CompareTo(b.Int),
             };
             if (_descending) c = -c;
-            return c != 0 ? c : a.Seq.CompareTo(b.Seq);
+            return c != 0 ? c : seq.CompareTo(b.Seq);
         }
 
         /// <summary>Doubles in a total order: NaN after every number.</summary>

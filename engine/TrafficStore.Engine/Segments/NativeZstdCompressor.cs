@@ -15,8 +15,8 @@ namespace TrafficStore.Engine.Segments;
 /// </remarks>
 internal static unsafe class NativeZstdCompressor
 {
-    /// <summary>Names tried in order, also by <see cref="NativeZstdDecompressor"/>.</summary>
-    internal static readonly string[] LibraryNames = ["libzstd.so.1", "libzstd.so", "libzstd.1.dylib", "libzstd.dylib", "libzstd"];
+    /// <summary>Names tried in order.</summary>
+    private static readonly string[] LibraryNames = ["libzstd.so.1", "libzstd.so", "libzstd.1.dylib", "libzstd.dylib", "libzstd"];
 
     /// <summary>TRAFFICSTORE_ZSTD=managed rules libzstd out for both directions (to compare, or to rule it out).</summary>
     internal static bool ManagedRequested => Environment.GetEnvironmentVariable("TRAFFICSTORE_ZSTD") == "managed";
@@ -30,24 +30,32 @@ internal static unsafe class NativeZstdCompressor
 
     static NativeZstdCompressor()
     {
-        if (ManagedRequested) return;
+        if (!TryLoadExports(["ZSTD_createCCtx", "ZSTD_freeCCtx", "ZSTD_compressCCtx", "ZSTD_isError"], out var f)) return;
+        s_createCCtx = (delegate* unmanaged<nint>)f[0];
+        s_freeCCtx = (delegate* unmanaged<nint, nuint>)f[1];
+        s_compressCCtx = (delegate* unmanaged<nint, byte*, nuint, byte*, nuint, int, nuint>)f[2];
+        s_isError = (delegate* unmanaged<nuint, uint>)f[3];
+        IsAvailable = true;
+    }
+
+    /// <summary>
+    /// The addresses of <paramref name="exports"/> in the first of <see cref="LibraryNames"/> that loads and has
+    /// them all (the library stays loaded); false when none does or TRAFFICSTORE_ZSTD=managed. Shared with
+    /// <see cref="NativeZstdDecompressor"/>.
+    /// </summary>
+    internal static bool TryLoadExports(string[] exports, out nint[] addresses)
+    {
+        addresses = new nint[exports.Length];
+        if (ManagedRequested) return false;
         foreach (var name in LibraryNames)
         {
             if (!NativeLibrary.TryLoad(name, out var library)) continue;
-            if (NativeLibrary.TryGetExport(library, "ZSTD_createCCtx", out var create)
-                && NativeLibrary.TryGetExport(library, "ZSTD_freeCCtx", out var free)
-                && NativeLibrary.TryGetExport(library, "ZSTD_compressCCtx", out var compress)
-                && NativeLibrary.TryGetExport(library, "ZSTD_isError", out var isError))
-            {
-                s_createCCtx = (delegate* unmanaged<nint>)create;
-                s_freeCCtx = (delegate* unmanaged<nint, nuint>)free;
-                s_compressCCtx = (delegate* unmanaged<nint, byte*, nuint, byte*, nuint, int, nuint>)compress;
-                s_isError = (delegate* unmanaged<nuint, uint>)isError;
-                IsAvailable = true;
-                return;
-            }
+            int found = 0;
+            while (found < exports.Length && NativeLibrary.TryGetExport(library, exports[found], out addresses[found])) found++;
+            if (found == exports.Length) return true;
             NativeLibrary.Free(library);
         }
+        return false;
     }
 
     /// <summary>True when libzstd was loaded (and TRAFFICSTORE_ZSTD is not "managed").</summary>

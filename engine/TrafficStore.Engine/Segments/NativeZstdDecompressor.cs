@@ -31,26 +31,14 @@ internal static unsafe class NativeZstdDecompressor
 
     static NativeZstdDecompressor()
     {
-        if (NativeZstdCompressor.ManagedRequested) return;
-        foreach (var name in NativeZstdCompressor.LibraryNames)
-        {
-            if (!NativeLibrary.TryLoad(name, out var library)) continue;
-            if (NativeLibrary.TryGetExport(library, "ZSTD_createDCtx", out var create)
-                && NativeLibrary.TryGetExport(library, "ZSTD_freeDCtx", out var free)
-                && NativeLibrary.TryGetExport(library, "ZSTD_decompressDCtx", out var decompress)
-                && NativeLibrary.TryGetExport(library, "ZSTD_getFrameContentSize", out var contentSize)
-                && NativeLibrary.TryGetExport(library, "ZSTD_isError", out var isError))
-            {
-                s_createDCtx = (delegate* unmanaged<nint>)create;
-                s_freeDCtx = (delegate* unmanaged<nint, nuint>)free;
-                s_decompressDCtx = (delegate* unmanaged<nint, byte*, nuint, byte*, nuint, nuint>)decompress;
-                s_getFrameContentSize = (delegate* unmanaged<byte*, nuint, ulong>)contentSize;
-                s_isError = (delegate* unmanaged<nuint, uint>)isError;
-                IsAvailable = true;
-                return;
-            }
-            NativeLibrary.Free(library);
-        }
+        if (!NativeZstdCompressor.TryLoadExports(
+                ["ZSTD_createDCtx", "ZSTD_freeDCtx", "ZSTD_decompressDCtx", "ZSTD_getFrameContentSize", "ZSTD_isError"], out var f)) return;
+        s_createDCtx = (delegate* unmanaged<nint>)f[0];
+        s_freeDCtx = (delegate* unmanaged<nint, nuint>)f[1];
+        s_decompressDCtx = (delegate* unmanaged<nint, byte*, nuint, byte*, nuint, nuint>)f[2];
+        s_getFrameContentSize = (delegate* unmanaged<byte*, nuint, ulong>)f[3];
+        s_isError = (delegate* unmanaged<nuint, uint>)f[4];
+        IsAvailable = true;
     }
 
     /// <summary>True when libzstd was loaded (and TRAFFICSTORE_ZSTD is not "managed").</summary>

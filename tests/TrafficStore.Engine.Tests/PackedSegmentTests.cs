@@ -177,18 +177,7 @@ public class PackedSegmentTests
     {
         var spec = new QuerySpec("conns");
         IEnumerable<QueryTests.Row> expected = model;
-        if (rng.Next(2) == 0)
-        {
-            long from = Base + rng.NextInt64(-30, 360) * Second, to = from + rng.NextInt64(1, 200) * Second;
-            spec = spec with { From = from, To = to };
-            expected = expected.Where(r => r.Time >= from && r.Time < to);
-        }
-        if (rng.Next(4) == 0)
-        {
-            long asOf = Base + rng.NextInt64(0, 370) * Second;
-            spec = spec with { AsOf = asOf };
-            expected = expected.Where(r => r.Time <= asOf && (r.End is null || r.End >= asOf));
-        }
+        (spec, expected) = QueryTests.RandomWindow(rng, spec, expected);
         switch (rng.Next(4))
         {
             case 0: { var p = $"pod-{rng.Next(12)}"; spec = spec.Where(ColumnFilter.Eq("pod", p)); expected = expected.Where(r => r.Pod == p); break; }

@@ -40,6 +40,27 @@ public class QueryTests
         Bools(rows.Select(r => (bool?)r.Ok).ToArray()),
         Strings(rows.Select(r => r.Path).ToArray()));
 
+    /// <summary>
+    /// A random time window (half the time) and as-of instant (a quarter) over <see cref="Model"/>'s six
+    /// minutes, applied to a query and to the rows it should return (random query tests share it).
+    /// </summary>
+    internal static (QuerySpec Spec, IEnumerable<Row> Expected) RandomWindow(Random rng, QuerySpec spec, IEnumerable<Row> expected)
+    {
+        if (rng.Next(2) == 0)
+        {
+            long from = Base + rng.NextInt64(-30, 360) * Second, to = from + rng.NextInt64(1, 200) * Second;
+            spec = spec with { From = from, To = to };
+            expected = expected.Where(r => r.Time >= from && r.Time < to);
+        }
+        if (rng.Next(4) == 0)
+        {
+            long asOf = Base + rng.NextInt64(0, 370) * Second;
+            spec = spec with { AsOf = asOf };
+            expected = expected.Where(r => r.Time <= asOf && (r.End is null || r.End >= asOf));
+        }
+        return (spec, expected);
+    }
+
     /// <summary>The first 2500 rows sealed (in two flushes, so partitions hold two segments), the rest unsealed.</summary>
     private static async Task<(TrafficStoreEngine Engine, List<Row> Model)> OpenStore(TempDir dir)
     {

@@ -42,18 +42,7 @@ public class RandomQueryTests
         {
             var spec = new QuerySpec("conns");
             IEnumerable<QueryTests.Row> expected = model;
-            if (rng.Next(2) == 0)
-            {
-                long from = Base + rng.NextInt64(-30, 360) * Second, to = from + rng.NextInt64(1, 200) * Second;
-                spec = spec with { From = from, To = to };
-                expected = expected.Where(r => r.Time >= from && r.Time < to);
-            }
-            if (rng.Next(4) == 0)
-            {
-                long asOf = Base + rng.NextInt64(0, 370) * Second;
-                spec = spec with { AsOf = asOf };
-                expected = expected.Where(r => r.Time <= asOf && (r.End is null || r.End >= asOf));
-            }
+            (spec, expected) = QueryTests.RandomWindow(rng, spec, expected);
             for (int f = rng.Next(3); f > 0; f--)
             {
                 var (filter, match) = RandomFilter(rng);

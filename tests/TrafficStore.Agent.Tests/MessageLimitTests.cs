@@ -126,7 +126,7 @@ public sealed class BoundedBatchTests(Xunit.Abstractions.ITestOutputHelper outpu
         OpenCapture = _ => Ingest.Capture.CaptureFile.Open(path),
     };
 
-    private static long Bytes(RecordBatch batch) => BoundedBatches<int>.BufferBytes(batch);
+    private static long Bytes(RecordBatch batch) => TrafficStore.Ingest.Tables.ArrowBatchSize.Bytes(batch);
 
     private static List<List<(string Table, RecordBatch Batch)>> Replay(string path, long maxPutMessageBytes, bool shipFrames)
     {

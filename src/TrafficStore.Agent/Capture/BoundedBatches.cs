@@ -23,7 +23,7 @@ internal sealed class BoundedBatches<T>(ArrowBatchBuilder<T> builder, long maxBy
     private void Cut(IReadOnlyList<T> rows, int start, int count, List<RecordBatch> batches)
     {
         var batch = builder.Build(start == 0 && count == rows.Count ? rows : new ListSlice(rows, start, count));
-        long bytes = BufferBytes(batch);
+        long bytes = ArrowBatchSize.Bytes(batch); // the IPC body, less padding and framing
         if (bytes <= maxBytes || count == 1) { batches.Add(batch); return; }
         batch.Dispose();
         // Rows are of uneven size (bodies): chunks by the average, then each cut again if still over.
@@ -33,25 +33,6 @@ internal sealed class BoundedBatches<T>(ArrowBatchBuilder<T> builder, long maxBy
             int from = (int)((long)count * i / chunks), to = (int)((long)count * (i + 1) / chunks);
             if (to > from) Cut(rows, start + from, to - from, batches);
         }
-    }
-
-    /// <summary>Bytes of the batch's Arrow buffers: its IPC body, less padding and framing.</summary>
-    public static long BufferBytes(RecordBatch batch)
-    {
-        long sum = 0;
-        foreach (var array in batch.Arrays) sum += BufferBytes(array.Data);
-        return sum;
-    }
-
-    private static long BufferBytes(ArrayData data)
-    {
-        long sum = 0;
-        if (data.Buffers is { } buffers)
-            foreach (var buffer in buffers) sum += buffer.Length;
-        if (data.Children is { } children)
-            foreach (var child in children) sum += BufferBytes(child);
-        if (data.Dictionary is { } dictionary) sum += BufferBytes(dictionary);
-        return sum;
     }
 
     private sealed class ListSlice(IReadOnlyList<T> rows, int start, int count) : IReadOnlyList<T>

@@ -12,6 +12,7 @@ using TrafficStore.Engine.Query;
 using TrafficStore.Server.Observability;
 using TrafficStore.Server.Security;
 using TrafficStore.Store.Client;
+using TrafficStore.Ingest.Tables;
 using TrafficStore.Store.Query;
 using StoreFilterOp = TrafficStore.Store.Query.FilterOp;
 
@@ -462,9 +463,7 @@ public sealed class TrafficFlightServer : FlightServer
     /// <summary>Splits a batch so that each slice stays under <see cref="MaxMessageBytes"/>.</summary>
     internal static IEnumerable<RecordBatch> Slices(RecordBatch batch)
     {
-        long bytes = 0;
-        for (int c = 0; c < batch.ColumnCount; c++)
-            foreach (var buffer in batch.Column(c).Data.Buffers) bytes += buffer.Length;
+        long bytes = ArrowBatchSize.Bytes(batch);
         if (bytes <= MaxMessageBytes || batch.Length <= 1)
         {
             yield return batch;

@@ -42,7 +42,7 @@ public sealed class LocalTrafficClient : ITrafficClient
         if (query.Select is { } select && !select.Contains(order.Column))
         {
             // The order column was read only to order by; the result has the projection asked for.
-            schema = new Schema(select.Select(schema.GetFieldByName), schema.Metadata);
+            schema = Project(schema, select);
             ordered = ordered.Select(b => Project(b, select));
         }
         return Task.FromResult(new TrafficQueryResult(schema, ordered, warnings));
@@ -94,12 +94,11 @@ public sealed class LocalTrafficClient : ITrafficClient
         if (splicer.Warning is { } w) warnings.Add(w);
     }
 
-    private static RecordBatch Project(RecordBatch batch, IReadOnlyList<string> columns)
-    {
-        var fields = columns.Select(c => batch.Schema.GetFieldByName(c)).ToList();
-        var schema = new Schema(fields, batch.Schema.Metadata);
-        return new RecordBatch(schema, columns.Select(c => batch.Column(batch.Schema.GetFieldIndex(c))), batch.Length);
-    }
+    private static RecordBatch Project(RecordBatch batch, IReadOnlyList<string> columns) =>
+        new(Project(batch.Schema, columns), columns.Select(c => batch.Column(batch.Schema.GetFieldIndex(c))), batch.Length);
+
+    private static Schema Project(Schema schema, IReadOnlyList<string> columns) =>
+        new(columns.Select(schema.GetFieldByName), schema.Metadata);
 
     /// <summary>Streams the export (<see cref="PcapExporter"/>): memory stays bounded by <see cref="PcapExportOptions"/>, not by the result.</summary>
     public Task<PcapExportSummary> ExportPcapAsync(PcapExportRequest request, Stream output, CancellationToken ct = default) =>

@@ -30,8 +30,8 @@ public sealed record CaptureFileOptions
 /// <summary>Opens pcap and pcapng files, detecting the format from the first four bytes.</summary>
 public static class CaptureFile
 {
-    internal const uint PcapMicroseconds = 0xA1B2C3D4;
-    internal const uint PcapNanoseconds = 0xA1B23C4D;
+    internal const uint PcapMicroseconds = PcapFormat.MicrosecondMagic;
+    internal const uint PcapNanoseconds = PcapFormat.NanosecondMagic;
     internal const uint PcapNgSectionHeader = 0x0A0D0D0A;
 
     /// <summary>

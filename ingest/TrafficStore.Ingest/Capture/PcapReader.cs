@@ -21,8 +21,8 @@ namespace TrafficStore.Ingest.Capture;
 /// </summary>
 internal sealed class PcapReader : ICaptureSource
 {
-    private const int FileHeaderLength = 24;
-    private const int RecordHeaderLength = 16;
+    private const int FileHeaderLength = PcapFormat.FileHeaderLength;
+    private const int RecordHeaderLength = PcapFormat.RecordHeaderLength;
 
     private readonly CaptureFileWindow _window;
     private readonly CaptureFileOptions _options;

@@ -50,18 +50,25 @@ internal sealed class RepeatedPieces
 
     private ReadOnlySpan<byte> Bytes(int chunk, int start, int length) => _chunks[chunk].AsSpan(start, length);
 
-    /// <summary>Cuts the first <paramref name="length"/> bytes of <paramref name="raw"/> (kept by reference) into pieces and counts them; returns the chunk's number.</summary>
-    public int Add(byte[] raw, int length)
+    /// <summary>
+    /// Cuts the first <paramref name="length"/> bytes of <paramref name="raw"/> (kept by reference) into pieces and counts
+    /// them; returns the chunk's number. <paramref name="forcedCuts"/> (ascending) are offsets where a piece must end:
+    /// the writer passes the start and end of every large value, so a body repeated whole is cut the same way each time,
+    /// from its first byte to its last — content-defined cuts alone lose the pieces that straddle its edges.
+    /// </summary>
+    public int Add(byte[] raw, int length, ReadOnlySpan<int> forcedCuts = default)
     {
         if (_built) throw new InvalidOperationException("Chunks must be added before the dictionary is built.");
         int chunk = _chunks.Count;
         _chunks.Add(raw);
         _chunkLengths.Add(length);
         var ids = new List<int>(length / (ContentDefinedPieces.MinPiece * 4) + 1);
-        int at = 0;
+        int at = 0, cut = 0;
         while (at < length)
         {
-            int pieceLength = ContentDefinedPieces.NextPieceLength(raw.AsSpan(at, length - at));
+            while (cut < forcedCuts.Length && forcedCuts[cut] <= at) cut++;
+            int regionEnd = cut < forcedCuts.Length && forcedCuts[cut] < length ? forcedCuts[cut] : length;
+            int pieceLength = ContentDefinedPieces.NextPieceLength(raw.AsSpan(at, regionEnd - at));
             var key = new PieceKey(chunk, at, pieceLength, ByteHash.Of(raw.AsSpan(at, pieceLength)));
             if (_byContent.TryGetValue(key, out int id))
             {

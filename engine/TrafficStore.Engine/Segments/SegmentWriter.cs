@@ -57,7 +57,26 @@ internal sealed class SegmentWriter : IDisposable
     /// <summary>Byte chunks smaller than this are written at once: too small to hold a repeated piece worth a reference.</summary>
     private const int MinHeldChunkBytes = ContentDefinedPieces.MinPiece;
 
-    private readonly record struct HeldChunk(int Column, int RowGroup, byte[] Raw, int Length, ChunkEncoding Encoding, ColumnType Type, int NullCount, ZoneMap Zone);
+    private readonly record struct HeldChunk(int Column, int RowGroup, byte[] Raw, int Length, int[] ValueEdges, ChunkEncoding Encoding, ColumnType Type, int NullCount, ZoneMap Zone);
+
+    /// <summary>Values at least this long start and end a piece (<see cref="RepeatedPieces.Add"/>): a body repeated whole is then stored once whole.</summary>
+    private const int WholeValueBytes = 2 * ContentDefinedPieces.MinPiece;
+
+    /// <summary>Offsets in a plain byte chunk (lengths first, then the values back to back) where its large values start and end.</summary>
+    private static int[] ValueEdges(ColumnVector v, int rawLength)
+    {
+        int dataStart = rawLength - (v.Offsets[v.Length] - v.Offsets[0]);
+        var edges = new List<int>();
+        for (int i = 0; i < v.Length; i++)
+        {
+            int start = v.Offsets[i], end = v.Offsets[i + 1];
+            if (end - start < WholeValueBytes) continue;
+            int from = dataStart + start - v.Offsets[0];
+            if (edges.Count == 0 || edges[^1] != from) edges.Add(from);
+            edges.Add(from + end - start);
+        }
+        return edges.ToArray();
+    }
     private readonly List<HeldChunk> _held = [];
     private long _heldBytes;
     private readonly List<DictionaryInfo> _dictionaries = [];
@@ -120,7 +139,7 @@ internal sealed class SegmentWriter : IDisposable
             var raw = _raw.WrittenSpan;
             if (PieceDictionaries && ColumnTypes.IsBytes(vector.Type) && encoding == ChunkEncoding.Plain && raw.Length >= MinHeldChunkBytes)
             {
-                _held.Add(new HeldChunk(c, group, raw.ToArray(), raw.Length, encoding, vector.Type, vector.NullCount, ComputeZone(vector)));
+                _held.Add(new HeldChunk(c, group, raw.ToArray(), raw.Length, ValueEdges(vector, raw.Length), encoding, vector.Type, vector.NullCount, ComputeZone(vector)));
                 _heldBytes += raw.Length;
                 _chunks[c].Add(null!); // written by WriteHeldChunks
                 continue;
@@ -192,7 +211,7 @@ internal sealed class SegmentWriter : IDisposable
         if (_held.Count == 0) return;
         var pieces = new RepeatedPieces(MaxDictionaryBytes);
         var ids = new int[_held.Count];
-        for (int i = 0; i < _held.Count; i++) ids[i] = pieces.Add(_held[i].Raw, _held[i].Length);
+        for (int i = 0; i < _held.Count; i++) ids[i] = pieces.Add(_held[i].Raw, _held[i].Length, _held[i].ValueEdges);
         var dictionary = pieces.BuildDictionary();
         int number = 0;
         if (dictionary.Length > 0)

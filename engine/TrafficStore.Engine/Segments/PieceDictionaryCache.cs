@@ -23,7 +23,7 @@ internal static class PieceDictionaryCache
     private static readonly LinkedList<(Key Key, byte[] Bytes)> s_lru = []; // most recently used first
     private static long s_bytes;
 
-    /// <summary>Dictionary <paramref name="number"/> of the segment of <paramref name="footer"/>, from the cache or from <paramref name="load"/> (which validates it).</summary>
+    /// <summary>Block <paramref name="number"/> of the piece dictionary of the segment of <paramref name="footer"/>, from the cache or from <paramref name="load"/> (which validates it).</summary>
     public static byte[] GetOrLoad(SegmentFooter footer, int number, Func<byte[]> load)
     {
         var key = new Key(footer, number);

@@ -3,72 +3,100 @@ using TrafficStore.Engine.Columns;
 namespace TrafficStore.Engine.Segments;
 
 /// <summary>
-/// Finds the content-defined pieces (<see cref="ContentDefinedPieces"/>) that occur at least twice among a set of
-/// raw chunks (the byte columns of a segment's dictionary window), lays each of them out once in a piece
-/// dictionary, and rewrites each chunk as references into it plus the bytes that are not repeated
-/// (<see cref="PieceReferences"/>; docs/storage-format.md, "Piece dictionary").
+/// A segment's piece dictionary as its writer builds it: the content-defined pieces (<see cref="ContentDefinedPieces"/>)
+/// that occur at least twice among the byte-column chunks of a dictionary window, stored once, and each chunk
+/// rewritten as references into the dictionary plus the bytes that are not repeated (<see cref="PieceReferences"/>;
+/// docs/storage-format.md, "Piece dictionary").
 /// </summary>
 /// <remarks>
 /// Why: a chunk is compressed alone (so a query decodes only what it reads), and zstd cannot see a body or frame
 /// that repeats in another chunk of the same segment — replayed captures, the same asset served again and again.
 /// Pieces seen once stay where they are; a piece's first occurrence becomes a reference too, so every repeated
-/// piece is stored once. The chunks are held by reference until <see cref="Encode"/> is done with them.
+/// piece is stored once. The dictionary only grows: a window appends the pieces that repeat within it and are not
+/// stored yet, and its chunks refer to pieces stored by any earlier window of the segment as well (a capture
+/// replayed every few MB is stored once per segment, not once per window). A window's chunks are held by reference
+/// until <see cref="EndWindow"/>.
 /// </remarks>
 internal sealed class RepeatedPieces
 {
+    /// <summary>The dictionary so far: the pieces of every finished window, back to back.</summary>
+    private readonly ByteSink _dictionary = new(64 * 1024);
+    private readonly long _maxDictionaryBytes;
+    /// <summary>Pieces already in the dictionary (keys with <see cref="PieceKey.Chunk"/> = -1) → their offset in it.</summary>
+    private readonly Dictionary<PieceKey, int> _stored;
+
+    // The open window.
     private readonly List<byte[]> _chunks = [];
-    private readonly List<int> _chunkLengths = [];
     /// <summary>Per chunk: its pieces in order, as indexes into <see cref="_pieces"/>.</summary>
     private readonly List<int[]> _chunkPieces = [];
     private readonly List<Piece> _pieces = [];
     private readonly Dictionary<PieceKey, int> _byContent;
-    private readonly long _maxDictionaryBytes;
-    private bool _built;
+    private bool _closed;
 
     private struct Piece
     {
         public int Chunk, Start, Length, Count;
         /// <summary>Offset in the dictionary, or -1 when the piece stays in its chunks.</summary>
         public int DictionaryOffset;
+        /// <summary>Long enough for a reference to pay (<see cref="Worth"/>).</summary>
+        public bool Worth;
     }
 
+    /// <summary>Below this a piece is not worth a reference even at a value's end.</summary>
+    private const int MinTailPiece = 256;
+
+    /// <summary>
+    /// Whether a piece is worth a reference: a full piece, or the last piece of a large value (shorter when the value's
+    /// length is not a multiple of the cuts; without it every repeated body would keep its tail). Other short pieces are
+    /// the tails of chunks of small values, which repeat often and which zstd stores within the chunk for less.
+    /// </summary>
+    private static bool Worth(int length, bool endsAtValueEdge) => length >= ContentDefinedPieces.MinPiece || (endsAtValueEdge && length >= MinTailPiece);
+
+    /// <summary>Where a piece's bytes are: a chunk of the open window, or (<see cref="Chunk"/> = -1) the dictionary.</summary>
     private readonly record struct PieceKey(int Chunk, int Start, int Length, int Hash);
 
     private sealed class ContentComparer(RepeatedPieces owner) : IEqualityComparer<PieceKey>
     {
         public bool Equals(PieceKey a, PieceKey b) =>
-            a.Hash == b.Hash && a.Length == b.Length && owner.Bytes(a.Chunk, a.Start, a.Length).SequenceEqual(owner.Bytes(b.Chunk, b.Start, b.Length));
+            a.Hash == b.Hash && a.Length == b.Length && owner.Bytes(a).SequenceEqual(owner.Bytes(b));
         public int GetHashCode(PieceKey key) => key.Hash;
     }
 
     public RepeatedPieces(long maxDictionaryBytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxDictionaryBytes);
-        _maxDictionaryBytes = maxDictionaryBytes;
+        _maxDictionaryBytes = Math.Min(maxDictionaryBytes, Array.MaxLength);
+        _stored = new Dictionary<PieceKey, int>(new ContentComparer(this));
         _byContent = new Dictionary<PieceKey, int>(new ContentComparer(this));
     }
 
-    private ReadOnlySpan<byte> Bytes(int chunk, int start, int length) => _chunks[chunk].AsSpan(start, length);
+    /// <summary>Bytes of the dictionary so far.</summary>
+    public int DictionaryLength => _dictionary.Length;
+
+    private ReadOnlySpan<byte> Bytes(PieceKey key) =>
+        key.Chunk < 0 ? _dictionary.WrittenSpan.Slice(key.Start, key.Length) : _chunks[key.Chunk].AsSpan(key.Start, key.Length);
 
     /// <summary>
-    /// Cuts the first <paramref name="length"/> bytes of <paramref name="raw"/> (kept by reference) into pieces and counts
-    /// them; returns the chunk's number. <paramref name="forcedCuts"/> (ascending) are offsets where a piece must end:
-    /// the writer passes the start and end of every large value, so a body repeated whole is cut the same way each time,
-    /// from its first byte to its last — content-defined cuts alone lose the pieces that straddle its edges.
+    /// Cuts the first <paramref name="length"/> bytes of <paramref name="raw"/> (kept by reference until <see cref="EndWindow"/>)
+    /// into pieces and counts them; returns the chunk's number in the window. <paramref name="forcedCuts"/> (ascending) are
+    /// offsets where a piece must end: the writer passes the start and end of every large value, so a body repeated whole
+    /// is cut the same way each time, from its first byte to its last — content-defined cuts alone lose the pieces that
+    /// straddle its edges.
     /// </summary>
     public int Add(byte[] raw, int length, ReadOnlySpan<int> forcedCuts = default)
     {
-        if (_built) throw new InvalidOperationException("Chunks must be added before the dictionary is built.");
+        if (_closed) throw new InvalidOperationException("The window's dictionary pieces were already chosen; call EndWindow first.");
         int chunk = _chunks.Count;
-        _chunks.Add(raw);
-        _chunkLengths.Add(length);
+        _chunks.Add(raw); // held by reference; only the first length bytes are read
         var ids = new List<int>(length / (ContentDefinedPieces.MinPiece * 4) + 1);
         int at = 0, cut = 0;
         while (at < length)
         {
             while (cut < forcedCuts.Length && forcedCuts[cut] <= at) cut++;
-            int regionEnd = cut < forcedCuts.Length && forcedCuts[cut] < length ? forcedCuts[cut] : length;
+            bool forced = cut < forcedCuts.Length && forcedCuts[cut] < length;
+            int regionEnd = forced ? forcedCuts[cut] : length;
             int pieceLength = ContentDefinedPieces.NextPieceLength(raw.AsSpan(at, regionEnd - at));
+            bool worth = Worth(pieceLength, forced && at + pieceLength == regionEnd);
             var key = new PieceKey(chunk, at, pieceLength, ByteHash.Of(raw.AsSpan(at, pieceLength)));
             if (_byContent.TryGetValue(key, out int id))
             {
@@ -79,7 +107,8 @@ internal sealed class RepeatedPieces
             else
             {
                 id = _pieces.Count;
-                _pieces.Add(new Piece { Chunk = chunk, Start = at, Length = pieceLength, Count = 1, DictionaryOffset = -1 });
+                int stored = worth && _stored.TryGetValue(key, out int offset) ? offset : -1;
+                _pieces.Add(new Piece { Chunk = chunk, Start = at, Length = pieceLength, Count = 1, DictionaryOffset = stored, Worth = worth });
                 _byContent.Add(key, id);
             }
             ids.Add(id);
@@ -90,36 +119,35 @@ internal sealed class RepeatedPieces
     }
 
     /// <summary>
-    /// The dictionary: every piece seen at least twice, once each, in order of first occurrence, up to the byte
-    /// bound given at construction (pieces beyond it stay in their chunks). Empty when nothing repeats.
+    /// Appends to the dictionary every piece of the window seen at least twice and not stored yet, once each, in order
+    /// of first occurrence, up to the byte bound given at construction (pieces beyond it stay in their chunks);
+    /// returns the bytes appended (empty when nothing new repeats), valid until the next window closes.
     /// </summary>
-    public byte[] BuildDictionary()
+    public ReadOnlySpan<byte> CloseWindow()
     {
-        _built = true;
-        long total = 0;
+        if (_closed) throw new InvalidOperationException("The window is already closed.");
+        _closed = true;
+        int start = _dictionary.Length;
         for (int i = 0; i < _pieces.Count; i++)
         {
             var p = _pieces[i];
-            // Pieces too short to be worth a reference: the chunk's tail (shorter than a minimum piece) repeats often
-            // when values are small, and zstd stores such repeats within the chunk for less.
-            if (p.Count < 2 || p.Length < ContentDefinedPieces.MinPiece || total + p.Length > _maxDictionaryBytes) continue;
-            p.DictionaryOffset = checked((int)total);
+            if (p.DictionaryOffset >= 0 || p.Count < 2 || !p.Worth || _dictionary.Length + (long)p.Length > _maxDictionaryBytes) continue;
+            p.DictionaryOffset = _dictionary.Length;
             _pieces[i] = p;
-            total += p.Length;
+            var bytes = _chunks[p.Chunk].AsSpan(p.Start, p.Length);
+            _dictionary.WriteBytes(bytes);
+            _stored.Add(new PieceKey(-1, p.DictionaryOffset, p.Length, ByteHash.Of(bytes)), p.DictionaryOffset);
         }
-        var dictionary = new byte[total];
-        foreach (var p in _pieces)
-            if (p.DictionaryOffset >= 0) Bytes(p.Chunk, p.Start, p.Length).CopyTo(dictionary.AsSpan(p.DictionaryOffset));
-        return dictionary;
+        return _dictionary.WrittenSpan[start..];
     }
 
     /// <summary>
-    /// Writes chunk <paramref name="chunk"/> in the referencing form into <paramref name="output"/> (cleared first);
+    /// Writes window chunk <paramref name="chunk"/> in the referencing form into <paramref name="output"/> (cleared first);
     /// false (nothing written) when none of its pieces is in the dictionary.
     /// </summary>
     public bool Encode(int chunk, ByteSink output)
     {
-        if (!_built) throw new InvalidOperationException("Build the dictionary first.");
+        if (!_closed) throw new InvalidOperationException("Close the window first.");
         output.Clear();
         var ids = _chunkPieces[chunk];
         var refs = new List<(int LiteralBefore, int Offset, int Length)>();
@@ -147,11 +175,37 @@ internal sealed class RepeatedPieces
         foreach (int id in ids)
         {
             var p = _pieces[id];
-            if (p.DictionaryOffset < 0) output.WriteBytes(Bytes(chunk, at, p.Length));
+            if (p.DictionaryOffset < 0) output.WriteBytes(_chunks[chunk].AsSpan(at, p.Length));
             at += p.Length;
         }
         return true;
     }
+
+    /// <summary>Forgets the window's chunks (the dictionary and what it holds stay): the next window starts.</summary>
+    public void EndWindow()
+    {
+        _chunks.Clear();
+        _chunkPieces.Clear();
+        _pieces.Clear();
+        _byContent.Clear();
+        _closed = false;
+    }
+}
+
+/// <summary>The bytes of a piece dictionary, by range (a reader loads only the blocks a chunk's references touch).</summary>
+internal interface IPieceSource
+{
+    long Length { get; }
+
+    /// <summary>Copies <paramref name="destination"/>.Length bytes from <paramref name="offset"/> (within <see cref="Length"/>).</summary>
+    void CopyTo(long offset, Span<byte> destination);
+}
+
+/// <summary>A piece dictionary held whole in memory.</summary>
+internal sealed class ArrayPieceSource(byte[] bytes) : IPieceSource
+{
+    public long Length => bytes.Length;
+    public void CopyTo(long offset, Span<byte> destination) => bytes.AsSpan(checked((int)offset), destination.Length).CopyTo(destination);
 }
 
 /// <summary>Reads the referencing form written by <see cref="RepeatedPieces.Encode"/> back into the chunk's raw bytes.</summary>
@@ -159,9 +213,9 @@ internal static class PieceReferences
 {
     /// <summary>
     /// Rebuilds the raw chunk into exactly <paramref name="raw"/> from <paramref name="encoded"/> and
-    /// <paramref name="dictionary"/>. False when the references or lengths do not fit (a damaged chunk or dictionary).
+    /// <paramref name="dictionary"/>. False when the references or lengths do not fit (a damaged chunk or footer).
     /// </summary>
-    public static bool TryExpand(ReadOnlySpan<byte> encoded, ReadOnlySpan<byte> dictionary, Span<byte> raw)
+    public static bool TryExpand(ReadOnlySpan<byte> encoded, IPieceSource dictionary, Span<byte> raw)
     {
         try
         {
@@ -173,6 +227,7 @@ internal static class PieceReferences
             for (ulong i = 0; i < count; i++) { scan.ReadVarUInt(); scan.ReadVarUInt(); scan.ReadVarUInt(); }
             var literals = encoded[scan.Position..];
             int lit = 0, at = 0;
+            ulong dictionaryLength = (ulong)dictionary.Length;
             for (ulong i = 0; i < count; i++)
             {
                 ulong before = header.ReadVarUInt(), offset = header.ReadVarUInt(), length = header.ReadVarUInt();
@@ -180,8 +235,8 @@ internal static class PieceReferences
                 literals.Slice(lit, (int)before).CopyTo(raw[at..]);
                 lit += (int)before;
                 at += (int)before;
-                if (offset > (ulong)dictionary.Length || length > (ulong)dictionary.Length - offset || length > (ulong)(raw.Length - at)) return false;
-                dictionary.Slice((int)offset, (int)length).CopyTo(raw[at..]);
+                if (offset > dictionaryLength || length > dictionaryLength - offset || length > (ulong)(raw.Length - at)) return false;
+                dictionary.CopyTo((long)offset, raw.Slice(at, (int)length));
                 at += (int)length;
             }
             if (literals.Length - lit != raw.Length - at) return false;

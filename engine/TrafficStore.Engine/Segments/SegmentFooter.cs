@@ -13,9 +13,9 @@ internal readonly record struct ZoneMap(bool Present, long MinLong, long MaxLong
 internal sealed record ChunkInfo(long Offset, int StoredLength, int RawLength, ChunkEncoding Encoding, byte Compression, uint Crc, int NullCount, ZoneMap Zone)
 {
     /// <summary>
-    /// Format 4: 0, or the number (1-based) of the segment's piece dictionary this chunk refers to. Then the stored bytes
-    /// decompress (per <see cref="Compression"/>) to <see cref="ReferencingLength"/> bytes of the referencing form
-    /// (<see cref="PieceReferences"/>), which expand against that dictionary to the <see cref="RawLength"/> raw bytes.
+    /// Format 4: 1 when this chunk refers to the segment's piece dictionary, else 0. Then the stored bytes decompress
+    /// (per <see cref="Compression"/>) to <see cref="ReferencingLength"/> bytes of the referencing form
+    /// (<see cref="PieceReferences"/>), which expand against the dictionary to the <see cref="RawLength"/> raw bytes.
     /// </summary>
     public int Dictionary { get; init; }
     /// <summary>Length of the referencing form when <see cref="Dictionary"/> is not 0.</summary>
@@ -31,8 +31,10 @@ internal sealed record ChunkInfo(long Offset, int StoredLength, int RawLength, C
 }
 
 /// <summary>
-/// A piece dictionary of a segment (format 4): the repeated content-defined pieces of the byte-column chunks of one
-/// dictionary window, stored once (docs/storage-format.md, "Piece dictionary"). Compression and CRC as for a chunk.
+/// A block of a segment's piece dictionary (format 4): the dictionary (the repeated content-defined pieces of the
+/// segment's byte-column chunks, stored once; docs/storage-format.md, "Piece dictionary") is stored in blocks of at
+/// most <see cref="SegmentWriter.DictionaryBlockBytes"/>, each compressed and checked alone, so a reader loads only
+/// the blocks a chunk's references touch. Compression and CRC as for a chunk.
 /// </summary>
 internal sealed record DictionaryInfo(long Offset, int StoredLength, int RawLength, byte Compression, uint Crc);
 
@@ -81,7 +83,7 @@ internal sealed class SegmentFooter
     /// <summary>[column][rowGroup].</summary>
     public required ChunkInfo[][] Chunks { get; init; }
     public required IReadOnlyList<IndexSummary> Index { get; init; }
-    /// <summary>Format 4: the piece dictionaries chunks refer to (<see cref="ChunkInfo.Dictionary"/> numbers them from 1); empty before.</summary>
+    /// <summary>Format 4: the blocks of the piece dictionary, in dictionary order (their raw bytes back to back are the dictionary); empty before.</summary>
     public DictionaryInfo[] Dictionaries { get; init; } = [];
 
     public long RawBytes => Chunks.Sum(c => c.Sum(x => (long)x.RawLength));
@@ -206,7 +208,7 @@ internal sealed class SegmentFooter
                 sink.WriteUInt32(chunk.Crc);
                 sink.WriteVarUInt((ulong)chunk.NullCount);
                 WriteZone(sink, Columns[c].Type, chunk.Zone);
-                // Format 4: the chunk's dictionary (0 = none) and then the length of its referencing form.
+                // Format 4: whether the chunk refers to the piece dictionary (0 or 1), then the length of its referencing form.
                 sink.WriteVarUInt((ulong)chunk.Dictionary);
                 if (chunk.Dictionary != 0) sink.WriteVarUInt((ulong)chunk.ReferencingLength);
             }
@@ -313,7 +315,7 @@ internal sealed class SegmentFooter
             }
             foreach (var column in chunks)
                 foreach (var chunk in column)
-                    if ((uint)chunk.Dictionary > (uint)dictionaries.Length) throw new InvalidDataException("chunk names a dictionary out of range");
+                    if (chunk.Dictionary != 0 && (chunk.Dictionary != 1 || dictionaries.Length == 0)) throw new InvalidDataException("chunk names a piece dictionary the segment does not have");
         }
         int indexCount = src.ReadCount();
         var index = new List<IndexSummary>(indexCount);

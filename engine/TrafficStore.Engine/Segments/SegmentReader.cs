@@ -143,7 +143,7 @@ internal sealed class SegmentReader : IDisposable
                 var rawSpan = rawBuffer.AsSpan(0, chunk.RawLength);
                 if (refers)
                 {
-                    var dictionary = Dictionary(chunk.Dictionary);
+                    var dictionary = _dictionary ??= new DictionaryBlocks(this);
                     ReadOnlySpan<byte> referencing = stored;
                     if (compressed)
                     {
@@ -178,18 +178,52 @@ internal sealed class SegmentReader : IDisposable
         }
     }
 
-    /// <summary>Piece dictionary <paramref name="number"/> (1-based), decoded once per segment (<see cref="PieceDictionaryCache"/>).</summary>
-    private byte[] Dictionary(int number) => PieceDictionaryCache.GetOrLoad(Footer, number, () => LoadDictionary(number));
+    private DictionaryBlocks? _dictionary;
 
-    private byte[] LoadDictionary(int number)
+    /// <summary>
+    /// The segment's piece dictionary as a reader sees it: block by block, each loaded (and its CRC checked) when a
+    /// reference first touches it and kept in <see cref="PieceDictionaryCache"/>.
+    /// </summary>
+    private sealed class DictionaryBlocks : IPieceSource
     {
-        var info = Footer.Dictionaries[number - 1];
+        private readonly SegmentReader _reader;
+        private readonly long[] _starts; // raw offset of each block in the dictionary, then the total
+
+        public DictionaryBlocks(SegmentReader reader)
+        {
+            _reader = reader;
+            var blocks = reader.Footer.Dictionaries;
+            _starts = new long[blocks.Length + 1];
+            for (int b = 0; b < blocks.Length; b++) _starts[b + 1] = _starts[b] + blocks[b].RawLength;
+        }
+
+        public long Length => _starts[^1];
+
+        public void CopyTo(long offset, Span<byte> destination)
+        {
+            while (destination.Length > 0)
+            {
+                int b = Array.BinarySearch(_starts, offset);
+                if (b < 0) b = ~b - 1; // the block whose start is the last one at or before offset
+                var block = PieceDictionaryCache.GetOrLoad(_reader.Footer, b, () => _reader.LoadDictionaryBlock(b));
+                int from = (int)(offset - _starts[b]);
+                int n = Math.Min(destination.Length, block.Length - from);
+                block.AsSpan(from, n).CopyTo(destination);
+                destination = destination[n..];
+                offset += n;
+            }
+        }
+    }
+
+    private byte[] LoadDictionaryBlock(int index)
+    {
+        var info = Footer.Dictionaries[index];
         var stored = new byte[info.StoredLength];
         if (RandomAccess.Read(_handle, stored, info.Offset) != stored.Length) throw new SegmentCorruptException(Path, "piece dictionary truncated");
-        if (Crc32C.Compute(stored) != info.Crc) throw new SegmentCorruptException(Path, $"checksum mismatch in piece dictionary {number}");
-        if (info.Compression == ChunkInfo.Uncompressed) return stored.Length == info.RawLength ? stored : throw new SegmentCorruptException(Path, "piece dictionary length mismatch");
+        if (Crc32C.Compute(stored) != info.Crc) throw new SegmentCorruptException(Path, $"checksum mismatch in piece dictionary block {index}");
+        if (info.Compression == ChunkInfo.Uncompressed) return stored.Length == info.RawLength ? stored : throw new SegmentCorruptException(Path, "piece dictionary block length mismatch");
         var raw = GC.AllocateUninitializedArray<byte>(info.RawLength);
-        if (!ChunkCompression.TryDecompress(info.Compression, stored, raw)) throw new SegmentCorruptException(Path, "piece dictionary does not decompress");
+        if (!ChunkCompression.TryDecompress(info.Compression, stored, raw)) throw new SegmentCorruptException(Path, "piece dictionary block does not decompress");
         return raw;
     }
 
@@ -215,7 +249,7 @@ internal sealed class SegmentReader : IDisposable
             var info = Footer.Dictionaries[d];
             var stored = new byte[info.StoredLength];
             if (RandomAccess.Read(_handle, stored, info.Offset) != stored.Length || Crc32C.Compute(stored) != info.Crc)
-                throw new SegmentCorruptException(Path, $"checksum mismatch in piece dictionary {d + 1}");
+                throw new SegmentCorruptException(Path, $"checksum mismatch in piece dictionary block {d}");
         }
     }
 

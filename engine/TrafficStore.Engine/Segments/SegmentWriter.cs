@@ -52,8 +52,10 @@ internal sealed class SegmentWriter : IDisposable
 
     /// <summary>Raw bytes of held-back chunks that start a piece dictionary (a window: what zstd -19's 8 MiB window sees, and more).</summary>
     public const long DefaultDictionaryWindowBytes = 64L << 20;
-    /// <summary>Bound of one piece dictionary: what a reader loads (and caches) to read any chunk of its window.</summary>
-    public const long MaxDictionaryBytes = 16L << 20;
+    /// <summary>Bound of a segment's piece dictionary.</summary>
+    public const long MaxDictionaryBytes = 32L << 20;
+    /// <summary>The dictionary is stored in blocks of this many raw bytes, each compressed alone: a reader loads only the blocks a chunk refers to.</summary>
+    public const int DictionaryBlockBytes = 256 * 1024;
     /// <summary>Byte chunks smaller than this are written at once: too small to hold a repeated piece worth a reference.</summary>
     private const int MinHeldChunkBytes = ContentDefinedPieces.MinPiece;
 
@@ -80,6 +82,7 @@ internal sealed class SegmentWriter : IDisposable
     private readonly List<HeldChunk> _held = [];
     private long _heldBytes;
     private readonly List<DictionaryInfo> _dictionaries = [];
+    private RepeatedPieces? _pieces;
     private readonly ByteSink _referencing = new(64 * 1024);
 
     /// <summary>Whether byte-column chunks may refer to piece dictionaries (format 4); off, every chunk is written as it comes.</summary>
@@ -205,32 +208,35 @@ internal sealed class SegmentWriter : IDisposable
         };
     }
 
-    /// <summary>Writes the held-back byte chunks: their piece dictionary first (when some piece repeats), then each chunk.</summary>
+    /// <summary>
+    /// Writes the held-back byte chunks of a dictionary window: first the blocks of the pieces that repeat within the window
+    /// and are not in the segment's dictionary yet, then each chunk (referring to the dictionary when it holds any of its pieces).
+    /// </summary>
     private void WriteHeldChunks()
     {
         if (_held.Count == 0) return;
-        var pieces = new RepeatedPieces(MaxDictionaryBytes);
+        var pieces = _pieces ??= new RepeatedPieces(MaxDictionaryBytes);
         var ids = new int[_held.Count];
         for (int i = 0; i < _held.Count; i++) ids[i] = pieces.Add(_held[i].Raw, _held[i].Length, _held[i].ValueEdges);
-        var dictionary = pieces.BuildDictionary();
-        int number = 0;
-        if (dictionary.Length > 0)
+        var added = pieces.CloseWindow();
+        for (int start = 0; start < added.Length; start += DictionaryBlockBytes)
         {
-            int max = ChunkCompression.MaxStoredLength(dictionary.Length);
+            var block = added.Slice(start, Math.Min(DictionaryBlockBytes, added.Length - start));
+            int max = ChunkCompression.MaxStoredLength(block.Length);
             if (_compressed.Length < max) _compressed = new byte[max];
-            byte compression = ChunkCompression.Compress(ColumnType.Binary, dictionary, _compressed, out var stored);
+            byte compression = ChunkCompression.Compress(ColumnType.Binary, block, _compressed, out var stored);
             long offset = _file.Position;
             _file.Write(stored);
-            _dictionaries.Add(new DictionaryInfo(offset, stored.Length, dictionary.Length, compression, Crc32C.Compute(stored)));
-            number = _dictionaries.Count;
+            _dictionaries.Add(new DictionaryInfo(offset, stored.Length, block.Length, compression, Crc32C.Compute(stored)));
         }
         for (int i = 0; i < _held.Count; i++)
         {
             var h = _held[i];
-            bool refers = number != 0 && pieces.Encode(ids[i], _referencing);
+            bool refers = pieces.DictionaryLength > 0 && pieces.Encode(ids[i], _referencing);
             var bytes = refers ? _referencing.WrittenSpan : h.Raw.AsSpan(0, h.Length);
-            _chunks[h.Column][h.RowGroup] = WriteChunk(h.Type, bytes, h.Length, h.Encoding, h.NullCount, h.Zone, refers ? number : 0);
+            _chunks[h.Column][h.RowGroup] = WriteChunk(h.Type, bytes, h.Length, h.Encoding, h.NullCount, h.Zone, refers ? 1 : 0);
         }
+        pieces.EndWindow();
         _held.Clear();
         _heldBytes = 0;
     }

@@ -42,15 +42,14 @@ internal sealed class RepeatedPieces
         public bool Worth;
     }
 
-    /// <summary>Below this a piece is not worth a reference even at a value's end.</summary>
-    private const int MinTailPiece = 256;
+    /// <summary>Below this a piece is not worth a reference even at an edge (a run of lengths of similar values repeats often, and zstd stores it in a few bytes).</summary>
+    private const int MinTailPiece = 1024;
 
     /// <summary>
-    /// Whether a piece is worth a reference: a full piece, or the last piece of a large value (shorter when the value's
-    /// length is not a multiple of the cuts; without it every repeated body would keep its tail). Other short pieces are
-    /// the tails of chunks of small values, which repeat often and which zstd stores within the chunk for less.
+    /// Whether a piece is worth a reference: a full piece, or the last piece before a forced cut or the chunk's end (shorter
+    /// than a full piece; without it every repeated body and every repeated chunk would keep its tail), if not tiny.
     /// </summary>
-    private static bool Worth(int length, bool endsAtValueEdge) => length >= ContentDefinedPieces.MinPiece || (endsAtValueEdge && length >= MinTailPiece);
+    private static bool Worth(int length, bool endsAtEdge) => length >= ContentDefinedPieces.MinPiece || (endsAtEdge && length >= MinTailPiece);
 
     /// <summary>Where a piece's bytes are: a chunk of the open window, or (<see cref="Chunk"/> = -1) the dictionary.</summary>
     private readonly record struct PieceKey(int Chunk, int Start, int Length, int Hash);
@@ -96,7 +95,7 @@ internal sealed class RepeatedPieces
             bool forced = cut < forcedCuts.Length && forcedCuts[cut] < length;
             int regionEnd = forced ? forcedCuts[cut] : length;
             int pieceLength = ContentDefinedPieces.NextPieceLength(raw.AsSpan(at, regionEnd - at));
-            bool worth = Worth(pieceLength, forced && at + pieceLength == regionEnd);
+            bool worth = Worth(pieceLength, at + pieceLength == regionEnd);
             var key = new PieceKey(chunk, at, pieceLength, ByteHash.Of(raw.AsSpan(at, pieceLength)));
             if (_byContent.TryGetValue(key, out int id))
             {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using K4os.Compression.LZ4;
 using TrafficStore.Engine.Catalog;
@@ -64,11 +65,14 @@ internal sealed class SegmentWriter : IDisposable
     /// <summary>Values at least this long start and end a piece (<see cref="RepeatedPieces.Add"/>): a body repeated whole is then stored once whole.</summary>
     private const int WholeValueBytes = 2 * ContentDefinedPieces.MinPiece;
 
-    /// <summary>Offsets in a plain byte chunk (lengths first, then the values back to back) where its large values start and end.</summary>
+    /// <summary>
+    /// Offsets in a plain byte chunk (validity and lengths first, then the values back to back) where pieces must end: the
+    /// end of the lengths (so the values' pieces do not depend on them) and the start and end of each large value.
+    /// </summary>
     private static int[] ValueEdges(ColumnVector v, int rawLength)
     {
         int dataStart = rawLength - (v.Offsets[v.Length] - v.Offsets[0]);
-        var edges = new List<int>();
+        var edges = new List<int> { dataStart };
         for (int i = 0; i < v.Length; i++)
         {
             int start = v.Offsets[i], end = v.Offsets[i + 1];
@@ -142,7 +146,9 @@ internal sealed class SegmentWriter : IDisposable
             var raw = _raw.WrittenSpan;
             if (PieceDictionaries && ColumnTypes.IsBytes(vector.Type) && encoding == ChunkEncoding.Plain && raw.Length >= MinHeldChunkBytes)
             {
-                _held.Add(new HeldChunk(c, group, raw.ToArray(), raw.Length, ValueEdges(vector, raw.Length), encoding, vector.Type, vector.NullCount, ComputeZone(vector)));
+                var copy = ArrayPool<byte>.Shared.Rent(raw.Length); // returned when the window is written
+                raw.CopyTo(copy);
+                _held.Add(new HeldChunk(c, group, copy, raw.Length, ValueEdges(vector, raw.Length), encoding, vector.Type, vector.NullCount, ComputeZone(vector)));
                 _heldBytes += raw.Length;
                 _chunks[c].Add(null!); // written by WriteHeldChunks
                 continue;
@@ -237,6 +243,12 @@ internal sealed class SegmentWriter : IDisposable
             _chunks[h.Column][h.RowGroup] = WriteChunk(h.Type, bytes, h.Length, h.Encoding, h.NullCount, h.Zone, refers ? 1 : 0);
         }
         pieces.EndWindow();
+        ReturnHeld();
+    }
+
+    private void ReturnHeld()
+    {
+        foreach (var h in _held) ArrayPool<byte>.Shared.Return(h.Raw);
         _held.Clear();
         _heldBytes = 0;
     }
@@ -367,6 +379,7 @@ internal sealed class SegmentWriter : IDisposable
 
     public void Dispose()
     {
+        ReturnHeld();
         if (_finished) return;
         _file.Dispose();
         try { File.Delete(_tempPath); }

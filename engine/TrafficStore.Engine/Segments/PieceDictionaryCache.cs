@@ -1,16 +1,17 @@
 namespace TrafficStore.Engine.Segments;
 
 /// <summary>
-/// The decoded piece dictionaries of segments (format 4), least recently used first out, bounded by
-/// <see cref="CapacityBytes"/>: a query that reads one chunk of a segment loads its dictionary once, and later
-/// queries of that segment find it here.
+/// The decoded piece-dictionary blocks of segments (format 4), least recently used first out, bounded by
+/// <see cref="CapacityBytes"/>: a query that reads a chunk of a segment loads the blocks its references touch once,
+/// and later queries of that segment find them here.
 /// </summary>
 /// <remarks>
 /// Keyed by the footer object (held by the segment's handle for as long as the segment is open; a rewritten
-/// segment has a new footer) and the dictionary number, so an entry can never stand for other bytes than the
-/// ones it was read from. A dictionary is added only after its CRC matched. It is segment metadata like the
-/// footer, so it is kept even when the decoded-chunk cache is off; its bound is what a few segments' worth of
-/// dictionaries take (each is at most <see cref="SegmentWriter.MaxDictionaryBytes"/>).
+/// segment has a new footer) and the block number, so an entry can never stand for other bytes than the
+/// ones it was read from. A block is added only after its CRC matched and it decompressed. Blocks are segment
+/// metadata like the footer, so they are kept even when the decoded-chunk cache is off; the bound holds the
+/// dictionaries of several segments (each at most <see cref="SegmentWriter.MaxDictionaryBytes"/>, in blocks of
+/// <see cref="SegmentWriter.DictionaryBlockBytes"/>).
 /// </remarks>
 internal static class PieceDictionaryCache
 {

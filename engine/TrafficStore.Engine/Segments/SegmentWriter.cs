@@ -12,12 +12,13 @@ namespace TrafficStore.Engine.Segments;
 /// <see cref="Finish"/> after an fsync, so a segment file either exists whole or not at all.
 /// </summary>
 /// <remarks>
-/// Format 4, piece dictionaries: the plain chunks of byte columns (bodies, frames) are held back until
+/// Format 4, piece dictionary: the plain chunks of byte columns (bodies, frames) are held back until
 /// <see cref="DictionaryWindowBytes"/> of them are pending (or the segment finishes); then the content-defined pieces
-/// that occur at least twice among them are stored once, as a piece dictionary, and each held chunk is written
-/// as references into it plus its other bytes (<see cref="RepeatedPieces"/>). A chunk still decodes alone, given its
-/// dictionary (which readers load once per segment, <see cref="PieceDictionaryCache"/>); chunks are then not in row
-/// group order in the file, which nothing relies on (the footer has every chunk's offset).
+/// that occur at least twice among them and are not stored yet are appended to the segment's piece dictionary (in
+/// blocks of <see cref="DictionaryBlockBytes"/>), and each held chunk is written as references into it plus its other
+/// bytes (<see cref="RepeatedPieces"/>). A chunk still decodes alone, given the dictionary blocks it refers to (which
+/// readers load once, <see cref="PieceDictionaryCache"/>); chunks are then not in row group order in the file, which
+/// nothing relies on (the footer has every chunk's offset).
 /// </remarks>
 internal sealed class SegmentWriter : IDisposable
 {

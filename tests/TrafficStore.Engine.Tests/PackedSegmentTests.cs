@@ -58,7 +58,7 @@ public class PackedSegmentTests
         await BulkLoad(engine, model, batchRows: 100);
 
         var path = Assert.Single(SegmentFiles(dir.Path));
-        Assert.Equal("TSSEG003", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(path), 0, 8));
+        Assert.Equal("TSSEG004", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(path), 0, 8));
         Assert.Equal(Path.Combine(dir.Path, "segments", "conns", "20260101T000000Z"), Path.GetDirectoryName(path)); // the first partition's folder
         var footer = SegmentReader.ReadFooter(path);
         Assert.Equal(Enumerable.Range(0, 6).Select(k => Base + k * Minute), footer.Partitions);
@@ -352,7 +352,7 @@ public class PackedSegmentTests
         long asOf = Base + 90 * Second;
         Assert.Equal(all.Count(r => r.Time <= asOf && (r.End is null || r.End >= asOf)), (await Rows(engine, new QuerySpec("conns") { AsOf = asOf })).Count);
 
-        // A namespace rewrite of a version-2 segment writes version 3.
+        // A namespace rewrite of a version-2 segment writes version 4.
         await engine.SetRetentionPolicyAsync(new RetentionPolicy
         {
             Namespaces = new Dictionary<string, RetentionLimits> { ["ns2"] = new(MaxAge: TimeSpan.FromMinutes(19)) },
@@ -360,7 +360,7 @@ public class PackedSegmentTests
         var action = Assert.Single((await engine.ApplyRetentionAsync()).Actions); // only minute 0 has rows older than the cutoff
         Assert.Equal((RetentionActionKind.RewroteSegment, 1L), (action.Kind, action.SegmentId));
         var rewritten = Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "segments", "conns", "20260101T000000Z")));
-        Assert.Equal("TSSEG003", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(rewritten), 0, 8));
+        Assert.Equal("TSSEG004", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(rewritten), 0, 8));
         Assert.Equal(1L, SegmentReader.ReadFooter(rewritten).Replaces);
         Assert.Equal(all.Where(r => !(r.Ns == "ns2" && r.Time < Base + Minute)).Select(r => r.Time),
             (await Rows(engine, new QuerySpec("conns") { OrderByTime = true })).Select(r => (long)r["time"]!));

@@ -23,11 +23,11 @@ public class SegmentFormatTests
         }
         var path = Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "segments", "conns", "20260101T000000Z"), "*.seg"));
         var bytes = await File.ReadAllBytesAsync(path);
-        Assert.Equal("TSSEG003", Encoding.ASCII.GetString(bytes, 0, 8));
+        Assert.Equal("TSSEG004", Encoding.ASCII.GetString(bytes, 0, 8));
         Assert.Equal("TSSEGEND", Encoding.ASCII.GetString(bytes, bytes.Length - 8, 8));
         var trailer = bytes.AsSpan(bytes.Length - 24);
         int stored = BinaryPrimitives.ReadInt32LittleEndian(trailer), raw = BinaryPrimitives.ReadInt32LittleEndian(trailer[4..]);
-        Assert.Equal(3, BinaryPrimitives.ReadInt32LittleEndian(trailer[12..]));
+        Assert.Equal(4, BinaryPrimitives.ReadInt32LittleEndian(trailer[12..]));
         var footerBytes = bytes.AsSpan(bytes.Length - 24 - stored, stored);
         Assert.Equal(BinaryPrimitives.ReadUInt32LittleEndian(trailer[8..]), Crc32C.Compute(footerBytes));
         var footerRaw = new byte[raw];
@@ -40,12 +40,18 @@ public class SegmentFormatTests
         Assert.Equal([Base], footer.Partitions);
         Assert.Equal(model[0].Time, footer.MinTime);
         Assert.Equal(model[^1].Time, footer.MaxTime);
-        // Chunks tile the data area in order: row group by row group, column by column.
+        // Chunks tile the data area: row group by row group, column by column, except that (format 4) plain byte
+        // chunks of at least 2 KiB are held back and written after the others (here "path": no piece repeats in it,
+        // so there is no dictionary and no chunk refers to one).
+        Assert.Empty(footer.Dictionaries);
+        var held = new HashSet<int> { footer.ColumnIndex("path") };
+        var order = Enumerable.Range(0, footer.RowGroups.Length).SelectMany(g => Enumerable.Range(0, footer.Columns.Count).Select(c => (c, g)))
+            .OrderBy(x => held.Contains(x.c) && footer.Chunks[x.c][x.g].RawLength >= 2048 ? 1 : 0).ToList();
         long expectedOffset = 8;
-        for (int g = 0; g < footer.RowGroups.Length; g++)
-            for (int c = 0; c < footer.Columns.Count; c++)
+        foreach (var (c, g) in order)
             {
                 var chunk = footer.Chunks[c][g];
+                Assert.Equal(0, chunk.Dictionary);
                 Assert.Equal(expectedOffset, chunk.Offset);
                 Assert.Equal(chunk.Crc, Crc32C.Compute(bytes.AsSpan((int)chunk.Offset, chunk.StoredLength)));
                 // Versions 2 and 3 write zstd frames, or raw bytes when they do not get smaller.

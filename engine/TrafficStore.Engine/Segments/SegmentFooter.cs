@@ -12,11 +12,31 @@ internal readonly record struct ZoneMap(bool Present, long MinLong, long MaxLong
 /// <summary>Where one column chunk of one row group lives and how it is stored.</summary>
 internal sealed record ChunkInfo(long Offset, int StoredLength, int RawLength, ChunkEncoding Encoding, byte Compression, uint Crc, int NullCount, ZoneMap Zone)
 {
+    /// <summary>
+    /// Format 4: 1 when this chunk refers to the segment's piece dictionary, else 0. Then the stored bytes decompress
+    /// (per <see cref="Compression"/>) to <see cref="ReferencingLength"/> bytes of the referencing form
+    /// (<see cref="PieceReferences"/>), which expand against the dictionary to the <see cref="RawLength"/> raw bytes.
+    /// </summary>
+    public int Dictionary { get; init; }
+    /// <summary>Length of the referencing form when <see cref="Dictionary"/> is not 0.</summary>
+    public int ReferencingLength { get; init; }
+
+    /// <summary>Bytes that <see cref="Compression"/> turns the stored bytes into (the raw chunk, or its referencing form).</summary>
+    public int DecompressedLength => Dictionary != 0 ? ReferencingLength : RawLength;
+
     public const byte Uncompressed = 0;
     public const byte Lz4Block = 1;
     /// <summary>A zstd frame (format version 2 on).</summary>
     public const byte ZstdFrame = 2;
 }
+
+/// <summary>
+/// A block of a segment's piece dictionary (format 4): the dictionary (the repeated content-defined pieces of the
+/// segment's byte-column chunks, stored once; docs/storage-format.md, "Piece dictionary") is stored in blocks of at
+/// most <see cref="SegmentWriter.DictionaryBlockBytes"/>, each compressed and checked alone, so a reader loads only
+/// the blocks a chunk's references touch. Compression and CRC as for a chunk.
+/// </summary>
+internal sealed record DictionaryInfo(long Offset, int StoredLength, int RawLength, byte Compression, uint Crc);
 
 /// <summary>
 /// A run of rows stored together; every column has one chunk per row group. A row group holds rows of one
@@ -33,9 +53,10 @@ internal sealed class SegmentFooter
 {
     /// <summary>
     /// The version this build writes: 2 added zstd chunks (compression 2) and the "TSSEG002" header magic; 3 the
-    /// partition of each row group (a segment may pack several consecutive partitions) and "TSSEG003".
+    /// partition of each row group (a segment may pack several consecutive partitions) and "TSSEG003"; 4 piece
+    /// dictionaries (byte-column chunks may refer to the repeated pieces of their segment, stored once) and "TSSEG004".
     /// </summary>
-    public const ushort FormatVersion = 3;
+    public const ushort FormatVersion = 4;
     /// <summary>The oldest version this build still reads (version 1: LZ4 or raw chunks only).</summary>
     public const ushort OldestReadableVersion = 1;
 
@@ -62,6 +83,8 @@ internal sealed class SegmentFooter
     /// <summary>[column][rowGroup].</summary>
     public required ChunkInfo[][] Chunks { get; init; }
     public required IReadOnlyList<IndexSummary> Index { get; init; }
+    /// <summary>Format 4: the blocks of the piece dictionary, in dictionary order (their raw bytes back to back are the dictionary); empty before.</summary>
+    public DictionaryInfo[] Dictionaries { get; init; } = [];
 
     public long RawBytes => Chunks.Sum(c => c.Sum(x => (long)x.RawLength));
 
@@ -185,7 +208,19 @@ internal sealed class SegmentFooter
                 sink.WriteUInt32(chunk.Crc);
                 sink.WriteVarUInt((ulong)chunk.NullCount);
                 WriteZone(sink, Columns[c].Type, chunk.Zone);
+                // Format 4: whether the chunk refers to the piece dictionary (0 or 1), then the length of its referencing form.
+                sink.WriteVarUInt((ulong)chunk.Dictionary);
+                if (chunk.Dictionary != 0) sink.WriteVarUInt((ulong)chunk.ReferencingLength);
             }
+        }
+        sink.WriteVarUInt((ulong)Dictionaries.Length);
+        foreach (var d in Dictionaries)
+        {
+            sink.WriteInt64(d.Offset);
+            sink.WriteInt32(d.StoredLength);
+            sink.WriteInt32(d.RawLength);
+            sink.WriteByte(d.Compression);
+            sink.WriteUInt32(d.Crc);
         }
         sink.WriteVarUInt((ulong)Index.Count);
         foreach (var summary in Index)
@@ -256,8 +291,31 @@ internal sealed class SegmentFooter
                 byte compression = src.ReadByte();
                 uint crc = src.ReadUInt32();
                 int nulls = src.ReadCount();
-                chunks[c][g] = new ChunkInfo(offset, stored, raw, encoding, compression, crc, nulls, ReadZone(ref src, columns[c].Type));
+                var zone = ReadZone(ref src, columns[c].Type);
+                int dictionary = 0, referencing = 0;
+                if (version >= 4)
+                {
+                    dictionary = src.ReadCount();
+                    if (dictionary != 0) referencing = src.ReadCount();
+                }
+                chunks[c][g] = new ChunkInfo(offset, stored, raw, encoding, compression, crc, nulls, zone) { Dictionary = dictionary, ReferencingLength = referencing };
             }
+        }
+        DictionaryInfo[] dictionaries = [];
+        if (version >= 4)
+        {
+            dictionaries = new DictionaryInfo[src.ReadCount()];
+            for (int d = 0; d < dictionaries.Length; d++)
+            {
+                long offset = src.ReadInt64();
+                int stored = src.ReadInt32(), raw = src.ReadInt32();
+                byte compression = src.ReadByte();
+                dictionaries[d] = new DictionaryInfo(offset, stored, raw, compression, src.ReadUInt32());
+                if (stored < 0 || raw < 0) throw new InvalidDataException("dictionary length out of range");
+            }
+            foreach (var column in chunks)
+                foreach (var chunk in column)
+                    if (chunk.Dictionary != 0 && (chunk.Dictionary != 1 || dictionaries.Length == 0)) throw new InvalidDataException("chunk names a piece dictionary the segment does not have");
         }
         int indexCount = src.ReadCount();
         var index = new List<IndexSummary>(indexCount);
@@ -281,7 +339,7 @@ internal sealed class SegmentFooter
         {
             Table = table, SegmentId = segmentId, PartitionStart = partitionStart, FlushSeq = flushSeq, Replaces = replaces, RowCount = rowCount,
             MinTime = minTime, MaxTime = maxTime, CreatedUnixMs = created, UncompressedBytes = uncompressed, SchemaVersion = schemaVersion, Columns = columns,
-            TimeColumn = timeColumn, RowGroups = groups, Chunks = chunks, Index = index,
+            TimeColumn = timeColumn, RowGroups = groups, Chunks = chunks, Index = index, Dictionaries = dictionaries,
         };
     }
 

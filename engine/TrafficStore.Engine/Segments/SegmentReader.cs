@@ -62,7 +62,7 @@ internal sealed class SegmentReader : IDisposable
             throw new SegmentCorruptException(path, $"file too short ({length} bytes)");
         Span<byte> header = stackalloc byte[8];
         RandomAccess.Read(handle, header, 0);
-        if (!header.SequenceEqual(SegmentWriter.HeaderMagic) && !header.SequenceEqual(SegmentWriter.HeaderMagicV2) && !header.SequenceEqual(SegmentWriter.HeaderMagicV1)) throw new SegmentCorruptException(path, "bad header magic");
+        if (!header.SequenceEqual(SegmentWriter.HeaderMagic) && !header.SequenceEqual(SegmentWriter.HeaderMagicV3) && !header.SequenceEqual(SegmentWriter.HeaderMagicV2) && !header.SequenceEqual(SegmentWriter.HeaderMagicV1)) throw new SegmentCorruptException(path, "bad header magic");
 
         var trailerBytes = new byte[SegmentWriter.TrailerLength];
         RandomAccess.Read(handle, trailerBytes, length - SegmentWriter.TrailerLength);
@@ -88,6 +88,9 @@ internal sealed class SegmentReader : IDisposable
                 foreach (var chunk in column)
                     if (chunk.Offset < 8 || chunk.Offset + chunk.StoredLength > footerStart)
                         throw new InvalidDataException("chunk outside the data area");
+            foreach (var d in footer.Dictionaries)
+                if (d.Offset < 8 || d.Offset + d.StoredLength > footerStart)
+                    throw new InvalidDataException("dictionary outside the data area");
             return footer;
         }
         catch (InvalidDataException e)
@@ -101,7 +104,8 @@ internal sealed class SegmentReader : IDisposable
     /// Plain byte columns (frames, bodies: most of the bytes a query reads) are decompressed into a fresh,
     /// uninitialized array that the returned vector keeps as its value bytes (<see cref="ColumnCodec.KeepsRaw"/>):
     /// one write of each value byte, no copy out of a scratch buffer and no zeroing. Other columns decompress into
-    /// pooled buffers that <see cref="ColumnCodec.Decode"/> reads and that never escape.
+    /// pooled buffers that <see cref="ColumnCodec.Decode"/> reads and that never escape. A chunk that refers to a piece
+    /// dictionary (format 4) decompresses into pooled scratch and expands from there into the raw array.
     /// </remarks>
     public ColumnVector ReadChunk(int column, int rowGroup)
     {
@@ -109,10 +113,11 @@ internal sealed class SegmentReader : IDisposable
         var type = Footer.Columns[column].Type;
         bool keepRaw = ColumnCodec.KeepsRaw(type, chunk.Encoding);
         bool compressed = chunk.Compression != ChunkInfo.Uncompressed;
+        bool refers = chunk.Dictionary != 0;
         // The stored bytes are scratch unless they are the raw bytes the vector keeps (an uncompressed plain byte chunk).
-        byte[] storedBuffer = keepRaw && !compressed ? GC.AllocateUninitializedArray<byte>(chunk.StoredLength) : ArrayPool<byte>.Shared.Rent(chunk.StoredLength);
-        bool storedPooled = !(keepRaw && !compressed);
-        byte[]? rawBuffer = null;
+        bool storedIsRaw = keepRaw && !compressed && !refers;
+        byte[] storedBuffer = storedIsRaw ? GC.AllocateUninitializedArray<byte>(chunk.StoredLength) : ArrayPool<byte>.Shared.Rent(chunk.StoredLength);
+        byte[]? rawBuffer = null, referencingBuffer = null;
         bool rawPooled = false;
         try
         {
@@ -120,7 +125,14 @@ internal sealed class SegmentReader : IDisposable
             int read = RandomAccess.Read(_handle, stored, chunk.Offset);
             if (read != stored.Length) throw new SegmentCorruptException(Path, "chunk truncated");
             if (Crc32C.Compute(stored) != chunk.Crc) throw new SegmentCorruptException(Path, $"checksum mismatch in column '{Footer.Columns[column].Name}' row group {rowGroup}");
-            if (compressed)
+            ReadOnlySpan<byte> raw;
+            byte[] rawOwner;
+            if (!compressed && !refers)
+            {
+                rawOwner = storedBuffer;
+                raw = stored;
+            }
+            else
             {
                 if (keepRaw) rawBuffer = GC.AllocateUninitializedArray<byte>(chunk.RawLength);
                 else
@@ -128,11 +140,27 @@ internal sealed class SegmentReader : IDisposable
                     rawBuffer = ArrayPool<byte>.Shared.Rent(chunk.RawLength);
                     rawPooled = true;
                 }
-                if (!ChunkCompression.TryDecompress(chunk.Compression, stored, rawBuffer.AsSpan(0, chunk.RawLength)))
+                var rawSpan = rawBuffer.AsSpan(0, chunk.RawLength);
+                if (refers)
+                {
+                    var dictionary = _dictionary ??= new DictionaryBlocks(this);
+                    ReadOnlySpan<byte> referencing = stored;
+                    if (compressed)
+                    {
+                        referencingBuffer = ArrayPool<byte>.Shared.Rent(chunk.ReferencingLength);
+                        if (!ChunkCompression.TryDecompress(chunk.Compression, stored, referencingBuffer.AsSpan(0, chunk.ReferencingLength)))
+                            throw new SegmentCorruptException(Path, "chunk does not decompress");
+                        referencing = referencingBuffer.AsSpan(0, chunk.ReferencingLength);
+                    }
+                    else if (chunk.StoredLength != chunk.ReferencingLength) throw new SegmentCorruptException(Path, "chunk length mismatch");
+                    if (!PieceReferences.TryExpand(referencing, dictionary, rawSpan))
+                        throw new SegmentCorruptException(Path, $"chunk of column '{Footer.Columns[column].Name}' row group {rowGroup} does not expand from its piece dictionary");
+                }
+                else if (!ChunkCompression.TryDecompress(chunk.Compression, stored, rawSpan))
                     throw new SegmentCorruptException(Path, "chunk does not decompress");
+                rawOwner = rawBuffer;
+                raw = rawSpan;
             }
-            var rawOwner = compressed ? rawBuffer! : storedBuffer;
-            var raw = rawOwner.AsSpan(0, compressed ? chunk.RawLength : chunk.StoredLength);
             try
             {
                 return ColumnCodec.Decode(type, chunk.Encoding, Footer.RowGroups[rowGroup].RowCount, chunk.NullCount, raw, keepRaw ? rawOwner : null);
@@ -144,9 +172,59 @@ internal sealed class SegmentReader : IDisposable
         }
         finally
         {
-            if (storedPooled) ArrayPool<byte>.Shared.Return(storedBuffer);
+            if (!storedIsRaw) ArrayPool<byte>.Shared.Return(storedBuffer);
             if (rawPooled) ArrayPool<byte>.Shared.Return(rawBuffer!);
+            if (referencingBuffer is not null) ArrayPool<byte>.Shared.Return(referencingBuffer);
         }
+    }
+
+    private DictionaryBlocks? _dictionary;
+
+    /// <summary>
+    /// The segment's piece dictionary as a reader sees it: block by block, each loaded (and its CRC checked) when a
+    /// reference first touches it and kept in <see cref="PieceDictionaryCache"/>.
+    /// </summary>
+    private sealed class DictionaryBlocks : IPieceSource
+    {
+        private readonly SegmentReader _reader;
+        private readonly long[] _starts; // raw offset of each block in the dictionary, then the total
+
+        public DictionaryBlocks(SegmentReader reader)
+        {
+            _reader = reader;
+            var blocks = reader.Footer.Dictionaries;
+            _starts = new long[blocks.Length + 1];
+            for (int b = 0; b < blocks.Length; b++) _starts[b + 1] = _starts[b] + blocks[b].RawLength;
+        }
+
+        public long Length => _starts[^1];
+
+        public void CopyTo(long offset, Span<byte> destination)
+        {
+            while (destination.Length > 0)
+            {
+                int b = Array.BinarySearch(_starts, offset);
+                if (b < 0) b = ~b - 1; // the block whose start is the last one at or before offset
+                var block = PieceDictionaryCache.GetOrLoad(_reader.Footer, b, () => _reader.LoadDictionaryBlock(b));
+                int from = (int)(offset - _starts[b]);
+                int n = Math.Min(destination.Length, block.Length - from);
+                block.AsSpan(from, n).CopyTo(destination);
+                destination = destination[n..];
+                offset += n;
+            }
+        }
+    }
+
+    private byte[] LoadDictionaryBlock(int index)
+    {
+        var info = Footer.Dictionaries[index];
+        var stored = new byte[info.StoredLength];
+        if (RandomAccess.Read(_handle, stored, info.Offset) != stored.Length) throw new SegmentCorruptException(Path, "piece dictionary truncated");
+        if (Crc32C.Compute(stored) != info.Crc) throw new SegmentCorruptException(Path, $"checksum mismatch in piece dictionary block {index}");
+        if (info.Compression == ChunkInfo.Uncompressed) return stored.Length == info.RawLength ? stored : throw new SegmentCorruptException(Path, "piece dictionary block length mismatch");
+        var raw = GC.AllocateUninitializedArray<byte>(info.RawLength);
+        if (!ChunkCompression.TryDecompress(info.Compression, stored, raw)) throw new SegmentCorruptException(Path, "piece dictionary block does not decompress");
+        return raw;
     }
 
     /// <summary>Checks every chunk's checksum (used on open when <see cref="StoreOptions.VerifyChunksOnOpen"/> is set).</summary>
@@ -166,6 +244,13 @@ internal sealed class SegmentReader : IDisposable
                 }
                 finally { ArrayPool<byte>.Shared.Return(buffer); }
             }
+        for (int d = 0; d < Footer.Dictionaries.Length; d++)
+        {
+            var info = Footer.Dictionaries[d];
+            var stored = new byte[info.StoredLength];
+            if (RandomAccess.Read(_handle, stored, info.Offset) != stored.Length || Crc32C.Compute(stored) != info.Crc)
+                throw new SegmentCorruptException(Path, $"checksum mismatch in piece dictionary block {d}");
+        }
     }
 
     public void Dispose() => _handle.Dispose();

@@ -196,6 +196,7 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                 {
                     TableName = table.Name,
                     DeferRename = true,
+                    PieceDictionaries = options.PieceDictionaries,
                 };
             }
             writerPartition = partition;
@@ -310,6 +311,7 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                         {
                             TableName = table.Name,
                             Replaces = replaces,
+                            PieceDictionaries = options.PieceDictionaries,
                             SyncDirectory = replaces != 0,
                         };
                     }

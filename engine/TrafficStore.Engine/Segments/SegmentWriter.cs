@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using K4os.Compression.LZ4;
 using TrafficStore.Engine.Catalog;
@@ -10,9 +11,20 @@ namespace TrafficStore.Engine.Segments;
 /// then the footer and trailer. Writes to a temp file and renames it into place in
 /// <see cref="Finish"/> after an fsync, so a segment file either exists whole or not at all.
 /// </summary>
+/// <remarks>
+/// Format 4, piece dictionary: the plain chunks of byte columns (bodies, frames) are held back until
+/// <see cref="DictionaryWindowBytes"/> of them are pending (or the segment finishes); then the content-defined pieces
+/// that occur at least twice among them and are not stored yet are appended to the segment's piece dictionary (in
+/// blocks of <see cref="DictionaryBlockBytes"/>), and each held chunk is written as references into it plus its other
+/// bytes (<see cref="RepeatedPieces"/>). A chunk still decodes alone, given the dictionary blocks it refers to (which
+/// readers load once, <see cref="PieceDictionaryCache"/>); chunks are then not in row group order in the file, which
+/// nothing relies on (the footer has every chunk's offset).
+/// </remarks>
 internal sealed class SegmentWriter : IDisposable
 {
-    public static ReadOnlySpan<byte> HeaderMagic => "TSSEG003"u8;
+    public static ReadOnlySpan<byte> HeaderMagic => "TSSEG004"u8;
+    /// <summary>The header magic of format version 3 (still read).</summary>
+    public static ReadOnlySpan<byte> HeaderMagicV3 => "TSSEG003"u8;
     /// <summary>The header magic of format version 2 (still read).</summary>
     public static ReadOnlySpan<byte> HeaderMagicV2 => "TSSEG002"u8;
     /// <summary>The header magic of format version 1 (still read).</summary>
@@ -40,6 +52,49 @@ internal sealed class SegmentWriter : IDisposable
     private long _uncompressed, _rows, _minTime = long.MaxValue, _maxTime = long.MinValue;
     private bool _finished;
 
+    /// <summary>Raw bytes of held-back chunks that start a piece dictionary (a window: what zstd -19's 8 MiB window sees, and more).</summary>
+    public const long DefaultDictionaryWindowBytes = 64L << 20;
+    /// <summary>Bound of a segment's piece dictionary.</summary>
+    public const long MaxDictionaryBytes = 32L << 20;
+    /// <summary>The dictionary is stored in blocks of this many raw bytes, each compressed alone: a reader loads only the blocks a chunk refers to.</summary>
+    public const int DictionaryBlockBytes = 256 * 1024;
+    /// <summary>Byte chunks smaller than this are written at once: too small to hold a repeated piece worth a reference.</summary>
+    private const int MinHeldChunkBytes = ContentDefinedPieces.MinPiece;
+
+    private readonly record struct HeldChunk(int Column, int RowGroup, byte[] Raw, int Length, int[] ValueEdges, ChunkEncoding Encoding, ColumnType Type, int NullCount, ZoneMap Zone);
+
+    /// <summary>Values at least this long start and end a piece (<see cref="RepeatedPieces.Add"/>): a body repeated whole is then stored once whole.</summary>
+    private const int WholeValueBytes = 2 * ContentDefinedPieces.MinPiece;
+
+    /// <summary>
+    /// Offsets in a plain byte chunk (validity and lengths first, then the values back to back) where pieces must end: the
+    /// end of the lengths (so the values' pieces do not depend on them) and the start and end of each large value.
+    /// </summary>
+    private static int[] ValueEdges(ColumnVector v, int rawLength)
+    {
+        int dataStart = rawLength - (v.Offsets[v.Length] - v.Offsets[0]);
+        var edges = new List<int> { dataStart };
+        for (int i = 0; i < v.Length; i++)
+        {
+            int start = v.Offsets[i], end = v.Offsets[i + 1];
+            if (end - start < WholeValueBytes) continue;
+            int from = dataStart + start - v.Offsets[0];
+            if (edges.Count == 0 || edges[^1] != from) edges.Add(from);
+            edges.Add(from + end - start);
+        }
+        return edges.ToArray();
+    }
+    private readonly List<HeldChunk> _held = [];
+    private long _heldBytes;
+    private readonly List<DictionaryInfo> _dictionaries = [];
+    private RepeatedPieces? _pieces;
+    private readonly ByteSink _referencing = new(64 * 1024);
+
+    /// <summary>Whether byte-column chunks may refer to piece dictionaries (format 4); off, every chunk is written as it comes.</summary>
+    public bool PieceDictionaries { get; init; } = true;
+    /// <summary>Raw bytes of held-back byte chunks that make one dictionary window (<see cref="DefaultDictionaryWindowBytes"/>).</summary>
+    public long DictionaryWindowBytes { get; init; } = DefaultDictionaryWindowBytes;
+
     public SegmentWriter(string finalPath, TableSchema schema, string timeColumn, IReadOnlyList<string> indexedColumns,
         long segmentId, long partitionStart, long flushSeq)
     {
@@ -61,7 +116,8 @@ internal sealed class SegmentWriter : IDisposable
         _chunks = Enumerable.Range(0, schema.Count).Select(_ => new List<ChunkInfo>()).ToArray();
     }
 
-    public long Position => _file.Position;
+    /// <summary>The file's size so far, counting held-back chunks at their raw size (an upper bound: the segment size bound stays a bound).</summary>
+    public long Position => _file.Position + _heldBytes;
     public long Rows => _rows;
     public string TableName { get; init; } = "";
     public long Replaces { get; init; }
@@ -89,13 +145,18 @@ internal sealed class SegmentWriter : IDisposable
             _raw.Clear();
             var encoding = ColumnCodec.Encode(vector, _raw);
             var raw = _raw.WrittenSpan;
-            int max = ChunkCompression.MaxStoredLength(raw.Length);
-            if (_compressed.Length < max) _compressed = new byte[max];
-            byte compression = ChunkCompression.Compress(vector.Type, raw, _compressed, out var stored);
-            long offset = _file.Position;
-            _file.Write(stored);
-            _chunks[c].Add(new ChunkInfo(offset, stored.Length, raw.Length, encoding, compression, Crc32C.Compute(stored), vector.NullCount, ComputeZone(vector)));
+            if (PieceDictionaries && ColumnTypes.IsBytes(vector.Type) && encoding == ChunkEncoding.Plain && raw.Length >= MinHeldChunkBytes)
+            {
+                var copy = ArrayPool<byte>.Shared.Rent(raw.Length); // returned when the window is written
+                raw.CopyTo(copy);
+                _held.Add(new HeldChunk(c, group, copy, raw.Length, ValueEdges(vector, raw.Length), encoding, vector.Type, vector.NullCount, ComputeZone(vector)));
+                _heldBytes += raw.Length;
+                _chunks[c].Add(null!); // written by WriteHeldChunks
+                continue;
+            }
+            _chunks[c].Add(WriteChunk(vector.Type, raw, raw.Length, encoding, vector.NullCount, ComputeZone(vector), dictionary: 0));
         }
+        if (_heldBytes >= DictionaryWindowBytes) WriteHeldChunks();
 
         if (_timeIndex >= 0)
         {
@@ -134,6 +195,63 @@ internal sealed class SegmentWriter : IDisposable
                 if (groups.Count == 0 || groups[^1] != group) groups.Add(group);
             }
         }
+    }
+
+    /// <summary>
+    /// Compresses and writes one chunk. <paramref name="bytes"/> is the raw chunk, or (when <paramref name="dictionary"/> is
+    /// not 0) its referencing form, <paramref name="rawLength"/> the raw chunk's length.
+    /// </summary>
+    private ChunkInfo WriteChunk(ColumnType type, ReadOnlySpan<byte> bytes, int rawLength, ChunkEncoding encoding, int nullCount, ZoneMap zone, int dictionary)
+    {
+        int max = ChunkCompression.MaxStoredLength(bytes.Length);
+        if (_compressed.Length < max) _compressed = new byte[max];
+        byte compression = ChunkCompression.Compress(type, bytes, _compressed, out var stored);
+        long offset = _file.Position;
+        _file.Write(stored);
+        return new ChunkInfo(offset, stored.Length, rawLength, encoding, compression, Crc32C.Compute(stored), nullCount, zone)
+        {
+            Dictionary = dictionary,
+            ReferencingLength = dictionary != 0 ? bytes.Length : 0,
+        };
+    }
+
+    /// <summary>
+    /// Writes the held-back byte chunks of a dictionary window: first the blocks of the pieces that repeat within the window
+    /// and are not in the segment's dictionary yet, then each chunk (referring to the dictionary when it holds any of its pieces).
+    /// </summary>
+    private void WriteHeldChunks()
+    {
+        if (_held.Count == 0) return;
+        var pieces = _pieces ??= new RepeatedPieces(MaxDictionaryBytes);
+        var ids = new int[_held.Count];
+        for (int i = 0; i < _held.Count; i++) ids[i] = pieces.Add(_held[i].Raw, _held[i].Length, _held[i].ValueEdges);
+        var added = pieces.CloseWindow();
+        for (int start = 0; start < added.Length; start += DictionaryBlockBytes)
+        {
+            var block = added.Slice(start, Math.Min(DictionaryBlockBytes, added.Length - start));
+            int max = ChunkCompression.MaxStoredLength(block.Length);
+            if (_compressed.Length < max) _compressed = new byte[max];
+            byte compression = ChunkCompression.Compress(ColumnType.Binary, block, _compressed, out var stored);
+            long offset = _file.Position;
+            _file.Write(stored);
+            _dictionaries.Add(new DictionaryInfo(offset, stored.Length, block.Length, compression, Crc32C.Compute(stored)));
+        }
+        for (int i = 0; i < _held.Count; i++)
+        {
+            var h = _held[i];
+            bool refers = pieces.DictionaryLength > 0 && pieces.Encode(ids[i], _referencing);
+            var bytes = refers ? _referencing.WrittenSpan : h.Raw.AsSpan(0, h.Length);
+            _chunks[h.Column][h.RowGroup] = WriteChunk(h.Type, bytes, h.Length, h.Encoding, h.NullCount, h.Zone, refers ? 1 : 0);
+        }
+        pieces.EndWindow();
+        ReturnHeld();
+    }
+
+    private void ReturnHeld()
+    {
+        foreach (var h in _held) ArrayPool<byte>.Shared.Return(h.Raw);
+        _held.Clear();
+        _heldBytes = 0;
     }
 
     /// <summary>Compares rows of one vector by value (bytes or 64-bit lane).</summary>
@@ -210,6 +328,7 @@ internal sealed class SegmentWriter : IDisposable
     /// <summary>Writes footer and trailer, fsyncs, and renames the file into place.</summary>
     public (SegmentFooter Footer, long FileBytes) Finish()
     {
+        WriteHeldChunks();
         var footer = new SegmentFooter
         {
             Table = TableName,
@@ -231,6 +350,7 @@ internal sealed class SegmentWriter : IDisposable
                 _indexValues[k].OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (Encoding.UTF8.GetBytes(p.Key), p.Value.ToArray()))
                     .Concat(_indexLongs[k].OrderBy(p => p.Key).Select(p => (Encoding.UTF8.GetBytes(p.Key.ToString(System.Globalization.CultureInfo.InvariantCulture)), p.Value.ToArray())))
                     .ToList())).ToList(),
+            Dictionaries = _dictionaries.ToArray(),
         };
         var sink = new ByteSink(4096);
         footer.WriteTo(sink);
@@ -260,6 +380,7 @@ internal sealed class SegmentWriter : IDisposable
 
     public void Dispose()
     {
+        ReturnHeld();
         if (_finished) return;
         _file.Dispose();
         try { File.Delete(_tempPath); }

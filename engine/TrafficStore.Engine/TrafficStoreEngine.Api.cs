@@ -84,6 +84,9 @@ public sealed partial class TrafficStoreEngine
 
     internal TableState TableState(string name) => Table(name);
 
+    /// <summary>The index (tests check that retention leaves no posting of a deleted partition).</summary>
+    internal Index.SegmentIndex Index => _index;
+
     internal IEnumerable<TableState> AllTableStates() => _tables.Values;
 
     /// <summary>Stops serving a segment and deletes its file. False if it was already gone.</summary>

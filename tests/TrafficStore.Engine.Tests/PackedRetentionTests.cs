@@ -91,6 +91,8 @@ public class PackedRetentionTests
             Assert.Equal(2, after.Count);
             var rewritten = after.Single(f => f.Replaces == footers[0].SegmentId);
             Assert.Equal([Base + 2 * Minute], rewritten.Partitions);
+            // The kept row groups are copied as they were (streamed one at a time), not gathered, sorted and cut again.
+            Assert.Equal(footers[0].RowGroups.Where(g => g.Partition == Base + 2 * Minute).Select(g => g.RowCount), rewritten.RowGroups.Select(g => g.RowCount));
             Assert.Contains(after, f => f.SegmentId == footers[1].SegmentId); // the other packed file is untouched
             foreach (var file in SegmentFiles(dir.Path)) AssertRowGroupsStayInTheirPartition(file);
             await AssertIndexMatchesTheRows(engine);
@@ -227,6 +229,39 @@ public class PackedRetentionTests
         Assert.Equal((RetentionActionKind.RewroteSegment, files[0].Footer.SegmentId, 1000L), (action.Kind, action.SegmentId, action.RowsDeleted));
         Assert.Equal(TimesFrom(model, 2), await Times(engine));
         Assert.True(engine.GetStats().Tables["conns"].BytesOnDisk <= limit);
+        await AssertIndexMatchesTheRows(engine);
+    }
+
+    /// <summary>
+    /// A namespace's byte limit also goes oldest piece first: its rows in the packed file's first minute are older than
+    /// those in a one-partition segment written later for minute 1, so a limit just under the namespace's share takes
+    /// them (the packed file rewritten without them), not the newer segment's.
+    /// </summary>
+    [Fact]
+    public async Task NamespaceMaxBytesTakesTheNamespacesRowsOfTheOldestPartitionFirst()
+    {
+        using var dir = new TempDir();
+        var model = QueryTests.Model(); // ns0..ns3 in turn: 125 rows of ns1 a minute
+        var late = QueryTests.Model(50, 100_000_000).Select((r, i) => r with { Time = r.Time + Minute, End = null, Ns = "ns1", ConnId = 100_000 + i }).ToList();
+        await using var engine = TrafficStoreEngine.Open(At(dir.Path, Base + 10 * Minute));
+        engine.RegisterTable(QueryTests.ConnSpec);
+        await BulkLoad(engine, model);
+        await engine.AppendAsync("conns", QueryTests.ToBatch(late));
+        await engine.FlushAsync();
+        var files = SegmentFiles(dir.Path).Select(f => (Footer: SegmentReader.ReadFooter(f), Bytes: new FileInfo(f).Length)).ToList();
+        var packed = files.Single(f => f.Footer.IsPacked);
+        long lateBytes = files.Single(f => !f.Footer.IsPacked).Bytes;
+        // ns1's share: a quarter of the packed file (a quarter of each minute's rows) and all of the late segment.
+        // The limit is half a minute's share under it: one minute's ns1 rows must go, and the oldest are minute 0's.
+        long limit = packed.Bytes / 4 + lateBytes - packed.Bytes / 48;
+
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Namespaces = new Dictionary<string, RetentionLimits> { ["ns1"] = new(MaxBytes: limit) } });
+        var action = Assert.Single((await engine.ApplyRetentionAsync()).Actions);
+        Assert.Equal((RetentionActionKind.RewroteSegment, packed.Footer.SegmentId, "ns1", 125L), (action.Kind, action.SegmentId, action.Namespace, action.RowsDeleted));
+        var expected = model.Concat(late).Where(r => !(r.Ns == "ns1" && r.Time < Base + Minute)).Select(r => r.Time).Order().ToList();
+        Assert.Equal(expected, await Times(engine));
+        var rewritten = Footers(dir.Path).Single(f => f.Replaces == packed.Footer.SegmentId);
+        Assert.Equal(packed.Footer.Partitions, rewritten.Partitions); // minute 0 keeps its other namespaces
         await AssertIndexMatchesTheRows(engine);
     }
 

@@ -84,6 +84,11 @@ public sealed partial class TrafficStoreEngine
 
     internal TableState TableState(string name) => Table(name);
 
+    private readonly ReplacedSegmentFiles _replacedFiles = new();
+
+    /// <summary>Files of segments a rewrite replaced that a running query may still read.</summary>
+    internal ReplacedSegmentFiles ReplacedFiles => _replacedFiles;
+
     /// <summary>The index (tests check that retention leaves no posting of a deleted partition).</summary>
     internal Index.SegmentIndex Index => _index;
 
@@ -105,7 +110,7 @@ public sealed partial class TrafficStoreEngine
         return true;
     }
 
-    /// <summary>Swaps a segment for its rewritten replacements, then deletes the old file.</summary>
+    /// <summary>Swaps a segment for its rewritten replacements; the old file goes once no query started before the swap runs (<see cref="ReplacedSegmentFiles"/>).</summary>
     internal void ReplaceSegment(TableState table, SegmentHandle old, IReadOnlyList<SegmentHandle> replacements)
     {
         table.Update(s =>
@@ -117,7 +122,7 @@ public sealed partial class TrafficStoreEngine
         _index.Remove(old.Footer);
         ChunkCache.Invalidate(old.Id);
         foreach (var r in replacements) _index.Add(r.Footer);
-        File.Delete(old.Path);
+        _replacedFiles.Retire(old.Path); // deleted once no query that may read it is running
         Interlocked.Increment(ref _retentionRewrittenSegments);
     }
 

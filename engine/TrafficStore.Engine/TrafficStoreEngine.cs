@@ -527,6 +527,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         catch (OperationCanceledException) { /* stopping */ }
         await StopBulkLoadsAsync().ConfigureAwait(false);
         await FlushAsync().ConfigureAwait(false);
+        _replacedFiles.DeleteAll();
         await _wal.DisposeAsync().ConfigureAwait(false);
         _index.Dispose();
         _stop.Dispose();

@@ -14,7 +14,7 @@ internal sealed class ReplacedSegmentFiles
     private readonly object _lock = new();
     private long _generation;                                  // swaps so far
     private readonly Dictionary<long, int> _readers = [];      // generation a running query started at → queries
-    private readonly List<(string Path, long RetiredAt)> _retired = [];
+    private readonly List<(string Path, long SegmentId, long Replaces, long RetiredAt)> _retired = [];
 
     /// <summary>Files retired and not yet deleted.</summary>
     public int Pending
@@ -33,10 +33,33 @@ internal sealed class ReplacedSegmentFiles
     }
 
     /// <summary>Retires the file of a replaced segment; call after the snapshot swap that stops serving it.</summary>
-    public void Retire(string path)
+    public void Retire(SegmentHandle replaced)
     {
-        lock (_lock) _retired.Add((path, ++_generation));
+        lock (_lock) _retired.Add((replaced.Path, replaced.Id, replaced.Footer.Replaces, ++_generation));
         DeleteUnread();
+    }
+
+    /// <summary>
+    /// Deletes now the retired file of segment <paramref name="replacedId"/>, and of those it replaced in turn, oldest
+    /// first. Call before deleting (or quarantining) the segment that names it as replaced: once that one is gone
+    /// nothing would tell open that the retired file is replaced, and a crash would bring its rows back. A query still
+    /// reading it misses only rows that are now all deleted.
+    /// </summary>
+    public void DeleteChain(long replacedId)
+    {
+        var chain = new List<string>();
+        lock (_lock)
+        {
+            for (long id = replacedId; id != 0;)
+            {
+                int i = _retired.FindIndex(r => r.SegmentId == id);
+                if (i < 0) break;
+                chain.Add(_retired[i].Path);
+                id = _retired[i].Replaces;
+                _retired.RemoveAt(i);
+            }
+        }
+        for (int i = chain.Count - 1; i >= 0; i--) File.Delete(chain[i]); // the oldest first: each deleted file is named by one still there
     }
 
     /// <summary>Deletes every retired file (the engine is closing).</summary>
@@ -45,7 +68,7 @@ internal sealed class ReplacedSegmentFiles
         List<string> paths;
         lock (_lock)
         {
-            paths = _retired.Select(r => r.Path).ToList();
+            paths = _retired.Select(r => r.Path).ToList(); // in retirement order: a replaced file before the one replacing it
             _retired.Clear();
         }
         foreach (var path in paths) File.Delete(path);

@@ -106,6 +106,7 @@ public sealed partial class TrafficStoreEngine
         if (!removed) return false;
         _index.Remove(handle.Footer);
         ChunkCache.Invalidate(handle.Id);
+        if (handle.Footer.Replaces != 0) _replacedFiles.DeleteChain(handle.Footer.Replaces); // before the file that names it
         File.Delete(handle.Path); // open readers keep their handle; the file disappears when they close
         return true;
     }
@@ -122,7 +123,7 @@ public sealed partial class TrafficStoreEngine
         _index.Remove(old.Footer);
         ChunkCache.Invalidate(old.Id);
         foreach (var r in replacements) _index.Add(r.Footer);
-        _replacedFiles.Retire(old.Path); // deleted once no query that may read it is running
+        _replacedFiles.Retire(old); // deleted once no query that may read it is running
         Interlocked.Increment(ref _retentionRewrittenSegments);
     }
 

@@ -15,8 +15,8 @@ internal sealed class SegmentHandle(string path, SegmentFooter footer, long file
     public SegmentFooter Footer { get; } = footer;
     public long FileBytes { get; } = fileBytes;
     public long Id => Footer.SegmentId;
-    /// <summary>Rows per namespace value, computed on first use by per-namespace retention.</summary>
-    public Dictionary<string, long>? NamespaceCounts { get; set; }
+    /// <summary>Rows per partition and namespace value, computed on first use by per-namespace retention.</summary>
+    public Dictionary<long, Dictionary<string, long>>? NamespaceCounts { get; set; }
 }
 
 /// <summary>An immutable view of a table: queries take one and read it without locks.</summary>

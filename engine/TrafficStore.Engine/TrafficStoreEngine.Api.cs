@@ -84,6 +84,14 @@ public sealed partial class TrafficStoreEngine
 
     internal TableState TableState(string name) => Table(name);
 
+    private readonly ReplacedSegmentFiles _replacedFiles = new();
+
+    /// <summary>Files of segments a rewrite replaced that a running query may still read.</summary>
+    internal ReplacedSegmentFiles ReplacedFiles => _replacedFiles;
+
+    /// <summary>The index (tests check that retention leaves no posting of a deleted partition).</summary>
+    internal Index.SegmentIndex Index => _index;
+
     internal IEnumerable<TableState> AllTableStates() => _tables.Values;
 
     /// <summary>Stops serving a segment and deletes its file. False if it was already gone.</summary>
@@ -98,11 +106,12 @@ public sealed partial class TrafficStoreEngine
         if (!removed) return false;
         _index.Remove(handle.Footer);
         ChunkCache.Invalidate(handle.Id);
+        if (handle.Footer.Replaces != 0) _replacedFiles.DeleteChain(handle.Footer.Replaces); // before the file that names it
         File.Delete(handle.Path); // open readers keep their handle; the file disappears when they close
         return true;
     }
 
-    /// <summary>Swaps a segment for its rewritten replacements, then deletes the old file.</summary>
+    /// <summary>Swaps a segment for its rewritten replacements; the old file goes once no query started before the swap runs (<see cref="ReplacedSegmentFiles"/>).</summary>
     internal void ReplaceSegment(TableState table, SegmentHandle old, IReadOnlyList<SegmentHandle> replacements)
     {
         table.Update(s =>
@@ -114,7 +123,7 @@ public sealed partial class TrafficStoreEngine
         _index.Remove(old.Footer);
         ChunkCache.Invalidate(old.Id);
         foreach (var r in replacements) _index.Add(r.Footer);
-        File.Delete(old.Path);
+        _replacedFiles.Retire(old); // deleted once no query that may read it is running
         Interlocked.Increment(ref _retentionRewrittenSegments);
     }
 

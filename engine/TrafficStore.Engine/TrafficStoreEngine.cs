@@ -423,6 +423,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             });
             if (removed) _index.Remove(footer);
             ChunkCache.Invalidate(footer.SegmentId);
+            if (footer.Replaces != 0) _replacedFiles.DeleteChain(footer.Replaces); // before the file that names it leaves segments/
         }
         var target = Layout.QuarantineFile(path);
         long segmentId = StoreLayout.TryParseSegmentId(path, out var id) ? id : 0;
@@ -527,6 +528,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         catch (OperationCanceledException) { /* stopping */ }
         await StopBulkLoadsAsync().ConfigureAwait(false);
         await FlushAsync().ConfigureAwait(false);
+        _replacedFiles.DeleteAll();
         await _wal.DisposeAsync().ConfigureAwait(false);
         _index.Dispose();
         _stop.Dispose();

@@ -18,7 +18,7 @@ public class PackedSegmentTests
         public override DateTimeOffset GetUtcNow() => now;
     }
 
-    private static async Task BulkLoad(TrafficStoreEngine engine, IReadOnlyList<QueryTests.Row> rows, long sealBytes = long.MaxValue, int batchRows = 250)
+    internal static async Task BulkLoad(TrafficStoreEngine engine, IReadOnlyList<QueryTests.Row> rows, long sealBytes = long.MaxValue, int batchRows = 250)
     {
         await using var bulk = engine.BeginBulkLoad(new BulkLoadOptions { SealBytes = sealBytes, MaxBufferedBytes = long.MaxValue });
         for (int i = 0; i < rows.Count; i += batchRows)
@@ -26,14 +26,14 @@ public class PackedSegmentTests
         await bulk.CompleteAsync();
     }
 
-    private static List<string> SegmentFiles(string dir) =>
+    internal static List<string> SegmentFiles(string dir) =>
         Directory.GetFiles(Path.Combine(dir, "segments"), "*.seg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
 
-    private static List<SegmentFooter> Footers(string dir) =>
+    internal static List<SegmentFooter> Footers(string dir) =>
         SegmentFiles(dir).Select(SegmentReader.ReadFooter).OrderBy(f => f.SegmentId).ToList();
 
     /// <summary>Every row of every row group lies in the partition the footer names for that row group.</summary>
-    private static void AssertRowGroupsStayInTheirPartition(string path)
+    internal static void AssertRowGroupsStayInTheirPartition(string path)
     {
         using var reader = SegmentReader.Open(path);
         var footer = reader.Footer;
@@ -190,40 +190,6 @@ public class PackedSegmentTests
             if (rng.Next(3) == 0) spec = spec with { Limit = rng.Next(1, 60) };
         }
         return (spec.Select("time", "pod"), expected.Select(r => r.Time).Order().ToList());
-    }
-
-    [Fact]
-    public async Task RetentionDeletesAPackedSegmentWhenItsNewestPartitionIsDue()
-    {
-        using var dir = new TempDir();
-        var model = QueryTests.Model(); // minutes 0..5
-        var now = QuerySpec.FromNs(Base + 10 * Minute);
-        var options = Options(dir.Path) with { RowGroupRows = 100, Clock = new FixedClock(now) };
-        await using var engine = TrafficStoreEngine.Open(options);
-        engine.RegisterTable(QueryTests.ConnSpec);
-        // Two seal units: minutes 0..2 and 3..5, one packed segment each.
-        await BulkLoad(engine, model.Where(r => r.Time < Base + 3 * Minute).ToList());
-        await BulkLoad(engine, model.Where(r => r.Time >= Base + 3 * Minute).ToList());
-        var footers = Footers(dir.Path);
-        Assert.Equal([3, 3], footers.Select(f => f.Partitions.Count));
-        var actions = new List<RetentionAction>();
-        engine.RetentionApplied += actions.Add;
-
-        // Cutoff inside minute 2 (now − 7.5 min): one partition per segment would lose minutes 0 and 1; the packed
-        // segment holding minutes 0..2 stays whole until its newest row is older than the cutoff.
-        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(7.5)) });
-        Assert.Empty((await engine.ApplyRetentionAsync()).Actions);
-        Assert.Equal(3000, (await Rows(engine, new QuerySpec("conns"))).Count);
-
-        // Cutoff at minute 3: the first segment's newest row (2:59.88) is older; the second segment stays.
-        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(7)) });
-        var report = await engine.ApplyRetentionAsync();
-        var deleted = Assert.Single(report.Actions);
-        Assert.Equal((RetentionActionKind.DeletedSegment, footers[0].SegmentId, Base, 1500L), (deleted.Kind, deleted.SegmentId, deleted.PartitionStart, deleted.RowsDeleted));
-        Assert.Equal(model.Where(r => r.Time >= Base + 3 * Minute).Select(r => r.Time), (await Rows(engine, new QuerySpec("conns") { OrderByTime = true })).Select(r => (long)r["time"]!));
-        Assert.Empty(await Rows(engine, new QuerySpec("conns").Where(ColumnFilter.Eq("connection_id", 10L)))); // its index entries went with it
-        Assert.Equal(3, engine.GetStats().Tables["conns"].Partitions);
-        Assert.Single(SegmentFiles(dir.Path));
     }
 
     [Fact]

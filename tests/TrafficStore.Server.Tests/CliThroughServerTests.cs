@@ -75,4 +75,46 @@ public class CliThroughServerTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    /// <summary>
+    /// `export pcap --server` (the server's export.pcap action) of a window holding two captures that overlap in time
+    /// (the second shifted by 10 µs) gives the offline export's file byte for byte: frames merged by timestamp.
+    /// </summary>
+    [Fact]
+    public async Task ExportPcapThroughTheServerMergesCapturesByTimestampLikeOffline()
+    {
+        var dir = TestServer.NewDirectory();
+        try
+        {
+            var shifted = Path.Combine(dir, "shifted.pcap");
+            var psi = new System.Diagnostics.ProcessStartInfo("editcap", ["-F", "pcap", "-t", "0.00001", SharedData.Pcap(Http), shifted]);
+            using (var editcap = System.Diagnostics.Process.Start(psi)!)
+            {
+                editcap.WaitForExit();
+                Assert.Equal(0, editcap.ExitCode);
+            }
+            var ingest = Cli("ingest", SharedData.Pcap(Http), shifted, "--store", dir);
+            Assert.True(ingest.Code == 0, ingest.Err);
+            string[] window = ["--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z", "--format", "pcapng"];
+            var offline = Path.Combine(dir, "offline.pcapng");
+            var local = Cli(["export", "pcap", .. window, "--store", dir, "-o", offline]);
+            Assert.True(local.Code == 0, local.Err);
+
+            await using var s = await TestServer.StartAsync(dir);
+            var remote = Path.Combine(dir, "remote.pcapng");
+            var export = Cli(["export", "pcap", .. window, "--server", $"grpc://{TestServer.Admin}@{s.Server.Address.Authority}", "-o", remote]);
+            Assert.True(export.Code == 0, export.Err);
+            Assert.Equal(File.ReadAllBytes(offline), File.ReadAllBytes(remote));
+
+            var times = new List<long>();
+            using (var source = TrafficStore.Ingest.Capture.CaptureFile.Open(remote))
+            {
+                var frame = new TrafficStore.Ingest.Capture.CaptureFrame();
+                while (source.TryReadNext(ref frame) == TrafficStore.Ingest.Capture.CaptureReadStatus.Frame) times.Add(frame.TimestampNs);
+            }
+            Assert.Equal(2 * 207, times.Count);
+            Assert.Equal(times.Order(), times);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

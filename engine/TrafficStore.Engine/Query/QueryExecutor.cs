@@ -138,6 +138,8 @@ internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIn
 
     public async IAsyncEnumerable<RecordBatch> RunAsync(QuerySpec q, QueryDiagnostics diag, [EnumeratorCancellation] CancellationToken ct)
     {
+        // Before the snapshot is taken: a segment a retention rewrite replaces meanwhile keeps its file until this query ends.
+        using var lease = engine.ReplacedFiles.BeginRead();
         var plan = Plan(q, diag);
         long remaining = q.Limit ?? long.MaxValue;
         if (remaining <= 0) yield break;
@@ -237,7 +239,7 @@ internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIn
             engine.CountRead(1, 0);
             return reader;
         }
-        catch (FileNotFoundException) { return null; } // deleted by retention after the snapshot was taken
+        catch (FileNotFoundException) { return null; } // deleted by retention after the snapshot was taken (a replaced segment waits for this query: ReplacedSegmentFiles)
         catch (DirectoryNotFoundException) { return null; }
         catch (SegmentCorruptException e)
         {

@@ -23,24 +23,16 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
     /// <summary>
     /// Writes <paramref name="blocks"/> (any schema versions of the table) as segments; returns them in time order.
     /// All or nothing: if any write fails, the segments already written by this call are deleted.
-    /// A rewrite (<paramref name="replaces"/> != 0) writes exactly one segment whatever its size (a packed original's
-    /// partitions stay packed in it), so a crash can never leave a partial set of replacements that would make open
-    /// delete the original.
     /// </summary>
-    public List<SegmentHandle> Seal(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq, long replaces = 0)
+    public List<SegmentHandle> Seal(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq)
     {
         var result = new List<SegmentHandle>();
         try
         {
-            if (replaces != 0)
-            {
-                SealInto(table, blocks, flushSeq, replaces, result);
-                return result;
-            }
-            foreach (var group in Groups(blocks, options.MaxSealGroupBytes)) SealInto(table, group, flushSeq, replaces, result);
+            foreach (var group in Groups(blocks, options.MaxSealGroupBytes)) SealInto(table, group, flushSeq, result);
             // A flush's segments are not committed until the WAL checkpoint that follows (open deletes
             // segments of an uncommitted flush), so one directory fsync per directory here, before
-            // returning, is as safe as one per file. A rewrite keeps the per-file sync.
+            // returning, is as safe as one per file.
             foreach (var dir in result.Select(h => Path.GetDirectoryName(h.Path)!).Distinct(StringComparer.Ordinal))
                 DirectorySync.Fsync(dir);
             if (result.Count > 1) result.Sort((a, b) => a.Footer.MinTime != b.Footer.MinTime ? a.Footer.MinTime.CompareTo(b.Footer.MinTime) : a.Id.CompareTo(b.Id));
@@ -50,6 +42,48 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
         {
             foreach (var written in result) File.Delete(written.Path);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A retention rewrite: writes the row groups <paramref name="rowGroups"/> yields — those of <paramref name="original"/>
+    /// that are kept, in its order, each in one partition and already sorted, some with rows taken out — as exactly one
+    /// segment (a packed original stays packed; it lives in the folder of its first kept partition) whose footer names the
+    /// original as the segment it <c>replaces</c>. The file is fsync'd, renamed into place and its directory fsync'd before
+    /// this returns, so the caller may then delete the original: open deletes an original whose replacement exists, and
+    /// a crash before the rename leaves only a temp file. One row group is in memory at a time; none is sorted or cut
+    /// again. Null when no row is left (nothing is written). On failure the temp file is deleted.
+    /// </summary>
+    public SegmentHandle? Rewrite(TableDefinition table, SegmentFooter original, IEnumerable<(long Partition, RowBlock Rows)> rowGroups)
+    {
+        SegmentWriter? writer = null;
+        string? path = null;
+        try
+        {
+            foreach (var (partition, rows) in rowGroups)
+            {
+                if (rows.Length == 0) continue;
+                if (writer is null)
+                {
+                    long id = nextSegmentId();
+                    path = layout.SegmentFile(table.Name, partition, id);
+                    writer = new SegmentWriter(path, table.Schema, table.TimeColumn, table.IndexedColumns, id, partition, original.FlushSeq)
+                    {
+                        TableName = table.Name,
+                        Replaces = original.SegmentId,
+                        PieceDictionaries = options.PieceDictionaries,
+                        SyncDirectory = true,
+                    };
+                }
+                writer.AddRowGroup(rows.Conform(table.Schema), partition);
+            }
+            if (writer is null) return null;
+            var (footer, bytes) = writer.Finish();
+            return new SegmentHandle(path!, footer, bytes);
+        }
+        finally
+        {
+            writer?.Dispose(); // after Finish: nothing; else deletes the temp file
         }
     }
 
@@ -248,7 +282,7 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
         if (group.Count > 0) yield return group;
     }
 
-    private void SealInto(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq, long replaces, List<SegmentHandle> result)
+    private void SealInto(TableDefinition table, IReadOnlyList<RowBlock> blocks, long flushSeq, List<SegmentHandle> result)
     {
         var schema = table.Schema;
         // One block needs no concatenation (Conform shares the column vectors).
@@ -283,14 +317,12 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
             slices.Add((partition, sorted.Slice(start, end - start)));
             start = end;
         }
-        // A rewrite replaces one segment with exactly one (a packed one keeps its partitions packed); a flush
-        // writes one or more segments per partition.
-        if (replaces != 0) WriteSegments(table, slices, flushSeq, replaces, result);
-        else foreach (var slice in slices) WriteSegments(table, [slice], flushSeq, replaces, result);
+        // A flush writes one or more segments per partition.
+        foreach (var slice in slices) WriteSegments(table, [slice], flushSeq, result);
     }
 
-    /// <summary>Writes <paramref name="slices"/> (rows of one partition each, ascending) into segments; a new one starts at <see cref="StoreOptions.MaxSegmentBytes"/> unless this is a rewrite.</summary>
-    private void WriteSegments(TableDefinition table, IReadOnlyList<(long Partition, RowBlock Rows)> slices, long flushSeq, long replaces, List<SegmentHandle> result)
+    /// <summary>Writes <paramref name="slices"/> (rows of one partition each, ascending) into segments; a new one starts at <see cref="StoreOptions.MaxSegmentBytes"/>.</summary>
+    private void WriteSegments(TableDefinition table, IReadOnlyList<(long Partition, RowBlock Rows)> slices, long flushSeq, List<SegmentHandle> result)
     {
         SegmentWriter? writer = null;
         string? path = null;
@@ -310,15 +342,14 @@ internal sealed class SegmentSealer(StoreLayout layout, StoreOptions options, Fu
                         writer = new SegmentWriter(path, rows.Schema, table.TimeColumn, table.IndexedColumns, id, partition, flushSeq)
                         {
                             TableName = table.Name,
-                            Replaces = replaces,
                             PieceDictionaries = options.PieceDictionaries,
-                            SyncDirectory = replaces != 0,
+                            SyncDirectory = false, // Seal fsyncs each directory once
                         };
                     }
                     writer.AddRowGroup(rows.Slice(start, count), partition);
                     start += count;
                     bool last = start == rows.Length && s == slices.Count - 1;
-                    if ((replaces == 0 && writer.Position >= options.MaxSegmentBytes) || last)
+                    if (writer.Position >= options.MaxSegmentBytes || last)
                     {
                         var (footer, bytes) = writer.Finish();
                         writer.Dispose();

@@ -37,7 +37,7 @@ public static class ExportCommand
         var output = new Option<string>("--output", "-o") { Description = "File to write; - writes the file to standard output (the summary goes to standard error).", Required = true };
         var store = StoreAccess.StoreOption();
         var server = StoreAccess.ServerOption();
-        var command = new Command("pcap", "Write captured frames, byte-identical and in capture order, to a pcap or pcapng file (nanosecond timestamps). Streams: memory stays bounded whatever the export's size.")
+        var command = new Command("pcap", "Write captured frames, byte-identical and in time order (several captures merged by timestamp, each in its capture order), to a pcap or pcapng file (nanosecond timestamps). Streams: memory stays bounded whatever the export's size.")
             { connection, pod, ns, from, to, format, maxBytes, output, store, server };
         command.SetAction(parse => CliErrors.Guard("export pcap", stderr, () =>
         {

@@ -79,6 +79,45 @@ public class PcapExportFormatCommandTests
         Assert.Contains($"stdout: {expected.Count} frames", stderr.ToString());
     }
 
+    private static string Tool(string tool, params string[] args)
+    {
+        var psi = new ProcessStartInfo(tool, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{tool} failed: {p.StandardError.ReadToEnd()}");
+        return output;
+    }
+
+    /// <summary>
+    /// Two captures overlapping in time (the second is the first shifted by 10 µs) ingested together and exported in
+    /// one window: the file is in time order — the frames mergecap interleaves, given the files in reverse ingest order
+    /// (on equal timestamps it takes the last input; the export, the first ingested capture).
+    /// </summary>
+    [Theory]
+    [InlineData("pcap")]
+    [InlineData("pcapng")]
+    public void CapturesOverlappingInTimeAreExportedMergedByTimestamp(string format)
+    {
+        using var store = new CliStore();
+        Directory.CreateDirectory(store.Dir);
+        var input = SharedData.Pcap("http11-chunked-gzip-multi-conn.pcap");
+        var shifted = Path.Combine(store.Dir, "shifted.pcap");
+        Tool("editcap", "-F", "pcap", "-t", "0.00001", input, shifted);
+        var (exit, _, error) = store.Run("ingest", input, shifted);
+        Assert.True(exit == 0, error);
+
+        var path = Path.Combine(store.Dir, "both." + format);
+        (exit, _, error) = store.Run(["export", "pcap", .. AllTime, "--format", format, "-o", path]);
+        Assert.True(exit == 0, error);
+        var frames = Frames(path);
+        Assert.Equal(frames.Select(f => f.Ts).Order(), frames.Select(f => f.Ts));
+        var merged = Path.Combine(store.Dir, "mergecap.pcapng");
+        Tool("mergecap", "-w", merged, shifted, input);
+        Assert.Equal(Frames(merged), frames);
+        Assert.Contains("Strict time order:   True", Tool("capinfos", "-o", path));
+    }
+
     [Fact]
     public void MaxBytesStopsTheExportAndRemovesThePartialFile()
     {

@@ -13,7 +13,7 @@ namespace TrafficStore.Store.Tests.Store;
 
 /// <summary>
 /// Streamed `export pcap`: whole-capture window exports give back the input's frames (bytes, ns timestamps,
-/// original lengths, capture order; several captures one after the other) as classic pcap and as pcapng
+/// original lengths, capture order; several captures merged by timestamp, as mergecap merges) as classic pcap and as pcapng
 /// read by our reader, tshark and capinfos;
 /// mixed link types become pcapng or are refused for classic pcap; the byte limit; and, with synthetic
 /// batches, that the writer streams: it writes while the source is still being read and lets go of batches
@@ -149,8 +149,26 @@ public class PcapStreamingExportTests
         Assert.Equal(expected.Select(f => f.InterfaceId), frames.Select(f => f.InterfaceId)); // the capture's interfaces kept apart
     }
 
+    /// <summary>
+    /// mergecap's merge (wiretap/merge.c): the next frame is the earliest of the inputs' next frames; on equal
+    /// timestamps the earlier input's. Returns each frame with the input it came from.
+    /// </summary>
+    internal static List<(Frame Frame, int Input)> MergeByHead(params List<Frame>[] inputs)
+    {
+        var next = new int[inputs.Length];
+        var merged = new List<(Frame, int)>();
+        while (true)
+        {
+            int best = -1;
+            for (int i = 0; i < inputs.Length; i++)
+                if (next[i] < inputs[i].Count && (best < 0 || inputs[i][next[i]].TimestampNs < inputs[best][next[best]].TimestampNs)) best = i;
+            if (best < 0) return merged;
+            merged.Add((inputs[best][next[best]++], best));
+        }
+    }
+
     [Fact]
-    public async Task TwoCapturesComeOneAfterTheOtherEachInCaptureOrder()
+    public async Task TwoCapturesOfTheSameTimesInterleaveFrameByFrameEachInCaptureOrder()
     {
         const string capture = "pcapng-many-interfaces.pcapng"; // two interfaces, a timestamp stepping back
         var expected = ReadFrames(Pcap(capture));
@@ -163,13 +181,62 @@ public class PcapStreamingExportTests
         var (summary, path) = await ExportToFile(client, Window(PcapExportFormat.PcapNg), dir.Path, "twice.pcapng");
         var frames = ReadFrames(path);
         Assert.Equal(2 * expected.Count, summary.Frames);
-        // Ingest order, like the captures concatenated; each capture's interfaces get their own IDBs, numbered
-        // as they first appear (the capture's interfaces 0 and 10: 0 and 1, then 2 and 3).
-        AssertSameFrames([.. expected, .. expected], frames, "both captures");
-        var used = expected.Select(f => f.InterfaceId).Distinct().ToList();
-        Assert.Equal([0, 10], used);
-        var ids = expected.Select(f => used.IndexOf(f.InterfaceId)).ToList();
-        Assert.Equal(ids.Concat(ids.Select(i => i + 2)), frames.Select(f => f.InterfaceId));
+        // Every timestamp ties with the other capture's: the first ingested capture's frame comes first, and where the
+        // capture's timestamps step back both keep their own order (mergecap gives the same file of the capture twice).
+        var merged = MergeByHead(expected, expected);
+        AssertSameFrames(merged.Select(m => m.Frame).ToList(), frames, "both captures");
+        AssertSameFrames(merged.Select(m => m.Frame).ToList(), MergeCap(dir.Path, Pcap(capture), Pcap(capture)), "mergecap of the capture twice");
+        // Each capture's interfaces get their own IDBs, numbered as they first appear in the merged file.
+        var idbs = merged.Select(m => (m.Input, m.Frame.InterfaceId)).Distinct().ToList();
+        Assert.Equal(4, idbs.Count);
+        Assert.Equal(merged.Select(m => idbs.IndexOf((m.Input, m.Frame.InterfaceId))), frames.Select(f => f.InterfaceId));
+    }
+
+    /// <summary>
+    /// Two captures overlapping in time (the second is the first shifted by 10 µs, less than the median gap between its
+    /// frames) exported in one window come out in time order, interleaved as mergecap interleaves them, in both formats,
+    /// through batches much smaller than the captures.
+    /// </summary>
+    [Theory]
+    [InlineData(PcapExportFormat.Pcap)]
+    [InlineData(PcapExportFormat.PcapNg)]
+    public async Task TwoCapturesWithInterleavedTimesComeOutInTimeOrder(PcapExportFormat format)
+    {
+        var input = Pcap("http11-chunked-gzip-multi-conn.pcap"); // 207 frames, strictly in time order
+        using var dir = new TempDir();
+        var shifted = Path.Combine(dir.Path, "shifted.pcap");
+        Run("editcap", "-F", "pcap", "-t", "0.00001", input, shifted);
+        var first = ReadFrames(input);
+        var second = ReadFrames(shifted);
+        var merged = MergeByHead(first, second);
+        int switches = merged.Zip(merged.Skip(1)).Count(p => p.First.Input != p.Second.Input);
+        Assert.True(switches > 100, $"the captures interleave only {switches} times"); // the test input does interleave
+
+        await using var db = OpenDatabase(dir.Path);
+        await new CaptureIngestor(db).IngestFileAsync(input);
+        await new CaptureIngestor(db).IngestFileAsync(shifted);
+        await using var client = new LocalTrafficClient(db, exportOptions: new PcapExportOptions { ChunkBytes = 4 << 10, BatchRows = 64, ReorderFrames = 16 });
+        var (summary, path) = await ExportToFile(client, Window(format), dir.Path, "both." + (format == PcapExportFormat.Pcap ? "pcap" : "pcapng"));
+        Assert.Equal(format, summary.Format);
+        Assert.Empty(summary.Warnings);
+
+        var frames = ReadFrames(path);
+        for (int i = 1; i < frames.Count; i++)
+            Assert.True(frames[i - 1].TimestampNs <= frames[i].TimestampNs, $"frame {i + 1} is stamped before frame {i}");
+        AssertSameFrames(merged.Select(m => m.Frame).ToList(), frames, "two interleaved captures");
+        // mergecap (Wireshark 4.0, wiretap/merge.c is_earlier) takes the *last* input's frame on equal timestamps; the
+        // export takes the lower capture id (ingest order). Given the files in reverse ingest order, mergecap agrees.
+        AssertSameFrames(MergeCap(dir.Path, shifted, input), frames, "mergecap of the two captures, reverse order");
+        Assert.True(merged.Zip(MergeCap(dir.Path, input, shifted)).Any(p => !p.First.Frame.Data.AsSpan().SequenceEqual(p.Second.Data)),
+            "the captures have frames of equal timestamps, so the tie rule shows");
+        Assert.Contains("Strict time order:   True", Run("capinfos", "-o", path));
+    }
+
+    private static List<Frame> MergeCap(string dir, params string[] inputs)
+    {
+        var merged = Path.Combine(dir, $"mergecap-{Guid.NewGuid():N}.pcapng");
+        Run("mergecap", ["-w", merged, .. inputs]);
+        return ReadFrames(merged);
     }
 
     [Theory]
@@ -324,6 +391,35 @@ public class PcapStreamingExportTests
         Assert.True(output.Writes >= batches * batchBytes / options.ChunkBytes);
         // 120 batches (~12.5 MB) went through; at no point were more than a few of them reachable.
         Assert.InRange(maxAlive, 1, 4);
+    }
+
+    /// <summary>
+    /// The merge on synthetic streams: the earliest head next; equal timestamps go to the lower capture id even when its
+    /// stream is the second; a capture whose timestamps step back (frame 5 stamped before 3 and 4, so the store returns
+    /// it before them) keeps its frame order, its later frames waiting behind the earlier ones.
+    /// </summary>
+    [Fact]
+    public async Task TheMergeTakesTheEarliestHeadAndOnEqualTimesTheLowerCapture()
+    {
+        // Capture 7, frames 1..6 stamped 10, 20, 30, 30, 25, 40, in the store's time order; capture 3, frames 101..104.
+        var seven = Batch([1, 2, 5, 3, 4, 6], [10, 20, 25, 30, 30, 40], 32, capture: 7);
+        var three = Batch([101, 102, 103, 104], [10, 30, 35, 40], 32, capture: 3);
+        async IAsyncEnumerable<RecordBatch> One(RecordBatch b)
+        {
+            await Task.Yield();
+            yield return b;
+        }
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "merged.pcap");
+        var options = new PcapExportOptions { ChunkBytes = 4 << 10, ReorderFrames = 4 };
+        await using (var file = File.Create(path))
+        {
+            var outcome = await PcapExporter.WriteMergedAsync([One(seven), One(three)], new PcapFileWriter(1, options.ChunkBytes, null), file, options, CancellationToken.None);
+            Assert.Equal(0, outcome.OutOfOrder);
+        }
+        var frames = ReadFrames(path);
+        Assert.Equal([101, 1, 2, 102, 3, 4, 5, 103, 104, 6], frames.Select(FrameNumber));
+        Assert.Equal([10, 10, 20, 30, 30, 30, 25, 35, 40, 40], frames.Select(f => f.TimestampNs));
     }
 
     [Fact]

@@ -93,6 +93,19 @@ internal sealed class CaptureOrderBuffer
         }
     }
 
+    /// <summary>The frame <see cref="TryTake"/> would return next, left in the buffer.</summary>
+    public bool TryPeek(out Pinned batch, out int row)
+    {
+        if (!_arrival.TryPeek(out long capture) || !_byCapture[capture].TryPeek(out var item, out _))
+        {
+            batch = null!;
+            row = -1;
+            return false;
+        }
+        (batch, row) = item;
+        return true;
+    }
+
     /// <summary>The next frame in output order: the earliest remaining frame of the capture that owns the oldest place.</summary>
     public bool TryTake(out Pinned batch, out int row)
     {

@@ -9,8 +9,11 @@ namespace TrafficStore.Store.Client.Export;
 
 /// <summary>
 /// Bounds of a streamed pcap export (<see cref="PcapExporter"/>). Memory held by one export is about
-/// <see cref="ChunkBytes"/> + <see cref="ReorderBytes"/> + one record batch of at most <see cref="BatchRows"/>
-/// frames, plus <see cref="BodyCacheBytes"/> of payload bodies and those one batch refers to, whatever the size of the result.
+/// <see cref="ChunkBytes"/> + <see cref="ReorderBytes"/> + record batches of <see cref="BatchRows"/> frames,
+/// plus <see cref="BodyCacheBytes"/> of payload bodies and those one batch refers to, whatever the size of the result.
+/// An export of several captures merges one stream per capture and shares the window and the batch rows among
+/// them (each gets at least <see cref="MinReorderBytesPerCapture"/> and <see cref="MinBatchRowsPerCapture"/>);
+/// each stream also holds the row group the store is reading for it.
 /// </summary>
 public sealed record PcapExportOptions
 {
@@ -32,13 +35,20 @@ public sealed record PcapExportOptions
     /// Also used by packets queries of a <see cref="LocalTrafficClient"/>.
     /// </summary>
     public long BodyCacheBytes { get; init; } = FrameBodySplicer.DefaultCacheBytes;
+
+    /// <summary>The least of <see cref="ReorderBytes"/> one capture's stream gets when several are merged.</summary>
+    public const long MinReorderBytesPerCapture = 1L << 20;
+
+    /// <summary>The least of <see cref="BatchRows"/> one capture's stream gets when several are merged.</summary>
+    public const int MinBatchRowsPerCapture = 256;
 }
 
 /// <summary>
-/// <c>export pcap</c>: reads the selected frames from the packets table in record batches, one capture after
-/// the other, puts each capture's frames back in capture order (<see cref="CaptureOrderBuffer"/>) and writes
-/// them to the output as they come, in chunks (<see cref="CaptureFileWriter"/>): classic pcap or pcapng.
-/// Frames come out whole through the store's own reader (<c>FrameBodySplicer</c>), however they are stored.
+/// <c>export pcap</c>: reads the selected frames from the packets table in record batches, one stream per capture,
+/// puts each capture's frames back in capture order (<see cref="CaptureOrderBuffer"/>), merges the captures by
+/// timestamp (<see cref="WriteMergedAsync"/>, as <c>mergecap</c> does) and writes the frames to the output as they
+/// come, in chunks (<see cref="CaptureFileWriter"/>): classic pcap or pcapng. Frames come out whole through the
+/// store's own reader (<c>FrameBodySplicer</c>), however they are stored.
 /// </summary>
 internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions options)
 {
@@ -64,10 +74,11 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
 
         var diag = new QueryDiagnostics();
         var splicer = new FrameBodySplicer(engine, options.BodyCacheBytes);
-        var batches = spec is null ? Empty() : Frames(spec, captures, diag, splicer, ct);
-        var outcome = await WriteAsync(batches, writer, output, options, ct).ConfigureAwait(false);
+        int perCapture = Math.Max(options.BatchRows / Math.Max(captures.Count, 1), Math.Min(options.BatchRows, PcapExportOptions.MinBatchRowsPerCapture));
+        var streams = spec is null ? [] : captures.Select(c => Frames(spec, c, captures.Count, perCapture, diag, splicer, ct)).ToList();
+        var outcome = await WriteMergedAsync(streams, writer, output, options, ct).ConfigureAwait(false);
 
-        warnings.AddRange(diag.Warnings.Select(w => w.Message));
+        warnings.AddRange(diag.Warnings.Select(w => w.Message).Distinct()); // one capture's stream or several may meet the same segment
         if (splicer.Warning is { } w) warnings.Add(w);
         if (outcome.OtherLinkType > 0)
             warnings.Add($"{outcome.OtherLinkType} frames of another link type than {((PcapFileWriter)writer).LinkType} appeared while exporting (ingest in progress) and were left out: a pcap file has one link type");
@@ -90,21 +101,79 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
     /// arrive: each batch enters the reorder window and whatever leaves it is staged and sent in chunks.
     /// Throws <see cref="PcapExportLimitException"/> when the file would exceed the writer's limit.
     /// </summary>
-    internal static async Task<WriteOutcome> WriteAsync(IAsyncEnumerable<RecordBatch> batches, CaptureFileWriter writer, Stream output,
-        PcapExportOptions options, CancellationToken ct)
+    internal static Task<WriteOutcome> WriteAsync(IAsyncEnumerable<RecordBatch> batches, CaptureFileWriter writer, Stream output,
+        PcapExportOptions options, CancellationToken ct) => WriteMergedAsync([batches], writer, output, options, ct);
+
+    /// <summary>
+    /// Merges <paramref name="streams"/> (one per capture, each about in time order) by timestamp and writes the frames
+    /// as they come: each stream has its own reorder window (capture order within the capture), and the next frame
+    /// written is the earliest of the streams' next frames — a k-way merge of the streams' heads, as <c>mergecap</c>
+    /// merges files, so captures overlapping in time come out interleaved in time order and a capture's own frames keep
+    /// their order (where a capture's timestamps step back, its later frames wait behind the earlier ones). Ties (equal
+    /// timestamps): the stream of the lower capture id first (the first stream for frames without one), so the file
+    /// is the same on every run. A stream is read only when its window has room, so memory stays one window and one
+    /// batch per stream.
+    /// </summary>
+    internal static async Task<WriteOutcome> WriteMergedAsync(IReadOnlyList<IAsyncEnumerable<RecordBatch>> streams, CaptureFileWriter writer,
+        Stream output, PcapExportOptions options, CancellationToken ct)
     {
-        var order = new CaptureOrderBuffer(options.ReorderFrames, options.ReorderBytes);
+        long reorderBytes = streams.Count <= 1 ? options.ReorderBytes
+            : Math.Max(options.ReorderBytes / streams.Count, Math.Min(options.ReorderBytes, PcapExportOptions.MinReorderBytesPerCapture));
+        var inputs = new List<MergeInput>(streams.Count);
+        var heads = new PriorityQueue<MergeInput, (long Time, long Capture, int Stream)>(streams.Count);
         long otherLinkType = 0;
-        await foreach (var batch in batches.WithCancellation(ct).ConfigureAwait(false))
+        try
         {
-            order.Add(batch);
-            while (order.NeedsTake) otherLinkType += await TakeOneAsync(order, writer, output, ct).ConfigureAwait(false);
+            for (int i = 0; i < streams.Count; i++)
+            {
+                var input = new MergeInput(streams[i].GetAsyncEnumerator(ct), new CaptureOrderBuffer(options.ReorderFrames, reorderBytes), i);
+                inputs.Add(input);
+                if (await input.FillAsync().ConfigureAwait(false)) heads.Enqueue(input, input.HeadKey());
+            }
+            while (heads.TryDequeue(out var input, out _))
+            {
+                otherLinkType += await TakeOneAsync(input.Order, writer, output, ct).ConfigureAwait(false);
+                if (await input.FillAsync().ConfigureAwait(false)) heads.Enqueue(input, input.HeadKey());
+            }
         }
-        while (order.BufferedFrames > 0) otherLinkType += await TakeOneAsync(order, writer, output, ct).ConfigureAwait(false);
+        finally
+        {
+            foreach (var input in inputs) await input.Source.DisposeAsync().ConfigureAwait(false);
+        }
         if (writer.Pending.Length > 0) await output.WriteAsync(writer.Pending, ct).ConfigureAwait(false);
         writer.Clear();
         await output.FlushAsync(ct).ConfigureAwait(false);
-        return new WriteOutcome(otherLinkType, order.OutOfOrder);
+        return new WriteOutcome(otherLinkType, inputs.Sum(i => i.Order.OutOfOrder));
+    }
+
+    /// <summary>One stream of the merge: its batches and the reorder window they pass through.</summary>
+    private sealed class MergeInput(IAsyncEnumerator<RecordBatch> source, CaptureOrderBuffer order, int index)
+    {
+        private bool _ended;
+
+        public IAsyncEnumerator<RecordBatch> Source { get; } = source;
+        public CaptureOrderBuffer Order { get; } = order;
+
+        /// <summary>
+        /// Reads batches until the window must give a frame up (or the stream ends); true while a frame is there to
+        /// take. The same adds and takes as writing this stream alone, so its frames leave the window in the same order.
+        /// </summary>
+        public async ValueTask<bool> FillAsync()
+        {
+            while (!Order.NeedsTake && !_ended)
+            {
+                if (await Source.MoveNextAsync().ConfigureAwait(false)) Order.Add(Source.Current);
+                else _ended = true;
+            }
+            return Order.BufferedFrames > 0;
+        }
+
+        /// <summary>The merge key of the frame this stream gives next: its timestamp, then its capture, then the stream.</summary>
+        public (long Time, long Capture, int Stream) HeadKey()
+        {
+            Order.TryPeek(out var batch, out int row);
+            return (batch.Timestamp.GetValue(row) ?? 0, batch.Capture.GetValue(row) ?? 0, index);
+        }
     }
 
     /// <summary>Writes the next frame in capture order; 1 when it had another link type than the file's (left out).</summary>
@@ -198,25 +267,15 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
     }
 
     /// <summary>
-    /// The frames, whole, capture after capture (ingest order). Each capture is one query in the store's
-    /// storage order, which streams row group by row group: a query in time order would gather a whole
-    /// time partition (a minute of a busy store can be gigabytes) before returning its first row.
-    /// Storage order is time order within a segment; <see cref="CaptureOrderBuffer"/> does the rest.
+    /// The frames of one capture, whole. One query in the store's storage order, which streams row group by row
+    /// group and is time order within a segment (<see cref="CaptureOrderBuffer"/> does the rest): the store need not
+    /// merge segments by time, and the merge across captures is <see cref="WriteMergedAsync"/>'s.
     /// </summary>
-    private async IAsyncEnumerable<RecordBatch> Frames(QuerySpec spec, SortedSet<long> captures, QueryDiagnostics diag, FrameBodySplicer splicer,
-        [EnumeratorCancellation] CancellationToken ct)
+    private async IAsyncEnumerable<RecordBatch> Frames(QuerySpec spec, long capture, int captures, int batchRows, QueryDiagnostics diag,
+        FrameBodySplicer splicer, [EnumeratorCancellation] CancellationToken ct)
     {
-        foreach (long capture in captures)
-        {
-            var one = captures.Count == 1 ? spec : spec with { Filters = [.. spec.Filters, ColumnFilter.Eq("capture_id", capture)] };
-            await foreach (var stored in engine.QueryAsync(one, diag, ct).ConfigureAwait(false))
-                yield return await splicer.SpliceAsync(stored, ct).ConfigureAwait(false);
-        }
-    }
-
-    private static async IAsyncEnumerable<RecordBatch> Empty()
-    {
-        await Task.CompletedTask;
-        yield break;
+        var one = captures == 1 ? spec : spec with { Filters = [.. spec.Filters, ColumnFilter.Eq("capture_id", capture)], MaxBatchRows = batchRows };
+        await foreach (var stored in engine.QueryAsync(one, diag, ct).ConfigureAwait(false))
+            yield return await splicer.SpliceAsync(stored, ct).ConfigureAwait(false);
     }
 }

@@ -70,9 +70,10 @@ public sealed class FlightShipper : IDisposable
         long maxMessageBytes = DefaultMaxMessageBytes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxMessageBytes, MinMessageBytes);
-        _messageLimit = maxMessageBytes;
         _spool = spool ?? throw new ArgumentNullException(nameof(spool));
         _server = server ?? throw new ArgumentNullException(nameof(server));
+        // A limit learned from this server before a restart (spool directory, PutLimitFile) still holds.
+        _messageLimit = Math.Min(maxMessageBytes, Math.Max(MinMessageBytes, PutLimitFile.Load(spool.DirectoryPath, server) ?? long.MaxValue));
         if (!string.IsNullOrEmpty(token)) _headers.Add("Authorization", "Bearer " + token);
         _batchesPerPut = Math.Max(1, batchesPerPut);
         _callTimeout = callTimeout ?? TimeSpan.FromSeconds(30);
@@ -204,6 +205,8 @@ public sealed class FlightShipper : IDisposable
             Interlocked.Exchange(ref _messageLimit, limit);
             Interlocked.Increment(ref _failures);
             _lastError = $"ResourceExhausted: {e.Status.Detail} (a {_lastMessageBytes}-byte message for '{entry.Table}'); messages now cut at {limit} bytes";
+            try { PutLimitFile.Save(_spool.DirectoryPath, _server, limit); }   // a restarted agent starts below it
+            catch (Exception io) when (io is IOException or UnauthorizedAccessException) { _lastError += $"; not kept in the spool: {io.Message}"; }
             return true;
         }
         catch (Exception e) when (e is RpcException or HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException)

@@ -175,6 +175,25 @@ public sealed class ExactlyOnceTests : IAsyncLifetime
         finally { Directory.Delete(killed, recursive: true); }
     }
 
+    [Fact]
+    public async Task ALinkThatKeepsFailing_AfterProgress_IsRetriedAtOnce_AndStoresEachRowOnce()
+    {
+        // Every connection is cut after a few PutResults. The shipper used to double its backoff on every failure,
+        // progress or not (0.2 s up to 10 s): 20 batches over such a link took about a minute. Now a failure after
+        // acknowledged batches retries after the shortest delay; each cut may lose a PutResult, resent and skipped.
+        await _server.StartAsync();
+        await using var proxy = new AckLosingProxy(_server.Address) { DropAfterServerBytes = 400 };
+        await using var agent = new NodeAgent(Options(proxy.Address, drain: TimeSpan.FromSeconds(12)));
+        Assert.Empty(agent.Start());
+        for (int i = 0; i < 20; i++) agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(i));
+        var started = DateTime.UtcNow;
+        Assert.True(await agent.StopAsync(), $"the spool should drain over the failing link within the drain timeout; {agent.Shipper}, {proxy.BytesDrops} cuts");
+        Assert.True(proxy.BytesDrops >= 4, $"{proxy.BytesDrops} cuts: the link should have failed several times");
+        Assert.True(agent.Shipper.Failures >= 4, $"{agent.Shipper.Failures} failures");
+        await AssertEachRowOnce(20);
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(12));
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);

@@ -19,7 +19,8 @@ public readonly record struct ShipperStatistics(long SentBatches, long SentRows,
 /// Sends the spool's batches, oldest first, to the server with Flight DoPut (the stock
 /// <see cref="FlightClient"/>): one DoPut stream per run of batches of the same table, and a batch is
 /// acknowledged in the spool only after the server's PutResult for it (the server sends it after
-/// its WAL fsync). On any transport failure the shipper backs off and resends from the first
+/// its WAL fsync). On any transport failure the shipper backs off (from the shortest delay again when the failed
+/// stream had batches acknowledged: a flaky link is not a down server) and resends from the first
 /// unacknowledged batch, so order holds. Each message names its batch in its app_metadata (the spool's
 /// agent id, the batch's sequence number and the message's first row, <see cref="Identity"/>), and the server
 /// stores a batch it already has only once: a batch whose PutResult was lost is sent again and acknowledged
@@ -64,6 +65,8 @@ public sealed class FlightShipper : IDisposable
     // Table of the last batch acknowledged or rejected: a group's payloads may span several batches, and a
     // rejection among them must still hold for the packets batches after the last one.
     private string? _previousTable;
+    // Batches the current (or last) DoPut stream got acknowledged: a failure after progress retries at the shortest backoff.
+    private int _ackedInAttempt;
 
     /// <param name="maxMessageBytes">Largest DoPut message (one Arrow IPC batch) to send; larger batches go as row slices.</param>
     public FlightShipper(DiskSpool spool, Uri server, string? token, int batchesPerPut = 64, TimeSpan? callTimeout = null,
@@ -108,6 +111,7 @@ public sealed class FlightShipper : IDisposable
             }
             bool ok = await SendSomeAsync(abort.Token, stop: ct).ConfigureAwait(false);
             if (ok) { backoff = MinBackoff; continue; }
+            if (_ackedInAttempt > 0) backoff = MinBackoff;      // a flaky link that moves the spool is not a down server
             try { await Task.Delay(backoff, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
@@ -123,7 +127,8 @@ public sealed class FlightShipper : IDisposable
         while (_spool.TryPeek(out _))
         {
             if (cts.IsCancellationRequested) return false;
-            if (await SendSomeAsync(cts.Token, stop: default).ConfigureAwait(false)) continue;
+            if (await SendSomeAsync(cts.Token, stop: default).ConfigureAwait(false)) { backoff = MinBackoff; continue; }
+            if (_ackedInAttempt > 0) backoff = MinBackoff;
             try { await Task.Delay(backoff, cts.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) { return false; }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
@@ -137,6 +142,7 @@ public sealed class FlightShipper : IDisposable
     /// </summary>
     private async Task<bool> SendSomeAsync(CancellationToken abort, CancellationToken stop)
     {
+        _ackedInAttempt = 0;
         if (!_spool.TryPeek(out var first)) return true;
         RecordBatch firstBatch;
         try { firstBatch = ArrowIpc.Deserialize(first.Data); }
@@ -175,6 +181,7 @@ public sealed class FlightShipper : IDisposable
                     }
                     if (oversized.Rows > 0) SkipOversized(entry, oversized);
                     _spool.Acknowledge(entry);
+                    _ackedInAttempt++;
                     _previousTable = entry.Table;
                     Acknowledged?.Invoke(entry);
                     Interlocked.Increment(ref _sentBatches);

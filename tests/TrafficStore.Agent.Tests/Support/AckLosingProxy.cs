@@ -32,6 +32,13 @@ public sealed class AckLosingProxy : IAsyncDisposable
     /// <summary>While true, the server's bytes (PutResults among them) never reach the agent.</summary>
     public volatile bool HoldResponses;
 
+    /// <summary>When set, every connection is cut once the server sent this many bytes on it (a link that keeps failing).</summary>
+    public long? DropAfterServerBytes { get; set; }
+
+    /// <summary>Connections cut by <see cref="DropAfterServerBytes"/>.</summary>
+    public int BytesDrops => Volatile.Read(ref _bytesDrops);
+    private int _bytesDrops;
+
     /// <summary>Bytes of the server thrown away while <see cref="HoldResponses"/> was set.</summary>
     public long DiscardedBytes => Interlocked.Read(ref _discardedBytes);
 
@@ -83,6 +90,7 @@ public sealed class AckLosingProxy : IAsyncDisposable
     private async Task PumpAsync(TcpClient from, TcpClient to, bool fromServer)
     {
         var buffer = new byte[64 << 10];
+        long forwarded = 0;
         try
         {
             var input = from.GetStream();
@@ -94,6 +102,12 @@ public sealed class AckLosingProxy : IAsyncDisposable
                 Interlocked.Exchange(ref _lastTrafficTicks, Environment.TickCount64);
                 if (fromServer && HoldResponses) { Interlocked.Add(ref _discardedBytes, n); continue; }
                 await output.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
+                forwarded += n;
+                if (fromServer && forwarded >= DropAfterServerBytes)
+                {
+                    Interlocked.Increment(ref _bytesDrops);
+                    break;
+                }
             }
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException) { }

@@ -39,7 +39,7 @@ public sealed class FrameShippingTests
         {
             for (int i = 5; i < 25; i++) buffer.Add(Frame(i, new byte[1000]), captureId: 5, connectionId: 42, ownerNamespace: "");
         });
-        bool captured = capture.Wait(TimeSpan.FromSeconds(10));
+        bool captured = await Task.WhenAny(capture, Task.Delay(TimeSpan.FromSeconds(10))) == capture;
         finish.Set();
         Assert.True(captured, "adding frames should not wait for the elision of another group");
         buffer.Releasing = null;

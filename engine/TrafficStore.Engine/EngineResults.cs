@@ -1,7 +1,11 @@
 namespace TrafficStore.Engine;
 
 /// <summary>Acknowledgement of a durable append: its WAL sequence number and row count.</summary>
-public readonly record struct AppendResult(long Sequence, int Rows);
+public readonly record struct AppendResult(long Sequence, int Rows)
+{
+    /// <summary>Rows of a <see cref="TrafficStoreEngine.AppendOnceAsync"/> batch skipped because the store already had them.</summary>
+    public int DuplicateRows { get; init; }
+}
 
 /// <summary>A segment that failed a checksum: moved to quarantine/ and never served.</summary>
 public sealed record QuarantinedSegment(string Table, long SegmentId, string QuarantinePath, string Reason, long? MinTime, long? MaxTime, DateTimeOffset DetectedAt);

@@ -12,6 +12,7 @@ namespace TrafficStore.Engine;
 /// root/retention-totals.json            what retention deleted so far (stats counters across restarts)
 /// root/wal/{firstSeq:D20}.wal           write-ahead log files
 /// root/wal/checkpoint                   highest WAL sequence number sealed into segments
+/// root/wal/deliveries                   highest delivery mark per source (agent), written before each checkpoint
 /// root/wal/{firstSegmentId:D12}.bulk    commit record of one bulk-load seal (its segments' paths), while they are renamed
 /// root/segments/{table}/{partition}/{segmentId:D12}.seg   sealed segments (partition = yyyyMMddTHHmmssZ)
 /// root/quarantine/                      segments that failed a checksum, with a .reason.txt each
@@ -35,6 +36,8 @@ public sealed class StoreLayout
     public string RetentionTotalsFile => Path.Combine(Root, "retention-totals.json");
     public string WalDirectory => Path.Combine(Root, "wal");
     public string WalCheckpointFile => Path.Combine(WalDirectory, "checkpoint");
+    /// <summary>The delivery marks of the records sealed so far (<see cref="Wal.DeliveryMarks"/>).</summary>
+    public string DeliveriesFile => Path.Combine(WalDirectory, "deliveries");
     public string SegmentsDirectory => Path.Combine(Root, "segments");
     public string QuarantineDirectory => Path.Combine(Root, "quarantine");
     /// <summary>FASTER's log for the index; wiped and rebuilt from segment footers on every open.</summary>

@@ -30,6 +30,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
     private readonly List<string> _recoveryNotes = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly WriteAheadLog _wal;
+    private DeliveryMarks _deliveries = new();
     private readonly FileStream _lockFile;
     private Task _background = Task.CompletedTask;
     private RetentionPolicy _retention;
@@ -112,6 +113,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         LoadQuarantineRecords();
 
         _sealedSeq = WalCheckpoint.Read(Layout.WalCheckpointFile);
+        _deliveries = DeliveryMarks.Load(Layout.DeliveriesFile); // as of a checkpoint at or after _sealedSeq; the replay raises it
         var replay = WriteAheadLog.Replay(Layout, _sealedSeq);
         foreach (var problem in replay.Problems) Note(problem);
 
@@ -174,7 +176,8 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         foreach (var record in replay.Records)
         {
             if (record.Seq <= _sealedSeq) continue;
-            var decoded = WalPayload.Decode(record.Payload, (t, v) => _tables.TryGetValue(t, out var s) ? s.SchemaVersion(v) : null);
+            var decoded = WalPayload.Decode(record.Payload, (t, v) => _tables.TryGetValue(t, out var s) ? s.SchemaVersion(v) : null, out var delivery);
+            if (delivery is { } mark) _deliveries.Raise(mark.Source, mark.Mark);
             if (decoded is not { } d) { Note($"WAL record {record.Seq} names an unknown table; skipped."); continue; }
             AddUnsealed(_tables[d.Table], record.Seq, d.Rows);
             replayed++;
@@ -273,20 +276,29 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
     /// fsync) and visible to queries. Columns are matched by name; table columns missing from the
     /// batch are stored as nulls. The time column must not be null.
     /// </summary>
-    public async ValueTask<AppendResult> AppendAsync(string table, RecordBatch batch, CancellationToken ct = default)
+    public ValueTask<AppendResult> AppendAsync(string table, RecordBatch batch, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var state = Table(table);
-        var rows = RowBlock.FromBatch(state.Schema, batch);
+        return AppendRowsAsync(state, RowBlock.FromBatch(state.Schema, batch), delivery: null, ct);
+    }
+
+    /// <summary>The WAL append of <see cref="AppendAsync"/>; a delivery's mark is raised with the rows, after the fsync.</summary>
+    private async ValueTask<AppendResult> AppendRowsAsync(TableState state, RowBlock rows, (string Source, DeliveryMark Mark)? delivery, CancellationToken ct)
+    {
         var time = rows.Columns[rows.Schema.IndexOf(state.Definition.TimeColumn)];
         if (time.NullCount > 0) throw new ArgumentException($"The time column '{state.Definition.TimeColumn}' has nulls; every row needs a time.");
         if (rows.Length == 0) return new AppendResult(_wal.LastAssignedSeq, 0);
-        var payload = WalPayload.Encode(table, rows, out var rented);
+        var payload = WalPayload.Encode(state.Name, rows, out var rented, delivery);
         byte[]? toReturn = rented;
         try
         {
-            long seq = await _wal.AppendAsync(payload, s => AddUnsealed(state, s, rows), ct).ConfigureAwait(false);
+            long seq = await _wal.AppendAsync(payload, s =>
+            {
+                AddUnsealed(state, s, rows);
+                if (delivery is { } d) _deliveries.Raise(d.Source, d.Mark);
+            }, ct).ConfigureAwait(false);
             return new AppendResult(seq, rows.Length);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -342,6 +354,8 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
                     if (batches.Count == 0) continue;
                     sealedByTable.Add((table, _sealer.Seal(table.Definition, batches, upTo)));
                 }
+                // The marks of the records this flush seals must outlive their WAL files (deleted below).
+                _deliveries.SaveIfChanged(Layout.DeliveriesFile);
                 WalCheckpoint.Write(Layout.WalCheckpointFile, upTo); // the commit point of this flush
             }
             catch

@@ -116,6 +116,23 @@ public sealed class TrafficDatabase : IAsyncDisposable
     /// </summary>
     public ValueTask<AppendResult> AppendBatchAsync(string table, RecordBatch batch, CancellationToken ct = default)
     {
+        CheckBatch(table, batch);
+        return Engine.AppendAsync(table, batch, ct);
+    }
+
+    /// <summary>
+    /// As <see cref="AppendBatchAsync"/>, at most once per <paramref name="delivery"/>: rows of an agent's batch the
+    /// store already has (the agent resent it after a lost acknowledgement) are skipped and counted in
+    /// <see cref="AppendResult.DuplicateRows"/> (<see cref="TrafficStoreEngine.AppendOnceAsync"/>).
+    /// </summary>
+    public ValueTask<AppendResult> AppendBatchOnceAsync(string table, RecordBatch batch, Delivery delivery, CancellationToken ct = default)
+    {
+        CheckBatch(table, batch);
+        return Engine.AppendOnceAsync(table, batch, delivery, ct);
+    }
+
+    private static void CheckBatch(string table, RecordBatch batch)
+    {
         ArgumentNullException.ThrowIfNull(batch);
         if (!TrafficTables.TryGet(table, out var t))
             throw new ArgumentException($"unknown table '{table}' (tables: {string.Join(", ", TrafficTables.Names)})");
@@ -130,7 +147,6 @@ public sealed class TrafficDatabase : IAsyncDisposable
         }
         if (batch.Schema.GetFieldIndex(t.Spec.TimeColumn) < 0)
             throw new ArgumentException($"the batch lacks the time column '{t.Spec.TimeColumn}' of table '{table}'");
-        return Engine.AppendAsync(table, batch, ct);
     }
 
     private static bool SameType(Apache.Arrow.Types.IArrowType a, Apache.Arrow.Types.IArrowType b) =>

@@ -114,4 +114,65 @@ public sealed class DiskSpoolTests : IDisposable
             Assert.Single(group.Select(e => e.Segment).Distinct());
         }
     }
+
+    [Fact]
+    public void SequenceNumbersIncreaseAcrossRestarts_EvenWhenEverythingWasAcknowledgedAndDeleted()
+    {
+        string agentId;
+        var seen = new List<long>();
+        using (var spool = new DiskSpool(_dir, 1 << 20))
+        {
+            agentId = spool.AgentId;
+            Assert.Matches("^[0-9a-f]{32}$", agentId);
+            spool.Append("dns", 1, Payload(0));
+            spool.AppendGroup([("payloads", 1, Payload(1)), ("packets", 2, Payload(2))]);
+            while (spool.TryPeek(out var e)) { seen.Add(e.Sequence); spool.Acknowledge(e); }
+        }
+        // Every record acknowledged: the restarted spool deletes the segments, and the ack file alone remembers the numbers used.
+        using (var spool = new DiskSpool(_dir, 1 << 20))
+        {
+            Assert.Equal(agentId, spool.AgentId);
+            Assert.False(spool.TryPeek(out _));
+            Assert.Empty(Directory.GetFiles(_dir, "*.spool"));
+        }
+        using (var spool = new DiskSpool(_dir, 1 << 20)) spool.Append("dns", 1, Payload(3));
+        using (var spool = new DiskSpool(_dir, 1 << 20))
+        {
+            spool.Append("dns", 1, Payload(4));   // numbered after the unacknowledged one still in a segment
+            while (spool.TryPeek(out var e)) { seen.Add(e.Sequence); spool.Acknowledge(e); }
+        }
+        Assert.Equal([1, 2, 3, 4, 5], seen);
+        // Another spool directory is another agent.
+        var other = Directory.CreateTempSubdirectory("ts-spool-other-").FullName;
+        try
+        {
+            using var spool = new DiskSpool(other, 1 << 20);
+            Assert.NotEqual(agentId, spool.AgentId);
+        }
+        finally { Directory.Delete(other, recursive: true); }
+    }
+
+    [Fact]
+    public void ARecordOfAnOlderAgent_WithoutSequence_IsStillRead()
+    {
+        // "TSB1" | body length | rows | table length | table | data: what agents before sequence numbers wrote.
+        byte[] table = "dns"u8.ToArray(), data = Payload(5, 40);
+        var record = new byte[14 + table.Length + data.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(record, 0x31425354);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4), (uint)(6 + table.Length + data.Length));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(8), 7);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(12), (ushort)table.Length);
+        table.CopyTo(record, 14);
+        data.CopyTo(record, 14 + table.Length);
+        File.WriteAllBytes(Path.Combine(_dir, "00000000000000000001.spool"), record);
+        File.WriteAllText(Path.Combine(_dir, "ack"), "1 0\n");
+        using var spool = new DiskSpool(_dir, 1 << 20);
+        spool.Append("http", 2, Payload(6));
+        Assert.True(spool.TryPeek(out var old));
+        Assert.Equal(("dns", 7, 0L), (old.Table, old.Rows, old.Sequence));
+        Assert.Equal(data, old.Data);
+        spool.Acknowledge(old);
+        Assert.True(spool.TryPeek(out var next));
+        Assert.Equal(("http", 1L), (next.Table, next.Sequence));
+    }
 }

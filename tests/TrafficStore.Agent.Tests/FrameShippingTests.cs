@@ -16,6 +16,42 @@ namespace TrafficStore.Agent.Tests;
 /// </summary>
 public sealed class FrameShippingTests
 {
+    private static CaptureFrame Frame(int i, byte[] bytes) => new()
+    {
+        Number = i + 1, TimestampNs = 1_700_000_000_000_000_000L + i, OriginalLength = bytes.Length,
+        LinkType = LinkType.Ethernet, InterfaceId = 2, Data = bytes,
+    };
+
+    [Fact]
+    public async Task TheCaptureThreadAddsFrames_WhileTheFlushThreadElidesACutGroup()
+    {
+        // The elision of a drained group used to run under the lock the capture thread takes for every frame,
+        // blocking capture for its whole duration. Now it runs outside: while the flush thread is held inside
+        // it (the test hook), frames and a hold-bound cut still go through on another thread.
+        var buffer = new FrameBuffer(64 << 10, holdBytes: 8 << 10);
+        for (int i = 0; i < 5; i++) buffer.Add(Frame(i, new byte[1000]), captureId: 5, connectionId: 42, ownerNamespace: "");
+        using var inElision = new ManualResetEventSlim();
+        using var finish = new ManualResetEventSlim();
+        buffer.Releasing = () => { inElision.Set(); finish.Wait(TimeSpan.FromSeconds(30)); };
+        var drain = Task.Run(buffer.Drain);
+        Assert.True(inElision.Wait(TimeSpan.FromSeconds(10)), "the drain should reach the elision");
+        var capture = Task.Run(() =>
+        {
+            for (int i = 5; i < 25; i++) buffer.Add(Frame(i, new byte[1000]), captureId: 5, connectionId: 42, ownerNamespace: "");
+        });
+        bool captured = await Task.WhenAny(capture, Task.Delay(TimeSpan.FromSeconds(10))) == capture;
+        finish.Set();
+        Assert.True(captured, "adding frames should not wait for the elision of another group");
+        buffer.Releasing = null;
+        var first = await drain;
+        var rest = buffer.Drain();
+        // Every frame once, in order: the drained group, then the groups cut at the hold bound meanwhile.
+        var frames = first.Concat(rest).SelectMany(g => g.Packets).SelectMany(b => Enumerable.Range(0, b.Length).Select(r => ((Int64Array)b.Column("frame")).GetValue(r)!.Value));
+        Assert.Equal(Enumerable.Range(1, 25).Select(i => (long)i), frames);
+        Assert.Single(first);
+        Assert.True(rest.Count >= 2, $"{rest.Count} groups: the 8 KiB hold bound should have cut the 20 frames added meanwhile");
+    }
+
     [Fact]
     public void FrameBatchesAreCutAtTheSizeBoundAndKeepEveryFrameWhole()
     {

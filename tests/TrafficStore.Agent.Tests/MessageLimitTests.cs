@@ -82,6 +82,35 @@ public sealed class MessageLimitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheLearnedLimitSurvivesARestart_SoTheFirstLargeBatchIsNotRefusedAgain()
+    {
+        long learned;
+        // A long drain: once, under the whole suite's load, learning the limit took longer than the usual 20 s
+        // (cause not pinned down; the statistics in the message below say what the shipper saw).
+        await using (var agent = new NodeAgent(Options() with { DrainTimeout = TimeSpan.FromSeconds(60) }))
+        {
+            Assert.Empty(agent.Start());
+            agent.Enqueue(TrafficTables.CaptureStats, Feed(0, 64, 16 << 10));
+            Assert.True(await agent.StopAsync(), $"the first agent should drain; {agent.Shipper}");
+            Assert.True(agent.Shipper.Failures >= 1, "the server should have refused the first message");
+            learned = agent.Shipper.MessageLimit;
+            Assert.True(learned <= ServerLimit);
+        }
+        await using (var restarted = new NodeAgent(Options()))
+        {
+            Assert.Equal(learned, restarted.Shipper.MessageLimit);       // before sending anything
+            Assert.Empty(restarted.Start());
+            restarted.Enqueue(TrafficTables.CaptureStats, Feed(64, 64, 16 << 10));
+            Assert.True(await restarted.StopAsync(), $"the restarted agent should drain; {restarted.Shipper}");
+            Assert.Equal(0, restarted.Shipper.Failures);
+        }
+        // Another server URL: the limit learned from this one does not apply.
+        await using var elsewhere = new NodeAgent(Options() with { Server = new Uri("http://127.0.0.1:1") });
+        Assert.Equal(Shipping.FlightShipper.DefaultMaxMessageBytes, elsewhere.Shipper.MessageLimit);
+        Assert.Equal(128, (await Stored()).Count);
+    }
+
+    [Fact]
     public async Task RowBeyondAnyMessage_IsRejectedAndCounted_AndShippingGoesOn()
     {
         var options = Options() with { MaxPutMessageBytes = ServerLimit };

@@ -8,14 +8,20 @@ namespace TrafficStore.Engine.Wal;
 /// <summary>
 /// The payload of an append record: the table, the schema version the rows were validated
 /// against, and each column encoded with the segment codec (uncompressed: appends stay cheap).
+/// Rows appended once per delivery (<see cref="TrafficStoreEngine.AppendOnceAsync"/>) carry the source's
+/// new <see cref="DeliveryMark"/> in the same record (kind 2), so the rows and the mark are durable together.
 /// <code>
-/// u8 kind (1 = rows) | string table | i32 schema version | varint rows | varint columns |
+/// u8 kind (1 = rows, 2 = rows of a delivery) |
+///   [kind 2 only: string source | i64 batch | i64 row end] |
+///   string table | i32 schema version | varint rows | varint columns |
 ///   per column: string name | u8 type | u8 encoding | varint null count | blob raw chunk
 /// </code>
+/// Kind 2 dates from 2026-11-26; an older engine refuses such a WAL (it reports an unknown kind).
 /// </summary>
 internal static class WalPayload
 {
     private const byte RowsKind = 1;
+    private const byte DeliveryRowsKind = 2;
 
     /// <remarks>Returns the sink's own buffer (sized up front to the raw bytes) rather than a trimmed copy.</remarks>
     public static ArraySegment<byte> Encode(string table, RowBlock rows) =>
@@ -26,16 +32,23 @@ internal static class WalPayload
     /// (<paramref name="rented"/>; the caller returns it once the record is written), so steady ingest
     /// does not allocate (and the kernel zero) a fresh batch-sized array per append.
     /// </summary>
-    public static ArraySegment<byte> Encode(string table, RowBlock rows, out byte[] rented)
+    public static ArraySegment<byte> Encode(string table, RowBlock rows, out byte[] rented, (string Source, DeliveryMark Mark)? delivery = null)
     {
-        rented = ArrayPool<byte>.Shared.Rent((int)Math.Min(rows.RawBytes + 256, int.MaxValue / 2));
-        return Encode(table, rows, new ByteSink(rented));
+        rented = ArrayPool<byte>.Shared.Rent((int)Math.Min(rows.RawBytes + 256 + (delivery is null ? 0 : 3 * Delivery.MaxSourceLength), int.MaxValue / 2));
+        return Encode(table, rows, new ByteSink(rented), delivery);
     }
 
-    private static ArraySegment<byte> Encode(string table, RowBlock rows, ByteSink sink)
+    private static ArraySegment<byte> Encode(string table, RowBlock rows, ByteSink sink, (string Source, DeliveryMark Mark)? delivery = null)
     {
         var chunk = new ByteSink(4096);
-        sink.WriteByte(RowsKind);
+        if (delivery is { } d)
+        {
+            sink.WriteByte(DeliveryRowsKind);
+            sink.WriteString(d.Source);
+            sink.WriteInt64(d.Mark.Batch);
+            sink.WriteInt64(d.Mark.RowEnd);
+        }
+        else sink.WriteByte(RowsKind);
         sink.WriteString(table);
         sink.WriteInt32(rows.Schema.Version);
         sink.WriteVarUInt((ulong)rows.Length);
@@ -54,11 +67,21 @@ internal static class WalPayload
         return sink.WrittenSegment;
     }
 
-    /// <summary>Decodes a payload; <paramref name="schemaFor"/> resolves (table, version) to a schema, or null for an unknown table.</summary>
-    public static (string Table, RowBlock Rows)? Decode(byte[] payload, Func<string, int, TableSchema?> schemaFor)
+    /// <summary>
+    /// Decodes a payload; <paramref name="schemaFor"/> resolves (table, version) to a schema, or null for an unknown table.
+    /// <paramref name="delivery"/> is the delivery mark the record carries (kind 2), also for an unknown table.
+    /// </summary>
+    public static (string Table, RowBlock Rows)? Decode(byte[] payload, Func<string, int, TableSchema?> schemaFor, out (string Source, DeliveryMark Mark)? delivery)
     {
         var src = new ByteSource(payload);
-        if (src.ReadByte() != RowsKind) throw new InvalidDataException("Unknown WAL payload kind.");
+        byte kind = src.ReadByte();
+        delivery = null;
+        if (kind == DeliveryRowsKind)
+        {
+            string source = src.ReadString();
+            delivery = (source, new DeliveryMark(src.ReadInt64(), src.ReadInt64()));
+        }
+        else if (kind != RowsKind) throw new InvalidDataException("Unknown WAL payload kind.");
         var table = src.ReadString();
         int version = src.ReadInt32();
         int rows = src.ReadCount();

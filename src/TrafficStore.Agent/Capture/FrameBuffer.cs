@@ -21,29 +21,47 @@ internal sealed record FrameGroup(List<Stored<PayloadRow>> Payloads, List<Record
 /// or once <c>holdBytes</c> of frames are held, whichever comes first; frames whose body had not
 /// completed by then ship whole. A group's frames refer only to payloads rows of the same group, so a
 /// group spooled as one unit never names a row that is not stored. Thread-safe.
+/// <para>
+/// Cutting a group only swaps it for an empty one (under the lock the capture thread takes per frame); the
+/// elision itself — matching every held frame against the group's bodies and building the packets batches —
+/// runs in <see cref="Drain"/> on the caller's (flush) thread, outside the lock, so the capture thread is
+/// never blocked for it (it used to run under the lock, on the flush thread or, for a group cut at the hold
+/// bound, on the capture thread itself).
+/// </para>
 /// </summary>
 internal sealed class FrameBuffer
 {
-    private readonly FrameBodyGroup _group;
+    private const int SpareGroups = 2;
+
     private readonly Lock _gate = new();
     private readonly long _holdBytes;
+    private readonly long _maxBatchBytes;
+    // Released groups, kept for reuse: their builders' buffers have grown already.
+    private readonly Stack<FrameBodyGroup> _spare = new();
+    private FrameBodyGroup _group;
     private List<Stored<PayloadRow>> _payloads = new();
-    private List<FrameGroup> _cut = new();
+    private List<(FrameBodyGroup Group, List<Stored<PayloadRow>> Payloads)> _cut = new();
+    private long _elidedFrames, _elidedBytes;
 
     /// <param name="maxBatchBytes">A packets batch is cut once it holds this many bytes.</param>
     /// <param name="holdBytes">Most frame bytes held waiting for bodies before the group is cut early.</param>
     public FrameBuffer(long maxBatchBytes, long holdBytes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(holdBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchBytes, 1);
+        _maxBatchBytes = maxBatchBytes;
         _group = new FrameBodyGroup(maxBatchBytes);
         _holdBytes = holdBytes;
     }
 
-    /// <summary>Frames elided so far and body bytes they did not carry.</summary>
+    /// <summary>Frames elided so far and body bytes they did not carry (groups drained so far).</summary>
     public (long Frames, long Bytes) Elided
     {
-        get { lock (_gate) return (_group.ElidedFrames, _group.ElidedBytes); }
+        get { lock (_gate) return (_elidedFrames, _elidedBytes); }
     }
+
+    /// <summary>Test hook: runs on the draining thread, outside the lock, before a cut group's elision.</summary>
+    internal Action? Releasing { get; set; }
 
     /// <param name="connectionId">The store-wide connection id, or null when the frame belongs to none.</param>
     public void Add(in CaptureFrame frame, long captureId, long? connectionId, string ownerNamespace, bool decoded, in DecodedPacket packet, ReadOnlySpan<byte> payload)
@@ -71,23 +89,42 @@ internal sealed class FrameBuffer
         }
     }
 
-    /// <summary>The groups cut since the last drain and the one open now, oldest first (thread-safe).</summary>
+    /// <summary>
+    /// The groups cut since the last drain and the one open now, oldest first, their frames elided here (outside
+    /// the lock). Drains must not run concurrently with each other (the node agent's flush is serialized).
+    /// </summary>
     public List<FrameGroup> Drain()
     {
+        List<(FrameBodyGroup Group, List<Stored<PayloadRow>> Payloads)> cut;
         lock (_gate)
         {
             CutGroup();
-            var groups = _cut;
-            _cut = new List<FrameGroup>();
-            return groups;
+            cut = _cut;
+            _cut = new();
         }
+        var groups = new List<FrameGroup>(cut.Count);
+        foreach (var (group, payloads) in cut)
+        {
+            Releasing?.Invoke();
+            long frames = group.ElidedFrames, bytes = group.ElidedBytes;
+            var packets = group.Release(out bool references);
+            groups.Add(new FrameGroup(payloads, packets, references));
+            lock (_gate)
+            {
+                _elidedFrames += group.ElidedFrames - frames;
+                _elidedBytes += group.ElidedBytes - bytes;
+                if (_spare.Count < SpareGroups) _spare.Push(group);
+            }
+        }
+        return groups;
     }
 
+    /// <summary>Under the lock: the open group joins the cut ones, unreleased, and an empty one takes its place.</summary>
     private void CutGroup()
     {
         if (_group.HeldFrames == 0 && _payloads.Count == 0) return;
-        var packets = _group.Release(out bool references);
-        _cut.Add(new FrameGroup(_payloads, packets, references));
+        _cut.Add((_group, _payloads));
+        _group = _spare.Count > 0 ? _spare.Pop() : new FrameBodyGroup(_maxBatchBytes);
         _payloads = new List<Stored<PayloadRow>>();
     }
 }

@@ -1,5 +1,7 @@
+using System.Text.Json.Nodes;
 using Apache.Arrow;
 using Apache.Arrow.Flight;
+using Google.Protobuf;
 using Apache.Arrow.Flight.Client;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -17,9 +19,12 @@ public readonly record struct ShipperStatistics(long SentBatches, long SentRows,
 /// Sends the spool's batches, oldest first, to the server with Flight DoPut (the stock
 /// <see cref="FlightClient"/>): one DoPut stream per run of batches of the same table, and a batch is
 /// acknowledged in the spool only after the server's PutResult for it (the server sends it after
-/// its WAL fsync). On any transport failure the shipper backs off and resends from the first
-/// unacknowledged batch, so order holds and delivery is at least once (a batch whose PutResult was
-/// lost is sent again). A batch the server rejects as invalid (InvalidArgument) would block the
+/// its WAL fsync). On any transport failure the shipper backs off (from the shortest delay again when the failed
+/// stream had batches acknowledged: a flaky link is not a down server) and resends from the first
+/// unacknowledged batch, so order holds. Each message names its batch in its app_metadata (the spool's
+/// agent id, the batch's sequence number and the message's first row, <see cref="Identity"/>), and the server
+/// stores a batch it already has only once: a batch whose PutResult was lost is sent again and acknowledged
+/// again, not stored twice (docs/agent.md "Exactly once"). A batch the server rejects as invalid (InvalidArgument) would block the
 /// spool forever; it is skipped and counted as rejected. Packets batches whose frames refer to payloads
 /// rows (HTTP body bytes stored once, docs/agent.md) come after those rows in the spool; when the
 /// payloads batch before them was rejected, those that refer to rows are rejected too (a stored frame
@@ -60,15 +65,18 @@ public sealed class FlightShipper : IDisposable
     // Table of the last batch acknowledged or rejected: a group's payloads may span several batches, and a
     // rejection among them must still hold for the packets batches after the last one.
     private string? _previousTable;
+    // Batches the current (or last) DoPut stream got acknowledged: a failure after progress retries at the shortest backoff.
+    private int _ackedInAttempt;
 
     /// <param name="maxMessageBytes">Largest DoPut message (one Arrow IPC batch) to send; larger batches go as row slices.</param>
     public FlightShipper(DiskSpool spool, Uri server, string? token, int batchesPerPut = 64, TimeSpan? callTimeout = null,
         long maxMessageBytes = DefaultMaxMessageBytes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxMessageBytes, MinMessageBytes);
-        _messageLimit = maxMessageBytes;
         _spool = spool ?? throw new ArgumentNullException(nameof(spool));
         _server = server ?? throw new ArgumentNullException(nameof(server));
+        // A limit learned from this server before a restart (spool directory, PutLimitFile) still holds.
+        _messageLimit = Math.Min(maxMessageBytes, Math.Max(MinMessageBytes, PutLimitFile.Load(spool.DirectoryPath, server) ?? long.MaxValue));
         if (!string.IsNullOrEmpty(token)) _headers.Add("Authorization", "Bearer " + token);
         _batchesPerPut = Math.Max(1, batchesPerPut);
         _callTimeout = callTimeout ?? TimeSpan.FromSeconds(30);
@@ -103,6 +111,7 @@ public sealed class FlightShipper : IDisposable
             }
             bool ok = await SendSomeAsync(abort.Token, stop: ct).ConfigureAwait(false);
             if (ok) { backoff = MinBackoff; continue; }
+            if (_ackedInAttempt > 0) backoff = MinBackoff;      // a flaky link that moves the spool is not a down server
             try { await Task.Delay(backoff, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
@@ -118,7 +127,8 @@ public sealed class FlightShipper : IDisposable
         while (_spool.TryPeek(out _))
         {
             if (cts.IsCancellationRequested) return false;
-            if (await SendSomeAsync(cts.Token, stop: default).ConfigureAwait(false)) continue;
+            if (await SendSomeAsync(cts.Token, stop: default).ConfigureAwait(false)) { backoff = MinBackoff; continue; }
+            if (_ackedInAttempt > 0) backoff = MinBackoff;
             try { await Task.Delay(backoff, cts.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) { return false; }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
@@ -132,6 +142,7 @@ public sealed class FlightShipper : IDisposable
     /// </summary>
     private async Task<bool> SendSomeAsync(CancellationToken abort, CancellationToken stop)
     {
+        _ackedInAttempt = 0;
         if (!_spool.TryPeek(out var first)) return true;
         RecordBatch firstBatch;
         try { firstBatch = ArrowIpc.Deserialize(first.Data); }
@@ -160,15 +171,17 @@ public sealed class FlightShipper : IDisposable
                 for (int sent = 0; ; sent++)
                 {
                     var parts = Fit(entry, batch, out var oversized);
-                    foreach (var (part, bytes) in parts)
+                    foreach (var (part, bytes, firstRow) in parts)
                     {
                         _lastMessageBytes = bytes;
-                        await call.RequestStream.WriteAsync(part).ConfigureAwait(false);
+                        if (entry.Sequence > 0) await call.RequestStream.WriteAsync(part, Identity(_spool.AgentId, entry.Sequence, firstRow)).ConfigureAwait(false);
+                        else await call.RequestStream.WriteAsync(part).ConfigureAwait(false);     // spooled by an older agent: no identity
                         if (!await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false))
                             throw new RpcException(new Status(StatusCode.Unavailable, "DoPut ended without a PutResult"));
                     }
                     if (oversized.Rows > 0) SkipOversized(entry, oversized);
                     _spool.Acknowledge(entry);
+                    _ackedInAttempt++;
                     _previousTable = entry.Table;
                     Acknowledged?.Invoke(entry);
                     Interlocked.Increment(ref _sentBatches);
@@ -199,6 +212,8 @@ public sealed class FlightShipper : IDisposable
             Interlocked.Exchange(ref _messageLimit, limit);
             Interlocked.Increment(ref _failures);
             _lastError = $"ResourceExhausted: {e.Status.Detail} (a {_lastMessageBytes}-byte message for '{entry.Table}'); messages now cut at {limit} bytes";
+            try { PutLimitFile.Save(_spool.DirectoryPath, _server, limit); }   // a restarted agent starts below it
+            catch (Exception io) when (io is IOException or UnauthorizedAccessException) { _lastError += $"; not kept in the spool: {io.Message}"; }
             return true;
         }
         catch (Exception e) when (e is RpcException or HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException)
@@ -214,22 +229,31 @@ public sealed class FlightShipper : IDisposable
     }
 
     /// <summary>
-    /// The batch as messages of at most the current bound, each with its serialized size: the whole batch when it
-    /// fits, else row slices (halved until they fit, order kept). Rows that alone exceed the bound are left out.
+    /// The DoPut app_metadata naming a message: the agent, the spooled batch, and where the message's rows start in
+    /// it. The server stores each row of an agent's batch once (docs/server.md "Exactly-once DoPut"):
+    /// <c>{"agent_id":"…","batch_seq":N,"first_row":R}</c>.
     /// </summary>
-    private List<(RecordBatch Batch, long Bytes)> Fit(SpoolEntry entry, RecordBatch batch, out (int Rows, long LargestBytes) oversized)
+    public static ByteString Identity(string agentId, long batchSeq, long firstRow) =>
+        ByteString.CopyFromUtf8(new JsonObject { ["agent_id"] = agentId, ["batch_seq"] = batchSeq, ["first_row"] = firstRow }.ToJsonString());
+
+    /// <summary>
+    /// The batch as messages of at most the current bound, each with its serialized size and its first row in the
+    /// batch: the whole batch when it fits, else row slices (halved until they fit, order kept). Rows that alone
+    /// exceed the bound are left out.
+    /// </summary>
+    private List<(RecordBatch Batch, long Bytes, int FirstRow)> Fit(SpoolEntry entry, RecordBatch batch, out (int Rows, long LargestBytes) oversized)
     {
-        var parts = new List<(RecordBatch, long)>();
+        var parts = new List<(RecordBatch, long, int)>();
         oversized = default;
         long limit = Interlocked.Read(ref _messageLimit);
-        if (entry.Data.Length <= limit) parts.Add((batch, entry.Data.Length));
-        else Cut(batch, entry.Data.Length, limit, parts, ref oversized);
+        if (entry.Data.Length <= limit) parts.Add((batch, entry.Data.Length, 0));
+        else Cut(batch, 0, entry.Data.Length, limit, parts, ref oversized);
         return parts;
     }
 
-    private static void Cut(RecordBatch batch, long bytes, long limit, List<(RecordBatch, long)> parts, ref (int Rows, long LargestBytes) oversized)
+    private static void Cut(RecordBatch batch, int firstRow, long bytes, long limit, List<(RecordBatch, long, int)> parts, ref (int Rows, long LargestBytes) oversized)
     {
-        if (bytes <= limit) { parts.Add((batch, bytes)); return; }
+        if (bytes <= limit) { parts.Add((batch, bytes, firstRow)); return; }
         if (batch.Length <= 1)
         {
             oversized = (oversized.Rows + batch.Length, Math.Max(oversized.LargestBytes, bytes));
@@ -238,8 +262,8 @@ public sealed class FlightShipper : IDisposable
         int half = batch.Length / 2;
         var first = batch.Slice(0, half);
         var second = batch.Slice(half, batch.Length - half);
-        Cut(first, ArrowIpc.SerializedLength(first), limit, parts, ref oversized);
-        Cut(second, ArrowIpc.SerializedLength(second), limit, parts, ref oversized);
+        Cut(first, firstRow, ArrowIpc.SerializedLength(first), limit, parts, ref oversized);
+        Cut(second, firstRow + half, ArrowIpc.SerializedLength(second), limit, parts, ref oversized);
     }
 
     /// <summary>Rows no message may carry: counted as rejected (the rest of their batch was shipped).</summary>

@@ -4,8 +4,13 @@ using System.Text;
 
 namespace TrafficStore.Agent.Spool;
 
-/// <summary>One spooled batch: where it is, which table it is for, how many rows, and its Arrow IPC stream bytes.</summary>
-public sealed record SpoolEntry(long Segment, long Offset, long NextOffset, string Table, int Rows, byte[] Data);
+/// <summary>
+/// One spooled batch: where it is, which table it is for, how many rows, and its Arrow IPC stream bytes.
+/// <paramref name="Sequence"/> numbers the spool's batches from 1 in append order, across restarts (with
+/// <see cref="DiskSpool.AgentId"/> it names the batch to the server, which stores it once); 0 for a record
+/// written by an agent older than sequence numbers (shipped without identity, at least once).
+/// </summary>
+public sealed record SpoolEntry(long Segment, long Offset, long NextOffset, string Table, int Rows, byte[] Data, long Sequence = 0);
 
 /// <summary>Counters of a <see cref="DiskSpool"/>.</summary>
 public readonly record struct SpoolStatistics(long Bytes, long PendingBatches, long PendingRows, long AppendedBatches,
@@ -19,16 +24,25 @@ public readonly record struct SpoolStatistics(long Bytes, long PendingBatches, l
 /// limit the oldest segments are deleted, and the rows and batches in them that were not yet
 /// acknowledged are counted as dropped (never silently).
 /// <code>
-/// record := magic "TSB1" (4) | body length (u32 LE) | rows (u32 LE) | table length (u16 LE) | table (UTF-8) | Arrow IPC stream
+/// record := magic "TSB2" (4) | body length (u32 LE) | rows (u32 LE) | sequence (u64 LE) | table length (u16 LE) | table (UTF-8) | Arrow IPC stream
+///           (records of older agents: magic "TSB1", no sequence field; still read, shipped without identity)
+/// ack    := "SEGMENT OFFSET LAST_ACKED_SEQUENCE\n"   (older agents wrote the first two only)
+/// agent-id := the agent's id, 32 hex digits, made once with the spool directory
 /// </code>
-/// A record cut short by a crash (length past the end of the file) ends that segment. Thread-safe.
+/// The sequence continues after the largest one in the segments or the ack file, so a batch number is never
+/// reused, even when every segment was acknowledged and deleted. A record cut short by a crash (length past
+/// the end of the file) ends that segment. Thread-safe.
 /// </summary>
 public sealed class DiskSpool : IDisposable
 {
-    private const uint Magic = 0x31425354; // "TSB1" little-endian
-    private const int HeaderBytes = 12;
+    private const uint LegacyMagic = 0x31425354; // "TSB1" little-endian
+    private const uint Magic = 0x32425354;       // "TSB2" little-endian
+    // magic, body length, rows, sequence, table length
+    private const int HeaderBytes = 4 + 4 + 4 + 8 + 2;
+    private const int LegacyHeaderBytes = 4 + 4 + 4 + 2;
     private const string Extension = ".spool";
     private const string AckFile = "ack";
+    private const string AgentIdFile = "agent-id";
 
     private readonly string _directory;
     private readonly long _maxBytes;
@@ -41,6 +55,8 @@ public sealed class DiskSpool : IDisposable
     private long _readSegment;
     private long _readOffset;
     private long _appendedBatches, _ackedBatches, _ackedRows, _droppedBatches, _droppedRows;
+    private long _nextSequence = 1;
+    private long _lastAckedSequence;
 
     private sealed class SegmentInfo
     {
@@ -60,10 +76,17 @@ public sealed class DiskSpool : IDisposable
         // Four segments or more per spool, so dropping one never throws away most of it.
         _segmentBytes = Math.Clamp(maxBytes / 4, 1, 64L << 20);
         Directory.CreateDirectory(directory);
+        AgentId = LoadOrCreateAgentId();
         Recover();
     }
 
     public string DirectoryPath => _directory;
+
+    /// <summary>
+    /// This spool's agent id (file <c>agent-id</c>, made with the directory): together with
+    /// <see cref="SpoolEntry.Sequence"/> it names every batch to the server, across agent restarts.
+    /// </summary>
+    public string AgentId { get; }
     public long MaxBytes => _maxBytes;
 
     public SpoolStatistics Statistics
@@ -85,7 +108,7 @@ public sealed class DiskSpool : IDisposable
     /// </summary>
     public long Append(string table, int rows, ReadOnlySpan<byte> arrowIpc)
     {
-        return WriteDurably(Record(table, rows, arrowIpc), batches: 1, rows);
+        return WriteDurably([Record(table, rows, arrowIpc)], rows);
     }
 
     /// <summary>
@@ -100,25 +123,33 @@ public sealed class DiskSpool : IDisposable
         ArgumentNullException.ThrowIfNull(batches);
         if (batches.Count == 0) return 0;
         var records = batches.Select(b => Record(b.Table, b.Rows, b.ArrowIpc)).ToList();
-        var group = new byte[records.Sum(r => (long)r.Length)];
-        int at = 0;
-        foreach (var r in records) { r.CopyTo(group, at); at += r.Length; }
-        return WriteDurably(group, batches.Count, batches.Sum(b => (long)b.Rows));
+        return WriteDurably(records, batches.Sum(b => (long)b.Rows));
     }
 
-    /// <summary>One write and one fsync of whole records into the current segment; then the size limit.</summary>
-    private long WriteDurably(byte[] records, int batches, long rows)
+    /// <summary>
+    /// Numbers the records (the next sequence numbers, in order), then one write and one fsync of them into the
+    /// current segment; then the size limit.
+    /// </summary>
+    private long WriteDurably(List<byte[]> records, long rows)
     {
         lock (_gate)
         {
-            var writer = WriterFor(records.Length);
-            writer.Write(records);
+            foreach (var r in records) BinaryPrimitives.WriteInt64LittleEndian(r.AsSpan(12), _nextSequence++);
+            byte[] bytes = records[0];
+            if (records.Count > 1)
+            {
+                bytes = new byte[records.Sum(r => (long)r.Length)];
+                int at = 0;
+                foreach (var r in records) { r.CopyTo(bytes, at); at += r.Length; }
+            }
+            var writer = WriterFor(bytes.Length);
+            writer.Write(bytes);
             writer.Flush(flushToDisk: true);
             var info = _segments[_writeSegment];
-            info.Bytes += records.Length;
-            info.Batches += batches;
+            info.Bytes += bytes.Length;
+            info.Batches += records.Count;
             info.Rows += rows;
-            _appendedBatches += batches;
+            _appendedBatches += records.Count;
             long dropped = EnforceLimit();
             if (_appended.CurrentCount == 0) _appended.Release();
             return dropped;
@@ -130,14 +161,15 @@ public sealed class DiskSpool : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(table);
         byte[] name = Encoding.UTF8.GetBytes(table);
         if (name.Length > ushort.MaxValue) throw new ArgumentException("table name too long", nameof(table));
-        int bodyLength = checked(4 + 2 + name.Length + arrowIpc.Length);
+        int bodyLength = checked(HeaderBytes - 8 + name.Length + arrowIpc.Length);
         var record = new byte[checked(8 + bodyLength)];
         BinaryPrimitives.WriteUInt32LittleEndian(record, Magic);
         BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4), (uint)bodyLength);
         BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(8), (uint)rows);
-        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(12), (ushort)name.Length);
-        name.CopyTo(record.AsSpan(14));
-        arrowIpc.CopyTo(record.AsSpan(14 + name.Length));
+        // bytes 12..19: the sequence, numbered under the lock by WriteDurably
+        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(20), (ushort)name.Length);
+        name.CopyTo(record.AsSpan(HeaderBytes));
+        arrowIpc.CopyTo(record.AsSpan(HeaderBytes + name.Length));
         return record;
     }
 
@@ -180,6 +212,7 @@ public sealed class DiskSpool : IDisposable
         {
             if (entry.Segment != _readSegment || entry.Offset != _readOffset) return;
             _readOffset = entry.NextOffset;
+            _lastAckedSequence = Math.Max(_lastAckedSequence, entry.Sequence);
             _ackedBatches++;
             _ackedRows += entry.Rows;
             if (_segments.TryGetValue(entry.Segment, out var info))
@@ -202,7 +235,9 @@ public sealed class DiskSpool : IDisposable
         }
         if (_writer is null)
         {
-            _writeSegment = _segments.Count == 0 ? Math.Max(_readSegment, 1) : _segments.Keys.Max() + 1;
+            // Never reuse the read segment's number: with no segment left, the ack file still names it with the offset
+            // where its (deleted) records ended, and a new file of that number would have its first records skipped.
+            _writeSegment = _segments.Count == 0 ? _readSegment + 1 : _segments.Keys.Max() + 1;
             _writer = new FileStream(SegmentPath(_writeSegment), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
             _segments[_writeSegment] = new SegmentInfo();
             if (_segments.Count == 1 && _readSegment < _writeSegment)
@@ -256,7 +291,7 @@ public sealed class DiskSpool : IDisposable
         string temp = Path.Combine(_directory, AckFile + ".tmp");
         using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
         {
-            f.Write(Encoding.ASCII.GetBytes($"{_readSegment} {_readOffset}\n"));
+            f.Write(Encoding.ASCII.GetBytes($"{_readSegment} {_readOffset} {_lastAckedSequence}\n"));
             f.Flush(flushToDisk: true);
         }
         File.Move(temp, Path.Combine(_directory, AckFile), overwrite: true);
@@ -269,19 +304,23 @@ public sealed class DiskSpool : IDisposable
         entry = null!;
         string path = SegmentPath(segment);
         using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        if (f.Length - offset < HeaderBytes + 2) return false;
+        if (f.Length - offset < LegacyHeaderBytes) return false;
         f.Position = offset;
-        Span<byte> header = stackalloc byte[HeaderBytes + 2];
-        f.ReadExactly(header);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(header) != Magic) return false;
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        f.ReadExactly(header[..8]);
+        uint magic = BinaryPrimitives.ReadUInt32LittleEndian(header);
+        if (magic != Magic && magic != LegacyMagic) return false;
+        int headerBytes = magic == Magic ? HeaderBytes : LegacyHeaderBytes;
         long bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
-        if (f.Length - offset - 8 < bodyLength) return false;   // cut short by a crash while appending
+        if (bodyLength < headerBytes - 8 || f.Length - offset - 8 < bodyLength) return false;   // cut short by a crash while appending
+        f.ReadExactly(header[8..headerBytes]);
         int rows = (int)BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
-        int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(header[12..]);
-        var body = new byte[bodyLength - 6];
+        long sequence = magic == Magic ? BinaryPrimitives.ReadInt64LittleEndian(header[12..]) : 0;
+        int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(header[(headerBytes - 2)..]);
+        var body = new byte[bodyLength - (headerBytes - 8)];
         f.ReadExactly(body);
         string table = Encoding.UTF8.GetString(body, 0, nameLength);
-        entry = new SpoolEntry(segment, offset, offset + 8 + bodyLength, table, rows, body[nameLength..]);
+        entry = new SpoolEntry(segment, offset, offset + 8 + bodyLength, table, rows, body[nameLength..], sequence);
         return true;
     }
 
@@ -297,9 +336,12 @@ public sealed class DiskSpool : IDisposable
         if (File.Exists(ack))
         {
             var parts = File.ReadAllText(ack).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            if (parts.Length == 2 && long.TryParse(parts[0], CultureInfo.InvariantCulture, out long s) && long.TryParse(parts[1], CultureInfo.InvariantCulture, out long o))
+            if (parts.Length is 2 or 3 && long.TryParse(parts[0], CultureInfo.InvariantCulture, out long s) && long.TryParse(parts[1], CultureInfo.InvariantCulture, out long o))
                 (_readSegment, _readOffset) = (s, o);
+            if (parts.Length == 3 && long.TryParse(parts[2], CultureInfo.InvariantCulture, out long acked))
+                _lastAckedSequence = acked;
         }
+        long lastSequence = _lastAckedSequence;
         foreach (var (id, info) in _segments.ToList())
         {
             if (id < _readSegment)
@@ -310,6 +352,7 @@ public sealed class DiskSpool : IDisposable
             long offset = 0;
             while (TryReadRecord(id, offset, out var e))
             {
+                lastSequence = Math.Max(lastSequence, e.Sequence);
                 if (id > _readSegment || offset >= _readOffset)
                 {
                     info.Batches++;
@@ -326,6 +369,27 @@ public sealed class DiskSpool : IDisposable
         }
         // New records go to a new segment: the last one may end in a torn record.
         _writeSegment = -1;
+        _nextSequence = lastSequence + 1;
+    }
+
+    private string LoadOrCreateAgentId()
+    {
+        string path = Path.Combine(_directory, AgentIdFile);
+        if (File.Exists(path))
+        {
+            string id = File.ReadAllText(path).Trim();
+            if (id.Length is > 0 and <= 128 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-')) return id;
+            throw new InvalidDataException($"The spool's agent id file '{path}' is damaged; delete it to give the agent a new identity (its spooled batches may then be stored twice).");
+        }
+        string created = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        string temp = path + ".tmp";
+        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        {
+            f.Write(Encoding.ASCII.GetBytes(created + "\n"));
+            f.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+        return created;
     }
 
     private string SegmentPath(long segment) => Path.Combine(_directory, segment.ToString("D20", CultureInfo.InvariantCulture) + Extension);

@@ -193,10 +193,19 @@ public sealed class TrafficFlightServer : FlightServer
             while (await requestStream.MoveNext(context.CancellationToken))
             {
                 var batch = requestStream.Current;
+                if (!DeliveryMetadata.TryParse(requestStream.ApplicationMetadata, out var delivery, out var invalid))
+                {
+                    _metrics.Dropped(batch.Length);
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"batch rejected for table '{table}': {invalid}"));
+                }
                 Engine.AppendResult ack;
                 try
                 {
-                    ack = await _store.Database.AppendBatchAsync(table, batch, context.CancellationToken);
+                    // A batch naming its delivery (agent id, batch number) is stored at most once: a resend after a
+                    // lost PutResult is skipped and acknowledged again (docs/server.md "Exactly-once DoPut").
+                    ack = delivery is { } d
+                        ? await _store.Database.AppendBatchOnceAsync(table, batch, d, context.CancellationToken)
+                        : await _store.Database.AppendBatchAsync(table, batch, context.CancellationToken);
                 }
                 catch (ArgumentException e)
                 {
@@ -204,9 +213,19 @@ public sealed class TrafficFlightServer : FlightServer
                     throw new RpcException(new Status(StatusCode.InvalidArgument, $"batch rejected for table '{table}': {e.Message}"));
                 }
                 _metrics.Ingested(ack.Rows);
-                // Acknowledged only now: AppendAsync returns after the WAL fsync.
-                var body = new JsonObject { ["table"] = table, ["rows"] = ack.Rows, ["sequence"] = ack.Sequence }.ToJsonString();
-                await responseStream.WriteAsync(new FlightPutResult(body));
+                var body = new JsonObject { ["table"] = table, ["rows"] = ack.Rows, ["sequence"] = ack.Sequence };
+                if (delivery is { } sent)
+                {
+                    body["duplicate_rows"] = ack.DuplicateRows;
+                    if (ack.DuplicateRows > 0)
+                    {
+                        _metrics.Duplicate(ack.DuplicateRows);
+                        _log.LogInformation("DoPut to '{Table}': batch {Batch} of agent {Agent} (from row {FirstRow}) was stored before; {Duplicate} of {Rows} rows skipped, acknowledged again",
+                            table, sent.Batch, sent.Source, sent.FirstRow, ack.DuplicateRows, batch.Length);
+                    }
+                }
+                // Acknowledged only now: the append returns after the WAL fsync.
+                await responseStream.WriteAsync(new FlightPutResult(body.ToJsonString()));
             }
         });
 

@@ -25,6 +25,7 @@ public sealed class ServerMetrics
     private long _ingestBatches;
     private long _queryRows;
     private long _droppedInput;
+    private long _duplicateRows, _duplicateBatches;
     private readonly ConcurrentDictionary<(string Method, StatusCode Code), long> _denied = new();
     private readonly ConcurrentDictionary<(string Method, StatusCode Code), long> _failed = new();
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
@@ -38,6 +39,16 @@ public sealed class ServerMetrics
         Interlocked.Add(ref _ingestRows, rows);
         Interlocked.Increment(ref _ingestBatches);
     }
+
+    /// <summary>Rows of a DoPut message the store already had (an agent resent a batch whose PutResult it lost): skipped.</summary>
+    public void Duplicate(long rows)
+    {
+        Interlocked.Add(ref _duplicateRows, rows);
+        Interlocked.Increment(ref _duplicateBatches);
+    }
+
+    public long DuplicateRowsTotal => Interlocked.Read(ref _duplicateRows);
+    public long DuplicateBatchesTotal => Interlocked.Read(ref _duplicateBatches);
 
     /// <summary>Input a node agent sent that was rejected (invalid batch) and therefore not stored.</summary>
     public void Dropped(long rows) => Interlocked.Add(ref _droppedInput, rows);
@@ -68,6 +79,8 @@ public sealed class ServerMetrics
         text.Counter("trafficstore_ingest_batches_total", "Record batches accepted through DoPut.", Interlocked.Read(ref _ingestBatches));
         text.Gauge("trafficstore_ingest_rows_per_second", "Average DoPut ingest rate since the server started.", IngestRowsTotal / uptime);
         text.Counter("trafficstore_dropped_input_rows_total", "Rows sent by clients that were rejected and not stored.", Interlocked.Read(ref _droppedInput));
+        text.Counter("trafficstore_ingest_duplicate_batches_total", "DoPut messages of an agent batch the store already had (resent after a lost PutResult); skipped and acknowledged again.", DuplicateBatchesTotal);
+        text.Counter("trafficstore_ingest_duplicate_rows_total", "Rows of those messages that were skipped (not stored twice).", DuplicateRowsTotal);
 
         Metric("trafficstore_query_duration_seconds", "histogram", "Time from the start of a DoGet to its last batch.");
         long cumulative = 0;

@@ -8,6 +8,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using TrafficStore.Server.Flight;
 using TrafficStore.Server.Hosting;
+using TrafficStore.Server.Observability;
 using TrafficStore.Server.Security;
 using TrafficStore.Store;
 using TrafficStore.Store.Client;
@@ -49,6 +50,8 @@ public sealed class FlightTestServer : IAsyncDisposable
     public int Port { get; }
     public Uri Address => new($"http://127.0.0.1:{Port}");
     public bool Running => _server is not null;
+    /// <summary>The running server's counters (DoPut rows, duplicates skipped); null while stopped.</summary>
+    public ServerMetrics? Metrics => _server?.Metrics;
 
     public static int FreeTcpPort()
     {

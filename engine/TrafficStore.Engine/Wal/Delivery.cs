@@ -1,0 +1,23 @@
+namespace TrafficStore.Engine;
+
+/// <summary>
+/// Who sent a batch and which one it is, so a batch sent again (its acknowledgement was lost) is stored once
+/// (<see cref="TrafficStoreEngine.AppendOnceAsync"/>). <paramref name="Source"/> names one producer (a node
+/// agent's id); <paramref name="Batch"/> numbers its batches, increasing in the order it sends them;
+/// <paramref name="FirstRow"/> is where these rows start within that batch (a large batch may arrive as row
+/// slices: 0 for the first slice or a whole batch).
+/// </summary>
+public readonly record struct Delivery(string Source, long Batch, long FirstRow)
+{
+    /// <summary>Longest source name accepted (it is stored with every WAL record of the source).</summary>
+    public const int MaxSourceLength = 128;
+}
+
+/// <summary>
+/// How far a source's deliveries are stored: every row of its batches before <see cref="Batch"/>, and the rows
+/// of <see cref="Batch"/> before <see cref="RowEnd"/>. Ordered by batch, then row.
+/// </summary>
+public readonly record struct DeliveryMark(long Batch, long RowEnd) : IComparable<DeliveryMark>
+{
+    public int CompareTo(DeliveryMark other) => Batch != other.Batch ? Batch.CompareTo(other.Batch) : RowEnd.CompareTo(other.RowEnd);
+}

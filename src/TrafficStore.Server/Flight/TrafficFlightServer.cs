@@ -31,14 +31,6 @@ public sealed class TrafficFlightServer : FlightServer
     public const int MaxMessageBytes = 3 << 20;
     /// <summary>Batches read ahead of the network by DoGet.</summary>
     public const int PipelinedBatches = 2;
-
-    /// <summary>
-    /// DoGet flushes once this many bytes of Arrow buffers are pending (or when the engine has no batch ready).
-    /// Each flush is a round through Kestrel's HTTP/2 frame writer, a socket send and a wake-up of the client:
-    /// flushing the schema and every small batch on its own cost a small query more than its rows did.
-    /// Export batches are larger than this, so an export still flushes every message.
-    /// </summary>
-    public const int FlushBytes = 256 << 10;
     /// <summary>export.pcap results carry at most this many bytes each.</summary>
     public const int PcapChunkBytes = 1 << 20;
 
@@ -171,33 +163,7 @@ public sealed class TrafficFlightServer : FlightServer
             }, stop.Token);
             try
             {
-                // Messages are flushed together (see FlushBytes): the schema goes out with the first batch, and
-                // batches that are ready back to back share a flush, until FlushBytes are pending or the engine
-                // has nothing ready. What is pending at the end goes out with the trailers.
-                long pending = 0;
-                bool wroteBatch = false;
-                while (true)
-                {
-                    if (!pipe.Reader.TryRead(out var batch))
-                    {
-                        if (pending > 0 && wroteBatch)
-                        {
-                            await sink.FlushAsync();
-                            pending = 0;
-                        }
-                        if (!await pipe.Reader.WaitToReadAsync(context.CancellationToken)) break;
-                        continue;
-                    }
-                    foreach (var slice in Slices(batch))
-                    {
-                        pending += ArrowBatchSize.Bytes(slice);
-                        bool flush = pending >= FlushBytes;
-                        await sink.WriteAsync(slice, flush);
-                        if (flush) pending = 0;
-                    }
-                    wroteBatch = true;
-                    rows += batch.Length;
-                }
+                rows = await CoalescingBatchWriter.WriteAllAsync(pipe.Reader, sink, context.CancellationToken);
             }
             finally
             {

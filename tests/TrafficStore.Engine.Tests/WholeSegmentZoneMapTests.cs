@@ -40,4 +40,30 @@ public class WholeSegmentZoneMapTests
         var wide = await Rows(engine, new QuerySpec("conns").Where(ColumnFilter.Ge("connection_id", id)).Where(ColumnFilter.Lt("bytes", 500L)));
         Assert.Equal(model.Where(r => r.ConnId >= id && r.Bytes < 500).Select(r => r.Time).Order(), wide.Select(r => (long)r["time"]!).Order());
     }
+
+    [Fact]
+    public async Task ASegmentSealedAfterAQueryIsPlannedByTheNext()
+    {
+        // The planner keeps each snapshot's zone maps in flat arrays (SegmentZones): a new snapshot must get its own.
+        using var dir = new TempDir();
+        await using var engine = TrafficStoreEngine.Open(Options(dir.Path) with { RowGroupRows = 64 });
+        engine.RegisterTable(QueryTests.ConnSpec);
+        var byConnection = QueryTests.Model().OrderBy(r => r.ConnId).ToList();
+        var first = byConnection.Take(700).ToList();
+        var later = byConnection.Skip(700).Take(700).ToList();
+        await engine.AppendAsync("conns", QueryTests.ToBatch(first));
+        await engine.FlushAsync();
+        long id = later[350].ConnId;
+        var query = new QuerySpec("conns").Where(ColumnFilter.Eq("connection_id", id));
+        Assert.Empty(await Rows(engine, query));
+
+        await engine.AppendAsync("conns", QueryTests.ToBatch(later));
+        await engine.FlushAsync();
+        var diag = new QueryDiagnostics();
+        var rows = await Rows(engine, query, diag);
+
+        Assert.Equal(later.Where(r => r.ConnId == id).Select(r => r.Time).Order(), rows.Select(r => (long)r["time"]!).Order());
+        Assert.True(diag.SegmentsConsidered >= 2);
+        Assert.True(diag.SegmentsSkippedWhole >= 1); // the first flush's segment, ruled out on its connection_id range
+    }
 }

@@ -32,10 +32,30 @@ internal sealed class TableSchema
     public static TableSchema FromArrow(int version, Schema schema) =>
         new(version, schema.FieldsList.Select(f => new ColumnDefinition(f.Name, ColumnTypes.FromArrow(f.DataType))).ToList());
 
+    /// <summary>
+    /// The Arrow schema of <paramref name="projection"/> (null: every column). The whole table's is built
+    /// once and shared (Arrow schemas are immutable): every batch of a query carries one, and rebuilding
+    /// it per batch was a measurable part of a small query's CPU (docs/benchmarks.md, branch payload16).
+    /// </summary>
     public Schema ToArrow(IReadOnlyList<int>? projection = null)
     {
+        if (projection is null || IsWholeTable(projection)) return _wholeTable ??= Build(Enumerable.Range(0, Count));
+        return Build(projection);
+    }
+
+    private Schema? _wholeTable;
+
+    private bool IsWholeTable(IReadOnlyList<int> projection)
+    {
+        if (projection.Count != Count) return false;
+        for (int i = 0; i < projection.Count; i++) if (projection[i] != i) return false;
+        return true;
+    }
+
+    private Schema Build(IEnumerable<int> columns)
+    {
         var builder = new Schema.Builder();
-        foreach (var i in projection ?? Enumerable.Range(0, Count).ToList())
+        foreach (var i in columns)
             builder.Field(new Field(Columns[i].Name, ColumnTypes.ToArrow(Columns[i].Type), nullable: true));
         return builder.Build();
     }

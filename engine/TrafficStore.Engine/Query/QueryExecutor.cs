@@ -39,19 +39,21 @@ internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIn
         // looked up only in the partitions whose segments may still match. An unbounded
         // `connection=X` would otherwise probe every partition's posting (one FASTER read each,
         // ~300 for payloads at 10 GB) although the connection_id zone maps leave one or two.
+        // From the snapshot's flat arrays (SegmentZones): the footers are touched only for segments still in play.
         var survivors = new List<SegmentHandle>();
-        foreach (var handle in snapshot.Segments.Values)
+        var zones = SegmentZones.For(snapshot, schema);
+        for (int s = 0; s < zones.Handles.Length; s++)
         {
             diag.SegmentsConsidered++;
-            var footer = handle.Footer;
-            bool whole = footer.RowCount > 0 && footer.MaxTime >= from && footer.MinTime < to && !plan.SegmentMayMatch(footer);
+            bool inRange = zones.RowCount[s] > 0 && zones.MaxTime[s] >= from && zones.MinTime[s] < to;
+            bool whole = inRange && !plan.SegmentMayMatch(zones, s);
             if (whole) diag.SegmentsSkippedWhole++;
-            if (footer.RowCount == 0 || footer.MaxTime < from || footer.MinTime >= to || whole || !AnyRowGroupMayMatch(plan, footer, null))
+            if (!inRange || whole || !AnyRowGroupMayMatch(plan, zones.Handles[s].Footer, null))
             {
                 diag.SegmentsSkippedByZoneMap++;
                 continue;
             }
-            survivors.Add(handle);
+            survivors.Add(zones.Handles[s]);
         }
 
         // Index: every equality / in-list filter on an indexed column narrows segments and row groups.

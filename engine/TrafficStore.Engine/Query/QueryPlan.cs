@@ -8,13 +8,32 @@ namespace TrafficStore.Engine.Query;
 internal sealed record SegmentCandidate(SegmentHandle Segment, HashSet<int>? RowGroups);
 
 /// <summary>The chunk infos of one row group of a segment, by table column (no allocation per row group).</summary>
-internal readonly struct RowGroupChunks(QueryPlan plan, SegmentFooter footer, int rowGroup)
+internal readonly struct RowGroupChunks
 {
     /// <summary>The whole segment as one row group (<see cref="SegmentFooter.WholeSegment"/>).</summary>
     public const int WholeSegment = -1;
 
+    private readonly QueryPlan? _plan;
+    private readonly SegmentFooter? _footer;
+    private readonly SegmentZones? _zones;
+    private readonly int _index;
+
+    public RowGroupChunks(QueryPlan plan, SegmentFooter footer, int rowGroup)
+    {
+        _plan = plan;
+        _footer = footer;
+        _index = rowGroup;
+    }
+
+    /// <summary>Segment <paramref name="segment"/> of <paramref name="zones"/> as one row group.</summary>
+    public RowGroupChunks(SegmentZones zones, int segment)
+    {
+        _zones = zones;
+        _index = segment;
+    }
+
     /// <summary>The chunk of a table column, or null if the segment predates the column.</summary>
-    public ChunkInfo? Of(int tableColumn) => plan.Chunk(footer, tableColumn, rowGroup);
+    public ChunkInfo? Of(int tableColumn) => _zones is not null ? _zones.Whole(tableColumn)[_index] : _plan!.Chunk(_footer!, tableColumn, _index);
 }
 
 /// <summary>
@@ -69,14 +88,15 @@ internal sealed class QueryPlan
 
     /// <summary>
     /// False when the filters' zone maps over the whole segment prove no row can match: one check per
-    /// segment before <see cref="RowGroupMayMatch"/> checks each row group (the time window is checked on the footer).
+    /// segment before <see cref="RowGroupMayMatch"/> checks each row group (the time window is checked by the caller).
     /// </summary>
-    public bool SegmentMayMatch(SegmentFooter footer)
+    public bool SegmentMayMatch(SegmentZones zones, int segment)
     {
-        if (footer.RowCount > int.MaxValue) return true;
-        var chunks = new RowGroupChunks(this, footer, RowGroupChunks.WholeSegment);
+        long rows = zones.RowCount[segment];
+        if (rows > int.MaxValue) return true;
+        var chunks = new RowGroupChunks(zones, segment);
         foreach (var f in Filters)
-            if (!f.MayMatch(chunks, (int)footer.RowCount)) return false;
+            if (!f.MayMatch(chunks, (int)rows)) return false;
         return true;
     }
 

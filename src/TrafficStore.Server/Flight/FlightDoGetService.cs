@@ -28,7 +28,7 @@ internal class FlightDoGetService
 
     // Virtual and public: Grpc.AspNetCore binds the method declared (virtually) on the class named by [BindServiceMethod].
     public virtual Task DoGet(ByteString ticket, IServerStreamWriter<FlightDataMessage> responseStream, ServerCallContext context) =>
-        _server.StreamTicketAsync(ticket, new Sink(responseStream), context);
+        _server.StreamTicketAsync(ticket, new Sink(responseStream, context), context);
 
     /// <summary>
     /// The request, Flight.proto's <c>message Ticket { bytes ticket = 1; }</c>: the ticket bytes;
@@ -39,17 +39,28 @@ internal class FlightDoGetService
         // BytesValue has the same shape as Ticket (bytes, field 1).
         context => Google.Protobuf.WellKnownTypes.BytesValue.Parser.ParseFrom(context.PayloadAsReadOnlySequence()).Value);
 
-    private sealed class Sink(IServerStreamWriter<FlightDataMessage> stream) : IRecordBatchSink
+    private sealed class Sink(IServerStreamWriter<FlightDataMessage> stream, ServerCallContext context) : IRecordBatchSink
     {
+        // gRPC writes a message without flushing the response when its write options carry BufferHint.
+        private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
+
         private FlightDataMessage.Response? _response;
 
-        public async Task StartAsync(Schema schema)
+        public Task StartAsync(Schema schema)
         {
             _response = new FlightDataMessage.Response(schema);
-            await stream.WriteAsync(_response.SchemaMessage());
+            return Write(_response.SchemaMessage(), flush: false);
         }
 
-        public Task WriteAsync(RecordBatch batch) => stream.WriteAsync(_response!.BatchMessage(batch));
+        public Task WriteAsync(RecordBatch batch, bool flush) => Write(_response!.BatchMessage(batch), flush);
+
+        private Task Write(FlightDataMessage message, bool flush)
+        {
+            stream.WriteOptions = flush ? null : Buffered;
+            return stream.WriteAsync(message);
+        }
+
+        public async Task FlushAsync() => await context.GetHttpContext().Response.BodyWriter.FlushAsync(context.CancellationToken);
 
         public void Dispose() => _response?.Dispose();
     }
@@ -58,8 +69,15 @@ internal class FlightDoGetService
 /// <summary>Where DoGet writes its schema and then its batches.</summary>
 internal interface IRecordBatchSink : IDisposable
 {
+    /// <summary>Writes the schema message; it may stay buffered until the next flush.</summary>
     Task StartAsync(Schema schema);
 
-    /// <summary>Completes once the batch is serialized; the caller may release it then.</summary>
-    Task WriteAsync(RecordBatch batch);
+    /// <summary>
+    /// Completes once the batch is serialized; the caller may release it then. Without <paramref name="flush"/>
+    /// the message may stay buffered until a later flush or the end of the call.
+    /// </summary>
+    Task WriteAsync(RecordBatch batch, bool flush);
+
+    /// <summary>Sends what is buffered.</summary>
+    Task FlushAsync();
 }

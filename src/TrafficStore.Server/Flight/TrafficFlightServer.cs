@@ -163,11 +163,7 @@ public sealed class TrafficFlightServer : FlightServer
             }, stop.Token);
             try
             {
-                await foreach (var batch in pipe.Reader.ReadAllAsync(context.CancellationToken))
-                {
-                    foreach (var slice in Slices(batch)) await sink.WriteAsync(slice);
-                    rows += batch.Length;
-                }
+                rows = await CoalescingBatchWriter.WriteAllAsync(pipe.Reader, sink, context.CancellationToken);
             }
             finally
             {
@@ -232,7 +228,8 @@ public sealed class TrafficFlightServer : FlightServer
     private sealed class StockSink(FlightServerRecordBatchStreamWriter writer) : IRecordBatchSink
     {
         public Task StartAsync(Schema schema) => writer.SetupStream(schema);
-        public Task WriteAsync(RecordBatch batch) => writer.WriteAsync(batch);
+        public Task WriteAsync(RecordBatch batch, bool flush) => writer.WriteAsync(batch); // the stock writer flushes every message
+        public Task FlushAsync() => Task.CompletedTask;
         public void Dispose() { }
     }
 

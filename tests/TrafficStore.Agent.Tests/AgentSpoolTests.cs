@@ -153,8 +153,8 @@ public sealed class AgentSpoolTests : IAsyncLifetime
         Assert.Empty(agent.Start());
         agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(0, rows: 4));
         await WaitUntil(() => agent.Shipper.SentRows >= 4, TimeSpan.FromSeconds(20), "the batch to be acknowledged");
-        int port = FlightTestServer.FreeTcpPort();
-        await using var endpoint = new Observability.MetricsEndpoint(agent, $"127.0.0.1:{port}");
+        var (endpoint, port) = StartMetricsEndpoint(agent);
+        await using var _ = endpoint;
         using var http = new HttpClient();
         var metrics = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
         Assert.Contains("# TYPE trafficstore_agent_dropped_rows_total counter", metrics);
@@ -164,5 +164,19 @@ public sealed class AgentSpoolTests : IAsyncLifetime
         var health = await http.GetAsync($"http://127.0.0.1:{port}/healthz");
         Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
         Assert.Equal("ok\n", await health.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>
+    /// HttpListener cannot bind port 0, so the test picks a free port and binds it; another process may take the port
+    /// in between (seen once under a loaded full-suite run: "address already in use"), so a few fresh ports are tried.
+    /// </summary>
+    private static (Observability.MetricsEndpoint Endpoint, int Port) StartMetricsEndpoint(NodeAgent agent)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            int port = FlightTestServer.FreeTcpPort();
+            try { return (new Observability.MetricsEndpoint(agent, $"127.0.0.1:{port}"), port); }
+            catch (System.Net.HttpListenerException) when (attempt < 5) { }
+        }
     }
 }

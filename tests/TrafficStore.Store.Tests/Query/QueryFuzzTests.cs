@@ -54,11 +54,18 @@ public class QueryFuzzTests
     [InlineData("""{"table":"http","version":1e400}""", "version")]
     [InlineData("""{"table":"http","desc":"yes"}""", "desc")]
     [InlineData("""{"table":"http","where":{"status":{}}}""", "status")]
-    [InlineData("{\"table\":\"http\uD800\"}", "surrogate")]
     public void BugsFoundByTheFuzzerAreClearErrors(string text, string mentions)
     {
         var e = Assert.Throws<QueryException>(() => QueryTranslator.Translate(QueryParser.Parse(text, Now)));
         Assert.Contains(mentions, e.Message);
+    }
+
+    [Fact]
+    public void AnUnpairedSurrogateInTheJsonFormIsAClearError()
+    {
+        // Not an InlineData: the test runner re-encodes lone surrogates in theory arguments.
+        var e = Assert.Throws<QueryException>(() => QueryParser.Parse("{\"table\":\"http\uD800\"}", Now));
+        Assert.Contains("surrogate", e.Message);
     }
 
     [Fact]

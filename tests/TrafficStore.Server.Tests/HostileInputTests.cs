@@ -71,6 +71,18 @@ public class HostileInputTests : IClassFixture<HostileFixture>
         var queries = HostileQueries.All().Where((_, i) => i % 12 == 0).Concat(HostileQueries.Monsters()).ToList();
         var failures = new List<string>();
         int ok = 0;
+        // Another client reads all the while and must keep getting every row.
+        using var done = new CancellationTokenSource();
+        var bystander = Task.Run(async () =>
+        {
+            int reads = 0;
+            while (!done.IsCancellationRequested)
+            {
+                Assert.Equal(before["dns"], (await S.GetAsync("dns", TestServer.Reader)).Count);
+                reads++;
+            }
+            return reads;
+        });
         for (int i = 0; i < queries.Count; i++)
         {
             var (code, detail) = await StatusOf(() => S.GetAsync(queries[i]));
@@ -82,6 +94,8 @@ public class HostileInputTests : IClassFixture<HostileFixture>
                 Check(failures, "GetFlightInfo", queries[i], code, detail, ClearQueryStatuses);
             }
         }
+        done.Cancel();
+        Assert.True(await bystander > 0);
         Assert.True(queries.Count > 800 && ok > 20, $"{queries.Count} queries, {ok} answered");
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(30)));
         Assert.Equal(before, await _f.CountsAsync());
@@ -241,12 +255,23 @@ public class HostileInputTests : IClassFixture<HostileFixture>
             _output.WriteLine($"{what}: {code} {detail}");
             if (code is not StatusCode.InvalidArgument || detail.Length < 10) failures.Add($"{what}: {code} '{detail}'");
         }
+        // A client that goes away mid-stream after one acknowledged batch: that batch is kept, the call ends.
+        using (var gone = new CancellationTokenSource())
+        {
+            var call = S.Channel.CreateCallInvoker().AsyncDuplexStreamingCall(RawDoPut, null, new CallOptions(TestServer.Auth(TestServer.Writer), cancellationToken: gone.Token));
+            await call.RequestStream.WriteAsync(FlightData(descriptor, schemaHeader, null));
+            await call.RequestStream.WriteAsync(FlightData(null, batchHeader, body));
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None)); // the acknowledgement
+            await call.RequestStream.WriteAsync(FlightData(null, batchHeader, body[..(body.Length / 3)]).AsSpan(0, 7).ToArray());
+            gone.Cancel();
+            call.Dispose();
+        }
         // The same framing with whole messages is accepted: the cases above fail for what was cut, not for the framing.
         var (okCode, okDetail) = await StatusOf(() => RawPutAsync([FlightData(descriptor, schemaHeader, null), FlightData(null, batchHeader, body)]));
         Assert.True(okCode == StatusCode.OK, $"whole messages: {okCode} {okDetail}");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
         var after = await _f.CountsAsync();
-        Assert.Equal(before["dns"] + good.Length, after["dns"]);
+        Assert.Equal(before["dns"] + 2 * good.Length, after["dns"]);
     }
 
     // ------------------------------------------------------------------ helpers

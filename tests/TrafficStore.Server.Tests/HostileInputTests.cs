@@ -274,6 +274,38 @@ public class HostileInputTests : IClassFixture<HostileFixture>
         Assert.Equal(before["dns"] + 2 * good.Length, after["dns"]);
     }
 
+    [Fact]
+    public async Task RequestsThatAreNotProtobufAreRefused()
+    {
+        byte[][] garbage = [[0xff, 0xff, 0xff, 0xff, 0x0f], [0x0a, 0x7f, 0x01], [0x0a]];
+        var failures = new List<string>();
+        foreach (var g in garbage)
+        {
+            foreach (var (name, type) in new[] { ("DoGet", MethodType.ServerStreaming), ("DoAction", MethodType.ServerStreaming), ("GetFlightInfo", MethodType.Unary), ("GetSchema", MethodType.Unary) })
+            {
+                var method = new Method<byte[], byte[]>(type, "arrow.flight.protocol.FlightService", name, Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
+                var options = new CallOptions(TestServer.Auth(TestServer.Admin));
+                var (code, detail) = await StatusOf(async () =>
+                {
+                    if (type == MethodType.Unary)
+                    {
+                        await S.Channel.CreateCallInvoker().AsyncUnaryCall(method, null, options, g);
+                        return;
+                    }
+                    using var call = S.Channel.CreateCallInvoker().AsyncServerStreamingCall(method, null, options, g);
+                    while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
+                });
+                _output.WriteLine($"{name} {Convert.ToHexString(g)}: {code} {detail}");
+                // Only DoGet has our own request marshaller; the stock binding of the other methods lets gRPC
+                // answer Unknown ("Exception was thrown by handler"): pinned, see docs/server.md "Hostile input".
+                var expected = name == "DoGet" ? StatusCode.InvalidArgument : StatusCode.Unknown;
+                if (code != expected) failures.Add($"{name} {Convert.ToHexString(g)}: {code} {detail} (expected {expected})");
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        Assert.True((await S.GetAsync("dns limit 1")).Count == 1, "the server stopped answering");
+    }
+
     // ------------------------------------------------------------------ helpers
 
     private static void Check(List<string> failures, string call, string input, StatusCode code, string detail, StatusCode[] allowed)

@@ -88,6 +88,12 @@ public class HostileInputTests : IClassFixture<HostileFixture>
             var (code, detail) = await StatusOf(() => S.GetAsync(queries[i]));
             if (code == StatusCode.OK) ok++;
             Check(failures, "DoGet", queries[i], code, detail, ClearQueryStatuses);
+            if (i % 8 == 1)
+            {
+                // A namespace-limited token: its scope filter is added to whatever the query says.
+                (code, detail) = await StatusOf(() => S.GetAsync(queries[i], TestServer.Shop));
+                Check(failures, "DoGet (shop token)", queries[i], code, detail, [.. ClearQueryStatuses, StatusCode.PermissionDenied]);
+            }
             if (i % 4 == 0)
             {
                 (code, detail) = await StatusOf(() => S.Client.GetInfo(FlightDescriptor.CreateCommandDescriptor(queries[i]), TestServer.Auth(TestServer.Admin)).ResponseAsync);
@@ -185,6 +191,19 @@ public class HostileInputTests : IClassFixture<HostileFixture>
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(30)));
         Assert.Equal(before, await _f.CountsAsync());
+    }
+
+    [Theory]
+    [InlineData("1e-300")] // a zero TimeSpan: the next retention pass would delete every row
+    [InlineData("1e300")]  // beyond TimeSpan: OverflowException
+    [InlineData("922337203686")]
+    public async Task RetentionAgesOutsideTimeSpanAreRefused(string seconds)
+    {
+        var e = await Assert.ThrowsAsync<RpcException>(() => S.ActionAsync("retention.set", "{\"global\":{\"max_age_seconds\":" + seconds + "}}"));
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains("max_age_seconds", e.Status.Detail);
+        var policy = System.Text.Json.Nodes.JsonNode.Parse(Encoding.UTF8.GetString((await S.ActionAsync("retention.list", "")).Single()))!;
+        Assert.Null(policy["global"]!["max_age_seconds"]);
     }
 
     [Fact]

@@ -325,6 +325,78 @@ public class HostileInputTests : IClassFixture<HostileFixture>
         Assert.True((await S.GetAsync("dns limit 1")).Count == 1, "the server stopped answering");
     }
 
+    [Fact]
+    public async Task PacketRowsWithHostileReferencesDoNotPoisonTheTable()
+    {
+        // Its own server: what this test stores must not reach the other tests.
+        await using var server = await TestServer.StartAsync();
+        await new CaptureIngestor(server.Database).IngestFileAsync(SharedData.Pcap("http11-get-simple.pcap"));
+        var stored = await server.GetAsync("packets");
+        var exported = await server.ActionAsync("export.pcap", """{"from":0}""");
+        var good = stored.Batches[0];
+        int n = good.Length;
+        Assert.True(n > 0);
+        var failures = new List<string>();
+        var hostile = new (string Column, IArrowArray Values)[]
+        {
+            ("body_exchange_id", Same(n, long.MaxValue)),
+            ("body_offset", Same(n, long.MaxValue)),
+            ("body_offset", Same(n, -5)),
+            ("body_at", Same(n, long.MaxValue)),
+            ("body_at", Same(n, -1)),
+            ("body_len", Same(n, int.MaxValue + 10L)),
+            ("body_len", Same(n, -100)),
+            ("orig_len", Same(n, -1)),
+            ("link_type", Same(n, 0xffffff)),
+            ("interface_id", Same(n, long.MinValue)),
+            ("ts", TimesAt(n, DateTimeOffset.UnixEpoch.AddDays(-1))),
+            ("ts", TimesAt(n, new DateTimeOffset(2200, 1, 1, 0, 0, 0, TimeSpan.Zero))),
+            ("frame_header", new BinaryArray.Builder().AppendRange(Enumerable.Range(0, n).Select(i => new byte[] { 0xff, (byte)i, 0x00 })).Build()),
+        };
+        foreach (var (column, values) in hostile)
+        {
+            int index = good.Schema.GetFieldIndex(column);
+            var batch = index >= 0 ? Replace(good, index, good.Schema.GetFieldByIndex(index), values)
+                : With(good, new Field(column, values.Data.DataType, true), values);
+            if (column.StartsWith("body_", StringComparison.Ordinal) && column != "body_exchange_id")
+            {
+                // References only count with an exchange id and a direction.
+                batch = Replace(batch, batch.Schema.GetFieldIndex("body_exchange_id"), batch.Schema.GetFieldByIndex(batch.Schema.GetFieldIndex("body_exchange_id")), Same(n, 1));
+                batch = Replace(batch, batch.Schema.GetFieldIndex("body_direction"), batch.Schema.GetFieldByIndex(batch.Schema.GetFieldIndex("body_direction")), Strings(n, "s2c"));
+            }
+            var (put, putDetail) = await StatusOf(async () => await PutTo(server, "packets", batch));
+            var (read, readDetail) = await StatusOf(() => server.GetAsync("packets"));
+            var (export, exportDetail) = await StatusOf(() => server.ActionAsync("export.pcap", """{"from":0}"""));
+            _output.WriteLine($"{column}: put {put} {putDetail}; read {read} {readDetail}; export {export} {exportDetail}");
+            if (put is not (StatusCode.OK or StatusCode.InvalidArgument)) failures.Add($"{column}: put {put} {putDetail}");
+            if (read != StatusCode.OK) failures.Add($"{column}: reading packets afterwards: {read} {readDetail}");
+            if (export is not (StatusCode.OK or StatusCode.ResourceExhausted)) failures.Add($"{column}: export afterwards: {export} {exportDetail}");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        // Every frame exported before is still exported (the hostile rows add to the file or are left out).
+        var after = await server.ActionAsync("export.pcap", """{"from":0}""");
+        Assert.True(after.Sum(r => r.Length) >= exported.Sum(r => r.Length), $"{after.Sum(r => r.Length)} bytes exported, {exported.Sum(r => r.Length)} before");
+    }
+
+    private static TimestampArray TimesAt(int n, DateTimeOffset at)
+    {
+        var builder = new TimestampArray.Builder(new TimestampType(TimeUnit.Nanosecond, "UTC"));
+        for (int i = 0; i < n; i++) builder.Append(at.AddMilliseconds(i));
+        return builder.Build();
+    }
+
+    private static Int64Array Same(int n, long value) => new Int64Array.Builder().AppendRange(Enumerable.Repeat(value, n)).Build();
+
+    private static async Task<long> PutTo(TestServer server, string table, RecordBatch batch)
+    {
+        var call = await server.Client.StartPut(FlightDescriptor.CreatePathDescriptor(table), batch.Schema, TestServer.Auth(TestServer.Writer));
+        await call.RequestStream.WriteAsync(batch);
+        await call.RequestStream.CompleteAsync();
+        long acked = 0;
+        while (await call.ResponseStream.MoveNext(CancellationToken.None)) acked++;
+        return acked;
+    }
+
     // ------------------------------------------------------------------ helpers
 
     private static void Check(List<string> failures, string call, string input, StatusCode code, string detail, StatusCode[] allowed)

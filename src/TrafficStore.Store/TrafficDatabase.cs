@@ -137,20 +137,32 @@ public sealed class TrafficDatabase : IAsyncDisposable
         if (!TrafficTables.TryGet(table, out var t))
             throw new ArgumentException($"unknown table '{table}' (tables: {string.Join(", ", TrafficTables.Names)})");
         var schema = t.Schema;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var field in batch.Schema.FieldsList)
         {
+            // A second column of the same name would silently replace the first.
+            if (!seen.Add(field.Name)) throw new ArgumentException($"the batch has column '{field.Name}' twice");
             int i = schema.GetFieldIndex(field.Name);
             if (i < 0) throw new ArgumentException($"table '{table}' has no column '{field.Name}'");
             var expected = schema.GetFieldByIndex(i).DataType;
             if (!SameType(expected, field.DataType))
-                throw new ArgumentException($"column '{field.Name}' of table '{table}' is {expected.Name}, the batch has {field.DataType.Name}");
+                throw new ArgumentException($"column '{field.Name}' of table '{table}' is {Describe(expected)}, the batch has {Describe(field.DataType)}");
         }
         if (batch.Schema.GetFieldIndex(t.Spec.TimeColumn) < 0)
             throw new ArgumentException($"the batch lacks the time column '{t.Spec.TimeColumn}' of table '{table}'");
     }
 
     private static bool SameType(Apache.Arrow.Types.IArrowType a, Apache.Arrow.Types.IArrowType b) =>
-        a.TypeId == b.TypeId && (a is not Apache.Arrow.Types.TimestampType ta || b is Apache.Arrow.Types.TimestampType { Unit: var u } && u == ta.Unit);
+        a.TypeId == b.TypeId
+        && (a is not Apache.Arrow.Types.TimestampType ta || b is Apache.Arrow.Types.TimestampType { Unit: var u } && u == ta.Unit)
+        && (a is not Apache.Arrow.Types.DurationType da || b is Apache.Arrow.Types.DurationType { Unit: var du } && du == da.Unit);
+
+    private static string Describe(Apache.Arrow.Types.IArrowType type) => type switch
+    {
+        Apache.Arrow.Types.TimestampType t => $"timestamp[{t.Unit}]",
+        Apache.Arrow.Types.DurationType d => $"duration[{d.Unit}]",
+        _ => type.Name,
+    };
 
     internal static long NowNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
 

@@ -37,7 +37,20 @@ internal class FlightDoGetService
     private static Marshaller<ByteString> TicketMarshaller() => new(
         (ticket, context) => context.Complete(new Google.Protobuf.WellKnownTypes.BytesValue { Value = ticket }.ToByteArray()),
         // BytesValue has the same shape as Ticket (bytes, field 1).
-        context => Google.Protobuf.WellKnownTypes.BytesValue.Parser.ParseFrom(context.PayloadAsReadOnlySequence()).Value);
+        context => ParseTicket(context.PayloadAsReadOnlySequence()));
+
+    /// <summary>
+    /// gRPC answers any other exception from a deserializer with Unknown ("Exception was thrown by
+    /// handler"); an RpcException's status goes to the client as it is.
+    /// </summary>
+    private static ByteString ParseTicket(System.Buffers.ReadOnlySequence<byte> payload)
+    {
+        try { return Google.Protobuf.WellKnownTypes.BytesValue.Parser.ParseFrom(payload).Value; }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "the DoGet request is not a Flight Ticket message: " + e.Message));
+        }
+    }
 
     private sealed class Sink(IServerStreamWriter<FlightDataMessage> stream, ServerCallContext context) : IRecordBatchSink
     {

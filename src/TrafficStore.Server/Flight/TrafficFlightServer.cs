@@ -31,6 +31,8 @@ public sealed class TrafficFlightServer : FlightServer
     public const int MaxMessageBytes = 3 << 20;
     /// <summary>Batches read ahead of the network by DoGet.</summary>
     public const int PipelinedBatches = 2;
+    /// <summary>Error messages are cut to this many characters (they may quote hostile input).</summary>
+    public const int MaxStatusDetailChars = 1024;
     /// <summary>export.pcap results carry at most this many bytes each.</summary>
     public const int PcapChunkBytes = 1 << 20;
 
@@ -181,12 +183,13 @@ public sealed class TrafficFlightServer : FlightServer
             var token = _auth.Require(context, Scopes.Write);
             if (!token.AllNamespaces)
                 throw _auth.Deny(context, StatusCode.PermissionDenied, $"token '{token.Name}' is limited to namespaces and cannot write", token);
-            var descriptor = await requestStream.FlightDescriptor;
-            if (descriptor.Type != FlightDescriptorType.Path || descriptor.Paths.Count() != 1)
+            var descriptor = await ReadPutStream(async () => await requestStream.FlightDescriptor);
+            // A first message without a descriptor gives null (or a descriptor whose paths are null).
+            if (descriptor?.Type != FlightDescriptorType.Path || descriptor.Paths?.Count() != 1)
                 throw new RpcException(new Status(StatusCode.InvalidArgument, "DoPut needs a path descriptor naming one table, e.g. [\"connections\"]"));
             var table = descriptor.Paths.Single();
             RequireTable(table);
-            while (await requestStream.MoveNext(context.CancellationToken))
+            while (await ReadPutStream(() => requestStream.MoveNext(context.CancellationToken)))
             {
                 var batch = requestStream.Current;
                 if (!DeliveryMetadata.TryParse(requestStream.ApplicationMetadata, out var delivery, out var invalid))
@@ -224,6 +227,21 @@ public sealed class TrafficFlightServer : FlightServer
                 await responseStream.WriteAsync(new FlightPutResult(body.ToJsonString()));
             }
         });
+
+    /// <summary>
+    /// Reads the next part of a DoPut stream. Arrow's reader throws whatever it meets on a malformed
+    /// stream (a message that is not protobuf, no descriptor, a batch before the schema, a cut IPC
+    /// message: plain Exception, NullReferenceException, InvalidProtocolBufferException ...): all the client's error.
+    /// </summary>
+    private static async Task<T> ReadPutStream<T>(Func<Task<T>> read)
+    {
+        try { return await read(); }
+        catch (Exception e) when (e is not (RpcException or OperationCanceledException))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                $"the DoPut stream is not a Flight stream of Arrow IPC messages (a path descriptor and the schema first, then record batches): {e.GetType().Name}: {e.Message}"));
+        }
+    }
 
     private sealed class StockSink(FlightServerRecordBatchStreamWriter writer) : IRecordBatchSink
     {
@@ -535,6 +553,10 @@ public sealed class TrafficFlightServer : FlightServer
             OperationCanceledException when context.CancellationToken.IsCancellationRequested => new RpcException(new Status(StatusCode.Cancelled, "call cancelled")),
             _ => new RpcException(new Status(StatusCode.Internal, $"internal error: {e.GetType().Name}: {e.Message}")),
         };
+        // Messages may quote the input (an unknown table, a bad value): a 100 kB quote in the grpc-message
+        // trailer would break the client's header limit (64 KiB) and arrive as Unavailable instead.
+        if (mapped.Status.Detail.Length > MaxStatusDetailChars)
+            mapped = new RpcException(new Status(mapped.StatusCode, mapped.Status.Detail[..MaxStatusDetailChars] + $"... ({mapped.Status.Detail.Length} chars)"), mapped.Trailers);
         if (mapped.StatusCode is not (StatusCode.Unauthenticated or StatusCode.PermissionDenied))
             _metrics.FailedCall(context.Method, mapped.StatusCode);
         if (mapped.StatusCode == StatusCode.Internal) _log.LogError(e, "{Method} failed", context.Method);

@@ -68,13 +68,15 @@ public static class WireJson
                 case "max_age_seconds":
                     if (value is null) break;
                     double s = ReadNumber(value, where, key);
-                    if (s <= 0) throw new QueryException($"max_age_seconds of '{where}' must be positive");
+                    // TimeSpan holds whole 100 ns ticks up to ~29,000 years: 1e-300 would be a zero age (delete everything), 1e300 an OverflowException.
+                    if (!(s >= 1e-7 && s < TimeSpan.MaxValue.TotalSeconds))
+                        throw new QueryException($"max_age_seconds of '{where}' must be positive and at most {TimeSpan.MaxValue.TotalSeconds:0} (got {s})");
                     age = TimeSpan.FromSeconds(s);
                     break;
                 case "max_bytes":
                     if (value is null) break;
                     double b = ReadNumber(value, where, key);
-                    if (b <= 0 || b != Math.Floor(b)) throw new QueryException($"max_bytes of '{where}' must be a positive integer");
+                    if (b <= 0 || b != Math.Floor(b) || b >= long.MaxValue) throw new QueryException($"max_bytes of '{where}' must be a positive 64-bit integer");
                     bytes = (long)b;
                     break;
                 default: throw new QueryException($"unknown limit '{key}' in '{where}' (max_age_seconds, max_bytes)");

@@ -27,10 +27,17 @@ internal static class DecodedBodyDerivation
         return string.Join(", ", codings);
     }
 
-    /// <summary>The decoded body again, from the stored body and codings (null when it no longer decodes).</summary>
+    /// <summary>
+    /// Largest body decoded again at read time: ingest's default cap on decoded bodies, so every row ingest
+    /// derived decodes within it. A row a client stored with DoPut may hold a decompression bomb (a few MB
+    /// of gzip that inflate to gigabytes): without a cap one query of it would exhaust the server's memory.
+    /// </summary>
+    public static readonly long MaxDecodedBytes = new PayloadOptions().MaxDecodedBodyBytes ?? 256L << 20;
+
+    /// <summary>The decoded body again, from the stored body and codings (null when it no longer decodes, or decodes past <see cref="MaxDecodedBytes"/>).</summary>
     public static byte[]? Decode(byte[] body, string codings)
     {
-        var result = ContentDecoder.Decode(body, ContentDecoder.ParseCodings(codings), maxOutputBytes: null);
+        var result = ContentDecoder.Decode(body, ContentDecoder.ParseCodings(codings), maxOutputBytes: MaxDecodedBytes);
         return result.Status == ContentDecodeStatus.Decoded ? result.Decoded : null;
     }
 }

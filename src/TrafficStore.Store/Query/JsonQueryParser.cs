@@ -26,6 +26,11 @@ public static class JsonQueryParser
         {
             throw new QueryException("the query is not valid JSON: " + e.Message);
         }
+        catch (ArgumentException)
+        {
+            // A string with a lone UTF-16 surrogate cannot be transcoded to UTF-8 (only local callers can send one).
+            throw new QueryException("the query is not valid JSON: it holds an unpaired UTF-16 surrogate");
+        }
         using (doc)
         {
             var root = doc.RootElement;
@@ -33,7 +38,7 @@ public static class JsonQueryParser
             foreach (var p in root.EnumerateObject())
                 if (!KnownKeys.Contains(p.Name)) throw new QueryException($"unknown query key '{p.Name}' (known: {string.Join(", ", KnownKeys.Order())})");
 
-            if (root.TryGetProperty("version", out var v) && (v.ValueKind != JsonValueKind.Number || v.GetInt32() != TrafficQuery.CurrentVersion))
+            if (root.TryGetProperty("version", out var v) && (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int version) || version != TrafficQuery.CurrentVersion))
                 throw new QueryException($"unsupported query version {v} (this server speaks version {TrafficQuery.CurrentVersion})");
             if (!root.TryGetProperty("table", out var table) || table.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(table.GetString()))
                 throw new QueryException("the query needs a \"table\" string");
@@ -67,7 +72,13 @@ public static class JsonQueryParser
                 if (ob.ValueKind != JsonValueKind.String) throw new QueryException("\"order_by\" must be a column name");
                 orderBy = ob.GetString();
             }
-            bool desc = root.TryGetProperty("desc", out var d) && d.ValueKind == JsonValueKind.True;
+            bool desc = false;
+            if (root.TryGetProperty("desc", out var d))
+            {
+                if (d.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
+                    throw new QueryException("\"desc\" must be true or false");
+                desc = d.ValueKind == JsonValueKind.True;
+            }
 
             var q = new TrafficQuery
             {
@@ -117,6 +128,8 @@ public static class JsonQueryParser
             {
                 if (p.Value.ValueKind == JsonValueKind.Object)
                 {
+                    // {"status": {}} would otherwise add no condition at all and silently widen the query.
+                    if (!p.Value.EnumerateObject().Any()) throw new QueryException($"the condition on '{p.Name}' names no operator (e.g. {{\"{p.Name}\": {{\">=\": 1}}}})");
                     foreach (var opEntry in p.Value.EnumerateObject())
                         filters.Add(MakeFilter(p.Name, QueryRules.ParseOp(opEntry.Name), opEntry.Value));
                 }

@@ -49,13 +49,15 @@ public static class QueryTime
 
     private static bool IsEpochSeconds(string t)
     {
-        int dots = 0;
+        int dots = 0, digits = 0;
         foreach (char c in t)
         {
             if (c == '.') dots++;
-            else if (!char.IsAsciiDigit(c)) return false;
+            else if (char.IsAsciiDigit(c)) digits++;
+            else return false;
         }
-        return dots <= 1 && t.Length <= 22;
+        // "." alone has no digit: not a time (and not a crash in long.Parse).
+        return dots <= 1 && digits > 0 && t.Length <= 22;
     }
 
     /// <summary>"1362692526.869344" to ns without going through floating point.</summary>
@@ -63,6 +65,7 @@ public static class QueryTime
     {
         int dot = t.IndexOf('.');
         var whole = dot < 0 ? t : t[..dot];
+        if (whole.Length == 0) whole = "0"; // ".5" is half a second past the epoch
         var frac = dot < 0 ? "" : t[(dot + 1)..];
         if (frac.Length > 9) throw new QueryException($"'{t}' has more than 9 decimals");
         long seconds = long.Parse(whole, CultureInfo.InvariantCulture);

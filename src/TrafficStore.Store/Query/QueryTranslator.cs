@@ -156,8 +156,12 @@ public static class QueryTranslator
             case ColumnKind.TimestampNs:
                 return QueryTime.Parse(v.Text, QueryTime.NowNs());
             case ColumnKind.DurationNs:
-                if (v.Number is double seconds) return checked((long)Math.Round(seconds * 1e9));
-                throw new QueryException($"'{v.Text}' is not a number of seconds ({field} is a duration)");
+                if (v.Number is not double seconds) throw new QueryException($"'{v.Text}' is not a number of seconds ({field} is a duration)");
+                // NaN, infinities and |seconds| beyond ~292 years do not fit 64-bit nanoseconds.
+                double ns = Math.Round(seconds * 1e9);
+                if (!(ns > long.MinValue && ns < long.MaxValue))
+                    throw new QueryException($"'{v.Text}' is out of range for {field} (a duration in seconds, at most about 9.2e9)");
+                return (long)ns;
             default:
                 throw new QueryException($"column '{column.Name}' cannot be compared");
         }

@@ -70,4 +70,33 @@ public class DecodedBodyTests
             Assert.True(rows > 0);
         }
     }
+    [Fact]
+    public async Task AStoredDecompressionBombIsNotDecodedPastTheCap()
+    {
+        // A payloads row a client stored with DoPut: 1 MiB past the cap of zeros gzipped (about 260 kB), named as gzip.
+        using var bomb = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(bomb, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            var zeros = new byte[1 << 20];
+            for (long written = 0; written <= DecodedBodyDerivation.MaxDecodedBytes; written += zeros.Length) gzip.Write(zeros);
+        }
+        var dir = Directory.CreateTempSubdirectory("ts-bomb-").FullName;
+        try
+        {
+            await using var db = OpenDatabase(dir);
+            var schema = TrafficTables.Get(TrafficTables.Payloads).Schema;
+            var ts = new Apache.Arrow.TimestampArray.Builder((Apache.Arrow.Types.TimestampType)schema.GetFieldByName("ts").DataType).Append(DateTimeOffset.UnixEpoch.AddDays(20_000)).Build();
+            var batch = new RecordBatch(new Schema([schema.GetFieldByName("ts"), schema.GetFieldByName("body"), schema.GetFieldByName("body_decoded_from")], null),
+                [ts, new BinaryArray.Builder().Append(bomb.ToArray().AsSpan()).Build(), new StringArray.Builder().Append("gzip").Build()], 1);
+            await db.AppendBatchAsync(TrafficTables.Payloads, batch);
+            await using var client = new LocalTrafficClient(db);
+            var result = await client.QueryAsync("payloads select body, body_decoded");
+            var rows = new List<RecordBatch>();
+            await foreach (var b in result.Batches) rows.Add(b);
+            Assert.Equal(1, rows.Sum(b => b.Length));
+            var decoded = (BinaryArray)rows.Single(b => b.Length > 0).Column("body_decoded");
+            Assert.True(decoded.IsNull(0), $"body_decoded came back with {decoded.GetBytes(0).Length:N0} bytes");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

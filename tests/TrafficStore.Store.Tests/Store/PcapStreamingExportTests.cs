@@ -472,6 +472,34 @@ public class PcapStreamingExportTests
         }
     }
 
+    [Fact]
+    public async Task RowsNoCaptureHoldsAreLeftOutOrRepairedWithoutFailingTheExport()
+    {
+        // Rows a client stored with DoPut: a time before 1970, one past pcap's 32-bit seconds (2128), and original
+        // lengths shorter than the bytes (-1, 3). Before, one such row made every export covering it throw.
+        long[] times = [-5, 10, 30, 5_000_000_000_000_000_000];
+        var batch = Batch([1, 2, 3, 4], times, 64);
+        var arrays = batch.Arrays.ToList();
+        arrays[5] = new Int64Array.Builder().AppendRange([68, -1, 3, 68]).Build();
+        batch = new RecordBatch(batch.Schema, arrays, batch.Length);
+        async IAsyncEnumerable<RecordBatch> Source()
+        {
+            yield return batch;
+            await Task.CompletedTask;
+        }
+        foreach (CaptureFileWriter writer in new CaptureFileWriter[] { new PcapFileWriter(1, 4096, null), new PcapNgFileWriter(4096, null) })
+        {
+            using var ms = new MemoryStream();
+            var outcome = await PcapExporter.WriteAsync(Source(), writer, ms, new PcapExportOptions(), CancellationToken.None);
+            var frames = ReadFramesOf(ms);
+            long[] expected = writer is PcapFileWriter ? [2, 3] : [2, 3, 4];
+            Assert.Equal(expected, frames.Select(FrameNumber));
+            Assert.Equal(4 - expected.Length, outcome.TimeOutOfRange);
+            Assert.Equal(2, writer.ShortOriginalLengths);
+            Assert.All(frames.Where(f => FrameNumber(f) is 2 or 3), f => Assert.Equal(64, f.OriginalLength));
+        }
+    }
+
     private static List<Frame> ReadFramesOf(MemoryStream ms)
     {
         var path = Path.GetTempFileName();

@@ -11,6 +11,8 @@ internal enum CaptureWriteStatus : byte
     LimitReached,
     /// <summary>A classic pcap file has one link type and the frame has another; nothing was staged.</summary>
     OtherLinkType,
+    /// <summary>The frame's time is before 1970 or past what the format holds (a row stored by a client, not a capture); nothing was staged.</summary>
+    TimeOutOfRange,
 }
 
 /// <summary>One frame to write: its bytes point into a record batch and are valid only during the call.</summary>
@@ -62,6 +64,9 @@ internal abstract class CaptureFileWriter
 
     public long Frames { get; private set; }
 
+    /// <summary>Frames whose stored original length was shorter than their bytes (written with the captured length).</summary>
+    public long ShortOriginalLengths { get; private set; }
+
     /// <summary>The staged bytes, to be written out before <see cref="Clear"/>.</summary>
     public ReadOnlyMemory<byte> Pending => _chunk.AsMemory(0, _used);
 
@@ -73,8 +78,15 @@ internal abstract class CaptureFileWriter
     /// <summary>Stages the record(s) for <paramref name="frame"/> (and whatever header must precede it).</summary>
     public CaptureWriteStatus TryWriteFrame(in ExportFrame frame)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(frame.TimestampNs, "frame.TimestampNs");
-        ArgumentOutOfRangeException.ThrowIfLessThan(frame.OriginalLength, 0, "frame.OriginalLength");
+        // Rows a client stored with DoPut may hold what no capture does; one such row must not make every export fail.
+        if (frame.TimestampNs < 0 || !HoldsTime(frame.TimestampNs)) return CaptureWriteStatus.TimeOutOfRange;
+        if (frame.OriginalLength < frame.Data.Length)
+        {
+            // A frame is never longer on the wire than captured: the stored length is wrong, the bytes are kept.
+            ShortOriginalLengths++;
+            var repaired = new ExportFrame(frame.CaptureId, frame.InterfaceId, frame.LinkType, frame.TimestampNs, frame.Data, frame.Data.Length);
+            return TryWriteFrame(repaired);
+        }
         if (!Accepts(frame)) return CaptureWriteStatus.OtherLinkType;
         int length = RecordLength(frame);
         if (MaxBytes is long max && BytesWritten + length > max) return CaptureWriteStatus.LimitReached;
@@ -97,6 +109,9 @@ internal abstract class CaptureFileWriter
         _used += header.Length;
         BytesWritten += header.Length;
     }
+
+    /// <summary>False when the format cannot hold this (non-negative) timestamp.</summary>
+    protected virtual bool HoldsTime(long timestampNs) => true;
 
     /// <summary>False when the file cannot hold a frame of this link type.</summary>
     protected abstract bool Accepts(in ExportFrame frame);

@@ -81,7 +81,14 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         warnings.AddRange(diag.Warnings.Select(w => w.Message).Distinct()); // one capture's stream or several may meet the same segment
         if (splicer.Warning is { } w) warnings.Add(w);
         if (outcome.OtherLinkType > 0)
-            warnings.Add($"{outcome.OtherLinkType} frames of another link type than {((PcapFileWriter)writer).LinkType} appeared while exporting (ingest in progress) and were left out: a pcap file has one link type");
+            warnings.Add(writer is PcapFileWriter single
+                ? $"{outcome.OtherLinkType} frames of another link type than {single.LinkType} appeared while exporting (ingest in progress) and were left out: a pcap file has one link type"
+                // pcapng refuses only link types beyond its 16-bit field: rows stored by a client, not captured.
+                : $"{outcome.OtherLinkType} frames with a link type outside 0-65535 were left out: a pcapng interface holds a 16-bit link type");
+        if (outcome.TimeOutOfRange > 0)
+            warnings.Add($"{outcome.TimeOutOfRange} frames with a time before 1970 or past what {format} holds were left out (rows stored by a client, not captured)");
+        if (writer.ShortOriginalLengths > 0)
+            warnings.Add($"{writer.ShortOriginalLengths} frames had a stored original length shorter than their bytes and were written with their captured length");
         if (outcome.OutOfOrder > 0)
             warnings.Add($"{outcome.OutOfOrder} frames are out of capture order: their timestamps step back further than the reorder window ({options.ReorderFrames} frames)");
         var types = writer is PcapNgFileWriter ng ? ng.LinkTypes.Distinct().Order().ToList() : linkTypes.ToList();
@@ -94,7 +101,7 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
     }
 
     /// <summary>Counts of what <see cref="WriteAsync"/> could not write in place.</summary>
-    internal readonly record struct WriteOutcome(long OtherLinkType, long OutOfOrder);
+    internal readonly record struct WriteOutcome(long OtherLinkType, long OutOfOrder, long TimeOutOfRange = 0);
 
     /// <summary>
     /// Writes the frames of <paramref name="batches"/> (packets rows with whole <c>data</c>, about in time order) as they
@@ -121,7 +128,7 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
             : Math.Max(options.ReorderBytes / streams.Count, Math.Min(options.ReorderBytes, PcapExportOptions.MinReorderBytesPerCapture));
         var inputs = new List<MergeInput>(streams.Count);
         var heads = new PriorityQueue<MergeInput, (long Time, long Capture, int Stream)>(streams.Count);
-        long otherLinkType = 0;
+        long otherLinkType = 0, timeOutOfRange = 0;
         try
         {
             for (int i = 0; i < streams.Count; i++)
@@ -132,7 +139,9 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
             }
             while (heads.TryDequeue(out var input, out _))
             {
-                otherLinkType += await TakeOneAsync(input.Order, writer, output, ct).ConfigureAwait(false);
+                var status = await TakeOneAsync(input.Order, writer, output, ct).ConfigureAwait(false);
+                if (status == CaptureWriteStatus.OtherLinkType) otherLinkType++;
+                else if (status == CaptureWriteStatus.TimeOutOfRange) timeOutOfRange++;
                 if (await input.FillAsync().ConfigureAwait(false)) heads.Enqueue(input, input.HeadKey());
             }
         }
@@ -143,7 +152,7 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         if (writer.Pending.Length > 0) await output.WriteAsync(writer.Pending, ct).ConfigureAwait(false);
         writer.Clear();
         await output.FlushAsync(ct).ConfigureAwait(false);
-        return new WriteOutcome(otherLinkType, inputs.Sum(i => i.Order.OutOfOrder));
+        return new WriteOutcome(otherLinkType, inputs.Sum(i => i.Order.OutOfOrder), timeOutOfRange);
     }
 
     /// <summary>One stream of the merge: its batches and the reorder window they pass through.</summary>
@@ -176,18 +185,19 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         }
     }
 
-    /// <summary>Writes the next frame in capture order; 1 when it had another link type than the file's (left out).</summary>
-    private static async ValueTask<int> TakeOneAsync(CaptureOrderBuffer order, CaptureFileWriter writer, Stream output, CancellationToken ct)
+    /// <summary>Writes the next frame in capture order: Written, or why it was left out (OtherLinkType, TimeOutOfRange).</summary>
+    private static async ValueTask<CaptureWriteStatus> TakeOneAsync(CaptureOrderBuffer order, CaptureFileWriter writer, Stream output, CancellationToken ct)
     {
         order.TryTake(out var batch, out int row);
         while (true)
         {
-            switch (writer.TryWriteFrame(batch[row]))
+            var status = writer.TryWriteFrame(batch[row]);
+            switch (status)
             {
                 case CaptureWriteStatus.Written:
-                    return 0;
                 case CaptureWriteStatus.OtherLinkType:
-                    return 1;
+                case CaptureWriteStatus.TimeOutOfRange:
+                    return status;
                 case CaptureWriteStatus.ChunkFull:
                     await output.WriteAsync(writer.Pending, ct).ConfigureAwait(false);
                     writer.Clear();

@@ -29,6 +29,9 @@ internal sealed class PcapFileWriter : CaptureFileWriter
 
     protected override bool Accepts(in ExportFrame frame) => frame.LinkType == LinkType;
 
+    // The record header's seconds field is 32 bits unsigned (until 2106).
+    protected override bool HoldsTime(long timestampNs) => timestampNs / 1_000_000_000 <= uint.MaxValue;
+
     protected override int RecordLength(in ExportFrame frame) => checked(RecordHeaderLength + frame.Data.Length);
 
     protected override void Write(in ExportFrame frame, Span<byte> destination)

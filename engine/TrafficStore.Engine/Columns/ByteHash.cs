@@ -14,6 +14,21 @@ internal static class ByteHash
     public static int Of(ReadOnlySpan<byte> bytes)
     {
         ulong h = (ulong)bytes.Length * Multiplier;
+        if (bytes.Length >= 64)
+        {
+            // Long values (pieces of bodies and frames, RepeatedPieces): four independent lanes, so the multiplies of
+            // consecutive words overlap instead of waiting on each other.
+            ulong a = h, b = h ^ 0x243F6A8885A308D3, c = h ^ 0x13198A2E03707344, d = h ^ 0xA4093822299F31D0;
+            while (bytes.Length >= 32)
+            {
+                a = BitOperations.RotateLeft((a ^ BinaryPrimitives.ReadUInt64LittleEndian(bytes)) * Multiplier, 29);
+                b = BitOperations.RotateLeft((b ^ BinaryPrimitives.ReadUInt64LittleEndian(bytes[8..])) * Multiplier, 29);
+                c = BitOperations.RotateLeft((c ^ BinaryPrimitives.ReadUInt64LittleEndian(bytes[16..])) * Multiplier, 29);
+                d = BitOperations.RotateLeft((d ^ BinaryPrimitives.ReadUInt64LittleEndian(bytes[24..])) * Multiplier, 29);
+                bytes = bytes[32..];
+            }
+            h = BitOperations.RotateLeft(a, 1) + BitOperations.RotateLeft(b, 7) + BitOperations.RotateLeft(c, 12) + BitOperations.RotateLeft(d, 18);
+        }
         while (bytes.Length >= 8)
         {
             h = BitOperations.RotateLeft((h ^ BinaryPrimitives.ReadUInt64LittleEndian(bytes)) * Multiplier, 29);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace TrafficStore.Engine.Columns;
 
@@ -11,6 +12,9 @@ internal static class ByteHash
 {
     private const ulong Multiplier = 0x9E3779B97F4A7C15;
 
+    // Optimised at once, not tiered: the loop runs over every held or captured byte, and its tier-0 and instrumented
+    // versions (no inlining of span/vector helpers) took 40–100 % of its samples in a 2-round ingest profile.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Of(ReadOnlySpan<byte> bytes)
     {
         ulong h = (ulong)bytes.Length * Multiplier;

@@ -40,6 +40,9 @@ internal static class ContentDefinedPieces
     }
 
     /// <summary>The length of the piece that starts at the beginning of <paramref name="data"/> (all of it when shorter than a minimum piece).</summary>
+    // Optimised at once, not tiered: the loop runs over every held or captured byte, and its tier-0 and instrumented
+    // versions (no inlining of span/vector helpers) took 40–100 % of its samples in a 2-round ingest profile.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int NextPieceLength(ReadOnlySpan<byte> data)
     {
         if (data.Length <= MinPiece) return data.Length;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using TrafficStore.Ingest.Capture;
@@ -273,6 +274,9 @@ internal static class FrameHeaders
     /// Ones'-complement sum of 16-bit words in native byte order (RFC 1071 §2(B): the sum is the same up to a
     /// byte swap, undone in <see cref="Finish"/>); spans must start at an even offset of the checksummed data.
     /// </summary>
+    // Optimised at once, not tiered: the loop runs over every held or captured byte, and its tier-0 and instrumented
+    // versions (no inlining of span/vector helpers) took 40–100 % of its samples in a 2-round ingest profile.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ulong Sum(ReadOnlySpan<byte> bytes)
     {
         ulong sum = 0;

@@ -140,7 +140,8 @@ internal sealed class ColumnVector
                 var offsets = new int[n + 1];
                 long total = 0;
                 for (int i = 0; i < n; i++) total += a.IsNull(i) ? 0 : a.GetBytes(i).Length;
-                var bytes = new byte[checked((int)total)];
+                // Every byte is written below: an uninitialised array saves zeroing MBs per batch.
+                var bytes = GC.AllocateUninitializedArray<byte>(checked((int)total));
                 int pos = 0;
                 for (int i = 0; i < n; i++)
                 {
@@ -253,7 +254,7 @@ internal sealed class ColumnVector
                         int r = rows![i];
                         total += Offsets[r + 1] - Offsets[r];
                     }
-                    var gathered = new byte[checked((int)total)];
+                    var gathered = GC.AllocateUninitializedArray<byte>(checked((int)total));
                     int pos = 0;
                     for (int i = 0; i < n; i++)
                     {
@@ -311,7 +312,7 @@ internal sealed class ColumnVector
         {
             long bytes = 0;
             foreach (var p in parts) bytes += p.Offsets[p.Length] - p.Offsets[0];
-            var data = new byte[checked((int)bytes)];
+            var data = GC.AllocateUninitializedArray<byte>(checked((int)bytes));
             var offsets = new int[total + 1];
             int at = 0, pos = 0;
             foreach (var p in parts)
@@ -375,7 +376,7 @@ internal sealed class ColumnVector
         {
             long bytes = 0;
             foreach (var (v, start, count) in ranges) bytes += v.Offsets[start + count] - v.Offsets[start];
-            var data = new byte[checked((int)bytes)];
+            var data = GC.AllocateUninitializedArray<byte>(checked((int)bytes));
             var offsets = new int[total + 1];
             int at = 0, pos = 0;
             foreach (var (v, start, count) in ranges)
@@ -428,7 +429,7 @@ internal sealed class ColumnVector
                 var v = sources[(int)(x >> 32)];
                 total += v.Offsets[(int)x + 1] - v.Offsets[(int)x];
             }
-            var data = new byte[checked((int)total)];
+            var data = GC.AllocateUninitializedArray<byte>(checked((int)total));
             var offsets = new int[count + 1];
             int pos = 0;
             for (int i = 0; i < count; i++)
@@ -483,7 +484,7 @@ internal sealed class ColumnVector
             var offsets = new int[count + 1];
             long total = 0;
             for (int i = 0; i < count; i++) total += Offsets[rows[i] + 1] - Offsets[rows[i]];
-            var data = new byte[checked((int)total)];
+            var data = GC.AllocateUninitializedArray<byte>(checked((int)total));
             int pos = 0;
             for (int i = 0; i < count; i++)
             {

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace TrafficStore.Engine.Segments;
 
 /// <summary>
@@ -37,18 +40,25 @@ internal static class ContentDefinedPieces
     }
 
     /// <summary>The length of the piece that starts at the beginning of <paramref name="data"/> (all of it when shorter than a minimum piece).</summary>
+    // Optimised at once, not tiered: the loop runs over every held or captured byte, and its tier-0 and instrumented
+    // versions (no inlining of span/vector helpers) took 40–100 % of its samples in a 2-round ingest profile.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int NextPieceLength(ReadOnlySpan<byte> data)
     {
         if (data.Length <= MinPiece) return data.Length;
         int end = Math.Min(data.Length, MaxPiece);
-        var gear = Gear;
+        // Every held byte passes through this loop: no bounds checks (i < end <= data.Length; a byte indexes 256 entries).
+        ref ulong gear = ref MemoryMarshal.GetArrayDataReference(Gear);
+        ref byte bytes = ref MemoryMarshal.GetReference(data);
         ulong h = 0;
         // The hash only remembers the last 64 bytes (each step shifts one bit out), so starting 64 bytes before the
         // first possible cut gives the same cuts as hashing from the piece start.
-        for (int i = MinPiece - 64; i < end; i++)
+        int i = MinPiece - 64;
+        for (; i < MinPiece; i++) h = (h << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref bytes, i));
+        for (; i < end; i++)
         {
-            h = (h << 1) + gear[data[i]];
-            if ((h & Mask) == 0 && i >= MinPiece) return i + 1;
+            h = (h << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref bytes, i));
+            if ((h & Mask) == 0) return i + 1;
         }
         return end;
     }

@@ -36,6 +36,8 @@ internal sealed class RepeatedPieces
     private struct Piece
     {
         public int Chunk, Start, Length, Count;
+        /// <summary>The content hash the piece was counted under (reused when it is stored: hashed once).</summary>
+        public int Hash;
         /// <summary>Offset in the dictionary, or -1 when the piece stays in its chunks.</summary>
         public int DictionaryOffset;
         /// <summary>Long enough for a reference to pay (<see cref="Worth"/>).</summary>
@@ -107,7 +109,7 @@ internal sealed class RepeatedPieces
             {
                 id = _pieces.Count;
                 int stored = worth && _stored.TryGetValue(key, out int offset) ? offset : -1;
-                _pieces.Add(new Piece { Chunk = chunk, Start = at, Length = pieceLength, Count = 1, DictionaryOffset = stored, Worth = worth });
+                _pieces.Add(new Piece { Chunk = chunk, Start = at, Length = pieceLength, Count = 1, Hash = key.Hash, DictionaryOffset = stored, Worth = worth });
                 _byContent.Add(key, id);
             }
             ids.Add(id);
@@ -135,7 +137,7 @@ internal sealed class RepeatedPieces
             _pieces[i] = p;
             var bytes = _chunks[p.Chunk].AsSpan(p.Start, p.Length);
             _dictionary.WriteBytes(bytes);
-            _stored.Add(new PieceKey(-1, p.DictionaryOffset, p.Length, ByteHash.Of(bytes)), p.DictionaryOffset);
+            _stored.Add(new PieceKey(-1, p.DictionaryOffset, p.Length, p.Hash), p.DictionaryOffset);
         }
         return _dictionary.WrittenSpan[start..];
     }

@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using TrafficStore.Ingest.Capture;
 
 namespace TrafficStore.Store.Ingest;
@@ -272,11 +274,27 @@ internal static class FrameHeaders
     /// Ones'-complement sum of 16-bit words in native byte order (RFC 1071 §2(B): the sum is the same up to a
     /// byte swap, undone in <see cref="Finish"/>); spans must start at an even offset of the checksummed data.
     /// </summary>
+    // Optimised at once, not tiered: the loop runs over every held or captured byte, and its tier-0 and instrumented
+    // versions (no inlining of span/vector helpers) took 40–100 % of its samples in a 2-round ingest profile.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ulong Sum(ReadOnlySpan<byte> bytes)
     {
         ulong sum = 0;
         var words = MemoryMarshal.Cast<byte, uint>(bytes);
-        foreach (uint w in words) sum += w;
+        int w = 0;
+        if (Vector256.IsHardwareAccelerated && words.Length >= 2 * Vector256<uint>.Count)
+        {
+            // The same integer sum of the 32-bit words, eight at a time in 64-bit lanes (a frame's whole payload is
+            // summed once per frame, so this loop is a visible part of ingest's CPU); no lane can overflow.
+            var lanes = Vector256<ulong>.Zero;
+            for (; w <= words.Length - Vector256<uint>.Count; w += Vector256<uint>.Count)
+            {
+                var (lower, upper) = Vector256.Widen(Vector256.Create(words.Slice(w, Vector256<uint>.Count)));
+                lanes += lower + upper;
+            }
+            sum = Vector256.Sum(lanes);
+        }
+        for (; w < words.Length; w++) sum += words[w];
         int i = words.Length * 4;
         if (bytes.Length - i >= 2) { sum += MemoryMarshal.Read<ushort>(bytes[i..]); i += 2; }
         if (i < bytes.Length) sum += BitConverter.IsLittleEndian ? bytes[i] : (ulong)bytes[i] << 8; // padded with a zero byte

@@ -170,7 +170,8 @@ public sealed class PacketBatchBuilder
 
         public void Reset(int capacity)
         {
-            _bytes = new byte[capacity];
+            // Only the written prefix is ever read (Take hands over _length bytes): no need to zero MBs per batch.
+            _bytes = GC.AllocateUninitializedArray<byte>(capacity);
             _length = 0;
         }
 
@@ -229,7 +230,9 @@ public sealed class PacketBatchBuilder
         private void Ensure(int more)
         {
             if (_bytes.Length - _length >= more) return;
-            System.Array.Resize(ref _bytes, Math.Max(checked(_length + more), Math.Max(256, 2 * _bytes.Length)));
+            var grown = GC.AllocateUninitializedArray<byte>(Math.Max(checked(_length + more), Math.Max(256, 2 * _bytes.Length)));
+            _bytes.AsSpan(0, _length).CopyTo(grown);
+            _bytes = grown;
         }
     }
 }

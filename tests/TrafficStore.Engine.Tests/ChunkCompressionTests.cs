@@ -179,10 +179,9 @@ public class ChunkCompressionTests
     public async Task VersionOneStoreIsStillRead()
     {
         using var dir = new TempDir();
-        CopyDirectory(Path.Combine(AppContext.BaseDirectory, "Fixtures", "v1-store"), dir.Path);
+        CopyFixtureStore("v1-store", dir.Path);
         var segment = Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "segments"), "*.seg", SearchOption.AllDirectories));
-        var bytes = await File.ReadAllBytesAsync(segment);
-        Assert.Equal("TSSEG001", Encoding.ASCII.GetString(bytes, 0, 8));
+        Assert.Equal("TSSEG001", SegmentMagic(segment));
         var footer = SegmentReader.ReadFooter(segment);
         Assert.Contains(footer.Chunks.SelectMany(c => c), c => c.Compression == ChunkCompression.Lz4);
 
@@ -190,23 +189,9 @@ public class ChunkCompressionTests
         await using var engine = TrafficStoreEngine.Open(Options(dir.Path) with { VerifyChunksOnOpen = true });
         engine.RegisterTable(QueryTests.ConnSpec);
         Assert.Empty(engine.Health.Quarantined);
-        var rows = await Rows(engine, new QuerySpec("conns") { OrderByTime = true });
-        Assert.Equal(model.Select(r => r.Time), rows.Select(r => (long)r["time"]!));
-        Assert.Equal(model.Select(r => r.Path), rows.Select(r => (string)r["path"]!));
-        Assert.Equal(model.Select(r => r.Rtt), rows.Select(r => (double)r["rtt"]!));
-        Assert.Equal(model.Select(r => r.End), rows.Select(r => (long?)r["end_time"]));
+        await AssertConnsHoldExactly(engine, model);
         // An indexed query reads through the footer index of the old segment too.
         var pod = await Rows(engine, new QuerySpec("conns") { Filters = [ColumnFilter.Eq("pod", "pod-3")] });
         Assert.Equal(model.Count(r => r.Pod == "pod-3"), pod.Count);
-    }
-
-    private static void CopyDirectory(string from, string to)
-    {
-        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
     }
 }

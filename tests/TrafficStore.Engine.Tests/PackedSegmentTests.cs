@@ -58,7 +58,7 @@ public class PackedSegmentTests
         await BulkLoad(engine, model, batchRows: 100);
 
         var path = Assert.Single(SegmentFiles(dir.Path));
-        Assert.Equal("TSSEG004", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(path), 0, 8));
+        Assert.Equal("TSSEG004", SegmentMagic(path));
         Assert.Equal(Path.Combine(dir.Path, "segments", "conns", "20260101T000000Z"), Path.GetDirectoryName(path)); // the first partition's folder
         var footer = SegmentReader.ReadFooter(path);
         Assert.Equal(Enumerable.Range(0, 6).Select(k => Base + k * Minute), footer.Partitions);
@@ -286,15 +286,10 @@ public class PackedSegmentTests
     public async Task VersionTwoStoreIsStillReadAndExtendedWithPackedSegments()
     {
         using var dir = new TempDir();
-        foreach (var file in Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "Fixtures", "v2-store"), "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(dir.Path, Path.GetRelativePath(Path.Combine(AppContext.BaseDirectory, "Fixtures", "v2-store"), file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
+        CopyFixtureStore("v2-store", dir.Path);
         var v2Files = SegmentFiles(dir.Path);
         Assert.Equal(2, v2Files.Count);
-        Assert.All(v2Files, f => Assert.Equal("TSSEG002", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(f), 0, 8)));
+        Assert.All(v2Files, f => Assert.Equal("TSSEG002", SegmentMagic(f)));
         Assert.All(v2Files, f => Assert.False(SegmentReader.ReadFooter(f).IsPacked));
 
         var old = QueryTests.Model(2000, 50_000_000);
@@ -304,10 +299,7 @@ public class PackedSegmentTests
         await using var engine = TrafficStoreEngine.Open(Options(dir.Path) with { VerifyChunksOnOpen = true, Clock = new FixedClock(now) });
         engine.RegisterTable(QueryTests.ConnSpec);
         Assert.Empty(engine.Health.Quarantined);
-        var rows = await Rows(engine, new QuerySpec("conns") { OrderByTime = true });
-        Assert.Equal(old.Select(r => r.Time), rows.Select(r => (long)r["time"]!));
-        Assert.Equal(old.Select(r => r.Path), rows.Select(r => (string)r["path"]!));
-        Assert.Equal(old.Select(r => r.End), rows.Select(r => (long?)r["end_time"]));
+        await AssertConnsHoldExactly(engine, old);
 
         await BulkLoad(engine, added);
         Assert.Contains(Footers(dir.Path), f => f.IsPacked);
@@ -326,7 +318,7 @@ public class PackedSegmentTests
         var action = Assert.Single((await engine.ApplyRetentionAsync()).Actions); // only minute 0 has rows older than the cutoff
         Assert.Equal((RetentionActionKind.RewroteSegment, 1L), (action.Kind, action.SegmentId));
         var rewritten = Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "segments", "conns", "20260101T000000Z")));
-        Assert.Equal("TSSEG004", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(rewritten), 0, 8));
+        Assert.Equal("TSSEG004", SegmentMagic(rewritten));
         Assert.Equal(1L, SegmentReader.ReadFooter(rewritten).Replaces);
         Assert.Equal(all.Where(r => !(r.Ns == "ns2" && r.Time < Base + Minute)).Select(r => r.Time),
             (await Rows(engine, new QuerySpec("conns") { OrderByTime = true })).Select(r => (long)r["time"]!));

@@ -224,15 +224,9 @@ public class PieceDictionaryTests
     public async Task VersionThreeStoreIsStillRead()
     {
         using var dir = new TempDir();
-        var fixture = Path.Combine(AppContext.BaseDirectory, "Fixtures", "v3-store");
-        foreach (var file in Directory.EnumerateFiles(fixture, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(dir.Path, Path.GetRelativePath(fixture, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
+        CopyFixtureStore("v3-store", dir.Path);
         var segment = Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "segments"), "*.seg", SearchOption.AllDirectories));
-        Assert.Equal("TSSEG003", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(segment), 0, 8));
+        Assert.Equal("TSSEG003", SegmentMagic(segment));
         var footer = SegmentReader.ReadFooter(segment);
         Assert.Empty(footer.Dictionaries);
         Assert.All(footer.Chunks.SelectMany(c => c), c => Assert.Equal(0, c.Dictionary));
@@ -241,17 +235,14 @@ public class PieceDictionaryTests
         await using var engine = TrafficStoreEngine.Open(Options(dir.Path) with { VerifyChunksOnOpen = true });
         engine.RegisterTable(QueryTests.ConnSpec);
         Assert.Empty(engine.Health.Quarantined);
-        var rows = await Rows(engine, new QuerySpec("conns") { OrderByTime = true });
-        Assert.Equal(model.Select(r => r.Time), rows.Select(r => (long)r["time"]!));
-        Assert.Equal(model.Select(r => r.Path), rows.Select(r => (string)r["path"]!));
-        Assert.Equal(model.Select(r => r.End), rows.Select(r => (long?)r["end_time"]));
+        await AssertConnsHoldExactly(engine, model);
         Assert.Equal(model.Count(r => r.Pod == "pod-3"), (await Rows(engine, new QuerySpec("conns") { Filters = [ColumnFilter.Eq("pod", "pod-3")] })).Count);
 
         var later = QueryTests.Model(100, 50_000_000).Select(r => r with { Time = r.Time + 10 * Minute, End = r.End + 10 * Minute }).ToList();
         await engine.AppendAsync("conns", QueryTests.ToBatch(later));
         await engine.FlushAsync();
         var newest = Directory.GetFiles(Path.Combine(dir.Path, "segments"), "*.seg", SearchOption.AllDirectories).Single(f => f != segment);
-        Assert.Equal("TSSEG004", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(newest), 0, 8));
+        Assert.Equal("TSSEG004", SegmentMagic(newest));
         Assert.Equal(1100, (await Rows(engine, new QuerySpec("conns"))).Count);
     }
 }

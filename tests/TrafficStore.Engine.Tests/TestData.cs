@@ -100,6 +100,40 @@ internal static class TestData
         return rows;
     }
 
+    /// <summary>
+    /// Copies the store an older build wrote under Fixtures/<paramref name="name"/> (each test says which build) into
+    /// <paramref name="destination"/>, so the test may open and change it.
+    /// </summary>
+    public static void CopyFixtureStore(string name, string destination)
+    {
+        var fixture = System.IO.Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
+        foreach (var file in Directory.EnumerateFiles(fixture, "*", SearchOption.AllDirectories))
+        {
+            var target = System.IO.Path.Combine(destination, System.IO.Path.GetRelativePath(fixture, file));
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
+    /// <summary>The format magic a segment file starts with (TSSEG001 …).</summary>
+    public static string SegmentMagic(string segmentPath)
+    {
+        Span<byte> magic = stackalloc byte[8];
+        using var file = File.OpenRead(segmentPath);
+        file.ReadExactly(magic);
+        return System.Text.Encoding.ASCII.GetString(magic);
+    }
+
+    /// <summary>Asserts that the table "conns" holds exactly <paramref name="model"/>'s rows, in time order.</summary>
+    public static async Task AssertConnsHoldExactly(TrafficStoreEngine engine, IReadOnlyList<QueryTests.Row> model)
+    {
+        var rows = await Rows(engine, new QuerySpec("conns") { OrderByTime = true });
+        Assert.Equal(model.Select(r => r.Time), rows.Select(r => (long)r["time"]!));
+        Assert.Equal(model.Select(r => r.Path), rows.Select(r => (string)r["path"]!));
+        Assert.Equal(model.Select(r => r.Rtt), rows.Select(r => (double)r["rtt"]!));
+        Assert.Equal(model.Select(r => r.End), rows.Select(r => (long?)r["end_time"]));
+    }
+
     public static StoreOptions Options(string dir) => new(dir)
     {
         FlushInterval = null,

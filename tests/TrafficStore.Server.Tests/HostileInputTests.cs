@@ -294,32 +294,68 @@ public class HostileInputTests : IClassFixture<HostileFixture>
     }
 
     [Fact]
-    public async Task RequestsThatAreNotProtobufAreRefused()
+    public async Task RequestsThatAreNotProtobufAreInvalidArgument()
     {
+        // A varint that never ends, a field longer than the message, a tag without its field.
         byte[][] garbage = [[0xff, 0xff, 0xff, 0xff, 0x0f], [0x0a, 0x7f, 0x01], [0x0a]];
+        (string Name, MethodType Type, string Message)[] methods =
+        [
+            ("DoGet", MethodType.ServerStreaming, "Ticket"), ("DoAction", MethodType.ServerStreaming, "Action"),
+            ("ListFlights", MethodType.ServerStreaming, "Criteria"), ("ListActions", MethodType.ServerStreaming, "Empty"),
+            ("GetFlightInfo", MethodType.Unary, "FlightDescriptor"), ("GetSchema", MethodType.Unary, "FlightDescriptor"),
+            ("DoPut", MethodType.DuplexStreaming, "FlightData"),
+        ];
         var failures = new List<string>();
         foreach (var g in garbage)
         {
-            foreach (var (name, type) in new[] { ("DoGet", MethodType.ServerStreaming), ("DoAction", MethodType.ServerStreaming), ("GetFlightInfo", MethodType.Unary), ("GetSchema", MethodType.Unary) })
+            foreach (var (name, type, message) in methods)
             {
                 var method = new Method<byte[], byte[]>(type, "arrow.flight.protocol.FlightService", name, Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
                 var options = new CallOptions(TestServer.Auth(TestServer.Admin));
+                var invoker = S.Channel.CreateCallInvoker();
                 var (code, detail) = await StatusOf(async () =>
                 {
-                    if (type == MethodType.Unary)
+                    switch (type)
                     {
-                        await S.Channel.CreateCallInvoker().AsyncUnaryCall(method, null, options, g);
-                        return;
+                        case MethodType.Unary:
+                            await invoker.AsyncUnaryCall(method, null, options, g);
+                            return;
+                        case MethodType.ServerStreaming:
+                            using (var call = invoker.AsyncServerStreamingCall(method, null, options, g))
+                                while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
+                            return;
+                        default:
+                            using (var call = invoker.AsyncDuplexStreamingCall(method, null, options))
+                            {
+                                try
+                                {
+                                    await call.RequestStream.WriteAsync(g);
+                                    await call.RequestStream.CompleteAsync();
+                                }
+                                catch (RpcException) { } // the server ended the call: its status comes with the response
+                                while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
+                            }
+                            return;
                     }
-                    using var call = S.Channel.CreateCallInvoker().AsyncServerStreamingCall(method, null, options, g);
-                    while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
                 });
                 _output.WriteLine($"{name} {Convert.ToHexString(g)}: {code} {detail}");
-                // Only DoGet has our own request marshaller; the stock binding of the other methods lets gRPC
-                // answer Unknown ("Exception was thrown by handler"): pinned, see docs/server.md "Hostile input".
-                var expected = name == "DoGet" ? StatusCode.InvalidArgument : StatusCode.Unknown;
-                if (code != expected) failures.Add($"{name} {Convert.ToHexString(g)}: {code} {detail} (expected {expected})");
+                string expected = $"the {name} request is not a Flight {message} message";
+                if (code != StatusCode.InvalidArgument || !detail.StartsWith(expected, StringComparison.Ordinal))
+                    failures.Add($"{name} {Convert.ToHexString(g)}: {code} '{detail}' (expected InvalidArgument '{expected}: ...')");
             }
+        }
+        // Methods we do not serve are Unimplemented, whatever their request holds.
+        foreach (var name in new[] { "Handshake", "DoExchange" })
+        {
+            var method = new Method<byte[], byte[]>(MethodType.DuplexStreaming, "arrow.flight.protocol.FlightService", name, Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
+            var (code, detail) = await StatusOf(async () =>
+            {
+                using var call = S.Channel.CreateCallInvoker().AsyncDuplexStreamingCall(method, null, new CallOptions(TestServer.Auth(TestServer.Admin)));
+                try { await call.RequestStream.CompleteAsync(); } catch (RpcException) { }
+                while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
+            });
+            _output.WriteLine($"{name}: {code} {detail}");
+            if (code != StatusCode.Unimplemented) failures.Add($"{name}: {code} '{detail}' (expected Unimplemented)");
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
         Assert.True((await S.GetAsync("dns limit 1")).Count == 1, "the server stopped answering");

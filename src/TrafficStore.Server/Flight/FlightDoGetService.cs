@@ -9,8 +9,8 @@ namespace TrafficStore.Server.Flight;
 /// marshaller that writes each record batch's IPC body from the Arrow buffers straight into the
 /// HTTP/2 response (<see cref="FlightDataMessage"/>), where the stock service copies it into a
 /// <c>MemoryStream</c>, then into a protobuf <c>ByteString</c>, then into the response. On the
-/// wire it is the same protocol: stock Flight clients read it unchanged. Mapped ahead of the stock
-/// Flight endpoint (<see cref="Hosting.TrafficServer"/>), which keeps every other method;
+/// wire it is the same protocol: stock Flight clients read it unchanged. <see cref="StockFlightMethods"/>
+/// binds every other method;
 /// authorization, queries and redaction are <see cref="TrafficFlightServer.StreamTicketAsync"/>'s.
 /// </summary>
 [BindServiceMethod(typeof(FlightDoGetService), nameof(BindService))]
@@ -39,17 +39,10 @@ internal class FlightDoGetService
         // BytesValue has the same shape as Ticket (bytes, field 1).
         context => ParseTicket(context.PayloadAsReadOnlySequence()));
 
-    /// <summary>
-    /// gRPC answers any other exception from a deserializer with Unknown ("Exception was thrown by
-    /// handler"); an RpcException's status goes to the client as it is.
-    /// </summary>
     private static ByteString ParseTicket(System.Buffers.ReadOnlySequence<byte> payload)
     {
         try { return Google.Protobuf.WellKnownTypes.BytesValue.Parser.ParseFrom(payload).Value; }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "the DoGet request is not a Flight Ticket message: " + e.Message));
-        }
+        catch (InvalidProtocolBufferException e) { throw FlightRequests.NotParsed("DoGet", "Ticket", e); }
     }
 
     private sealed class Sink(IServerStreamWriter<FlightDataMessage> stream, ServerCallContext context) : IRecordBatchSink

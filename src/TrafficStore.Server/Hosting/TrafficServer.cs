@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -93,19 +94,21 @@ public sealed class TrafficServer : IAsyncDisposable
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<TrafficFlightServer>();
         builder.Services.AddSingleton<FlightDoGetService>();
+        builder.Services.AddSingleton<StockFlightService>();
+        builder.Services.AddSingleton<IServiceMethodProvider<StockFlightService>, StockFlightMethods>();
         builder.Services
             .AddGrpc(o =>
             {
                 o.MaxReceiveMessageSize = options.MaxReceiveMessageBytes;
                 o.MaxSendMessageSize = null; // DoGet slices batches below 4 MiB itself
                 o.EnableDetailedErrors = false;
-            })
-            .AddFlightServer<TrafficFlightServer>();
+            });
 
         var app = builder.Build();
-        app.MapFlightEndpoint();
-        // Same route as the stock DoGet; the lower order makes routing pick this one (no ambiguity).
-        app.MapGrpcService<FlightDoGetService>().Add(e => ((RouteEndpointBuilder)e).Order = -1);
+        // The Flight service: DoGet with its own marshallers, every other method as Apache.Arrow.Flight binds
+        // it but with checked request marshallers (MapFlightEndpoint would answer bad requests Unknown).
+        app.MapGrpcService<FlightDoGetService>();
+        app.MapGrpcService<StockFlightService>();
         app.MapGet("/healthz", (HttpContext http) =>
         {
             var h = store.Engine.Health;

@@ -1,3 +1,5 @@
+using TrafficStore.Engine.Segments;
+
 namespace TrafficStore.Engine;
 
 /// <summary>
@@ -59,7 +61,7 @@ internal sealed class ReplacedSegmentFiles
                 _retired.RemoveAt(i);
             }
         }
-        for (int i = chain.Count - 1; i >= 0; i--) File.Delete(chain[i]); // the oldest first: each deleted file is named by one still there
+        for (int i = chain.Count - 1; i >= 0; i--) PartitionDirectories.DeleteSegmentFile(chain[i]); // the oldest first: each deleted file is named by one still there
     }
 
     /// <summary>Deletes every retired file (the engine is closing).</summary>
@@ -71,7 +73,7 @@ internal sealed class ReplacedSegmentFiles
             paths = _retired.Select(r => r.Path).ToList(); // in retirement order: a replaced file before the one replacing it
             _retired.Clear();
         }
-        foreach (var path in paths) File.Delete(path);
+        foreach (var path in paths) PartitionDirectories.DeleteSegmentFile(path);
     }
 
     private void EndRead(long generation)
@@ -97,7 +99,7 @@ internal sealed class ReplacedSegmentFiles
                 return true;
             });
         }
-        foreach (var path in unread) File.Delete(path); // open readers keep their handle; the file disappears when they close
+        foreach (var path in unread) PartitionDirectories.DeleteSegmentFile(path); // open readers keep their handle; the file disappears when they close
     }
 
     public readonly struct Lease(ReplacedSegmentFiles owner, long generation) : IDisposable

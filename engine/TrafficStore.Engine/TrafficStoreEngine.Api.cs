@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Apache.Arrow;
 using TrafficStore.Engine.Query;
 using TrafficStore.Engine.Retention;
+using TrafficStore.Engine.Segments;
 
 namespace TrafficStore.Engine;
 
@@ -107,7 +108,7 @@ public sealed partial class TrafficStoreEngine
         _index.Remove(handle.Footer);
         ChunkCache.Invalidate(handle.Id);
         if (handle.Footer.Replaces != 0) _replacedFiles.DeleteChain(handle.Footer.Replaces); // before the file that names it
-        File.Delete(handle.Path); // open readers keep their handle; the file disappears when they close
+        PartitionDirectories.DeleteSegmentFile(handle.Path); // open readers keep their handle; the file disappears when they close
         return true;
     }
 

@@ -171,6 +171,10 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             table.Update(s => s with { Segments = s.Segments.Add(handle.Id, handle) });
             _index.Add(handle.Footer);
         }
+        // After every delete above (temp files, unfinished flushes, replaced segments): heals stores whose retention
+        // left empty partition directories behind, and removes those a crash kept.
+        int emptied = PartitionDirectories.SweepEmpty(Layout.SegmentsDirectory);
+        if (emptied > 0) Note($"Removed {emptied} empty partition directories.");
 
         int replayed = 0;
         foreach (var record in replay.Records)
@@ -445,7 +449,11 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         {
             // Two queries can hit the same corrupt segment; the first one moves it.
             if (!File.Exists(path) && _quarantined.Any(q => q.Table == table && q.SegmentId == segmentId)) return;
-            if (File.Exists(path)) File.Move(path, target, overwrite: true);
+            if (File.Exists(path))
+            {
+                File.Move(path, target, overwrite: true);
+                PartitionDirectories.RemoveIfEmpty(Path.GetDirectoryName(path)!);
+            }
             var record = new QuarantinedSegment(table, segmentId, target, reason, footer?.MinTime, footer?.MaxTime, _options.Clock.GetUtcNow());
             File.WriteAllText(StoreLayout.QuarantineReasonFile(target), JsonSerializer.Serialize(record));
             _quarantined.Add(record);

@@ -156,7 +156,9 @@ public class PackedRetentionTests
         string originalCopy = Path.Combine(beforeRetention.Path, Path.GetRelativePath(dir.Path, original));
         if (replacementDurable)
         {
-            File.Copy(originalCopy, original); // the old file's delete never happened
+            // The old file's delete never happened (so neither did the removal of its then empty folder).
+            Directory.CreateDirectory(Path.GetDirectoryName(original)!);
+            File.Copy(originalCopy, original);
         }
         else
         {
@@ -172,6 +174,7 @@ public class PackedRetentionTests
             reopened.RegisterTable(QueryTests.ConnSpec);
             Assert.Equal(replacementDurable ? TimesFrom(model, 2) : TimesFrom(model, 0), await Times(reopened));
             Assert.Equal(replacementDurable ? replacement : original, Assert.Single(SegmentFiles(dir.Path)));
+            Assert.Equal(!replacementDurable, Directory.Exists(Path.GetDirectoryName(original))); // open removes the folder it emptied
             Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp", SearchOption.AllDirectories));
             Assert.Contains(reopened.Health.RecoveryNotes, n => n.Contains(replacementDurable ? "already replaced by a retention rewrite" : "Removed unfinished temp file"));
             Assert.Empty(reopened.Health.Quarantined);

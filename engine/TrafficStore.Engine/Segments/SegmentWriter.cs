@@ -100,8 +100,8 @@ internal sealed class SegmentWriter : IDisposable
     {
         _finalPath = finalPath;
         _tempPath = StoreLayout.TempFileFor(finalPath);
-        Directory.CreateDirectory(Path.GetDirectoryName(finalPath)!);
-        _file = new FileStream(_tempPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        // Creates the partition directory, again if retention removed it (empty) in between (see PartitionDirectories).
+        _file = PartitionDirectories.CreateFile(_tempPath, 1 << 16);
         _file.Write(HeaderMagic);
         _schema = schema;
         _timeColumn = timeColumn;

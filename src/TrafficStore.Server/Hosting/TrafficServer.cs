@@ -106,7 +106,8 @@ public sealed class TrafficServer : IAsyncDisposable
 
         var app = builder.Build();
         // The Flight service: DoGet with its own marshallers, every other method as Apache.Arrow.Flight binds
-        // it but with checked request marshallers (MapFlightEndpoint would answer bad requests Unknown).
+        // it but with checked request marshallers (Apache.Arrow.Flight.AspNetCore's MapFlightEndpoint, no longer
+        // referenced, answered bad requests Unknown).
         app.MapGrpcService<FlightDoGetService>();
         app.MapGrpcService<StockFlightService>();
         app.MapGet("/healthz", (HttpContext http) =>

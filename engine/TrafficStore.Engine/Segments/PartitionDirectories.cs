@@ -24,7 +24,16 @@ internal static class PartitionDirectories
         var directory = Path.GetDirectoryName(path)!;
         for (int attempt = 1; ; attempt++)
         {
-            Directory.CreateDirectory(directory);
+            try
+            {
+                Directory.CreateDirectory(directory);
+            }
+            catch (IOException) when (attempt < CreateAttempts)
+            {
+                // .NET's CreateDirectory sees mkdir fail with EEXIST and then checks that the path is a directory; a removal
+                // in between makes it report "already exists". Try again (a real file in the way fails every attempt).
+                continue;
+            }
             try
             {
                 return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize);

@@ -145,6 +145,26 @@ public sealed class AgentSpoolTests : IAsyncLifetime
         Assert.Equal(["1", "1"], feed.Select(r => r["frames"]));
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0x6e, 0x6f, 0x74, 0x20, 0x61, 0x72, 0x72, 0x6f, 0x77 })]                 // "not arrow"
+    [InlineData(new byte[] { 0xff, 0xff, 0xff, 0xff, 0x10, 0x00, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 7, 8 })] // a message header cut short
+    public async Task AnUnreadableRecordAfterTheFirstOfAStreamIsRejected_AndTheSpoolGoesOn(byte[] garbage)
+    {
+        // Review: the first batch of a DoPut stream was guarded against unreadable spool records, the
+        // following ones were not: the exception ended the shipping loop for good (nothing shipped after it).
+        await _server.StartAsync();
+        using var spool = new DiskSpool(_spoolDir, 1L << 30);
+        spool.Append(TrafficTables.CaptureStats, 2, Spool.ArrowIpc.Serialize(FeedBatch(0, rows: 2)));
+        spool.Append(TrafficTables.CaptureStats, 5, garbage);
+        spool.Append(TrafficTables.CaptureStats, 2, Spool.ArrowIpc.Serialize(FeedBatch(2, rows: 2)));
+        using var shipper = new Shipping.FlightShipper(spool, _server.Address, FlightTestServer.Writer);
+        Assert.True(await shipper.DrainAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(1, shipper.Statistics.RejectedBatches);
+        Assert.Equal(5, shipper.Statistics.RejectedRows);
+        var feed = (await _server.QueryAsync($"capture_stats where source='{FeedSource}'")).Rows("frames");
+        Assert.Equal(["0", "0", "2", "2"], feed.Select(r => r["frames"]).Order());
+    }
+
     [Fact]
     public async Task MetricsAndHealthAreServedOverHttp()
     {

@@ -144,11 +144,9 @@ public sealed class FlightShipper : IDisposable
     {
         _ackedInAttempt = 0;
         if (!_spool.TryPeek(out var first)) return true;
-        RecordBatch firstBatch;
-        try { firstBatch = ArrowIpc.Deserialize(first.Data); }
-        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or OverflowException)
+        if (!TryDeserialize(first, out var firstBatch, out string? unreadable))
         {
-            Reject(first, "unreadable spool record: " + e.Message);
+            Reject(first, "unreadable spool record: " + unreadable);
             return true;
         }
         if (first.Table == TrafficTables.Payloads && _previousTable != TrafficTables.Payloads) _payloadsRejected = false;
@@ -188,7 +186,8 @@ public sealed class FlightShipper : IDisposable
                     Interlocked.Add(ref _sentRows, entry.Rows - oversized.Rows);
                     _connected = true;
                     if (sent + 1 >= _batchesPerPut || stop.IsCancellationRequested || !_spool.TryPeek(out var next) || next.Table != first.Table) break;
-                    var nextBatch = ArrowIpc.Deserialize(next.Data);
+                    // An unreadable record ends this stream; the next one starts with it and rejects it.
+                    if (!TryDeserialize(next, out var nextBatch, out _)) break;
                     if (!SameSchema(nextBatch.Schema, firstBatch.Schema) || RefersToRejectedPayloads(next, nextBatch)) break;
                     entry = next;
                     batch = nextBatch;
@@ -292,6 +291,27 @@ public sealed class FlightShipper : IDisposable
         _lastError = $"batch for '{entry.Table}' rejected: {why}";
         _spool.Acknowledge(entry);
         _previousTable = entry.Table;
+    }
+
+    /// <summary>
+    /// The spooled batch, or false with why it cannot be read: Arrow's reader throws whatever it meets on bytes that
+    /// are not an IPC stream (InvalidOperationException, IndexOutOfRangeException, ...), and a record that cannot be
+    /// read must be rejected, not end the shipping loop.
+    /// </summary>
+    private static bool TryDeserialize(SpoolEntry entry, out RecordBatch batch, out string? error)
+    {
+        try
+        {
+            batch = ArrowIpc.Deserialize(entry.Data);
+            error = null;
+            return true;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            batch = null!;
+            error = $"{e.GetType().Name}: {e.Message}";
+            return false;
+        }
     }
 
     private static bool SameSchema(Schema a, Schema b)

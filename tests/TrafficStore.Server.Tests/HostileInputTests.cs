@@ -206,6 +206,27 @@ public class HostileInputTests : IClassFixture<HostileFixture>
         Assert.Null(policy["global"]!["max_age_seconds"]);
     }
 
+    [Theory]
+    [InlineData("15000000000")] // ~475 years: its nanoseconds overflowed 64 bits, the cutoff wrapped to ~2136 and every row was due
+    [InlineData("9300000000")]  // just past 2^63 ns
+    public async Task ARetentionAgeLongerThanNanosecondsHoldDeletesNothing(string seconds)
+    {
+        // Review: "keep for centuries" passes max_age_seconds' TimeSpan bound, but the enforcer's cutoff
+        // (now - age in ns) was computed unchecked.
+        var before = await _f.CountsAsync();
+        try
+        {
+            await S.ActionAsync("retention.set", "{\"global\":{\"max_age_seconds\":" + seconds + "}}");
+            var report = System.Text.Json.Nodes.JsonNode.Parse(Encoding.UTF8.GetString((await S.ActionAsync("retention.apply", "")).Single()))!;
+            Assert.Equal(0, (long)report["rows_deleted"]!);
+        }
+        finally
+        {
+            await S.ActionAsync("retention.set", "{}");
+        }
+        Assert.Equal(before, await _f.CountsAsync());
+    }
+
     [Fact]
     public async Task DoPutRefusesBatchesThatDoNotFitTheTableAndStoresNothingFromThem()
     {

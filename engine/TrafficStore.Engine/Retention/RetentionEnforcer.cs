@@ -17,6 +17,16 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
 {
     private readonly List<RetentionAction> _actions = [];
 
+    /// <summary>
+    /// Rows older than this are past <paramref name="maxAge"/>. An age beyond ~292 years has more nanoseconds than 64
+    /// bits hold: unchecked, the product wrapped and the cutoff could land centuries ahead (every row due).
+    /// </summary>
+    internal static long Cutoff(long nowNs, TimeSpan maxAge)
+    {
+        try { return checked(nowNs - maxAge.Ticks * 100); }
+        catch (OverflowException) { return maxAge > TimeSpan.Zero ? long.MinValue : long.MaxValue; }
+    }
+
     public RetentionReport Apply(RetentionPolicy policy, DateTimeOffset now, CancellationToken ct)
     {
         _actions.Clear();
@@ -24,7 +34,7 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
 
         if (policy.Global.MaxAge is TimeSpan maxAge)
         {
-            long cutoff = nowNs - maxAge.Ticks * 100;
+            long cutoff = Cutoff(nowNs, maxAge);
             // A piece is due when its newest row is older than the cutoff (a piece straddling the cutoff stays whole).
             var due = AllSegments().Where(x => x.Segment.Footer.MinTime < cutoff)
                 .SelectMany(x => PartitionPiece.Of(x.Table, x.Segment)).Where(p => p.MaxTime < cutoff).ToList();
@@ -35,7 +45,7 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
         {
             if (limits.MaxAge is TimeSpan nsAge)
             {
-                long cutoff = nowNs - nsAge.Ticks * 100;
+                long cutoff = Cutoff(nowNs, nsAge);
                 foreach (var (table, h) in AllSegments().Where(x => x.Table.Definition.NamespaceColumn is not null && x.Segment.Footer.MinTime < cutoff).ToList())
                 {
                     ct.ThrowIfCancellationRequested();

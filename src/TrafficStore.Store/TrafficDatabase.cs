@@ -128,6 +128,9 @@ public sealed class TrafficDatabase : IAsyncDisposable
     public ValueTask<AppendResult> AppendBatchOnceAsync(string table, RecordBatch batch, Delivery delivery, CancellationToken ct = default)
     {
         CheckBatch(table, batch);
+        // The source's mark is first_row + rows: it must not wrap (a negative mark matches no later resend).
+        if (delivery.FirstRow > long.MaxValue - batch.Length)
+            throw new ArgumentException($"first_row {delivery.FirstRow} + {batch.Length} rows is past a 64-bit row number");
         return Engine.AppendOnceAsync(table, batch, delivery, ct);
     }
 

@@ -141,6 +141,25 @@ public sealed class ExactlyOnceDoPutTests
         Assert.Empty(await StoredFrames(server));
     }
 
+    [Fact]
+    public async Task HostileIdentities_AreRefusedAsInvalidArgument_NeverAnInternalError()
+    {
+        // Review: a duplicated key made JsonNode throw ArgumentException (not JsonException), which escaped as
+        // Internal; a first_row near 2^63 wrapped the stored row end negative.
+        await using var server = await TestServer.StartAsync();
+        foreach (var bad in new[]
+        {
+            "{\"agent_id\":\"a\",\"agent_id\":\"b\",\"batch_seq\":1}",
+            "{\"agent_id\":\"a\",\"batch_seq\":1,\"batch_seq\":2}",
+            "{\"agent_id\":\"a\",\"batch_seq\":1,\"first_row\":9223372036854775807}",
+        })
+        {
+            var e = await Record.ExceptionAsync(() => PutAsync(server, (Feed(0, 2), ByteString.CopyFromUtf8(bad))));
+            Assert.True(e is RpcException { StatusCode: StatusCode.InvalidArgument }, $"{bad}: {e?.GetType().Name} {e?.Message}");
+        }
+        Assert.Empty(await StoredFrames(server));
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         foreach (var d in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))

@@ -155,7 +155,10 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             WalCheckpoint.Write(Layout.WalCheckpointFile, committed);
         }
         var replaced = handles.Where(h => h.Footer.Replaces != 0).Select(h => h.Footer.Replaces).ToHashSet();
-        foreach (var handle in handles)
+        // Oldest id first (a replacement's id is newer than the one it replaces): a chain of replaced files (kept for a
+        // query when the process died) goes from its start, so a crash in the middle of these deletes never leaves a
+        // replaced file that no remaining file names (the directory walk's order would).
+        foreach (var handle in handles.OrderBy(h => h.Id))
         {
             if (replaced.Contains(handle.Id))
             {

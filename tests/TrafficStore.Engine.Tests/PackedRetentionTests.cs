@@ -258,6 +258,46 @@ public class PackedRetentionTests
     }
 
     /// <summary>
+    /// A chain of replaced files kept for a running query (original → first rewrite → second rewrite) when the process
+    /// crashes: open must delete the replaced files oldest first. Had it deleted the middle one first (its folder happening
+    /// to come first in the directory walk), a second crash before the original's delete would leave the original named by
+    /// no file, and the next open would serve it again (expired rows back).
+    /// </summary>
+    [Fact]
+    public async Task OpenDeletesAChainOfReplacedFilesOldestFirst()
+    {
+        using var dir = new TempDir();
+        using var crashed = new TempDir();
+        var model = QueryTests.Model();
+        await using var engine = TrafficStoreEngine.Open(At(dir.Path, Base + 10 * Minute));
+        engine.RegisterTable(QueryTests.ConnSpec);
+        await BulkLoad(engine, model); // one packed file, minutes 0..5
+        long original = Footers(dir.Path).Single().SegmentId;
+
+        await using var running = engine.QueryAsync(new QuerySpec("conns") { MaxBatchRows = 100 }).GetAsyncEnumerator();
+        Assert.True(await running.MoveNextAsync()); // keeps every replaced file until it ends
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(9)) });
+        await engine.ApplyRetentionAsync(); // minute 0 goes: rewrite 1 replaces the original
+        long first = Footers(dir.Path).Single(f => f.Replaces == original).SegmentId;
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(8)) });
+        await engine.ApplyRetentionAsync(); // minute 1 goes: rewrite 2 replaces rewrite 1
+        Assert.Equal(3, SegmentFiles(dir.Path).Count);
+
+        CopyDirectory(dir.Path, crashed.Path); // a crash now
+        await using (var reopened = TrafficStoreEngine.Open(At(crashed.Path, Base + 10 * Minute)))
+        {
+            reopened.RegisterTable(QueryTests.ConnSpec);
+            Assert.Equal(TimesFrom(model, 2), await Times(reopened));
+            var notes = reopened.Health.RecoveryNotes.ToList();
+            int originalNote = notes.FindIndex(n => n.StartsWith($"Removed segment {original} ", StringComparison.Ordinal));
+            int firstNote = notes.FindIndex(n => n.StartsWith($"Removed segment {first} ", StringComparison.Ordinal));
+            Assert.True(originalNote >= 0 && firstNote >= 0, string.Join(" | ", notes));
+            Assert.True(originalNote < firstNote, $"open deleted rewrite {first} before the original {original} it replaced: " + string.Join(" | ", notes));
+        }
+        while (await running.MoveNextAsync()) { }
+    }
+
+    /// <summary>
     /// Oldest first across segments: a packed file's first partition is older than a one-partition segment written
     /// later for minute 1, so a limit one byte under the store's size takes that partition, not the newer segment
     /// (nor the whole packed file, whose newest row is the store's newest).

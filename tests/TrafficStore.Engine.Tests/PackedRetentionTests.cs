@@ -298,6 +298,43 @@ public class PackedRetentionTests
     }
 
     /// <summary>
+    /// A query may quarantine a segment while a retention pass that planned to rewrite it is running (the pass works from
+    /// the list it made first). The rewrite then finds the file gone: the pass goes on (the segment is no longer served, so
+    /// there is nothing of it to retain or delete) instead of failing with FileNotFoundException.
+    /// </summary>
+    [Fact]
+    public async Task RetentionGoesOnWhenASegmentItPlannedToRewriteIsQuarantinedMeanwhile()
+    {
+        using var dir = new TempDir();
+        var model = QueryTests.Model();
+        TrafficStoreEngine? current = null;
+        bool quarantined = false;
+        var options = At(dir.Path, Base + 10 * Minute) with
+        {
+            Log = (_, message) =>
+            {
+                // The first retention action (the older file deleted whole): a query now finds the newer file corrupt.
+                if (current is null || quarantined || !message.Contains("global max age", StringComparison.Ordinal)) return;
+                quarantined = true;
+                var newer = current.TableState("conns").Snapshot.Segments.Values.Single(h => h.Footer.MinTime >= Base + 2 * Minute);
+                current.Quarantine("conns", newer.Path, "checksum mismatch (simulated query)", newer.Footer);
+            },
+        };
+        await using var engine = TrafficStoreEngine.Open(options);
+        engine.RegisterTable(QueryTests.ConnSpec);
+        await BulkLoad(engine, model.Where(r => r.Time < Base + 2 * Minute).ToList());  // minutes 0..1: all due
+        await BulkLoad(engine, model.Where(r => r.Time >= Base + 2 * Minute).ToList()); // minutes 2..5: minute 2 due, a rewrite
+        current = engine;
+
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(7)) }); // cutoff: minute 3
+        var report = await engine.ApplyRetentionAsync();
+        Assert.True(quarantined);
+        Assert.Equal([RetentionActionKind.DeletedSegment], report.Actions.Select(a => a.Kind));
+        Assert.Empty(await Times(engine));
+        Assert.Single(engine.Health.Quarantined);
+    }
+
+    /// <summary>
     /// Oldest first across segments: a packed file's first partition is older than a one-partition segment written
     /// later for minute 1, so a limit one byte under the store's size takes that partition, not the newer segment
     /// (nor the whole packed file, whose newest row is the store's newest).

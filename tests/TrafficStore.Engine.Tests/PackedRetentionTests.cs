@@ -335,6 +335,34 @@ public class PackedRetentionTests
     }
 
     /// <summary>
+    /// A replaced file kept for a running query can itself be quarantined by that query (a bad chunk), which moves it out
+    /// and removes its then empty folder. When the query ends, the deferred delete of the file must not fail on the missing
+    /// folder: the query would end with a DirectoryNotFoundException after returning all its rows.
+    /// </summary>
+    [Fact]
+    public async Task AKeptReplacedFileQuarantinedMeanwhileDoesNotFailTheQueryThatEnds()
+    {
+        using var dir = new TempDir();
+        var model = QueryTests.Model();
+        await using var engine = TrafficStoreEngine.Open(At(dir.Path, Base + 10 * Minute));
+        engine.RegisterTable(QueryTests.ConnSpec);
+        await BulkLoad(engine, model); // one packed file, minutes 0..5, in minute 0's folder
+        var original = engine.TableState("conns").Snapshot.Segments.Values.Single();
+
+        await using var running = engine.QueryAsync(new QuerySpec("conns") { MaxBatchRows = 100 }).GetAsyncEnumerator();
+        Assert.True(await running.MoveNextAsync()); // keeps the original's file until it ends
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(9)) });
+        await engine.ApplyRetentionAsync(); // minute 0 goes: the replacement lives in minute 1's folder
+        Assert.Equal(1, engine.ReplacedFiles.Pending);
+        engine.Quarantine("conns", original.Path, "checksum mismatch (simulated query)", original.Footer);
+        Assert.False(Directory.Exists(Path.GetDirectoryName(original.Path)));
+
+        while (await running.MoveNextAsync()) { }
+        Assert.Equal(0, engine.ReplacedFiles.Pending);
+        Assert.Equal(TimesFrom(model, 1), await Times(engine));
+    }
+
+    /// <summary>
     /// Oldest first across segments: a packed file's first partition is older than a one-partition segment written
     /// later for minute 1, so a limit one byte under the store's size takes that partition, not the newer segment
     /// (nor the whole packed file, whose newest row is the store's newest).

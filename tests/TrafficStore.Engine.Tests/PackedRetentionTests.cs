@@ -363,6 +363,44 @@ public class PackedRetentionTests
     }
 
     /// <summary>
+    /// A crash leaves a replaced file (kept for a query) and its replacement, and open finds a bad chunk in the replacement
+    /// (VerifyChunksOnOpen): quarantining the replacement must not bring the replaced file back, as at run time (quarantining
+    /// a segment deletes the file it replaced first). Otherwise the rows retention deleted (minute 0) are served again.
+    /// </summary>
+    [Fact]
+    public async Task AReplacementQuarantinedOnOpenDoesNotBringBackTheFileItReplaced()
+    {
+        using var dir = new TempDir();
+        using var crashed = new TempDir();
+        var model = QueryTests.Model();
+        await using var engine = TrafficStoreEngine.Open(At(dir.Path, Base + 10 * Minute));
+        engine.RegisterTable(QueryTests.ConnSpec);
+        await BulkLoad(engine, model); // one packed file, minutes 0..5
+
+        await using var running = engine.QueryAsync(new QuerySpec("conns") { MaxBatchRows = 100 }).GetAsyncEnumerator();
+        Assert.True(await running.MoveNextAsync()); // keeps the original's file
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(9)) });
+        await engine.ApplyRetentionAsync(); // minute 0 goes: the replacement names the original
+        CopyDirectory(dir.Path, crashed.Path); // a crash now
+        while (await running.MoveNextAsync()) { }
+
+        var replacement = SegmentFiles(crashed.Path).Single(f => SegmentReader.ReadFooter(f).Replaces != 0);
+        var chunk = SegmentReader.ReadFooter(replacement).Chunks[0][0];
+        using (var file = new FileStream(replacement, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = chunk.Offset;
+            int b = file.ReadByte();
+            file.Position = chunk.Offset;
+            file.WriteByte((byte)(b ^ 0xFF));
+        }
+        await using var reopened = TrafficStoreEngine.Open(At(crashed.Path, Base + 10 * Minute) with { VerifyChunksOnOpen = true });
+        reopened.RegisterTable(QueryTests.ConnSpec);
+        Assert.Single(reopened.Health.Quarantined);
+        Assert.DoesNotContain(await Times(reopened), t => t < Base + Minute);
+        Assert.Empty(SegmentFiles(crashed.Path));
+    }
+
+    /// <summary>
     /// Oldest first across segments: a packed file's first partition is older than a one-partition segment written
     /// later for minute 1, so a limit one byte under the store's size takes that partition, not the newer segment
     /// (nor the whole packed file, whose newest row is the store's newest).

@@ -118,20 +118,26 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         foreach (var problem in replay.Problems) Note(problem);
 
         var handles = new List<SegmentHandle>();
+        // Segments named as replaced by a segment quarantined below whose footer was read (a bad chunk, VerifyChunksOnOpen):
+        // deleted like those a served segment names, as at run time (quarantining a segment deletes the file it replaced).
+        var replacedByQuarantined = new HashSet<long>();
         long committed = _sealedSeq;
         foreach (var path in Directory.EnumerateFiles(Layout.SegmentsDirectory, "*" + StoreLayout.SegmentExtension, SearchOption.AllDirectories))
         {
             if (StoreLayout.TryParseSegmentId(path, out long id)) _nextSegmentId = Math.Max(_nextSegmentId, id);
             SegmentFooter footer;
+            SegmentFooter? readFooter = null;
             try
             {
                 using var reader = SegmentReader.Open(path);
+                readFooter = reader.Footer;
                 if (_options.VerifyChunksOnOpen) reader.VerifyAllChunks();
                 footer = reader.Footer;
             }
             catch (SegmentCorruptException e)
             {
                 Quarantine(TableNameOf(path), path, e.Reason, null);
+                if (readFooter is { Replaces: not 0 }) replacedByQuarantined.Add(readFooter.Replaces);
                 continue;
             }
             if (footer.FlushSeq > _sealedSeq)
@@ -154,8 +160,11 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             _sealedSeq = committed;
             WalCheckpoint.Write(Layout.WalCheckpointFile, committed);
         }
-        var replaced = handles.Where(h => h.Footer.Replaces != 0).Select(h => h.Footer.Replaces).ToHashSet();
-        foreach (var handle in handles)
+        var replaced = handles.Where(h => h.Footer.Replaces != 0).Select(h => h.Footer.Replaces).Concat(replacedByQuarantined).ToHashSet();
+        // Oldest id first (a replacement's id is newer than the one it replaces): a chain of replaced files (kept for a
+        // query when the process died) goes from its start, so a crash in the middle of these deletes never leaves a
+        // replaced file that no remaining file names (the directory walk's order would).
+        foreach (var handle in handles.OrderBy(h => h.Id))
         {
             if (replaced.Contains(handle.Id))
             {

@@ -258,6 +258,149 @@ public class PackedRetentionTests
     }
 
     /// <summary>
+    /// A chain of replaced files kept for a running query (original → first rewrite → second rewrite) when the process
+    /// crashes: open must delete the replaced files oldest first. Had it deleted the middle one first (its folder happening
+    /// to come first in the directory walk), a second crash before the original's delete would leave the original named by
+    /// no file, and the next open would serve it again (expired rows back).
+    /// </summary>
+    [Fact]
+    public async Task OpenDeletesAChainOfReplacedFilesOldestFirst()
+    {
+        using var dir = new TempDir();
+        using var crashed = new TempDir();
+        var model = QueryTests.Model();
+        await using var engine = TrafficStoreEngine.Open(At(dir.Path, Base + 10 * Minute));
+        engine.RegisterTable(QueryTests.ConnSpec);
+        await BulkLoad(engine, model); // one packed file, minutes 0..5
+        long original = Footers(dir.Path).Single().SegmentId;
+
+        await using var running = engine.QueryAsync(new QuerySpec("conns") { MaxBatchRows = 100 }).GetAsyncEnumerator();
+        Assert.True(await running.MoveNextAsync()); // keeps every replaced file until it ends
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(9)) });
+        await engine.ApplyRetentionAsync(); // minute 0 goes: rewrite 1 replaces the original
+        long first = Footers(dir.Path).Single(f => f.Replaces == original).SegmentId;
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(8)) });
+        await engine.ApplyRetentionAsync(); // minute 1 goes: rewrite 2 replaces rewrite 1
+        Assert.Equal(3, SegmentFiles(dir.Path).Count);
+
+        CopyDirectory(dir.Path, crashed.Path); // a crash now
+        await using (var reopened = TrafficStoreEngine.Open(At(crashed.Path, Base + 10 * Minute)))
+        {
+            reopened.RegisterTable(QueryTests.ConnSpec);
+            Assert.Equal(TimesFrom(model, 2), await Times(reopened));
+            var notes = reopened.Health.RecoveryNotes.ToList();
+            int originalNote = notes.FindIndex(n => n.StartsWith($"Removed segment {original} ", StringComparison.Ordinal));
+            int firstNote = notes.FindIndex(n => n.StartsWith($"Removed segment {first} ", StringComparison.Ordinal));
+            Assert.True(originalNote >= 0 && firstNote >= 0, string.Join(" | ", notes));
+            Assert.True(originalNote < firstNote, $"open deleted rewrite {first} before the original {original} it replaced: " + string.Join(" | ", notes));
+        }
+        while (await running.MoveNextAsync()) { }
+    }
+
+    /// <summary>
+    /// A query may quarantine a segment while a retention pass that planned to rewrite it is running (the pass works from
+    /// the list it made first). The rewrite then finds the file gone: the pass goes on (the segment is no longer served, so
+    /// there is nothing of it to retain or delete) instead of failing with FileNotFoundException.
+    /// </summary>
+    [Fact]
+    public async Task RetentionGoesOnWhenASegmentItPlannedToRewriteIsQuarantinedMeanwhile()
+    {
+        using var dir = new TempDir();
+        var model = QueryTests.Model();
+        TrafficStoreEngine? current = null;
+        bool quarantined = false;
+        var options = At(dir.Path, Base + 10 * Minute) with
+        {
+            Log = (_, message) =>
+            {
+                // The first retention action (the older file deleted whole): a query now finds the newer file corrupt.
+                if (current is null || quarantined || !message.Contains("global max age", StringComparison.Ordinal)) return;
+                quarantined = true;
+                var newer = current.TableState("conns").Snapshot.Segments.Values.Single(h => h.Footer.MinTime >= Base + 2 * Minute);
+                current.Quarantine("conns", newer.Path, "checksum mismatch (simulated query)", newer.Footer);
+            },
+        };
+        await using var engine = TrafficStoreEngine.Open(options);
+        engine.RegisterTable(QueryTests.ConnSpec);
+        await BulkLoad(engine, model.Where(r => r.Time < Base + 2 * Minute).ToList());  // minutes 0..1: all due
+        await BulkLoad(engine, model.Where(r => r.Time >= Base + 2 * Minute).ToList()); // minutes 2..5: minute 2 due, a rewrite
+        current = engine;
+
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(7)) }); // cutoff: minute 3
+        var report = await engine.ApplyRetentionAsync();
+        Assert.True(quarantined);
+        Assert.Equal([RetentionActionKind.DeletedSegment], report.Actions.Select(a => a.Kind));
+        Assert.Empty(await Times(engine));
+        Assert.Single(engine.Health.Quarantined);
+    }
+
+    /// <summary>
+    /// A replaced file kept for a running query can itself be quarantined by that query (a bad chunk), which moves it out
+    /// and removes its then empty folder. When the query ends, the deferred delete of the file must not fail on the missing
+    /// folder: the query would end with a DirectoryNotFoundException after returning all its rows.
+    /// </summary>
+    [Fact]
+    public async Task AKeptReplacedFileQuarantinedMeanwhileDoesNotFailTheQueryThatEnds()
+    {
+        using var dir = new TempDir();
+        var model = QueryTests.Model();
+        await using var engine = TrafficStoreEngine.Open(At(dir.Path, Base + 10 * Minute));
+        engine.RegisterTable(QueryTests.ConnSpec);
+        await BulkLoad(engine, model); // one packed file, minutes 0..5, in minute 0's folder
+        var original = engine.TableState("conns").Snapshot.Segments.Values.Single();
+
+        await using var running = engine.QueryAsync(new QuerySpec("conns") { MaxBatchRows = 100 }).GetAsyncEnumerator();
+        Assert.True(await running.MoveNextAsync()); // keeps the original's file until it ends
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(9)) });
+        await engine.ApplyRetentionAsync(); // minute 0 goes: the replacement lives in minute 1's folder
+        Assert.Equal(1, engine.ReplacedFiles.Pending);
+        engine.Quarantine("conns", original.Path, "checksum mismatch (simulated query)", original.Footer);
+        Assert.False(Directory.Exists(Path.GetDirectoryName(original.Path)));
+
+        while (await running.MoveNextAsync()) { }
+        Assert.Equal(0, engine.ReplacedFiles.Pending);
+        Assert.Equal(TimesFrom(model, 1), await Times(engine));
+    }
+
+    /// <summary>
+    /// A crash leaves a replaced file (kept for a query) and its replacement, and open finds a bad chunk in the replacement
+    /// (VerifyChunksOnOpen): quarantining the replacement must not bring the replaced file back, as at run time (quarantining
+    /// a segment deletes the file it replaced first). Otherwise the rows retention deleted (minute 0) are served again.
+    /// </summary>
+    [Fact]
+    public async Task AReplacementQuarantinedOnOpenDoesNotBringBackTheFileItReplaced()
+    {
+        using var dir = new TempDir();
+        using var crashed = new TempDir();
+        var model = QueryTests.Model();
+        await using var engine = TrafficStoreEngine.Open(At(dir.Path, Base + 10 * Minute));
+        engine.RegisterTable(QueryTests.ConnSpec);
+        await BulkLoad(engine, model); // one packed file, minutes 0..5
+
+        await using var running = engine.QueryAsync(new QuerySpec("conns") { MaxBatchRows = 100 }).GetAsyncEnumerator();
+        Assert.True(await running.MoveNextAsync()); // keeps the original's file
+        await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(9)) });
+        await engine.ApplyRetentionAsync(); // minute 0 goes: the replacement names the original
+        CopyDirectory(dir.Path, crashed.Path); // a crash now
+        while (await running.MoveNextAsync()) { }
+
+        var replacement = SegmentFiles(crashed.Path).Single(f => SegmentReader.ReadFooter(f).Replaces != 0);
+        var chunk = SegmentReader.ReadFooter(replacement).Chunks[0][0];
+        using (var file = new FileStream(replacement, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = chunk.Offset;
+            int b = file.ReadByte();
+            file.Position = chunk.Offset;
+            file.WriteByte((byte)(b ^ 0xFF));
+        }
+        await using var reopened = TrafficStoreEngine.Open(At(crashed.Path, Base + 10 * Minute) with { VerifyChunksOnOpen = true });
+        reopened.RegisterTable(QueryTests.ConnSpec);
+        Assert.Single(reopened.Health.Quarantined);
+        Assert.DoesNotContain(await Times(reopened), t => t < Base + Minute);
+        Assert.Empty(SegmentFiles(crashed.Path));
+    }
+
+    /// <summary>
     /// Oldest first across segments: a packed file's first partition is older than a one-partition segment written
     /// later for minute 1, so a limit one byte under the store's size takes that partition, not the newer segment
     /// (nor the whole packed file, whose newest row is the store's newest).

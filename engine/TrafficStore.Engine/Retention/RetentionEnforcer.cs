@@ -180,7 +180,17 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
         {
             engine.Quarantine(table.Name, h.Path, e.Reason, h.Footer);
         }
+        catch (IOException) when (Gone(table, h))
+        {
+            // Quarantined by a query since this pass listed it: nothing of it to retain or delete.
+        }
     }
+
+    /// <summary>
+    /// Whether a segment this pass listed has left the table since (a query quarantined it) and its file is gone: the
+    /// pass works from lists it made first, so it may still meet such a segment.
+    /// </summary>
+    private static bool Gone(TableState table, SegmentHandle h) => !table.Snapshot.Segments.ContainsKey(h.Id) && !File.Exists(h.Path);
 
     /// <summary>The row groups <paramref name="keeps"/> accepts, read one at a time, each through <paramref name="filter"/>.</summary>
     private static IEnumerable<(long Partition, RowBlock Rows)> KeptRowGroups(SegmentFooter footer, SegmentReader reader, Func<int, bool> keeps, Func<int, RowBlock, RowBlock> filter)
@@ -213,6 +223,10 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
             engine.Quarantine(table.Name, h.Path, e.Reason, h.Footer);
             return;
         }
+        catch (IOException) when (Gone(table, h))
+        {
+            return; // quarantined by a query since this pass listed it: not served, nothing to retain or delete
+        }
         engine.ReplaceSegment(table, h, [replacement]);
         Record(new RetentionAction(RetentionActionKind.RewroteSegment, table.Name, h.Id, actionPartition, ns, removed, Math.Max(0, h.FileBytes - replacement.FileBytes), reason));
     }
@@ -234,6 +248,10 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
             // Not served any more, so it holds nothing to retain or delete.
             engine.Quarantine(table.Name, h.Path, e.Reason, h.Footer);
             return 0;
+        }
+        catch (IOException) when (Gone(table, h))
+        {
+            return 0; // quarantined by a query since this pass listed it
         }
     }
 

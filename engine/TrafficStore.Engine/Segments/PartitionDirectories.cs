@@ -48,7 +48,16 @@ internal static class PartitionDirectories
     /// <summary>Deletes a segment file and then its directory if that is left empty (no fsync: segment deletes are not fsync'd either).</summary>
     public static void DeleteSegmentFile(string path)
     {
-        File.Delete(path);
+        try
+        {
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Its folder went with it: the file was moved to quarantine (a replaced file kept for a query, found corrupt
+            // by it) and the folder removed once empty. Nothing is left to delete; File.Delete reports a missing folder.
+            return;
+        }
         RemoveIfEmpty(Path.GetDirectoryName(path)!);
     }
 

@@ -48,6 +48,7 @@ public sealed class NodeAgent : IAsyncDisposable
     public AgentOptions Options => _options;
     public IReadOnlyList<LiveCapture> Captures => _captures;
     public SpoolStatistics Spool => _spool.Statistics;
+    internal DiskSpool SpoolForTests => _spool;
     public ShipperStatistics Shipper => _shipper.Statistics;
     /// <summary>Called after each batch the server acknowledged, in spool order.</summary>
     public Action<SpoolEntry>? Acknowledged { get => _shipper.Acknowledged; set => _shipper.Acknowledged = value; }
@@ -162,13 +163,17 @@ public sealed class NodeAgent : IAsyncDisposable
     private void AppendGroup(List<(string Table, RecordBatch Batch)> unit)
     {
         if (unit.Count == 1) { Append(unit[0].Table, unit[0].Batch); return; }
-        _spool.AppendGroup(unit.Select(b => (b.Table, b.Batch.Length, ArrowIpc.Serialize(b.Batch))).ToList());
+        try { _spool.AppendGroup(unit.Select(b => (b.Table, b.Batch.Length, ArrowIpc.Serialize(b.Batch))).ToList()); }
+        catch (IOException) { return; }     // see Append
         foreach (var (table, batch) in unit) _rowsByTable[table] = _rowsByTable.GetValueOrDefault(table) + batch.Length;
     }
 
     private void Append(string table, RecordBatch batch)
     {
-        _spool.Append(table, batch.Length, ArrowIpc.Serialize(batch));
+        // A failed spool write (disk full, EIO) counts the batch as dropped in the spool's statistics, so the loss
+        // record reports it; the flush loop goes on rather than dying and leaving every later batch unspooled.
+        try { _spool.Append(table, batch.Length, ArrowIpc.Serialize(batch)); }
+        catch (IOException) { return; }
         _rowsByTable[table] = _rowsByTable.GetValueOrDefault(table) + batch.Length;
     }
 

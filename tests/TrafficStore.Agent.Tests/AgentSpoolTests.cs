@@ -166,6 +166,34 @@ public sealed class AgentSpoolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFailedSpoolWriteIsCountedAsDropped_AndTheNextBatchesAreSpooledAndShipped()
+    {
+        await _server.StartAsync();
+        await using var agent = new NodeAgent(Options());
+        var spool = agent.SpoolForTests;
+        var write = spool.WriteAndSync;
+        // The first write fails; the loss record that follows it is written.
+        spool.WriteAndSync = (f, bytes) =>
+        {
+            spool.WriteAndSync = write;
+            throw new IOException("No space left on device");
+        };
+        agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(0, rows: 5));    // must not throw
+        Assert.Equal((1L, 5L), (agent.Spool.DroppedBatches, agent.Spool.DroppedRows));
+        Assert.Empty(agent.Start());
+        agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(1, rows: 2));
+        Assert.True(await agent.StopAsync(), "the spool should drain");
+        Assert.Equal(0, agent.Spool.PendingBatches);
+
+        var feed = (await _server.QueryAsync($"capture_stats where source='{FeedSource}'")).Rows("frames");
+        Assert.Equal(["1", "1"], feed.Select(r => r["frames"]));
+        var loss = (await _server.QueryAsync("capture_stats where source='agent:spool-node'")).Rows("agent_dropped_rows", "agent_dropped_batches");
+        Assert.NotEmpty(loss);
+        Assert.Equal(5, loss.Max(r => long.Parse(r["agent_dropped_rows"]!)));
+        Assert.Equal(1, loss.Max(r => long.Parse(r["agent_dropped_batches"]!)));
+    }
+
+    [Fact]
     public async Task MetricsAndHealthAreServedOverHttp()
     {
         await _server.StartAsync();

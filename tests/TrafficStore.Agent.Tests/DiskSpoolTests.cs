@@ -84,6 +84,65 @@ public sealed class DiskSpoolTests : IDisposable
     }
 
     /// <summary>
+    /// A write that fails after part of the record reached the file (disk full, EIO): the append throws and
+    /// counts the batch as dropped, and the records appended afterwards are read back, in order, once, also
+    /// after a restart. <paramref name="truncateFails"/>: cutting the torn bytes off fails too, so the spool
+    /// closes that segment and goes on in a new one.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AFailedWriteLosesOnlyItsOwnBatch_LaterBatchesAreShippedOnce(bool truncateFails)
+    {
+        var sequences = new List<long>();
+        using (var spool = new DiskSpool(_dir, 1 << 20))
+        {
+            spool.Append("connections", 1, Payload(1));
+            spool.Append("connections", 2, Payload(2));
+            var write = spool.WriteAndSync;
+            var truncate = spool.Truncate;
+            spool.WriteAndSync = (f, bytes) =>
+            {
+                f.Write(bytes.AsSpan(0, bytes.Length / 2));
+                throw new IOException("No space left on device");
+            };
+            if (truncateFails) spool.Truncate = (_, _) => throw new IOException("Input/output error");
+            var error = Assert.Throws<IOException>(() => spool.Append("connections", 3, Payload(3)));
+            Assert.Equal("No space left on device", error.Message);
+            spool.WriteAndSync = write;
+            spool.Truncate = truncate;
+            Assert.Equal((1L, 3L), (spool.Statistics.DroppedBatches, spool.Statistics.DroppedRows));
+            spool.Append("connections", 4, Payload(4));
+            spool.Append("connections", 5, Payload(5));
+            var rows = new List<int>();
+            for (int i = 0; i < 3 && spool.TryPeek(out var e); i++)
+            {
+                Assert.Equal(Payload(e.Rows), e.Data);
+                rows.Add(e.Rows);
+                sequences.Add(e.Sequence);
+                spool.Acknowledge(e);
+            }
+            Assert.Equal([1, 2, 4], rows);
+            Assert.Equal((1L, 5L), (spool.Statistics.PendingBatches, spool.Statistics.PendingRows));
+        }
+        using var reopened = new DiskSpool(_dir, 1 << 20);
+        Assert.Equal((1L, 5L), (reopened.Statistics.PendingBatches, reopened.Statistics.PendingRows));
+        reopened.Append("connections", 6, Payload(6));
+        var after = new List<int>();
+        while (reopened.TryPeek(out var e))
+        {
+            Assert.Equal(Payload(e.Rows), e.Data);
+            after.Add(e.Rows);
+            sequences.Add(e.Sequence);
+            reopened.Acknowledge(e);
+        }
+        Assert.Equal([5, 6], after);
+        // Never a number twice (the server would skip the second batch as already stored).
+        Assert.Equal(sequences.Order(), sequences);
+        Assert.Equal(sequences.Count, sequences.Distinct().Count());
+    }
+
+    /// <summary>
     /// A group (a payloads batch and the packets batches referring to it) lands in one segment, so a full
     /// spool drops it whole or keeps it whole: what is left never holds a group's later records without
     /// its first. Single records between groups fill segments up to the boundary a group then does not cross.

@@ -128,12 +128,18 @@ public sealed class DiskSpool : IDisposable
 
     /// <summary>
     /// Numbers the records (the next sequence numbers, in order), then one write and one fsync of them into the
-    /// current segment; then the size limit.
+    /// current segment; then the size limit. When the write or the fsync fails (disk full, EIO), the segment is cut
+    /// back to its length before the write and the sequence numbers are given back, so later records follow the
+    /// last good one; if even the cut fails, the segment is closed there (the reader stops at that length and goes
+    /// on with the next segment) and the numbers stay used (a gap is harmless to the server's marks, a reuse is not,
+    /// and the failed bytes may still be on disk). Either way the records count as dropped and the exception is
+    /// rethrown.
     /// </summary>
     private long WriteDurably(List<byte[]> records, long rows)
     {
         lock (_gate)
         {
+            long firstSequence = _nextSequence;
             foreach (var r in records) BinaryPrimitives.WriteInt64LittleEndian(r.AsSpan(12), _nextSequence++);
             byte[] bytes = records[0];
             if (records.Count > 1)
@@ -142,9 +148,19 @@ public sealed class DiskSpool : IDisposable
                 int at = 0;
                 foreach (var r in records) { r.CopyTo(bytes, at); at += r.Length; }
             }
-            var writer = WriterFor(bytes.Length);
-            writer.Write(bytes);
-            writer.Flush(flushToDisk: true);
+            FileStream? writer = null;
+            try
+            {
+                writer = WriterFor(bytes.Length);
+                WriteAndSync(writer, bytes);
+            }
+            catch
+            {
+                _droppedBatches += records.Count;
+                _droppedRows += rows;
+                if (writer is null || CutBack(writer, _segments[_writeSegment].Bytes)) _nextSequence = firstSequence;
+                throw;
+            }
             var info = _segments[_writeSegment];
             info.Bytes += bytes.Length;
             info.Batches += records.Count;
@@ -155,6 +171,38 @@ public sealed class DiskSpool : IDisposable
             return dropped;
         }
     }
+
+    /// <summary>
+    /// After a failed write: truncates the write segment back to <paramref name="length"/> (fsync'd) and returns true;
+    /// when that fails too, closes the segment (the next append starts a new one) and returns false.
+    /// </summary>
+    private bool CutBack(FileStream writer, long length)
+    {
+        try
+        {
+            Truncate(writer, length);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            try { writer.Dispose(); } catch (IOException) { }   // unbuffered: nothing left to flush
+            _writer = null;
+            return false;
+        }
+    }
+
+    // Seams for tests that make a write, an fsync or a truncation fail; nothing else sets them.
+    internal Action<FileStream, byte[]> WriteAndSync = static (f, bytes) =>
+    {
+        f.Write(bytes);
+        f.Flush(flushToDisk: true);
+    };
+    internal Action<FileStream, long> Truncate = static (f, length) =>
+    {
+        f.SetLength(length);
+        f.Position = length;
+        f.Flush(flushToDisk: true);
+    };
 
     private static byte[] Record(string table, int rows, ReadOnlySpan<byte> arrowIpc)
     {
@@ -189,7 +237,8 @@ public sealed class DiskSpool : IDisposable
                     _readSegment = next.Value;
                     _readOffset = 0;
                 }
-                if (TryReadRecord(_readSegment, _readOffset, out entry)) return true;
+                // The segment's known length, not the file's: a segment closed after a failed write ends where it was good.
+                if (TryReadRecord(_readSegment, _readOffset, _segments[_readSegment].Bytes, out entry)) return true;
                 if (_readSegment == _writeSegment && _writer is not null) return false;     // caught up with the writer
                 // End of a finished segment: everything in it was acknowledged.
                 DeleteSegment(_readSegment);
@@ -238,7 +287,8 @@ public sealed class DiskSpool : IDisposable
             // Never reuse the read segment's number: with no segment left, the ack file still names it with the offset
             // where its (deleted) records ended, and a new file of that number would have its first records skipped.
             _writeSegment = _segments.Count == 0 ? _readSegment + 1 : _segments.Keys.Max() + 1;
-            _writer = new FileStream(SegmentPath(_writeSegment), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            // Unbuffered: a failed write leaves no bytes in a buffer that a later flush or Dispose would still write.
+            _writer = new FileStream(SegmentPath(_writeSegment), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
             _segments[_writeSegment] = new SegmentInfo();
             if (_segments.Count == 1 && _readSegment < _writeSegment)
             {
@@ -299,12 +349,13 @@ public sealed class DiskSpool : IDisposable
 
     // ------------------------------------------------------------------ reading
 
-    private bool TryReadRecord(long segment, long offset, out SpoolEntry entry)
+    private bool TryReadRecord(long segment, long offset, long limit, out SpoolEntry entry)
     {
         entry = null!;
         string path = SegmentPath(segment);
         using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        if (f.Length - offset < LegacyHeaderBytes) return false;
+        long length = Math.Min(f.Length, limit);
+        if (length - offset < LegacyHeaderBytes) return false;
         f.Position = offset;
         Span<byte> header = stackalloc byte[HeaderBytes];
         f.ReadExactly(header[..8]);
@@ -312,7 +363,7 @@ public sealed class DiskSpool : IDisposable
         if (magic != Magic && magic != LegacyMagic) return false;
         int headerBytes = magic == Magic ? HeaderBytes : LegacyHeaderBytes;
         long bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
-        if (bodyLength < headerBytes - 8 || f.Length - offset - 8 < bodyLength) return false;   // cut short by a crash while appending
+        if (bodyLength < headerBytes - 8 || length - offset - 8 < bodyLength) return false;   // cut short by a crash while appending
         f.ReadExactly(header[8..headerBytes]);
         int rows = (int)BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
         long sequence = magic == Magic ? BinaryPrimitives.ReadInt64LittleEndian(header[12..]) : 0;
@@ -350,7 +401,7 @@ public sealed class DiskSpool : IDisposable
                 continue;
             }
             long offset = 0;
-            while (TryReadRecord(id, offset, out var e))
+            while (TryReadRecord(id, offset, long.MaxValue, out var e))
             {
                 lastSequence = Math.Max(lastSequence, e.Sequence);
                 if (id > _readSegment || offset >= _readOffset)

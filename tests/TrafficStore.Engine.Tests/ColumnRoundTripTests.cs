@@ -71,7 +71,7 @@ public class ColumnRoundTripTests
         await engine.AppendAsync("t", sample);
         // Simulate a crash: copy the directory while the engine is still open (nothing flushed).
         var copy = Path.Combine(dir.Path, "..", Path.GetFileName(dir.Path) + "-copy");
-        CopyDirectory(dir.Path, copy);
+        CopyStoreImage(dir.Path, copy);
         await engine.DisposeAsync();
         try
         {
@@ -80,16 +80,6 @@ public class ColumnRoundTripTests
             Assert.Contains(reopened.Health.RecoveryNotes, n => n.Contains("Replayed 1 WAL records"));
         }
         finally { Directory.Delete(copy, true); }
-    }
-
-    internal static void CopyDirectory(string from, string to)
-    {
-        foreach (var d in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
-            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, d)));
-        Directory.CreateDirectory(to);
-        foreach (var f in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-            if (Path.GetFileName(f) != "LOCK") // held by the open engine; a crash leaves it unlocked anyway
-                File.Copy(f, Path.Combine(to, Path.GetRelativePath(from, f)));
     }
 
     [Fact]

@@ -105,7 +105,7 @@ public class CorruptionTests
             engine.RegisterTable(QueryTests.ConnSpec);
             var model = QueryTests.Model(30);
             for (int i = 0; i < 3; i++) await engine.AppendAsync("conns", QueryTests.ToBatch(model.Skip(i * 10).Take(10).ToList()));
-            ColumnRoundTripTests.CopyDirectory(dir.Path, copy); // as if the process died here
+            CopyStoreImage(dir.Path, copy); // as if the process died here
         }
         try
         {

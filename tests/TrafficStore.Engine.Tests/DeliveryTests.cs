@@ -97,7 +97,7 @@ public class DeliveryTests
                 Assert.DoesNotContain(Directory.GetFiles(Path.Combine(dir.Path, "wal"), "*.wal"), f => new FileInfo(f).Length > 0);
                 await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-a", 2, 0));
                 // The crash image: batch 2 only in the fsync'd WAL, batch 1 only in segments and the marks file.
-                ColumnRoundTripTests.CopyDirectory(dir.Path, crashed);
+                CopyStoreImage(dir.Path, crashed);
             }
             await using var reopened = OpenFeed(crashed);
             Assert.Equal(new DeliveryMark(2, 5), reopened.DeliveredUpTo("agent-a"));

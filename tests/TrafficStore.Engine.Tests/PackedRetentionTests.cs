@@ -143,7 +143,7 @@ public class PackedRetentionTests
             await BulkLoad(engine, model);
             await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(7.5)) });
         }
-        CopyDirectory(dir.Path, beforeRetention.Path);
+        CopyStoreImage(dir.Path, beforeRetention.Path, withIndex: false);
         string original = Assert.Single(SegmentFiles(dir.Path));
         await using (var engine = TrafficStoreEngine.Open(options))
         {
@@ -164,7 +164,7 @@ public class PackedRetentionTests
         {
             // The store as it was, plus the replacement half written under its temp name.
             Directory.Delete(dir.Path, recursive: true);
-            CopyDirectory(beforeRetention.Path, dir.Path);
+            CopyStoreImage(beforeRetention.Path, dir.Path, withIndex: false);
             Directory.CreateDirectory(Path.GetDirectoryName(replacement)!);
             await File.WriteAllBytesAsync(replacement + ".tmp", replacementBytes[..(replacementBytes.Length / 2)]);
         }
@@ -245,7 +245,7 @@ public class PackedRetentionTests
         Assert.Equal([RetentionActionKind.DeletedSegment, RetentionActionKind.RewroteSegment], second.Actions.Select(a => a.Kind));
 
         // A crash now: the store's files as they are, the engine never closed.
-        CopyDirectory(dir.Path, crashed.Path);
+        CopyStoreImage(dir.Path, crashed.Path, withIndex: false);
         await using (var reopened = TrafficStoreEngine.Open(At(crashed.Path, Base + 10 * Minute)))
         {
             reopened.RegisterTable(QueryTests.ConnSpec);
@@ -283,7 +283,7 @@ public class PackedRetentionTests
         await engine.ApplyRetentionAsync(); // minute 1 goes: rewrite 2 replaces rewrite 1
         Assert.Equal(3, SegmentFiles(dir.Path).Count);
 
-        CopyDirectory(dir.Path, crashed.Path); // a crash now
+        CopyStoreImage(dir.Path, crashed.Path, withIndex: false); // a crash now
         await using (var reopened = TrafficStoreEngine.Open(At(crashed.Path, Base + 10 * Minute)))
         {
             reopened.RegisterTable(QueryTests.ConnSpec);
@@ -381,7 +381,7 @@ public class PackedRetentionTests
         Assert.True(await running.MoveNextAsync()); // keeps the original's file
         await engine.SetRetentionPolicyAsync(new RetentionPolicy { Global = new(MaxAge: TimeSpan.FromMinutes(9)) });
         await engine.ApplyRetentionAsync(); // minute 0 goes: the replacement names the original
-        CopyDirectory(dir.Path, crashed.Path); // a crash now
+        CopyStoreImage(dir.Path, crashed.Path, withIndex: false); // a crash now
         while (await running.MoveNextAsync()) { }
 
         var replacement = SegmentFiles(crashed.Path).Single(f => SegmentReader.ReadFooter(f).Replaces != 0);
@@ -479,19 +479,5 @@ public class PackedRetentionTests
         var rewritten = Footers(dir.Path).Single(f => f.Replaces == packed.Footer.SegmentId);
         Assert.Equal(packed.Footer.Partitions, rewritten.Partitions); // minute 0 keeps its other namespaces
         await AssertIndexMatchesTheRows(engine);
-    }
-
-    private static void CopyDirectory(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var dir in Directory.GetDirectories(from, "*", SearchOption.AllDirectories))
-            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
-        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var relative = Path.GetRelativePath(from, file);
-            // The lock file and FASTER's index log belong to an engine that may still be running; open rebuilds both.
-            if (relative == "LOCK" || relative.StartsWith("index" + Path.DirectorySeparatorChar, StringComparison.Ordinal)) continue;
-            File.Copy(file, Path.Combine(to, relative), overwrite: true);
-        }
     }
 }

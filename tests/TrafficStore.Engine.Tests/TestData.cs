@@ -104,14 +104,26 @@ internal static class TestData
     /// Copies the store an older build wrote under Fixtures/<paramref name="name"/> (each test says which build) into
     /// <paramref name="destination"/>, so the test may open and change it.
     /// </summary>
-    public static void CopyFixtureStore(string name, string destination)
+    public static void CopyFixtureStore(string name, string destination) =>
+        CopyStoreImage(System.IO.Path.Combine(AppContext.BaseDirectory, "Fixtures", name), destination);
+
+    /// <summary>
+    /// Copies a store directory as a crash would leave it (the engine may still be running): everything but the
+    /// LOCK file, which the running engine holds and a crash releases. Without <paramref name="withIndex"/> the FASTER
+    /// index files are left out too, so open rebuilds the index from the segment footers (tests whose subject is
+    /// the segment files, not the index's own recovery). Existing files in <paramref name="to"/> are overwritten.
+    /// </summary>
+    public static void CopyStoreImage(string from, string to, bool withIndex = true)
     {
-        var fixture = System.IO.Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
-        foreach (var file in Directory.EnumerateFiles(fixture, "*", SearchOption.AllDirectories))
+        Directory.CreateDirectory(to);
+        foreach (var dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+            Directory.CreateDirectory(System.IO.Path.Combine(to, System.IO.Path.GetRelativePath(from, dir)));
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
         {
-            var target = System.IO.Path.Combine(destination, System.IO.Path.GetRelativePath(fixture, file));
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
+            var relative = System.IO.Path.GetRelativePath(from, file);
+            if (relative == "LOCK") continue;
+            if (!withIndex && relative.StartsWith("index" + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal)) continue;
+            File.Copy(file, System.IO.Path.Combine(to, relative), overwrite: true);
         }
     }
 

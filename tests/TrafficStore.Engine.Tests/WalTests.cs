@@ -52,10 +52,10 @@ public class WalTests
             {
                 engine.RegisterTable(QueryTests.ConnSpec);
                 await engine.AppendAsync("conns", QueryTests.ToBatch(QueryTests.Model(100)));
-                ColumnRoundTripTests.CopyDirectory(dir.Path, crashed); // WAL holds the rows, no checkpoint yet
+                CopyStoreImage(dir.Path, crashed); // WAL holds the rows, no checkpoint yet
                 await engine.FlushAsync();
                 // The crash happened after the segments were renamed into place but before the checkpoint was written.
-                ColumnRoundTripTests.CopyDirectory(Path.Combine(dir.Path, "segments"), Path.Combine(crashed, "segments"));
+                CopyStoreImage(Path.Combine(dir.Path, "segments"), Path.Combine(crashed, "segments"));
             }
             await using var reopened = TrafficStoreEngine.Open(Options(crashed));
             Assert.Contains(reopened.Health.RecoveryNotes, n => n.Contains("unfinished flush"));

@@ -31,6 +31,7 @@ internal sealed class DeliveryMarks
     // New sources whose first append is under way: they hold a place under the limit until their mark is raised.
     private readonly HashSet<string> _admitting = new(StringComparer.Ordinal);
     private long _expired;
+    private long _lastFullScanSeconds = long.MinValue;
     private bool _dirty;
 
     public int Count
@@ -88,7 +89,15 @@ internal sealed class DeliveryMarks
                 return true;
             }
             if (_admitting.Contains(source)) return true;
-            if (_marks.Count + _admitting.Count >= limit) ExpireIdleLocked(now, maxIdle);
+            if (_marks.Count + _admitting.Count >= limit)
+            {
+                // At the limit, look for idle marks at most once a second: a client sending new ids as fast as it can
+                // must not make every refusal a walk over all the marks.
+                long second = now.ToUnixTimeSeconds();
+                if (second == _lastFullScanSeconds) return false;
+                _lastFullScanSeconds = second;
+                ExpireIdleLocked(now, maxIdle);
+            }
             if (_marks.Count + _admitting.Count >= limit) return false;
             _admitting.Add(source);
             return true;

@@ -193,11 +193,14 @@ public sealed class TrafficFlightServer : FlightServer
             {
                 await PutAsync(requestStream, responseStream, context);
             }
-            catch (Exception e) when (e is not RpcException && ClientWentAway(e, context))
+            catch (Exception e) when (e is not RpcException && ClientWentAway(e, context, transport: false))
             {
-                throw new RpcException(new Status(StatusCode.Cancelled, $"the client went away during DoPut ({e.GetType().Name}); batches without a PutResult may or may not be stored"));
+                throw ClientGone(e);
             }
         });
+
+    private static RpcException ClientGone(Exception e) =>
+        new(new Status(StatusCode.Cancelled, $"the client went away during DoPut ({e.GetType().Name}); batches without a PutResult may or may not be stored"));
 
     private async Task PutAsync(FlightServerRecordBatchStreamReader requestStream, IAsyncStreamWriter<FlightPutResult> responseStream, ServerCallContext context)
     {
@@ -255,7 +258,8 @@ public sealed class TrafficFlightServer : FlightServer
                 }
             }
             // Acknowledged only now: the append returns after the WAL fsync.
-            await responseStream.WriteAsync(new FlightPutResult(body.ToJsonString()));
+            try { await responseStream.WriteAsync(new FlightPutResult(body.ToJsonString())); }
+            catch (Exception e) when (e is not RpcException && ClientWentAway(e, context, transport: true)) { throw ClientGone(e); }
         }
     }
 
@@ -268,7 +272,11 @@ public sealed class TrafficFlightServer : FlightServer
     private static async Task<T> ReadPutStream<T>(Func<Task<T>> read, ServerCallContext context)
     {
         try { return await read(); }
-        catch (Exception e) when (e is not (RpcException or OperationCanceledException) && !ClientWentAway(e, context))
+        catch (Exception e) when (e is not RpcException && ClientWentAway(e, context, transport: true))
+        {
+            throw ClientGone(e);
+        }
+        catch (Exception e) when (e is not (RpcException or OperationCanceledException))
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument,
                 $"the DoPut stream is not a Flight stream of Arrow IPC messages (a path descriptor and the schema first, then record batches): {e.GetType().Name}: {e.Message}"));
@@ -276,19 +284,20 @@ public sealed class TrafficFlightServer : FlightServer
     }
 
     /// <summary>
-    /// Whether <paramref name="e"/> comes from the client going away rather than from what it sent: the call was
-    /// aborted (Kestrel cancels the request when the client cancels the call, resets the stream or the connection
-    /// closes), or reading/writing failed in the transport (a reset connection, an aborted stream).
+    /// Whether <paramref name="e"/> comes from the client going away rather than from what it sent or from the store:
+    /// the call was aborted (Kestrel cancels the request when the client cancels the call, resets the stream or the
+    /// connection closes), Kestrel's connection reset/abort, or, for a read or write of the call's own stream
+    /// (<paramref name="transport"/>), a bare <see cref="IOException"/> ("The client reset the request stream.").
+    /// Not for the store's append: a failing WAL write is an IOException too, and the server's fault (Internal).
     /// </summary>
-    private static bool ClientWentAway(Exception e, ServerCallContext context)
+    private static bool ClientWentAway(Exception e, ServerCallContext context, bool transport)
     {
         if (context.CancellationToken.IsCancellationRequested) return true;
         for (var x = e; x is not null; x = x.InnerException)
         {
             if (x is Microsoft.AspNetCore.Connections.ConnectionResetException or Microsoft.AspNetCore.Connections.ConnectionAbortedException) return true;
-            // Kestrel's "The client reset the request stream." / "The request stream was aborted." (IOException);
-            // a cut IPC message is the reader's EndOfStreamException / InvalidDataException, never a bare IOException.
-            if (x.GetType() == typeof(IOException)) return true;
+            // A cut IPC message is the reader's EndOfStreamException / InvalidDataException, never a bare IOException.
+            if (transport && x.GetType() == typeof(IOException)) return true;
         }
         return false;
     }

@@ -155,7 +155,7 @@ public class DeliveryTests
         await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0));
         var refused = await Assert.ThrowsAsync<DeliverySourceLimitException>(async () =>
             await engine.AppendOnceAsync("feed", Feed(10, 5), new Delivery("agent-c", 1, 0)));
-        Assert.Equal(("agent-c", 2), (refused.Source, refused.Limit));
+        Assert.Equal(("agent-c", 2), (refused.DeliverySource, refused.Limit));
         Assert.Equal(2, engine.DeliverySources);
         Assert.Null(engine.DeliveredUpTo("agent-c"));
         Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), await StoredNumbers(engine));

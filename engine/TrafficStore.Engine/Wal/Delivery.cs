@@ -30,6 +30,6 @@ public readonly record struct DeliveryMark(long Batch, long RowEnd) : IComparabl
 public sealed class DeliverySourceLimitException(string source, int limit)
     : Exception($"the store keeps delivery marks for at most {limit} sources and none has been idle long enough to expire; new source '{source}' refused")
 {
-    public string Source { get; } = source;
+    public string DeliverySource { get; } = source;
     public int Limit { get; } = limit;
 }

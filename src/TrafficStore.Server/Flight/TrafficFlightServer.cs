@@ -241,7 +241,7 @@ public sealed class TrafficFlightServer : FlightServer
                 _metrics.Dropped(batch.Length);
                 _metrics.RefusedDeliverySource();
                 _log.LogWarning("DoPut to '{Table}' from {Peer} token={Token}: new agent {Agent} refused, the store keeps delivery marks for at most {Limit} agents; {Rows} rows not stored",
-                    table, context.Peer, token.Name, e.Source, e.Limit, batch.Length);
+                    table, context.Peer, token.Name, e.DeliverySource, e.Limit, batch.Length);
                 throw new RpcException(new Status(StatusCode.ResourceExhausted, $"batch refused for table '{table}': {e.Message}; retry later (marks of agents idle for long expire)"),
                     new Metadata { { DeliveryMetadata.RefusalTrailer, DeliveryMetadata.SourceLimitRefusal } });
             }

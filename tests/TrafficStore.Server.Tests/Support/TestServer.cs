@@ -55,11 +55,11 @@ public sealed class TestServer : IAsyncDisposable
     public static string NewDirectory() => System.IO.Directory.CreateTempSubdirectory("ts-server-").FullName;
 
     /// <summary>Starts a server over <paramref name="directory"/> (a new temporary store when null).</summary>
-    public static async Task<TestServer> StartAsync(string? directory = null)
+    public static async Task<TestServer> StartAsync(string? directory = null, TrafficDatabaseOptions? database = null)
     {
         bool owns = directory is null;
         directory ??= NewDirectory();
-        var db = TrafficDatabase.Open(directory);
+        var db = TrafficDatabase.Open(directory, database);
         var local = new LocalTrafficClient(db);
         var server = await TrafficServer.StartAsync(new ServedStore(db, local), TokenFile.Parse(TokenJson), new TrafficServerOptions
         {

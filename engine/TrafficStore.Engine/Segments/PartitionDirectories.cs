@@ -18,7 +18,11 @@ internal static class PartitionDirectories
     /// <summary>Attempts before <see cref="CreateFile"/> gives up (each attempt loses only to a concurrent removal).</summary>
     private const int CreateAttempts = 100;
 
-    /// <summary>Creates (truncating) <paramref name="path"/>, creating its directory first and again if a removal of the then empty directory got in between.</summary>
+    /// <summary>
+    /// Creates (truncating) <paramref name="path"/>, creating its directory first (durably: the parent of every directory
+    /// created is fsync'd, see <see cref="DirectorySync.CreateDirectory"/>) and again if a removal of the then empty
+    /// directory got in between.
+    /// </summary>
     public static FileStream CreateFile(string path, int bufferSize)
     {
         var directory = Path.GetDirectoryName(path)!;
@@ -26,7 +30,7 @@ internal static class PartitionDirectories
         {
             try
             {
-                Directory.CreateDirectory(directory);
+                DirectorySync.CreateDirectory(directory);
             }
             catch (IOException) when (attempt < CreateAttempts)
             {

@@ -29,7 +29,13 @@ internal static partial class DirectorySync
     /// partition and table folders, the store root, wal/, segments/) is created through here, so nothing written into
     /// it can depend on an entry that is not on disk. Costs one fsync per directory actually created.
     /// </summary>
-    public static void CreateDirectory(string directory)
+    public static void CreateDirectory(string directory) => SyncParents(CreateMissing(directory));
+
+    /// <summary>
+    /// Creates <paramref name="directory"/> and its missing ancestors without syncing; returns the ones it created
+    /// (deepest first), whose parents the caller must <see cref="SyncParents"/> before anything depends on them.
+    /// </summary>
+    public static List<string> CreateMissing(string directory)
     {
         var missing = new List<string>();
         for (var d = Path.GetFullPath(directory); !Directory.Exists(d); d = Path.GetDirectoryName(d)!)
@@ -38,8 +44,13 @@ internal static partial class DirectorySync
             if (Path.GetDirectoryName(d) is null) break; // a root that does not exist: CreateDirectory reports it
         }
         Directory.CreateDirectory(directory);
-        // Deepest first; each fsync makes one new entry durable (a concurrent creator may have made some: harmless).
-        foreach (var d in missing)
+        return missing;
+    }
+
+    /// <summary>fsyncs the parent of each directory in <paramref name="created"/>, making its entry durable (a concurrent creator may have made some: harmless).</summary>
+    public static void SyncParents(List<string> created)
+    {
+        foreach (var d in created)
             if (Path.GetDirectoryName(d) is { } parent) Fsync(parent);
     }
 

@@ -26,11 +26,12 @@ internal static class PartitionDirectories
     public static FileStream CreateFile(string path, int bufferSize)
     {
         var directory = Path.GetDirectoryName(path)!;
+        var created = new List<string>();
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                DirectorySync.CreateDirectory(directory);
+                created.AddRange(DirectorySync.CreateMissing(directory));
             }
             catch (IOException) when (attempt < CreateAttempts)
             {
@@ -40,7 +41,12 @@ internal static class PartitionDirectories
             }
             try
             {
-                return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize);
+                var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize);
+                // Synced once the file is in: it keeps the directory from being removed meanwhile (syncing first would
+                // widen the window a removal has between the mkdir and the file, every attempt).
+                try { DirectorySync.SyncParents(created); }
+                catch { file.Dispose(); throw; }
+                return file;
             }
             catch (DirectoryNotFoundException) when (attempt < CreateAttempts)
             {

@@ -451,6 +451,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             });
             if (removed) _index.Remove(footer);
             ChunkCache.Invalidate(footer.SegmentId);
+            PieceDictionaryCache.Shared.Invalidate(footer);
             // Before the file that names it leaves segments/. A chain file whose delete fails stays for a retry; until then
             // a crash would serve it again (its rows are a superset of this corrupt segment's, never a duplicate of them).
             if (footer.Replaces != 0) _replacedFiles.DeleteChain(footer.Replaces);

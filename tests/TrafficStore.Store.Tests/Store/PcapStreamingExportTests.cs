@@ -302,12 +302,15 @@ public class PcapStreamingExportTests
             }
         }
         var options = new PcapExportOptions { ChunkBytes = 4 << 10, ReorderFrames = 3 };
-        async Task<(byte[] File, PcapExporter.WriteOutcome Outcome)> Merge(bool lazy)
+        async Task<(byte[] File, PcapExporter.WriteOutcome Outcome)> Merge(bool lazy, int passes = 0)
         {
             using var output = new MemoryStream();
             var streams = captures.Select(c => new PcapExporter.MergeStream(Stream(c),
                 lazy ? c.Min(b => ((TimestampArray)b.Column("ts")).Values.ToArray().Min()) : long.MinValue)).ToList();
-            var outcome = await PcapExporter.WriteMergedAsync(streams, lazy ? 4 : streams.Count, new PcapFileWriter(1, options.ChunkBytes, null), output, options, CancellationToken.None);
+            var writer = new PcapFileWriter(1, options.ChunkBytes, null);
+            var outcome = passes > 0
+                ? await PcapExporter.WriteInPassesAsync(streams, writer, output, options with { MaxOpenCaptures = passes }, CancellationToken.None)
+                : await PcapExporter.WriteMergedAsync(streams, lazy ? 4 : streams.Count, writer, output, options, CancellationToken.None);
             return (output.ToArray(), outcome);
         }
         var (eager, eagerOutcome) = await Merge(lazy: false);
@@ -317,6 +320,44 @@ public class PcapStreamingExportTests
         Assert.True(eagerOutcome.OutOfOrder > 0, "the windows are too small for some step-backs: the test covers late frames");
         Assert.Equal(eagerOutcome.OutOfOrder, lazyOutcome.OutOfOrder);
         Assert.Equal(eager, lazyFile);
+        // Merged in passes of at most 4 streams through temp files: the same file again.
+        var (passesFile, passesOutcome) = await Merge(lazy: true, passes: 4);
+        Assert.InRange(passesOutcome.MaxOpenStreams, 1, 4);
+        Assert.Equal(eagerOutcome.OutOfOrder, passesOutcome.OutOfOrder);
+        Assert.Equal(eager, passesFile);
+    }
+
+    /// <summary>
+    /// More captures overlapping in time than an export holds open (here 2 of 6) are merged in passes through temp
+    /// files: the file is still mergecap's, and no more than 2 streams were open at once.
+    /// </summary>
+    [Fact]
+    public async Task OverlappingCapturesBeyondTheOpenLimitAreMergedInPassesAsMergecapMerges()
+    {
+        var input = Pcap("http11-chunked-gzip-multi-conn.pcap");
+        using var dir = new TempDir();
+        var files = new List<string>();
+        for (int i = 0; i < 6; i++)
+        {
+            var shifted = Path.Combine(dir.Path, $"o{i}.pcap");
+            Run("editcap", "-F", "pcap", "-t", $"0.0000{i}3", input, shifted); // all overlap; ties where shifts coincide with gaps
+            files.Add(shifted);
+        }
+        await using var db = OpenDatabase(dir.Path);
+        foreach (var f in files) await new CaptureIngestor(db).IngestFileAsync(f);
+        await db.Engine.FlushAsync();
+
+        var exporter = new PcapExporter(db.Engine, new PcapExportOptions { MaxOpenCaptures = 2, ChunkBytes = 4 << 10 });
+        var path = Path.Combine(dir.Path, "passes.pcapng");
+        PcapExportSummary summary;
+        await using (var file = File.Create(path)) summary = await exporter.ExportAsync(Window(PcapExportFormat.PcapNg), file, CancellationToken.None);
+        Assert.Empty(summary.Warnings);
+        Assert.InRange(exporter.MaxOpenStreams, 1, 2);
+        var expected = MergeCap(dir.Path, [.. Enumerable.Reverse(files)]);
+        Assert.Equal(6 * ReadFrames(input).Count, expected.Count);
+        AssertSameFrames(expected, ReadFrames(path), "6 overlapping captures in passes of 2");
+        var frames = ReadFrames(path);
+        Assert.All(frames.Zip(frames.Skip(1)), p => Assert.True(p.First.TimestampNs <= p.Second.TimestampNs)); // time order across captures
     }
 
     private static List<Frame> MergeCap(string dir, params string[] inputs)

@@ -26,6 +26,15 @@ public sealed record PcapExportOptions
     /// <summary>Frames per record batch read from the store (stored frames are small; spliced ones can be 64 KiB each).</summary>
     public int BatchRows { get; init; } = 8192;
 
+    /// <summary>
+    /// The most capture streams one merge holds open. An export of more captures overlapping in time merges them in
+    /// passes: groups of at most this many, each merged into a temp file (<see cref="MergeSpill"/>, the frames with
+    /// their merge keys), then the temp files merged into the output — the same file (taking the earliest head of
+    /// group merges is taking the earliest head of all), at the cost of writing and reading the frames once more on
+    /// local disk. So memory stays this many streams' read-ahead, whatever the number of captures.
+    /// </summary>
+    public int MaxOpenCaptures { get; init; } = 32;
+
     /// <summary>Frames held back to restore capture order where timestamps step back (<see cref="CaptureOrderBuffer"/>).</summary>
     public int ReorderFrames { get; init; } = 4096;
 
@@ -80,13 +89,16 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
 
         var diag = new QueryDiagnostics();
         var splicer = new FrameBodySplicer(engine, options.BodyCacheBytes);
-        // Streams open together only where captures overlap in time: the read-ahead is shared among those.
-        int overlap = PeakOverlap(captures.Values);
+        // Streams open together only where captures overlap in time: the read-ahead is shared among those (at most
+        // MaxOpenCaptures of them: more are merged in passes).
+        int overlap = Math.Min(PeakOverlap(captures.Values), Math.Max(options.MaxOpenCaptures, 1));
         int perCapture = Math.Max(options.BatchRows / overlap, Math.Min(options.BatchRows, PcapExportOptions.MinBatchRowsPerCapture));
         long batchBytes = Math.Max(new QuerySpec(TrafficTables.Packets).MaxBatchBytes / overlap, PcapExportOptions.MinBatchBytesPerCapture);
         var streams = spec is null ? [] : captures.Select(c => new MergeStream(
             Frames(spec, c.Key, captures.Count, perCapture, batchBytes, diag, splicer, ct), c.Value.First)).ToList();
-        var outcome = await WriteMergedAsync(streams, overlap, writer, output, options, ct).ConfigureAwait(false);
+        var outcome = PeakOverlap(captures.Values) > Math.Max(options.MaxOpenCaptures, 1)
+            ? await WriteInPassesAsync(streams, writer, output, options, ct).ConfigureAwait(false)
+            : await WriteMergedAsync(streams, overlap, writer, output, options, ct).ConfigureAwait(false);
         MaxOpenStreams = outcome.MaxOpenStreams;
 
         warnings.AddRange(diag.Warnings.Select(w => w.Message).Distinct()); // one capture's stream or several may meet the same segment
@@ -117,8 +129,11 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
     /// <summary>Counts of what <see cref="WriteAsync"/> could not write in place, and the most streams it held open at once.</summary>
     internal readonly record struct WriteOutcome(long OtherLinkType, long OutOfOrder, long TimeOutOfRange = 0, int MaxOpenStreams = 0);
 
-    /// <summary>One input of the merge: its batches, and the earliest timestamp among its frames (none comes before it).</summary>
-    internal readonly record struct MergeStream(IAsyncEnumerable<RecordBatch> Batches, long FirstTime = long.MinValue);
+    /// <summary>
+    /// One input of the merge: its batches, the earliest timestamp among its frames (none comes before it), and its place
+    /// in the tie order (-1: its position in the list merged).
+    /// </summary>
+    internal readonly record struct MergeStream(IAsyncEnumerable<RecordBatch> Batches, long FirstTime = long.MinValue, int Order = -1);
 
     /// <summary>The most captures whose [first, last] frame times overlap at one instant (at least 1).</summary>
     internal static int PeakOverlap(IEnumerable<(long First, long Last)> ranges)
@@ -167,13 +182,95 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
     internal static async Task<WriteOutcome> WriteMergedAsync(IReadOnlyList<MergeStream> streams, int concurrent, CaptureFileWriter writer,
         Stream output, PcapExportOptions options, CancellationToken ct)
     {
+        long otherLinkType = 0, timeOutOfRange = 0;
+        var (outOfOrder, maxOpen) = await MergeAsync(streams, concurrent, options, async input =>
+        {
+            var status = await TakeOneAsync(input.Order, writer, output, ct).ConfigureAwait(false);
+            if (status == CaptureWriteStatus.OtherLinkType) otherLinkType++;
+            else if (status == CaptureWriteStatus.TimeOutOfRange) timeOutOfRange++;
+        }, ct).ConfigureAwait(false);
+        await FinishAsync(writer, output, ct).ConfigureAwait(false);
+        return new WriteOutcome(otherLinkType, outOfOrder, timeOutOfRange, maxOpen);
+    }
+
+    /// <summary>
+    /// More captures overlapping in time than <see cref="PcapExportOptions.MaxOpenCaptures"/>: groups of that many captures
+    /// (in the order of their first frames) are merged each into a <see cref="MergeSpill"/>, keeping every frame's merge
+    /// key (time, capture, stream), then the spills are merged by those keys into the output. The earliest head of the
+    /// group merges' heads is the earliest head of all streams, so this is the one-pass merge's file.
+    /// </summary>
+    internal static async Task<WriteOutcome> WriteInPassesAsync(IReadOnlyList<MergeStream> streams, CaptureFileWriter writer, Stream output,
+        PcapExportOptions options, CancellationToken ct)
+    {
+        int fanIn = Math.Max(options.MaxOpenCaptures, 1);
+        var ordered = streams.Select((s, i) => s with { Order = s.Order < 0 ? i : s.Order }).OrderBy(s => s.FirstTime).ThenBy(s => s.Order).ToList();
+        var spills = new List<MergeSpill>();
+        long outOfOrder = 0, otherLinkType = 0, timeOutOfRange = 0;
+        int maxOpen = 0;
+        try
+        {
+            for (int g = 0; g < ordered.Count; g += fanIn)
+            {
+                var spill = new MergeSpill();
+                spills.Add(spill);
+                var group = ordered.Skip(g).Take(fanIn).ToList();
+                var (late, open) = await MergeAsync(group, group.Count, options, input =>
+                {
+                    input.Order.TryTake(out var batch, out int row);
+                    spill.Write(batch, row, input.Index);
+                    return ValueTask.CompletedTask;
+                }, ct).ConfigureAwait(false);
+                spill.Rewind();
+                outOfOrder += late;
+                maxOpen = Math.Max(maxOpen, open);
+            }
+            var heads = new PriorityQueue<MergeSpill, (long Time, long Capture, int Stream)>(spills.Count);
+            foreach (var spill in spills)
+                if (await spill.ReadNextAsync(ct).ConfigureAwait(false)) heads.Enqueue(spill, spill.Key);
+            while (heads.TryDequeue(out var spill, out _))
+            {
+                while (true)
+                {
+                    var status = writer.TryWriteFrame(spill.Frame);
+                    if (status == CaptureWriteStatus.OtherLinkType) otherLinkType++;
+                    else if (status == CaptureWriteStatus.TimeOutOfRange) timeOutOfRange++;
+                    if (status != CaptureWriteStatus.ChunkFull) { ThrowIfLimit(status, writer); break; }
+                    await output.WriteAsync(writer.Pending, ct).ConfigureAwait(false);
+                    writer.Clear();
+                }
+                if (await spill.ReadNextAsync(ct).ConfigureAwait(false)) heads.Enqueue(spill, spill.Key);
+            }
+        }
+        finally
+        {
+            foreach (var spill in spills) await spill.DisposeAsync().ConfigureAwait(false);
+        }
+        await FinishAsync(writer, output, ct).ConfigureAwait(false);
+        return new WriteOutcome(otherLinkType, outOfOrder, timeOutOfRange, maxOpen);
+    }
+
+    private static async Task FinishAsync(CaptureFileWriter writer, Stream output, CancellationToken ct)
+    {
+        if (writer.Pending.Length > 0) await output.WriteAsync(writer.Pending, ct).ConfigureAwait(false);
+        writer.Clear();
+        await output.FlushAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The merge itself (see <see cref="WriteMergedAsync(IReadOnlyList{MergeStream}, int, CaptureFileWriter, Stream, PcapExportOptions, CancellationToken)"/>):
+    /// hands the stream whose head is earliest to <paramref name="take"/>, which takes that one frame from its window.
+    /// Returns the frames taken out of capture order and the most streams open at once.
+    /// </summary>
+    private static async Task<(long OutOfOrder, int MaxOpen)> MergeAsync(IReadOnlyList<MergeStream> streams, int concurrent, PcapExportOptions options,
+        Func<MergeInput, ValueTask> take, CancellationToken ct)
+    {
         long reorderBytes = concurrent <= 1 ? options.ReorderBytes
             : Math.Max(options.ReorderBytes / concurrent, Math.Min(options.ReorderBytes, PcapExportOptions.MinReorderBytesPerCapture));
         var waiting = new PriorityQueue<int, (long FirstTime, int Stream)>(streams.Count);
-        for (int i = 0; i < streams.Count; i++) waiting.Enqueue(i, (streams[i].FirstTime, i));
+        for (int i = 0; i < streams.Count; i++) waiting.Enqueue(i, (streams[i].FirstTime, streams[i].Order < 0 ? i : streams[i].Order));
         var open = new HashSet<MergeInput>();
         var heads = new PriorityQueue<MergeInput, (long Time, long Capture, int Stream)>(streams.Count);
-        long otherLinkType = 0, timeOutOfRange = 0, outOfOrder = 0;
+        long outOfOrder = 0;
         int maxOpen = 0;
         async ValueTask AdvanceAsync(MergeInput input)
         {
@@ -194,15 +291,14 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
                 while (waiting.TryPeek(out int next, out var first) && (heads.Count == 0 || (heads.TryPeek(out _, out var head) && first.FirstTime <= head.Time)))
                 {
                     waiting.Dequeue();
-                    var input = new MergeInput(streams[next].Batches.GetAsyncEnumerator(ct), new CaptureOrderBuffer(options.ReorderFrames, reorderBytes), next);
+                    var input = new MergeInput(streams[next].Batches.GetAsyncEnumerator(ct), new CaptureOrderBuffer(options.ReorderFrames, reorderBytes),
+                        streams[next].Order < 0 ? next : streams[next].Order);
                     open.Add(input);
                     maxOpen = Math.Max(maxOpen, open.Count);
                     await AdvanceAsync(input).ConfigureAwait(false);
                 }
                 if (!heads.TryDequeue(out var taken, out _)) break;
-                var status = await TakeOneAsync(taken.Order, writer, output, ct).ConfigureAwait(false);
-                if (status == CaptureWriteStatus.OtherLinkType) otherLinkType++;
-                else if (status == CaptureWriteStatus.TimeOutOfRange) timeOutOfRange++;
+                await take(taken).ConfigureAwait(false);
                 await AdvanceAsync(taken).ConfigureAwait(false);
             }
         }
@@ -210,16 +306,16 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         {
             foreach (var input in open) await input.Source.DisposeAsync().ConfigureAwait(false);
         }
-        if (writer.Pending.Length > 0) await output.WriteAsync(writer.Pending, ct).ConfigureAwait(false);
-        writer.Clear();
-        await output.FlushAsync(ct).ConfigureAwait(false);
-        return new WriteOutcome(otherLinkType, outOfOrder, timeOutOfRange, maxOpen);
+        return (outOfOrder, maxOpen);
     }
 
     /// <summary>One stream of the merge: its batches and the reorder window they pass through.</summary>
     private sealed class MergeInput(IAsyncEnumerator<RecordBatch> source, CaptureOrderBuffer order, int index)
     {
         private bool _ended;
+
+        /// <summary>The stream's place in the tie order.</summary>
+        public int Index { get; } = index;
 
         public IAsyncEnumerator<RecordBatch> Source { get; } = source;
         public CaptureOrderBuffer Order { get; } = order;
@@ -264,11 +360,18 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
                     writer.Clear();
                     break;
                 case CaptureWriteStatus.LimitReached:
-                    throw new PcapExportLimitException(
-                        $"the export would exceed its limit of {writer.MaxBytes} bytes (after {writer.Frames} frames, {writer.BytesWritten} bytes): " +
-                        "narrow it (a connection, a pod, a shorter window) or raise the limit; the file written so far is incomplete");
+                    ThrowIfLimit(status, writer);
+                    break;
             }
         }
+    }
+
+    private static void ThrowIfLimit(CaptureWriteStatus status, CaptureFileWriter writer)
+    {
+        if (status == CaptureWriteStatus.LimitReached)
+            throw new PcapExportLimitException(
+                $"the export would exceed its limit of {writer.MaxBytes} bytes (after {writer.Frames} frames, {writer.BytesWritten} bytes): " +
+                "narrow it (a connection, a pod, a shorter window) or raise the limit; the file written so far is incomplete");
     }
 
     /// <summary>The packets query of the request; null when it selects nothing (a pod without connections).</summary>

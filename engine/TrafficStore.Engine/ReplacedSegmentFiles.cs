@@ -84,7 +84,10 @@ internal sealed class ReplacedSegmentFiles
             for (long id = replacedId; id != 0;)
             {
                 var r = _retired.Find(x => x.SegmentId == id);
-                if (r is null || _deleting.Contains(r)) break; // a concurrent deferred delete has the rest
+                if (r is null) break;
+                // A deferred delete is deleting a file of the chain right now and may fail: leave the whole chain to
+                // the deferred deletes (which go oldest first) and have the caller retire its segment behind it.
+                if (_deleting.Contains(r)) return false;
                 chain.Add(r);
                 id = r.Replaces;
             }

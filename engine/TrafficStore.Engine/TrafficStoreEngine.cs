@@ -64,6 +64,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             options = options with { PartitionDuration = partition };
         }
         _options = options;
+        _replacedFiles.Log = options.Log;
         _index = new SegmentIndex(Layout.IndexDirectory, options.IndexMemoryBytes);
         _sealer = new SegmentSealer(Layout, options, () => Interlocked.Increment(ref _nextSegmentId));
         try
@@ -473,7 +474,10 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             });
             if (removed) _index.Remove(footer);
             ChunkCache.Invalidate(footer.SegmentId);
-            if (footer.Replaces != 0) _replacedFiles.DeleteChain(footer.Replaces); // before the file that names it leaves segments/
+            PieceDictionaryCache.Shared.Invalidate(footer);
+            // Before the file that names it leaves segments/. A chain file whose delete fails stays for a retry; until then
+            // a crash would serve it again (its rows are a superset of this corrupt segment's, never a duplicate of them).
+            if (footer.Replaces != 0) _replacedFiles.DeleteChain(footer.Replaces);
         }
         var target = Layout.QuarantineFile(path);
         long segmentId = StoreLayout.TryParseSegmentId(path, out var id) ? id : 0;
@@ -563,7 +567,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             Interlocked.Read(ref _retentionDeletedSegments), Interlocked.Read(ref _retentionRewrittenSegments),
             Interlocked.Read(ref _retentionDeletedRows), Interlocked.Read(ref _retentionDeletedBytes),
             Interlocked.Read(ref _segmentsRead), Interlocked.Read(ref _rowGroupsRead), Interlocked.Read(ref _flushes))
-        { ChunkCache = ChunkCache.Stats };
+        { ChunkCache = ChunkCache.Stats, PendingSegmentDeletes = _replacedFiles.Pending, FailedSegmentDeletes = _replacedFiles.FailedDeletes };
     }
 
     internal void CountRead(int segments, int rowGroups)

@@ -61,7 +61,7 @@ public sealed class TrafficDatabase : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         options ??= TrafficDatabaseOptions.Default;
-        System.IO.Directory.CreateDirectory(directory);
+        // The engine creates the directory (durably: its parent is fsync'd), so it is not created here.
         var engineOptions = new StoreOptions(directory) { MaxUnsealedBytes = 32L << 20, Log = options.Log };
         if (options.Engine is { } adjust) engineOptions = adjust(engineOptions);
         var engine = TrafficStoreEngine.Open(engineOptions);

@@ -101,6 +101,30 @@ public class DecodedBodyTests
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>A client's row naming a decoded length past the read-time cap is refused whole: nothing of the batch is stored.</summary>
+    [Theory]
+    [InlineData(-1L)]
+    [InlineData(1L << 31)]
+    public async Task AClientRowPromisingMoreThanTheReadCapIsRefused(long claimed)
+    {
+        Assert.True(claimed < 0 || claimed > DecodedBodyDerivation.MaxDecodedBytes);
+        using var dir = new TempDir();
+        await using var db = OpenDatabase(dir.Path);
+        var schema = TrafficTables.Get(TrafficTables.Payloads).Schema;
+        var tsType = (Apache.Arrow.Types.TimestampType)schema.GetFieldByName("ts").DataType;
+        var gz = Gzip(new byte[4096]);
+        var batch = new RecordBatch(new Schema([schema.GetFieldByName("ts"), schema.GetFieldByName("body"), schema.GetFieldByName("body_decoded_from"), schema.GetFieldByName("body_decoded_len")], null),
+            [new TimestampArray.Builder(tsType).Append(DateTimeOffset.UnixEpoch.AddDays(20_000)).Append(DateTimeOffset.UnixEpoch.AddDays(20_000)).Build(),
+             new BinaryArray.Builder().Append(gz.AsSpan()).Append(gz.AsSpan()).Build(),
+             new StringArray.Builder().Append("gzip").Append("gzip").Build(),
+             new Int64Array.Builder().Append(4096).Append(claimed).Build()], 2);
+        var e = await Assert.ThrowsAsync<ArgumentException>(async () => await db.AppendBatchAsync(TrafficTables.Payloads, batch));
+        Assert.Contains("row 1: body_decoded_len", e.Message);
+        int stored = 0;
+        await foreach (var b in db.Engine.QueryAsync(new QuerySpec(TrafficTables.Payloads).Select("body"))) stored += b.Length;
+        Assert.Equal(0, stored);
+    }
+
     private static byte[] Gzip(byte[] raw)
     {
         using var gz = new MemoryStream();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using TrafficStore.Cli.Query;
 using TrafficStore.Server.Flight;
 using TrafficStore.Server.Hosting;
 using TrafficStore.Server.Security;
@@ -42,12 +43,22 @@ public static class ServeCommand
             Description = "Largest file one export.pcap call may produce (exports stream with bounded memory; this bounds time and bandwidth).",
             DefaultValueFactory = _ => TrafficServerOptions.DefaultMaxExportBytes >> 20,
         };
+        var maxSources = new Option<int>("--max-delivery-sources")
+        {
+            Description = "Most node agents (delivery sources) whose exactly-once marks the store keeps; a new agent past it is refused (ResourceExhausted) until idle marks expire.",
+            DefaultValueFactory = _ => ServeSettings.DefaultMaxDeliverySources,
+        };
+        var markIdle = new Option<string>("--delivery-mark-max-idle")
+        {
+            Description = "Drop the delivery mark of an agent that sent nothing for this long (30m, 12h, 30d, 4w); a batch it resends later is stored again.",
+            DefaultValueFactory = _ => "30d",
+        };
         var logFormat = new Option<string>("--log-format") { Description = "Log lines: json (structured) or text.", DefaultValueFactory = _ => "json" };
         logFormat.AcceptOnlyFromAmong("json", "text");
 
         var command = new Command("serve", "Serve a store over Arrow Flight (queries, time travel, ingest from agents, admin).")
         {
-            store, listen, tokens, cert, key, demo, cache, maxExport, logFormat,
+            store, listen, tokens, cert, key, demo, cache, maxExport, maxSources, markIdle, logFormat,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings
         {
@@ -59,6 +70,8 @@ public static class ServeCommand
             Demo = parse.GetValue(demo),
             ChunkCacheMb = parse.GetValue(cache),
             MaxExportMb = parse.GetValue(maxExport),
+            MaxDeliverySources = parse.GetValue(maxSources),
+            DeliveryMarkMaxIdle = parse.GetValue(markIdle)!,
             JsonLogs = parse.GetValue(logFormat) == "json",
         }, stdout, stderr, ct));
         return command;
@@ -104,8 +117,33 @@ public static class ServeCommand
             stderr.WriteLine("trafficstore serve: --max-export-mb must be at least 1");
             return CliApp.ExitUsage;
         }
+        if (settings.MaxDeliverySources < 1)
+        {
+            stderr.WriteLine("trafficstore serve: --max-delivery-sources must be at least 1");
+            return CliApp.ExitUsage;
+        }
+        TimeSpan markMaxIdle;
+        try
+        {
+            markMaxIdle = Retention.RetentionCommand.ParseAge(settings.DeliveryMarkMaxIdle)
+                          ?? throw new CliUsageException("'none' is not allowed");
+        }
+        catch (CliUsageException)
+        {
+            stderr.WriteLine($"trafficstore serve: --delivery-mark-max-idle '{settings.DeliveryMarkMaxIdle}' is not a duration (e.g. 12h, 30d, 4w)");
+            return CliApp.ExitUsage;
+        }
         long cacheBytes = (long)settings.ChunkCacheMb << 20;
-        try { db = TrafficDatabase.Open(settings.StoreDirectory, new TrafficDatabaseOptions { Engine = o => o with { ChunkCacheBytes = cacheBytes } }); }
+        var storeOptions = new TrafficDatabaseOptions
+        {
+            Engine = o => o with
+            {
+                ChunkCacheBytes = cacheBytes,
+                MaxDeliverySources = settings.MaxDeliverySources,
+                DeliveryMarkMaxIdle = markMaxIdle,
+            },
+        };
+        try { db = TrafficDatabase.Open(settings.StoreDirectory, storeOptions); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             stderr.WriteLine($"trafficstore serve: cannot open the store {settings.StoreDirectory}: {e.Message}");
@@ -202,6 +240,11 @@ public sealed record ServeSettings
     public const int DefaultChunkCacheMb = 256;
     public int ChunkCacheMb { get; init; } = DefaultChunkCacheMb;
     public long MaxExportMb { get; init; } = TrafficServerOptions.DefaultMaxExportBytes >> 20;
+    /// <summary>The engine's default (<c>StoreOptions.MaxDeliverySources</c>): one agent id per node and spool, with room to spare.</summary>
+    public const int DefaultMaxDeliverySources = 100_000;
+    public int MaxDeliverySources { get; init; } = DefaultMaxDeliverySources;
+    /// <summary>A duration as <c>retention set --max-age</c> takes it; the engine's default is 30 days.</summary>
+    public string DeliveryMarkMaxIdle { get; init; } = "30d";
     public bool JsonLogs { get; init; } = true;
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
 }

@@ -21,7 +21,7 @@ public class RetentionCommandTests
         var (exit, output, error) = store.Run("retention", "set", "--max-age", "1d");
         Assert.True(exit == 0, error);
         (exit, output, _) = store.Run("retention", "list");
-        Assert.Contains("global\t1.00:00:00\tnone", output);
+        Assert.Contains("global\t1d\tnone", output);
         (exit, output, error) = store.Run("retention", "apply");
         Assert.True(exit == 0, error);
         Assert.Contains("deleted http segment", output);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using TrafficStore.Cli.Query;
 using TrafficStore.Server.Flight;
@@ -20,6 +21,9 @@ namespace TrafficStore.Cli.Serve;
 public static class ServeCommand
 {
     public const string TokenFileName = "tokens.json";
+    /// <summary>The agent reads its token from this variable too, so one Secret serves both sides (deploy/).</summary>
+    public const string IngestTokenVariable = "TRAFFICSTORE_INGEST_TOKEN";
+    public const string QueryTokenVariable = "TRAFFICSTORE_QUERY_TOKEN";
 
     public static Command Build(TextWriter stdout, TextWriter stderr)
     {
@@ -53,18 +57,29 @@ public static class ServeCommand
             Description = "Drop the delivery mark of an agent that sent nothing for this long (30m, 12h, 30d, 4w); a batch it resends later is stored again.",
             DefaultValueFactory = _ => "30d",
         };
+        var ingestToken = new Option<string?>("--ingest-token")
+        {
+            Description = $"Also accept this token for node agents (scope write, all namespaces); default ${IngestTokenVariable} (how deploy/ passes it).",
+        };
+        var queryToken = new Option<string?>("--query-token")
+        {
+            Description = $"Also accept this token for query clients (scope read, all namespaces); default ${QueryTokenVariable}.",
+        };
         var logFormat = new Option<string>("--log-format") { Description = "Log lines: json (structured) or text.", DefaultValueFactory = _ => "json" };
         logFormat.AcceptOnlyFromAmong("json", "text");
 
         var command = new Command("serve", "Serve a store over Arrow Flight (queries, time travel, ingest from agents, admin).")
         {
-            store, listen, tokens, cert, key, demo, cache, maxExport, maxSources, markIdle, logFormat,
+            store, listen, tokens, cert, key, demo, cache, maxExport, maxSources, markIdle, ingestToken, queryToken, logFormat,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings
         {
             StoreDirectory = parse.GetValue(store) ?? TrafficDatabase.DefaultDirectory,
             Listen = parse.GetValue(listen)!,
             TokenFile = parse.GetValue(tokens),
+            // Read here, not as option defaults: --help would print the secrets.
+            IngestToken = parse.GetValue(ingestToken) ?? NonEmpty(Environment.GetEnvironmentVariable(IngestTokenVariable)),
+            QueryToken = parse.GetValue(queryToken) ?? NonEmpty(Environment.GetEnvironmentVariable(QueryTokenVariable)),
             TlsCertificate = parse.GetValue(cert),
             TlsKey = parse.GetValue(key),
             Demo = parse.GetValue(demo),
@@ -98,7 +113,7 @@ public static class ServeCommand
         try
         {
             if (settings.TokenFile is null && !File.Exists(tokenPath)) newToken = TokenFile.CreateAdminFile(tokenPath);
-            tokenFile = TokenFile.Load(tokenPath);
+            tokenFile = LoadTokens(tokenPath, settings.IngestToken, settings.QueryToken);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
@@ -205,6 +220,30 @@ public static class ServeCommand
         }
     }
 
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>
+    /// The token file plus the <c>--ingest-token</c> (write) and <c>--query-token</c> (read) tokens, all namespaces.
+    /// A token the file already lists keeps the file's permissions. The same rules as the file's apply (16 characters at least).
+    /// </summary>
+    public static TokenFile LoadTokens(string path, string? ingestToken, string? queryToken)
+    {
+        if (ingestToken is null && queryToken is null) return TokenFile.Load(path);
+        JsonObject root;
+        try { root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException("expected a JSON object with a \"tokens\" object"); }
+        catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"not valid JSON: {e.Message}"); }
+        if (root["tokens"] is not JsonObject entries) throw new InvalidDataException("\"tokens\" must be an object of token -> permissions");
+        void Add(string? token, string name, string scope)
+        {
+            if (token is null || entries.ContainsKey(token)) return;
+            if (token.Length < 16) throw new InvalidDataException($"the {name} token (--{name}-token) is shorter than 16 characters");
+            entries[token] = new JsonObject { ["name"] = name, ["namespaces"] = "*", ["scopes"] = new JsonArray(scope) };
+        }
+        Add(ingestToken, "ingest", Scopes.Write);
+        Add(queryToken, "query", Scopes.Read);
+        return TokenFile.Parse(root.ToJsonString(), path);
+    }
+
     private static void PrintWelcome(TextWriter stdout, Uri address, Uri ops, string tokenPath, string? newToken, bool demo)
     {
         var flightUri = $"grpc+{(address.Scheme == "https" ? "tls" : "tcp")}://{address.Authority}";
@@ -233,6 +272,10 @@ public sealed record ServeSettings
     public required string StoreDirectory { get; init; }
     public string Listen { get; init; } = $"127.0.0.1:{TrafficServerOptions.DefaultPort}";
     public string? TokenFile { get; init; }
+    /// <summary>Accepted besides the token file: write scope (node agents), all namespaces.</summary>
+    public string? IngestToken { get; init; }
+    /// <summary>Accepted besides the token file: read scope, all namespaces.</summary>
+    public string? QueryToken { get; init; }
     public string? TlsCertificate { get; init; }
     public string? TlsKey { get; init; }
     public bool Demo { get; init; }

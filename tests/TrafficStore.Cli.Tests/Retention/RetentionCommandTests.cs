@@ -41,6 +41,27 @@ public class RetentionCommandTests
         Assert.Contains($"\nhttp\t{remaining.Count}\t", output);
     }
 
+    /// <summary>
+    /// `list` printed ages as TimeSpan text ("7.00:00:00") that `set` did not take back; an age past TimeSpan's range
+    /// ("1e9d") was an OverflowException.
+    /// </summary>
+    [Fact]
+    public void AgesAreListedAsSetAndOverlongAgesAreRefused()
+    {
+        using var store = new CliStore();
+        foreach (var (given, listed) in new[] { ("7d", "7d"), ("36h", "36h"), ("90m", "90m"), ("2w", "14d"), ("1.5s", "1.5s") })
+        {
+            var (exit, _, error) = store.Run("retention", "set", "--max-age", given);
+            Assert.True(exit == 0, error);
+            var (_, output, _) = store.Run("retention", "list");
+            Assert.Contains($"global\t{listed}\tnone", output);
+        }
+        var (code, _, message) = store.Run("retention", "set", "--max-age", "1e9d");
+        Assert.Equal(CliApp.ExitUsage, code);
+        Assert.Contains("longer than", message);
+        Assert.DoesNotContain("Overflow", message);
+    }
+
     private static int HttpCount(CliStore store)
     {
         var (_, output, _) = store.Run("query", "http select ts", "--format", "csv");

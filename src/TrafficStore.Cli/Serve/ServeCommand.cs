@@ -24,6 +24,10 @@ public static class ServeCommand
     /// <summary>The agent reads its token from this variable too, so one Secret serves both sides (deploy/).</summary>
     public const string IngestTokenVariable = "TRAFFICSTORE_INGEST_TOKEN";
     public const string QueryTokenVariable = "TRAFFICSTORE_QUERY_TOKEN";
+    /// <summary>The deploy ConfigMap's retention settings (deploy/kubernetes/configmap.yaml, the Helm chart's values).</summary>
+    public const string RetentionMaxAgeVariable = "TRAFFICSTORE_RETENTION_MAX_AGE";
+    public const string RetentionMaxBytesVariable = "TRAFFICSTORE_RETENTION_MAX_BYTES";
+    public const string RetentionIntervalVariable = "TRAFFICSTORE_RETENTION_INTERVAL";
 
     public static Command Build(TextWriter stdout, TextWriter stderr)
     {
@@ -57,6 +61,9 @@ public static class ServeCommand
             Description = "Drop the delivery mark of an agent that sent nothing for this long (30m, 12h, 30d, 4w); a batch it resends later is stored again.",
             DefaultValueFactory = _ => "30d",
         };
+        var retentionAge = new Option<string?>("--retention-max-age") { Description = $"Set the global retention age at start (30m, 12h, 7d, none); default ${RetentionMaxAgeVariable}; unset: the stored policy (retention set) stays." };
+        var retentionBytes = new Option<string?>("--retention-max-bytes") { Description = $"Set the global size limit at start (500M, 100G, a number, none); default ${RetentionMaxBytesVariable}." };
+        var retentionInterval = new Option<string?>("--retention-interval") { Description = $"How often retention runs (30s, 5m, 1h); default ${RetentionIntervalVariable}, else 1m." };
         var ingestToken = new Option<string?>("--ingest-token")
         {
             Description = $"Also accept this token for node agents (scope write, all namespaces); default ${IngestTokenVariable} (how deploy/ passes it).",
@@ -70,7 +77,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Serve a store over Arrow Flight (queries, time travel, ingest from agents, admin).")
         {
-            store, listen, tokens, cert, key, demo, cache, maxExport, maxSources, markIdle, ingestToken, queryToken, logFormat,
+            store, listen, tokens, cert, key, demo, cache, maxExport, maxSources, markIdle, retentionAge, retentionBytes, retentionInterval, ingestToken, queryToken, logFormat,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings
         {
@@ -87,6 +94,9 @@ public static class ServeCommand
             MaxExportMb = parse.GetValue(maxExport),
             MaxDeliverySources = parse.GetValue(maxSources),
             DeliveryMarkMaxIdle = parse.GetValue(markIdle)!,
+            RetentionMaxAge = parse.GetValue(retentionAge) ?? NonEmpty(Environment.GetEnvironmentVariable(RetentionMaxAgeVariable)),
+            RetentionMaxBytes = parse.GetValue(retentionBytes) ?? NonEmpty(Environment.GetEnvironmentVariable(RetentionMaxBytesVariable)),
+            RetentionInterval = parse.GetValue(retentionInterval) ?? NonEmpty(Environment.GetEnvironmentVariable(RetentionIntervalVariable)),
             JsonLogs = parse.GetValue(logFormat) == "json",
         }, stdout, stderr, ct));
         return command;
@@ -140,12 +150,26 @@ public static class ServeCommand
         TimeSpan markMaxIdle;
         try
         {
-            markMaxIdle = Retention.RetentionCommand.ParseAge(settings.DeliveryMarkMaxIdle)
+            markMaxIdle = Retention.RetentionCommand.ParseAge(settings.DeliveryMarkMaxIdle, "--delivery-mark-max-idle")
                           ?? throw new CliUsageException("'none' is not allowed");
         }
         catch (CliUsageException)
         {
             stderr.WriteLine($"trafficstore serve: --delivery-mark-max-idle '{settings.DeliveryMarkMaxIdle}' is not a duration (e.g. 12h, 30d, 4w)");
+            return CliApp.ExitUsage;
+        }
+        TimeSpan? maxAge, retentionEvery = null;
+        long? maxBytes;
+        try
+        {
+            maxAge = settings.RetentionMaxAge is { } a ? Retention.RetentionCommand.ParseAge(a, "--retention-max-age") : null;
+            maxBytes = settings.RetentionMaxBytes is { } b ? Retention.RetentionCommand.ParseBytes(b, "--retention-max-bytes") : null;
+            if (settings.RetentionInterval is { } i)
+                retentionEvery = Retention.RetentionCommand.ParseAge(i, "--retention-interval") ?? throw new CliUsageException("--retention-interval 'none' is not an interval (e.g. 30s, 5m, 1h)");
+        }
+        catch (CliUsageException e)
+        {
+            stderr.WriteLine($"trafficstore serve: {e.Message}");
             return CliApp.ExitUsage;
         }
         long cacheBytes = (long)settings.ChunkCacheMb << 20;
@@ -156,6 +180,7 @@ public static class ServeCommand
                 ChunkCacheBytes = cacheBytes,
                 MaxDeliverySources = settings.MaxDeliverySources,
                 DeliveryMarkMaxIdle = markMaxIdle,
+                RetentionInterval = retentionEvery ?? o.RetentionInterval,
             },
         };
         try { db = TrafficDatabase.Open(settings.StoreDirectory, storeOptions); }
@@ -168,6 +193,18 @@ public static class ServeCommand
         await using var local = new LocalTrafficClient(db);
         try
         {
+            if (settings.RetentionMaxAge is not null || settings.RetentionMaxBytes is not null)
+            {
+                // Only the limits given change: namespace limits (and the other global one) set with `retention set` stay.
+                var policy = db.Engine.RetentionPolicy;
+                var global = policy.Global with
+                {
+                    MaxAge = settings.RetentionMaxAge is null ? policy.Global.MaxAge : maxAge,
+                    MaxBytes = settings.RetentionMaxBytes is null ? policy.Global.MaxBytes : maxBytes,
+                };
+                await db.Engine.SetRetentionPolicyAsync(policy with { Global = global }, ct);
+                stdout.WriteLine($"Retention: global max_age {Retention.RetentionCommand.Age(global.MaxAge)}, max_bytes {global.MaxBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}.");
+            }
             if (settings.Demo)
             {
                 if (await DemoData.HasDemoAsync(db, ct))
@@ -288,6 +325,11 @@ public sealed record ServeSettings
     public int MaxDeliverySources { get; init; } = DefaultMaxDeliverySources;
     /// <summary>A duration as <c>retention set --max-age</c> takes it; the engine's default is 30 days.</summary>
     public string DeliveryMarkMaxIdle { get; init; } = "30d";
+    /// <summary>Global retention limits set at start (<c>retention set</c> syntax); null leaves the stored one.</summary>
+    public string? RetentionMaxAge { get; init; }
+    public string? RetentionMaxBytes { get; init; }
+    /// <summary>How often the engine applies retention (<c>StoreOptions.RetentionInterval</c>); null: its default.</summary>
+    public string? RetentionInterval { get; init; }
     public bool JsonLogs { get; init; } = true;
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
 }

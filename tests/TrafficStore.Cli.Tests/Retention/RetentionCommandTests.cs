@@ -60,6 +60,9 @@ public class RetentionCommandTests
         Assert.Equal(CliApp.ExitUsage, code);
         Assert.Contains("longer than", message);
         Assert.DoesNotContain("Overflow", message);
+        (code, _, message) = store.Run("retention", "set", "--max-bytes", "1e30T");
+        Assert.Equal(CliApp.ExitUsage, code);
+        Assert.Contains("--max-bytes '1e30T' is not a size", message);
     }
 
     private static int HttpCount(CliStore store)

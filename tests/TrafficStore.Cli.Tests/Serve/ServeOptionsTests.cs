@@ -81,6 +81,36 @@ public partial class ServeOptionsTests
         }
     }
 
+    /// <summary>
+    /// The deploy ConfigMap's retention settings were read by nothing: --retention-max-age/--retention-max-bytes
+    /// (default: its variables) set the global limits at start and keep the namespace limits `retention set` made.
+    /// </summary>
+    [Fact]
+    public async Task RetentionFlagsSetTheGlobalLimitsAtStart()
+    {
+        using var store = new CliStore();
+        Assert.Equal(0, store.Run("retention", "set", "--namespace", "shop", "--max-age", "2h").Exit);
+        using var cts = new CancellationTokenSource();
+        var output = new StringWriter();
+        var stdout = TextWriter.Synchronized(output);
+        var run = CliApp.Build(stdout, stdout, stderrIsTerminal: false)
+            .Parse(["serve", "--store", Path.Combine(store.Dir, "store"), "--listen", "127.0.0.1:0", "--log-format", "text",
+                    "--retention-max-age", "168h", "--retention-max-bytes", "80G", "--retention-interval", "5m"])
+            .InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stdout }, cts.Token);
+        await WaitForAddressAsync(run, output);
+        cts.Cancel();
+        Assert.Equal(CliApp.ExitOk, await run);
+
+        var (exit, list, error) = store.Run("retention", "list");
+        Assert.True(exit == 0, error);
+        Assert.Contains($"global\t7d\t{80L << 30}", list);
+        Assert.Contains("namespace shop\t2h\tnone", list);
+
+        (exit, _, error) = store.Run("serve", "--listen", "127.0.0.1:0", "--retention-interval", "none");
+        Assert.Equal(CliApp.ExitUsage, exit);
+        Assert.Contains("--retention-interval", error);
+    }
+
     private static (int Exit, string Out, string Err) RunCli(params string[] args)
     {
         var stdout = new StringWriter();

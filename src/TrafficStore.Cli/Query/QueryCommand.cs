@@ -91,6 +91,11 @@ public readonly struct ClientScope(ITrafficClient value) : IDisposable
 /// <summary>Turns the errors of store commands into messages and exit codes.</summary>
 public static class CliErrors
 {
+    /// <summary>The call never reached a TrafficStore server: nothing listening, or TLS spoken to a cleartext port (or the reverse).</summary>
+    private static bool IsConnectionFailure(Grpc.Core.RpcException e) =>
+        e.StatusCode == Grpc.Core.StatusCode.Unavailable
+        || (e.StatusCode == Grpc.Core.StatusCode.Internal && e.Status.Detail.StartsWith("Error starting gRPC call", StringComparison.Ordinal));
+
     public static int Guard(string command, TextWriter stderr, Func<int> action)
     {
         try
@@ -100,6 +105,12 @@ public static class CliErrors
         catch (Exception e) when (e is QueryException or CliUsageException or ArgumentException or FileNotFoundException or DirectoryNotFoundException)
         {
             stderr.WriteLine($"trafficstore {command}: {e.Message}");
+            return CliApp.ExitUsage;
+        }
+        catch (IOException e) when (e.InnerException is Grpc.Core.RpcException rpc && IsConnectionFailure(rpc))
+        {
+            // "the server answered Unavailable: Error connecting to subchannel." did not say what to check.
+            stderr.WriteLine($"trafficstore {command}: cannot reach the server (is `trafficstore serve` running there, on that port, with TLS only for grpc+tls/https?): {rpc.Status.Detail}");
             return CliApp.ExitUsage;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

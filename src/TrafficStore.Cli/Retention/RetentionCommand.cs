@@ -39,7 +39,7 @@ public static class RetentionCommand
         {
             string? age = parse.GetValue(maxAge), bytes = parse.GetValue(maxBytes);
             if (age is null && bytes is null) throw new CliUsageException("give --max-age and/or --max-bytes");
-            using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store2)!, parse.GetValue(server2)));
+            using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store2)!, parse.GetValue(server2), create: true));
             var policy = client.Value.GetRetentionPolicyAsync().GetAwaiter().GetResult();
             string? namespaceName = parse.GetValue(ns);
             var current = namespaceName is null ? policy.Global : policy.Namespaces.GetValueOrDefault(namespaceName) ?? new RetentionLimits();

@@ -91,6 +91,38 @@ public class NewUserFlagsTests
         Assert.Contains("(no frames stored)", error);
     }
 
+    /// <summary>A mistyped --store (or a query before the first ingest) made a new empty store and answered "0 rows".</summary>
+    [Fact]
+    public void ReadingAStoreThatDoesNotExistIsAnError()
+    {
+        using var store = new CliStore();
+        foreach (var args in new[] { new[] { "stats" }, ["query", "http"], ["retention", "list"], ["export", "arrow", "--table", "dns", "-o", Path.Combine(store.Dir, "x.arrow")] })
+        {
+            var (exit, _, error) = store.Run(args);
+            Assert.Equal(CliApp.ExitUsage, exit);
+            Assert.Contains("no store at", error);
+        }
+        Assert.False(Directory.Exists(Path.Combine(store.Dir, "store")));
+        // Setting the policy before the first ingest still works: it creates the store.
+        Assert.Equal(CliApp.ExitOk, store.Run("retention", "set", "--max-age", "7d").Exit);
+        Assert.Equal(CliApp.ExitOk, store.Run("stats").Exit);
+    }
+
+    /// <summary>No server at the address: "the server answered Unavailable: Error connecting to subchannel." said nothing of what to check.</summary>
+    [Fact]
+    public void AnUnreachableServerIsNamedAsSuch()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop(); // a port nothing listens on
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int exit = CliApp.Run(["query", "http", "--server", $"grpc://127.0.0.1:{port}", "--token", "some-token-of-16-chars"], stdout, stderr);
+        Assert.Equal(CliApp.ExitUsage, exit);
+        Assert.Contains("cannot reach the server", stderr.ToString());
+    }
+
     private static long Frames(string path)
     {
         using var source = CaptureFile.Open(path);

@@ -34,6 +34,7 @@ public static class AgentCommand
         var node = new Option<string>("--node") { Description = "Node name for the rows (default: $NODE_NAME, else the host name)." };
         var metrics = new Option<string>("--metrics") { Description = "Serve /metrics and /healthz on this address:port, e.g. 127.0.0.1:9102." };
         var idle = new Option<double>("--idle-timeout") { Description = "Seconds a flow may be idle before its row is shipped.", DefaultValueFactory = _ => 60 };
+        var flush = new Option<double>("--flush-interval") { Description = "Seconds between batches cut from the rows and spooled (then shipped).", DefaultValueFactory = _ => 1 };
         var proc = new Option<string>("--proc")
         {
             Description = "The /proc to read socket owners from (host /proc in a DaemonSet); 'none' disables process identity (default: $TRAFFICSTORE_PROC_ROOT, else /proc).",
@@ -58,7 +59,7 @@ public static class AgentCommand
 
         var command = new Command("agent", "Capture live traffic on this node and ship it to a TrafficStore server (Flight DoPut, disk spool).")
         {
-            server, token, interfaces, filter, snaplen, promiscuous, bufferMb, spool, spoolMax, node, metrics, idle, proc, k8s, noFrames, frameHold,
+            server, token, interfaces, filter, snaplen, promiscuous, bufferMb, spool, spoolMax, node, metrics, idle, flush, proc, k8s, noFrames, frameHold,
         };
         command.SetAction((parse, ct) =>
         {
@@ -70,6 +71,13 @@ public static class AgentCommand
             if (parse.GetValue(frameHold) < 1)
             {
                 stderr.WriteLine("trafficstore agent: --frame-hold-mb must be at least 1.");
+                return Task.FromResult(CliApp.ExitUsage);
+            }
+            // TimeSpan.FromSeconds threw on NaN, negatives were accepted and 1e20 overflowed (an "internal error").
+            foreach (var (name, seconds) in new[] { ("--idle-timeout", parse.GetValue(idle)), ("--flush-interval", parse.GetValue(flush)) })
+            {
+                if (seconds is > 0 and <= 1e9) continue;
+                stderr.WriteLine($"trafficstore agent: {name} must be a number of seconds above 0 (at most 1e9).");
                 return Task.FromResult(CliApp.ExitUsage);
             }
             var names = parse.GetValue(interfaces) is { Length: > 0 } i ? i : ["any"];
@@ -91,6 +99,7 @@ public static class AgentCommand
                 NodeName = parse.GetValue(node) ?? Environment.GetEnvironmentVariable("NODE_NAME") ?? Environment.MachineName,
                 MetricsListen = parse.GetValue(metrics),
                 IdleTimeout = TimeSpan.FromSeconds(parse.GetValue(idle)),
+                FlushInterval = TimeSpan.FromSeconds(parse.GetValue(flush)),
                 ProcRoot = procRoot == "none" ? null : procRoot,
                 ShipFrames = !parse.GetValue(noFrames),
                 FrameHoldBytes = (long)parse.GetValue(frameHold) << 20,

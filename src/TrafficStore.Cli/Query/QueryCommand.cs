@@ -110,7 +110,9 @@ public static class CliErrors
         catch (IOException e) when (e.InnerException is Grpc.Core.RpcException rpc && IsConnectionFailure(rpc))
         {
             // "the server answered Unavailable: Error connecting to subchannel." did not say what to check.
-            stderr.WriteLine($"trafficstore {command}: cannot reach the server (is `trafficstore serve` running there, on that port, with TLS only for grpc+tls/https?): {rpc.Status.Detail}");
+            stderr.WriteLine(rpc.Status.Detail.Contains("certificate", StringComparison.OrdinalIgnoreCase)
+                ? $"trafficstore {command}: the server's TLS certificate is not trusted here (for a private CA: SSL_CERT_FILE=ca.pem trafficstore ...): {rpc.Status.Detail}"
+                : $"trafficstore {command}: cannot reach the server (is `trafficstore serve` running there, on that port, with TLS only for grpc+tls/https?): {rpc.Status.Detail}");
             return CliApp.ExitUsage;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

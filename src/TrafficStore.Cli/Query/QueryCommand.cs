@@ -115,6 +115,11 @@ public static class CliErrors
                 : $"trafficstore {command}: cannot reach the server (is `trafficstore serve` running there, on that port, with TLS only for grpc+tls/https?): {rpc.Status.Detail}");
             return CliApp.ExitUsage;
         }
+        catch (UnauthorizedAccessException e) when (e.Message.Contains("missing bearer token", StringComparison.Ordinal))
+        {
+            stderr.WriteLine($"trafficstore {command}: {e.Message}: give --token T, set TRAFFICSTORE_TOKEN, or put it in the address (grpc://TOKEN@host:port)");
+            return CliApp.ExitUsage;
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             stderr.WriteLine($"trafficstore {command}: {e.Message}");

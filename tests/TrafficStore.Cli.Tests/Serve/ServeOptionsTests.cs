@@ -69,6 +69,10 @@ public partial class ServeOptionsTests
             Assert.Equal(1 + 7, csv.TrimEnd('\n').Split('\n').Length);
             var denied = await Assert.ThrowsAsync<RpcException>(() => PutAsync(client, QueryToken, "agent-one", 1, batchSeq: 3));
             Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
+            // Without any token the CLI says where one goes.
+            (exit, _, error) = RunCli("query", "capture_stats", "--server", url, "--token", "");
+            Assert.Equal(CliApp.ExitUsage, exit);
+            Assert.Contains("give --token T, set TRAFFICSTORE_TOKEN", error);
             // ... and the ingest token may not read.
             (exit, _, error) = RunCli("query", "capture_stats", "--server", url, "--token", IngestToken);
             Assert.Equal(CliApp.ExitUsage, exit);

@@ -31,7 +31,7 @@ public static class IngestCommand
         if (snapshot is not null && !File.Exists(snapshot)) throw new CliUsageException($"{snapshot}: no such file");
         var options = new CaptureIngestOptions
         {
-            Identities = snapshot is null ? null : KubernetesSnapshot.Load(snapshot),
+            Identities = snapshot is null ? null : Inspect.SnapshotEnrichment.LoadSnapshot(snapshot, "--k8s-snapshot"),
             IdentitySource = snapshot,
             Progress = progress ? p => stderr.Write(ProgressLine(p)) : null,
         };

@@ -123,6 +123,24 @@ public class NewUserFlagsTests
         Assert.Contains("cannot reach the server", stderr.ToString());
     }
 
+    /// <summary>A --k8s-snapshot that is not JSON was "internal error: JsonReaderException" (ingest and inspect).</summary>
+    [Fact]
+    public void ASnapshotThatIsNotJsonIsAUsageError()
+    {
+        using var store = new CliStore();
+        var notJson = SharedData.Pcap("SOURCES.md");
+        var (exit, _, error) = store.Run("ingest", SharedData.Pcap(Capture), "--k8s-snapshot", notJson);
+        Assert.Equal(CliApp.ExitUsage, exit);
+        Assert.Contains($"--k8s-snapshot {notJson}: not a kubectl JSON snapshot", error);
+        Assert.DoesNotContain("internal error", error);
+
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        exit = CliApp.Run(["inspect", SharedData.Pcap(Capture), "--k8s-snapshot", notJson], stdout, stderr);
+        Assert.Equal(CliApp.ExitUsage, exit);
+        Assert.Contains("not a kubectl JSON snapshot", stderr.ToString());
+    }
+
     private static long Frames(string path)
     {
         using var source = CaptureFile.Open(path);

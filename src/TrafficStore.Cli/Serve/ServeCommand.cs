@@ -111,6 +111,13 @@ public static class ServeCommand
             stderr.WriteLine($"trafficstore serve: {e.Message}");
             return CliApp.ExitUsage;
         }
+        // Kestrel logs a failed bind with its whole stack trace before we can say it in one line: look first.
+        foreach (var port in endpoint.Port == 0 ? [] : new[] { endpoint.Port, endpoint.Port + 1 })
+        {
+            if (port > System.Net.IPEndPoint.MaxPort || PortInUse(new System.Net.IPEndPoint(endpoint.Address, port)) is not { } reason) continue;
+            stderr.WriteLine($"trafficstore serve: cannot listen on {endpoint.Address}:{port}{(port == endpoint.Port ? "" : " (/healthz and /metrics: the port after --listen's)")}: {reason}");
+            return CliApp.ExitUsage;
+        }
         if ((settings.TlsCertificate is null) != (settings.TlsKey is null))
         {
             stderr.WriteLine("trafficstore serve: --tls-cert and --tls-key go together.");
@@ -127,7 +134,8 @@ public static class ServeCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
-            stderr.WriteLine($"trafficstore serve: {tokenPath}: {e.Message}");
+            // TokenFile's own messages start with the path already.
+            stderr.WriteLine($"trafficstore serve: {(e.Message.StartsWith(tokenPath, StringComparison.Ordinal) ? e.Message : $"{tokenPath}: {e.Message}")}");
             return CliApp.ExitUsage;
         }
 
@@ -255,6 +263,14 @@ public static class ServeCommand
         {
             await db.DisposeAsync();
         }
+    }
+
+    private static string? PortInUse(System.Net.IPEndPoint endpoint)
+    {
+        var probe = new System.Net.Sockets.TcpListener(endpoint);
+        try { probe.Start(); return null; }
+        catch (System.Net.Sockets.SocketException e) { return e.Message; }
+        finally { probe.Stop(); }
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

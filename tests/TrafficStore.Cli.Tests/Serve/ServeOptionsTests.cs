@@ -39,6 +39,33 @@ public partial class ServeOptionsTests
         Assert.DoesNotContain("   at ", error); // a message, not a stack trace
     }
 
+    /// <summary>A port in use: Kestrel's failure was logged with its whole stack trace before the one-line message.</summary>
+    [Fact]
+    public void APortInUseIsOneLineWithoutAStackTrace()
+    {
+        using var store = new CliStore();
+        var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        try
+        {
+            int port = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
+            var (exit, output, error) = store.Run("serve", "--listen", $"127.0.0.1:{port}", "--log-format", "text");
+            Assert.Equal(CliApp.ExitUsage, exit);
+            Assert.Contains($"cannot listen on 127.0.0.1:{port}", error);
+            Assert.DoesNotContain("   at ", output + error);
+            Assert.DoesNotContain("Exception", output + error);
+            // Checked before anything else: no store or token file was made for a server that never ran.
+            Assert.False(Directory.Exists(Path.Combine(store.Dir, "store")));
+
+            // The ops port (/healthz, /metrics) is the one after --listen's: name it when that is the busy one.
+            (exit, _, error) = store.Run("serve", "--listen", $"127.0.0.1:{port - 1}", "--log-format", "text");
+            Assert.Equal(CliApp.ExitUsage, exit);
+            if (error.Contains($"127.0.0.1:{port}", StringComparison.Ordinal))
+                Assert.Contains("/healthz and /metrics", error);
+        }
+        finally { busy.Stop(); }
+    }
+
     [Fact]
     public async Task MaxDeliverySourcesRefusesTheSecondAgent_AndTheEnvironmentTokensHaveTheirScopes()
     {

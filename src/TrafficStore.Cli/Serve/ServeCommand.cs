@@ -250,6 +250,12 @@ public static class ServeCommand
             await using (server)
             {
                 PrintWelcome(stdout, server.Address, server.OpsAddress, tokenPath, newToken, settings.Demo);
+                if (settings.IngestToken is not null || settings.QueryToken is not null)
+                    stdout.WriteLine("Also accepted: " + string.Join(", ", new[]
+                    {
+                        settings.IngestToken is null ? null : $"the ingest token (write; --ingest-token or ${IngestTokenVariable})",
+                        settings.QueryToken is null ? null : $"the query token (read; --query-token or ${QueryTokenVariable})",
+                    }.OfType<string>()) + ".");
                 // Ends on Ctrl+C / SIGTERM (the command's token, or the host's own signal handling).
                 try { await server.WaitForShutdownAsync(ct); }
                 catch (OperationCanceledException) { }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using TrafficStore.Agent;
 using TrafficStore.Agent.Observability;
+using TrafficStore.Cli.Query;
 using TrafficStore.Ingest.Capture;
 using TrafficStore.Kubernetes.Identity;
 using TrafficStore.Kubernetes.Snapshot;
@@ -46,6 +47,11 @@ public static class AgentCommand
             DefaultValueFactory = _ => "auto",
         };
 
+        var identityHistory = new Option<string?>("--identity-history")
+        {
+            Description = "With --k8s watch: how long a deleted pod or service stays resolvable for late packets (30m, 1h, 1d; default: $TRAFFICSTORE_IDENTITY_HISTORY, else 1h).",
+        };
+
         var noFrames = new Option<bool>("--no-frames")
         {
             Description = "Do not ship raw frames (the packets table): about the captured volume itself; without them 'export pcap' has nothing for this node's captures.",
@@ -59,7 +65,7 @@ public static class AgentCommand
 
         var command = new Command("agent", "Capture live traffic on this node and ship it to a TrafficStore server (Flight DoPut, disk spool).")
         {
-            server, token, interfaces, filter, snaplen, promiscuous, bufferMb, spool, spoolMax, node, metrics, idle, flush, proc, k8s, noFrames, frameHold,
+            server, token, interfaces, filter, snaplen, promiscuous, bufferMb, spool, spoolMax, node, metrics, idle, flush, proc, k8s, identityHistory, noFrames, frameHold,
         };
         command.SetAction((parse, ct) =>
         {
@@ -78,6 +84,18 @@ public static class AgentCommand
             {
                 if (seconds is > 0 and <= 1e9) continue;
                 stderr.WriteLine($"trafficstore agent: {name} must be a number of seconds above 0 (at most 1e9).");
+                return Task.FromResult(CliApp.ExitUsage);
+            }
+            TimeSpan history;
+            var historyText = parse.GetValue(identityHistory) ?? (Environment.GetEnvironmentVariable("TRAFFICSTORE_IDENTITY_HISTORY") is { Length: > 0 } h ? h : "1h");
+            try
+            {
+                history = Retention.RetentionCommand.ParseAge(historyText, "--identity-history")
+                          ?? throw new CliUsageException("--identity-history 'none' is not a duration (e.g. 30m, 1h, 1d)");
+            }
+            catch (CliUsageException e)
+            {
+                stderr.WriteLine($"trafficstore agent: {e.Message}");
                 return Task.FromResult(CliApp.ExitUsage);
             }
             var names = parse.GetValue(interfaces) is { Length: > 0 } i ? i : ["any"];
@@ -104,7 +122,7 @@ public static class AgentCommand
                 ShipFrames = !parse.GetValue(noFrames),
                 FrameHoldBytes = (long)parse.GetValue(frameHold) << 20,
             };
-            return RunAsync(options, parse.GetValue(k8s)!, stdout, stderr, ct);
+            return RunAsync(options, parse.GetValue(k8s)!, stdout, stderr, ct, history);
         });
         return command;
     }
@@ -130,7 +148,7 @@ public static class AgentCommand
     }
 
     /// <summary>The identity map for <c>--k8s</c>, and the watcher to run when it is watched.</summary>
-    private static (IdentityMap? Map, ClusterWatcher? Watcher, string? Problem) Identities(string mode)
+    private static (IdentityMap? Map, ClusterWatcher? Watcher, string? Problem) Identities(string mode, TimeSpan history)
     {
         try
         {
@@ -144,7 +162,7 @@ public static class AgentCommand
                 case "watch":
                 {
                     var map = new IdentityMap();
-                    return (map, new ClusterWatcher(ClusterWatcher.CreateClient(), map), null);
+                    return (map, new ClusterWatcher(ClusterWatcher.CreateClient(), map, new ClusterWatcherOptions { HistoryRetention = history }), null);
                 }
                 default:
                     return (KubernetesSnapshot.Load(mode), null, null);
@@ -157,9 +175,9 @@ public static class AgentCommand
         }
     }
 
-    public static async Task<int> RunAsync(AgentOptions options, string k8sMode, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    public static async Task<int> RunAsync(AgentOptions options, string k8sMode, TextWriter stdout, TextWriter stderr, CancellationToken ct, TimeSpan? identityHistory = null)
     {
-        var (map, watcher, problem) = Identities(k8sMode);
+        var (map, watcher, problem) = Identities(k8sMode, identityHistory ?? new ClusterWatcherOptions().HistoryRetention);
         if (problem is not null)
         {
             stderr.WriteLine($"trafficstore agent: --k8s {k8sMode}: {problem}");

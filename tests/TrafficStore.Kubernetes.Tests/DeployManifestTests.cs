@@ -115,7 +115,7 @@ public class DeployManifestTests
 
         // Server: the store on a claim from the template, the Flight port behind the "trafficstore" Service.
         var serverContainer = Assert.Single(server.Spec.Template.Spec.Containers);
-        Assert.Equal(["serve", "--store", "/data", "--listen", "0.0.0.0:8815"], serverContainer.Args);
+        Assert.Equal(["serve", "--store", "/data", "--listen", "0.0.0.0:8815", "--max-delivery-sources", "100000", "--delivery-mark-max-idle", "30d"], serverContainer.Args);
         var claim = Assert.Single(server.Spec.VolumeClaimTemplates);
         Assert.Equal("/data", serverContainer.VolumeMounts.Single(m => m.Name == claim.Metadata.Name).MountPath);
         Assert.True(server.Spec.Template.Spec.SecurityContext.RunAsNonRoot);

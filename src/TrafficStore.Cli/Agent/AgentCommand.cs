@@ -1,6 +1,7 @@
 using System.CommandLine;
 using TrafficStore.Agent;
 using TrafficStore.Agent.Observability;
+using TrafficStore.Cli.Query;
 using TrafficStore.Ingest.Capture;
 using TrafficStore.Kubernetes.Identity;
 using TrafficStore.Kubernetes.Snapshot;
@@ -34,6 +35,7 @@ public static class AgentCommand
         var node = new Option<string>("--node") { Description = "Node name for the rows (default: $NODE_NAME, else the host name)." };
         var metrics = new Option<string>("--metrics") { Description = "Serve /metrics and /healthz on this address:port, e.g. 127.0.0.1:9102." };
         var idle = new Option<double>("--idle-timeout") { Description = "Seconds a flow may be idle before its row is shipped.", DefaultValueFactory = _ => 60 };
+        var flush = new Option<double>("--flush-interval") { Description = "Seconds between batches cut from the rows and spooled (then shipped).", DefaultValueFactory = _ => 1 };
         var proc = new Option<string>("--proc")
         {
             Description = "The /proc to read socket owners from (host /proc in a DaemonSet); 'none' disables process identity (default: $TRAFFICSTORE_PROC_ROOT, else /proc).",
@@ -43,6 +45,11 @@ public static class AgentCommand
         {
             Description = "Kubernetes identity of both ends: 'auto' (watch the cluster when running in one), 'watch' (in-cluster or kubeconfig), 'none', or a kubectl snapshot file.",
             DefaultValueFactory = _ => "auto",
+        };
+
+        var identityHistory = new Option<string?>("--identity-history")
+        {
+            Description = "With --k8s watch: how long a deleted pod or service stays resolvable for late packets (30m, 1h, 1d; default: $TRAFFICSTORE_IDENTITY_HISTORY, else 1h).",
         };
 
         var noFrames = new Option<bool>("--no-frames")
@@ -58,7 +65,7 @@ public static class AgentCommand
 
         var command = new Command("agent", "Capture live traffic on this node and ship it to a TrafficStore server (Flight DoPut, disk spool).")
         {
-            server, token, interfaces, filter, snaplen, promiscuous, bufferMb, spool, spoolMax, node, metrics, idle, proc, k8s, noFrames, frameHold,
+            server, token, interfaces, filter, snaplen, promiscuous, bufferMb, spool, spoolMax, node, metrics, idle, flush, proc, k8s, identityHistory, noFrames, frameHold,
         };
         command.SetAction((parse, ct) =>
         {
@@ -70,6 +77,25 @@ public static class AgentCommand
             if (parse.GetValue(frameHold) < 1)
             {
                 stderr.WriteLine("trafficstore agent: --frame-hold-mb must be at least 1.");
+                return Task.FromResult(CliApp.ExitUsage);
+            }
+            // TimeSpan.FromSeconds threw on NaN, negatives were accepted and 1e20 overflowed (an "internal error").
+            foreach (var (name, seconds) in new[] { ("--idle-timeout", parse.GetValue(idle)), ("--flush-interval", parse.GetValue(flush)) })
+            {
+                if (seconds is > 0 and <= 1e9) continue;
+                stderr.WriteLine($"trafficstore agent: {name} must be a number of seconds above 0 (at most 1e9).");
+                return Task.FromResult(CliApp.ExitUsage);
+            }
+            TimeSpan history;
+            var historyText = parse.GetValue(identityHistory) ?? (Environment.GetEnvironmentVariable("TRAFFICSTORE_IDENTITY_HISTORY") is { Length: > 0 } h ? h : "1h");
+            try
+            {
+                history = Retention.RetentionCommand.ParseAge(historyText, "--identity-history")
+                          ?? throw new CliUsageException("--identity-history 'none' is not a duration (e.g. 30m, 1h, 1d)");
+            }
+            catch (CliUsageException e)
+            {
+                stderr.WriteLine($"trafficstore agent: {e.Message}");
                 return Task.FromResult(CliApp.ExitUsage);
             }
             var names = parse.GetValue(interfaces) is { Length: > 0 } i ? i : ["any"];
@@ -91,11 +117,12 @@ public static class AgentCommand
                 NodeName = parse.GetValue(node) ?? Environment.GetEnvironmentVariable("NODE_NAME") ?? Environment.MachineName,
                 MetricsListen = parse.GetValue(metrics),
                 IdleTimeout = TimeSpan.FromSeconds(parse.GetValue(idle)),
+                FlushInterval = TimeSpan.FromSeconds(parse.GetValue(flush)),
                 ProcRoot = procRoot == "none" ? null : procRoot,
                 ShipFrames = !parse.GetValue(noFrames),
                 FrameHoldBytes = (long)parse.GetValue(frameHold) << 20,
             };
-            return RunAsync(options, parse.GetValue(k8s)!, stdout, stderr, ct);
+            return RunAsync(options, parse.GetValue(k8s)!, stdout, stderr, ct, history);
         });
         return command;
     }
@@ -121,7 +148,7 @@ public static class AgentCommand
     }
 
     /// <summary>The identity map for <c>--k8s</c>, and the watcher to run when it is watched.</summary>
-    private static (IdentityMap? Map, ClusterWatcher? Watcher, string? Problem) Identities(string mode)
+    private static (IdentityMap? Map, ClusterWatcher? Watcher, string? Problem) Identities(string mode, TimeSpan history)
     {
         try
         {
@@ -135,7 +162,7 @@ public static class AgentCommand
                 case "watch":
                 {
                     var map = new IdentityMap();
-                    return (map, new ClusterWatcher(ClusterWatcher.CreateClient(), map), null);
+                    return (map, new ClusterWatcher(ClusterWatcher.CreateClient(), map, new ClusterWatcherOptions { HistoryRetention = history }), null);
                 }
                 default:
                     return (KubernetesSnapshot.Load(mode), null, null);
@@ -148,9 +175,9 @@ public static class AgentCommand
         }
     }
 
-    public static async Task<int> RunAsync(AgentOptions options, string k8sMode, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    public static async Task<int> RunAsync(AgentOptions options, string k8sMode, TextWriter stdout, TextWriter stderr, CancellationToken ct, TimeSpan? identityHistory = null)
     {
-        var (map, watcher, problem) = Identities(k8sMode);
+        var (map, watcher, problem) = Identities(k8sMode, identityHistory ?? new ClusterWatcherOptions().HistoryRetention);
         if (problem is not null)
         {
             stderr.WriteLine($"trafficstore agent: --k8s {k8sMode}: {problem}");

@@ -8,7 +8,7 @@ namespace TrafficStore.Cli.Export;
 
 /// <summary>
 /// `trafficstore export pcap (--connection ID | --pod NAME [--namespace NS] | --from T --to T) [--format auto|pcap|pcapng] [--max-bytes N] -o FILE|-`
-/// and `trafficstore export arrow --table T [filters] -o FILE.arrow` (Arrow IPC file format).
+/// and `trafficstore export arrow ["QUERY" | --table T [filters]] -o FILE.arrow` (Arrow IPC file format).
 /// </summary>
 public static class ExportCommand
 {
@@ -26,7 +26,7 @@ public static class ExportCommand
         var pod = new Option<string?>("--pod") { Description = "Every connection where either end is this pod." };
         var ns = new Option<string?>("--namespace") { Description = "With --pod: the pod's namespace." };
         var from = new Option<string?>("--from") { Description = "Frames at or after this time." };
-        var to = new Option<string?>("--to") { Description = "Frames before this time." };
+        var to = new Option<string?>("--to") { Description = "Frames before this time (default with --from: now)." };
         var format = new Option<string>("--format")
         {
             Description = "auto (classic pcap unless the frames have several link types, then pcapng), pcap (refused for mixed link types) or pcapng (one interface per capture interface and link type).",
@@ -48,14 +48,15 @@ public static class ExportCommand
                 Pod = parse.GetValue(pod),
                 Namespace = parse.GetValue(ns),
                 FromNs = parse.GetValue(from) is { } f ? QueryTime.Parse(f, now) : null,
-                ToNs = parse.GetValue(to) is { } t ? QueryTime.Parse(t, now) : null,
+                // --from alone is "from then until now", as `query ... from -1h` is.
+                ToNs = parse.GetValue(to) is { } t ? QueryTime.Parse(t, now) : parse.GetValue(from) is null ? null : now,
                 Format = parse.GetValue(format) switch { "pcap" => PcapExportFormat.Pcap, "pcapng" => PcapExportFormat.PcapNg, _ => PcapExportFormat.Auto },
                 MaxBytes = parse.GetValue(maxBytes),
             };
             if (request.ConnectionId is not null && request.Pod is not null) throw new CliUsageException("give --connection or --pod, not both");
             if (request.Namespace is not null && request.Pod is null) throw new CliUsageException("--namespace goes with --pod");
             if (request.ConnectionId is null && request.Pod is null && (request.FromNs is null || request.ToNs is null))
-                throw new CliUsageException("give --connection ID, --pod NAME, or a window with --from and --to");
+                throw new CliUsageException("give --connection ID, --pod NAME, or a window with --from (and --to, default now)");
             if (request.MaxBytes is < 0) throw new CliUsageException("--max-bytes must not be negative");
             var path = parse.GetValue(output)!;
             bool toStdout = path == "-";
@@ -79,6 +80,10 @@ public static class ExportCommand
                 }
             }
             foreach (var w in summary.Warnings) stderr.WriteLine($"trafficstore export pcap: warning: {w}");
+            // An id that is not in the store (or not visible to the token) selects nothing: say so, not just "0 frames".
+            if (summary.Frames == 0 && request.ConnectionId is { } id)
+                stderr.WriteLine($"trafficstore export pcap: warning: no frames of connection {id} in the store{(request.FromNs is null ? "" : " in that window")} " +
+                                 "(ids are connections.connection_id, e.g. trafficstore query \"connections from -1h select connection_id, client_ip, server_ip\")");
             var formatName = summary.Format == PcapExportFormat.PcapNg ? "pcapng" : "pcap";
             var linkTypes = summary.LinkTypes.Count > 0 ? string.Join(", ", summary.LinkTypes) : summary.LinkType.ToString(System.Globalization.CultureInfo.InvariantCulture);
             (toStdout ? stderr : stdout).WriteLine(
@@ -106,11 +111,12 @@ public static class ExportCommand
         var output = new Option<string>("--output", "-o") { Description = "Arrow IPC file to write.", Required = true };
         var store = StoreAccess.StoreOption();
         var server = StoreAccess.ServerOption();
-        var command = new Command("arrow", "Write the rows of a query to an Arrow IPC file.") { output, store, server };
+        var text = new Argument<string?>("query") { Description = "A query in the text or JSON form of docs/query-language.md (or --table and the other options).", Arity = ArgumentArity.ZeroOrOne };
+        var command = new Command("arrow", "Write the rows of a query to an Arrow IPC file.") { text, output, store, server };
         filters.AddTo(command);
         command.SetAction(parse => CliErrors.Guard("export arrow", stderr, () =>
         {
-            var query = filters.ToText(parse);
+            var query = filters.Resolve(parse, parse.GetValue(text));
             var path = parse.GetValue(output)!;
             using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store)!, parse.GetValue(server)));
             var result = client.Value.QueryAsync(query).GetAwaiter().GetResult();

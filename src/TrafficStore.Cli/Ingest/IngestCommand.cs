@@ -31,7 +31,7 @@ public static class IngestCommand
         if (snapshot is not null && !File.Exists(snapshot)) throw new CliUsageException($"{snapshot}: no such file");
         var options = new CaptureIngestOptions
         {
-            Identities = snapshot is null ? null : KubernetesSnapshot.Load(snapshot),
+            Identities = snapshot is null ? null : Inspect.SnapshotEnrichment.LoadSnapshot(snapshot, "--k8s-snapshot"),
             IdentitySource = snapshot,
             Progress = progress ? p => stderr.Write(ProgressLine(p)) : null,
         };
@@ -43,10 +43,10 @@ public static class IngestCommand
             var s = ingestor.IngestFileAsync(file).GetAwaiter().GetResult();
             if (progress) stderr.WriteLine();
             var rows = string.Join(", ", s.RowsByTable.Where(kv => kv.Value > 0 && kv.Key != "capture_stats").Select(kv => $"{kv.Key} {kv.Value}"));
-            stdout.WriteLine($"{file}: capture {s.CaptureId}: {s.Frames} frames, {s.Bytes} bytes, {s.TcpConnections} TCP connections, {s.UdpFlows} UDP flows in {s.Elapsed.TotalSeconds:F2} s; stored {rows}");
+            stdout.WriteLine($"{file}: capture {s.CaptureId}: {s.Frames} frames, {s.Bytes} bytes, {s.TcpConnections} TCP connections, {s.UdpFlows} UDP flows in {s.Elapsed.TotalSeconds:F2} s; stored {(rows.Length > 0 ? rows : "no rows")}");
             if (s.Error is { } error)
             {
-                stderr.WriteLine($"trafficstore ingest: {file}: stopped at byte offset {error.ByteOffset}: {error.Kind}: {error.Message} (the {s.Frames} frames before it are stored)");
+                stderr.WriteLine($"trafficstore ingest: {file}: stopped at byte offset {error.ByteOffset}: {error.Kind}: {error.Message} ({(s.Frames > 0 ? $"the {s.Frames} frames before it are stored" : "no frames stored")})");
                 exit = CliApp.ExitCaptureError;
             }
         }

@@ -86,7 +86,12 @@ public static class InspectCommand
                 stderr.WriteLine($"trafficstore inspect: {k8sSnapshot}: no such file.");
                 return CliApp.ExitUsage;
             }
-            SnapshotEnrichment.Enrich(connections.Rows, k8sSnapshot);
+            try { SnapshotEnrichment.Enrich(connections.Rows, k8sSnapshot); }
+            catch (Query.CliUsageException e)
+            {
+                stderr.WriteLine($"trafficstore inspect: {e.Message}");
+                return CliApp.ExitUsage;
+            }
         }
         table.Write(stdout, format, transport, connections.Rows);
         stdout.Flush();

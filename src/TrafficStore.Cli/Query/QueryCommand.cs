@@ -7,7 +7,7 @@ namespace TrafficStore.Cli.Query;
 
 /// <summary>
 /// `trafficstore query "TEXT QUERY"` or `trafficstore query --table T [--from] [--to] [--as-of]
-/// [--where EXPR]... [--select a,b] [--limit N]`, printed as table, csv or json.
+/// [--where EXPR]... [--select a,b] [--order-by COL [--desc]] [--limit N]`, printed as table, csv or json.
 /// </summary>
 public static class QueryCommand
 {
@@ -23,9 +23,7 @@ public static class QueryCommand
         filters.AddTo(command);
         command.SetAction(parse => CliErrors.Guard("query", stderr, () =>
         {
-            string query = parse.GetValue(text) is { } t
-                ? (filters.Any(parse) ? throw new CliUsageException("give either a query text or --table/--where options, not both") : t)
-                : filters.ToText(parse);
+            string query = filters.Resolve(parse, parse.GetValue(text));
             using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store)!, parse.GetValue(server)));
             var result = client.Value.QueryAsync(query).GetAwaiter().GetResult();
             ResultWriter.WriteAsync(stdout, Enum.Parse<ResultFormat>(parse.GetValue(format)!, ignoreCase: true), result.Schema, result.Batches).GetAwaiter().GetResult();
@@ -36,7 +34,7 @@ public static class QueryCommand
     }
 }
 
-/// <summary>--table/--from/--to/--as-of/--where/--select/--limit, turned into a text-form query.</summary>
+/// <summary>--table/--from/--to/--as-of/--where/--select/--order-by/--desc/--limit, turned into a text-form query.</summary>
 public sealed class QueryFilterOptions
 {
     public Option<string?> Table { get; } = new("--table") { Description = "Table: connections, http, dns, tls, payloads, packets, capture_stats, connection_timeline." };
@@ -45,15 +43,22 @@ public sealed class QueryFilterOptions
     public Option<string?> AsOf { get; } = new("--as-of") { Description = "Rows open at this instant (instead of --from/--to)." };
     public Option<string[]> Where { get; } = new("--where") { Description = "A condition such as namespace=shop or status>=500; repeat for more (all must hold).", AllowMultipleArgumentsPerToken = false };
     public Option<string?> Select { get; } = new("--select") { Description = "Columns to print, comma-separated." };
+    public Option<string?> OrderBy { get; } = new("--order-by") { Description = "Order the rows by this column (the time column: stored order; any other needs --limit, at most 10,000)." };
+    public Option<bool> Desc { get; } = new("--desc") { Description = "With --order-by: descending." };
     public Option<int?> Limit { get; } = new("--limit") { Description = "At most this many rows." };
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Table, From, To, AsOf, Where, Select, Limit }) command.Options.Add(o);
+        foreach (var o in new Option[] { Table, From, To, AsOf, Where, Select, OrderBy, Desc, Limit }) command.Options.Add(o);
     }
 
     public bool Any(ParseResult p) => p.GetValue(Table) is not null || p.GetValue(From) is not null || p.GetValue(To) is not null
-        || p.GetValue(AsOf) is not null || (p.GetValue(Where)?.Length ?? 0) > 0 || p.GetValue(Select) is not null || p.GetValue(Limit) is not null;
+        || p.GetValue(AsOf) is not null || (p.GetValue(Where)?.Length ?? 0) > 0 || p.GetValue(Select) is not null || p.GetValue(OrderBy) is not null || p.GetValue(Desc) || p.GetValue(Limit) is not null;
+
+    /// <summary>The query to run: the query text given as argument, else the one these options spell.</summary>
+    public string Resolve(ParseResult p, string? text) => text is not null
+        ? (Any(p) ? throw new CliUsageException("give either a query text or --table/--where options, not both") : text)
+        : ToText(p);
 
     public string ToText(ParseResult p)
     {
@@ -69,6 +74,8 @@ public sealed class QueryFilterOptions
         }
         if (p.GetValue(AsOf) is { } asOf) sb.Append(" as of ").Append(asOf);
         if (p.GetValue(Select) is { } select) sb.Append(" select ").Append(select);
+        if (p.GetValue(OrderBy) is { } orderBy) sb.Append(" order by ").Append(orderBy).Append(p.GetValue(Desc) ? " desc" : "");
+        else if (p.GetValue(Desc)) throw new CliUsageException("--desc goes with --order-by");
         if (p.GetValue(Limit) is { } limit) sb.Append(" limit ").Append(limit);
         return sb.ToString();
     }
@@ -84,6 +91,11 @@ public readonly struct ClientScope(ITrafficClient value) : IDisposable
 /// <summary>Turns the errors of store commands into messages and exit codes.</summary>
 public static class CliErrors
 {
+    /// <summary>The call never reached a TrafficStore server: nothing listening, or TLS spoken to a cleartext port (or the reverse).</summary>
+    private static bool IsConnectionFailure(Grpc.Core.RpcException e) =>
+        e.StatusCode == Grpc.Core.StatusCode.Unavailable
+        || (e.StatusCode == Grpc.Core.StatusCode.Internal && e.Status.Detail.StartsWith("Error starting gRPC call", StringComparison.Ordinal));
+
     public static int Guard(string command, TextWriter stderr, Func<int> action)
     {
         try
@@ -93,6 +105,19 @@ public static class CliErrors
         catch (Exception e) when (e is QueryException or CliUsageException or ArgumentException or FileNotFoundException or DirectoryNotFoundException)
         {
             stderr.WriteLine($"trafficstore {command}: {e.Message}");
+            return CliApp.ExitUsage;
+        }
+        catch (IOException e) when (e.InnerException is Grpc.Core.RpcException rpc && IsConnectionFailure(rpc))
+        {
+            // "the server answered Unavailable: Error connecting to subchannel." did not say what to check.
+            stderr.WriteLine(rpc.Status.Detail.Contains("certificate", StringComparison.OrdinalIgnoreCase)
+                ? $"trafficstore {command}: the server's TLS certificate is not trusted here (for a private CA: SSL_CERT_FILE=ca.pem trafficstore ...): {rpc.Status.Detail}"
+                : $"trafficstore {command}: cannot reach the server (is `trafficstore serve` running there, on that port, with TLS only for grpc+tls/https?): {rpc.Status.Detail}");
+            return CliApp.ExitUsage;
+        }
+        catch (UnauthorizedAccessException e) when (e.Message.Contains("missing bearer token", StringComparison.Ordinal))
+        {
+            stderr.WriteLine($"trafficstore {command}: {e.Message}: give --token T, set TRAFFICSTORE_TOKEN, or put it in the address (grpc://TOKEN@host:port)");
             return CliApp.ExitUsage;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

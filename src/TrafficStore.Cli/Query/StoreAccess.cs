@@ -25,13 +25,18 @@ public static class StoreAccess
         Description = "Query a TrafficStore server (grpc://host:port) instead of a local store directory.",
     };
 
-    public static ITrafficClient Open(string store, string? server)
+    /// <param name="create">Create the store when missing (<c>retention set</c> before the first ingest); else a missing store is an error.</param>
+    public static ITrafficClient Open(string store, string? server, bool create = false)
     {
         if (server is not null)
         {
             if (RemoteClientFactory is null) throw new CliUsageException("--server is not available in this build");
             return RemoteClientFactory(server);
         }
+        // Opening creates a store: a mistyped --store (or a query before any ingest) would answer from a new,
+        // empty store as if nothing had been captured. Only ingest and serve create stores.
+        if (!create && !Directory.Exists(store))
+            throw new CliUsageException($"no store at {store} (ingest creates one: trafficstore ingest FILE --store {store}; or give --server URL)");
         return new LocalTrafficClient(TrafficDatabase.Open(store), ownsDatabase: true);
     }
 }

@@ -39,7 +39,7 @@ public static class RetentionCommand
         {
             string? age = parse.GetValue(maxAge), bytes = parse.GetValue(maxBytes);
             if (age is null && bytes is null) throw new CliUsageException("give --max-age and/or --max-bytes");
-            using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store2)!, parse.GetValue(server2)));
+            using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store2)!, parse.GetValue(server2), create: true));
             var policy = client.Value.GetRetentionPolicyAsync().GetAwaiter().GetResult();
             string? namespaceName = parse.GetValue(ns);
             var current = namespaceName is null ? policy.Global : policy.Namespaces.GetValueOrDefault(namespaceName) ?? new RetentionLimits();
@@ -80,34 +80,39 @@ public static class RetentionCommand
         return retention;
     }
 
-    public static TimeSpan? ParseAge(string text)
+    public static TimeSpan? ParseAge(string text, string flag = "--max-age")
     {
         var t = text.Trim().ToLowerInvariant();
         if (t == "none") return null;
         if (t.Length >= 2 && double.TryParse(t[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n > 0)
         {
-            switch (t[^1])
-            {
-                case 's': return TimeSpan.FromSeconds(n);
-                case 'm': return TimeSpan.FromMinutes(n);
-                case 'h': return TimeSpan.FromHours(n);
-                case 'd': return TimeSpan.FromDays(n);
-                case 'w': return TimeSpan.FromDays(7 * n);
-            }
+            double? seconds = t[^1] switch { 's' => n, 'm' => n * 60, 'h' => n * 3600, 'd' => n * 86400, 'w' => n * 7 * 86400, _ => null };
+            // TimeSpan ends at ~29,000 years (TimeSpan.FromSeconds threw OverflowException, a stack trace to the user).
+            if (seconds is >= 9e11) throw new CliUsageException($"{flag} '{text}' is longer than the ~29,000 years a duration can hold (use none for no limit)");
+            if (seconds is { } s) return TimeSpan.FromSeconds(s);
         }
-        throw new CliUsageException($"--max-age '{text}' is not a duration (e.g. 30m, 12h, 7d or none)");
+        throw new CliUsageException($"{flag} '{text}' is not a duration (e.g. 30m, 12h, 7d or none)");
     }
 
-    public static long? ParseBytes(string text)
+    public static long? ParseBytes(string text, string flag = "--max-bytes")
     {
         var t = text.Trim().ToUpperInvariant().TrimEnd('B', 'I');
         if (t == "NONE") return null;
         long unit = t.Length > 0 ? t[^1] switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, 'T' => 1L << 40, _ => 1 } : 1;
         var number = unit == 1 ? t : t[..^1];
-        if (double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n > 0) return checked((long)(n * unit));
-        throw new CliUsageException($"--max-bytes '{text}' is not a size (e.g. 500M, 100G, 1T, a number of bytes, or none)");
+        if (double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n > 0 && n * unit < long.MaxValue) return (long)(n * unit);
+        throw new CliUsageException($"{flag} '{text}' is not a size (e.g. 500M, 100G, 1T, a number of bytes, or none)");
     }
 
-    private static string Age(TimeSpan? age) => age is { } a ? a.ToString("c", CultureInfo.InvariantCulture) : "none";
+    /// <summary>An age in the units <c>--max-age</c> takes (7d, 2h, 30m, 90s), so what `list` prints can be given back to `set`.</summary>
+    public static string Age(TimeSpan? age)
+    {
+        if (age is not { } a) return "none";
+        long ticks = a.Ticks;
+        if (ticks % TimeSpan.TicksPerDay == 0) return (ticks / TimeSpan.TicksPerDay).ToString(CultureInfo.InvariantCulture) + "d";
+        if (ticks % TimeSpan.TicksPerHour == 0) return (ticks / TimeSpan.TicksPerHour).ToString(CultureInfo.InvariantCulture) + "h";
+        if (ticks % TimeSpan.TicksPerMinute == 0) return (ticks / TimeSpan.TicksPerMinute).ToString(CultureInfo.InvariantCulture) + "m";
+        return a.TotalSeconds.ToString("0.#######", CultureInfo.InvariantCulture) + "s";
+    }
     private static string Bytes(long? bytes) => bytes?.ToString(CultureInfo.InvariantCulture) ?? "none";
 }

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using TrafficStore.Cli.Query;
 using TrafficStore.Server.Flight;
 using TrafficStore.Server.Hosting;
 using TrafficStore.Server.Security;
@@ -19,6 +21,13 @@ namespace TrafficStore.Cli.Serve;
 public static class ServeCommand
 {
     public const string TokenFileName = "tokens.json";
+    /// <summary>The agent reads its token from this variable too, so one Secret serves both sides (deploy/).</summary>
+    public const string IngestTokenVariable = "TRAFFICSTORE_INGEST_TOKEN";
+    public const string QueryTokenVariable = "TRAFFICSTORE_QUERY_TOKEN";
+    /// <summary>The deploy ConfigMap's retention settings (deploy/kubernetes/configmap.yaml, the Helm chart's values).</summary>
+    public const string RetentionMaxAgeVariable = "TRAFFICSTORE_RETENTION_MAX_AGE";
+    public const string RetentionMaxBytesVariable = "TRAFFICSTORE_RETENTION_MAX_BYTES";
+    public const string RetentionIntervalVariable = "TRAFFICSTORE_RETENTION_INTERVAL";
 
     public static Command Build(TextWriter stdout, TextWriter stderr)
     {
@@ -42,23 +51,52 @@ public static class ServeCommand
             Description = "Largest file one export.pcap call may produce (exports stream with bounded memory; this bounds time and bandwidth).",
             DefaultValueFactory = _ => TrafficServerOptions.DefaultMaxExportBytes >> 20,
         };
+        var maxSources = new Option<int>("--max-delivery-sources")
+        {
+            Description = "Most node agents (delivery sources) whose exactly-once marks the store keeps; a new agent past it is refused (ResourceExhausted) until idle marks expire.",
+            DefaultValueFactory = _ => ServeSettings.DefaultMaxDeliverySources,
+        };
+        var markIdle = new Option<string>("--delivery-mark-max-idle")
+        {
+            Description = "Drop the delivery mark of an agent that sent nothing for this long (30m, 12h, 30d, 4w); a batch it resends later is stored again.",
+            DefaultValueFactory = _ => "30d",
+        };
+        var retentionAge = new Option<string?>("--retention-max-age") { Description = $"Set the global retention age at start (30m, 12h, 7d, none); default ${RetentionMaxAgeVariable}; unset: the stored policy (retention set) stays." };
+        var retentionBytes = new Option<string?>("--retention-max-bytes") { Description = $"Set the global size limit at start (500M, 100G, a number, none); default ${RetentionMaxBytesVariable}." };
+        var retentionInterval = new Option<string?>("--retention-interval") { Description = $"How often retention runs (30s, 5m, 1h); default ${RetentionIntervalVariable}, else 1m." };
+        var ingestToken = new Option<string?>("--ingest-token")
+        {
+            Description = $"Also accept this token for node agents (scope write, all namespaces); default ${IngestTokenVariable} (how deploy/ passes it).",
+        };
+        var queryToken = new Option<string?>("--query-token")
+        {
+            Description = $"Also accept this token for query clients (scope read, all namespaces); default ${QueryTokenVariable}.",
+        };
         var logFormat = new Option<string>("--log-format") { Description = "Log lines: json (structured) or text.", DefaultValueFactory = _ => "json" };
         logFormat.AcceptOnlyFromAmong("json", "text");
 
         var command = new Command("serve", "Serve a store over Arrow Flight (queries, time travel, ingest from agents, admin).")
         {
-            store, listen, tokens, cert, key, demo, cache, maxExport, logFormat,
+            store, listen, tokens, cert, key, demo, cache, maxExport, maxSources, markIdle, retentionAge, retentionBytes, retentionInterval, ingestToken, queryToken, logFormat,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings
         {
             StoreDirectory = parse.GetValue(store) ?? TrafficDatabase.DefaultDirectory,
             Listen = parse.GetValue(listen)!,
             TokenFile = parse.GetValue(tokens),
+            // Read here, not as option defaults: --help would print the secrets.
+            IngestToken = parse.GetValue(ingestToken) ?? NonEmpty(Environment.GetEnvironmentVariable(IngestTokenVariable)),
+            QueryToken = parse.GetValue(queryToken) ?? NonEmpty(Environment.GetEnvironmentVariable(QueryTokenVariable)),
             TlsCertificate = parse.GetValue(cert),
             TlsKey = parse.GetValue(key),
             Demo = parse.GetValue(demo),
             ChunkCacheMb = parse.GetValue(cache),
             MaxExportMb = parse.GetValue(maxExport),
+            MaxDeliverySources = parse.GetValue(maxSources),
+            DeliveryMarkMaxIdle = parse.GetValue(markIdle)!,
+            RetentionMaxAge = parse.GetValue(retentionAge) ?? NonEmpty(Environment.GetEnvironmentVariable(RetentionMaxAgeVariable)),
+            RetentionMaxBytes = parse.GetValue(retentionBytes) ?? NonEmpty(Environment.GetEnvironmentVariable(RetentionMaxBytesVariable)),
+            RetentionInterval = parse.GetValue(retentionInterval) ?? NonEmpty(Environment.GetEnvironmentVariable(RetentionIntervalVariable)),
             JsonLogs = parse.GetValue(logFormat) == "json",
         }, stdout, stderr, ct));
         return command;
@@ -73,6 +111,13 @@ public static class ServeCommand
             stderr.WriteLine($"trafficstore serve: {e.Message}");
             return CliApp.ExitUsage;
         }
+        // Kestrel logs a failed bind with its whole stack trace before we can say it in one line: look first.
+        foreach (var port in endpoint.Port == 0 ? [] : new[] { endpoint.Port, endpoint.Port + 1 })
+        {
+            if (port > System.Net.IPEndPoint.MaxPort || PortInUse(new System.Net.IPEndPoint(endpoint.Address, port)) is not { } reason) continue;
+            stderr.WriteLine($"trafficstore serve: cannot listen on {endpoint.Address}:{port}{(port == endpoint.Port ? "" : " (/healthz and /metrics: the port after --listen's)")}: {reason}");
+            return CliApp.ExitUsage;
+        }
         if ((settings.TlsCertificate is null) != (settings.TlsKey is null))
         {
             stderr.WriteLine("trafficstore serve: --tls-cert and --tls-key go together.");
@@ -85,11 +130,12 @@ public static class ServeCommand
         try
         {
             if (settings.TokenFile is null && !File.Exists(tokenPath)) newToken = TokenFile.CreateAdminFile(tokenPath);
-            tokenFile = TokenFile.Load(tokenPath);
+            tokenFile = LoadTokens(tokenPath, settings.IngestToken, settings.QueryToken);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
-            stderr.WriteLine($"trafficstore serve: {tokenPath}: {e.Message}");
+            // TokenFile's own messages start with the path already.
+            stderr.WriteLine($"trafficstore serve: {(e.Message.StartsWith(tokenPath, StringComparison.Ordinal) ? e.Message : $"{tokenPath}: {e.Message}")}");
             return CliApp.ExitUsage;
         }
 
@@ -104,8 +150,48 @@ public static class ServeCommand
             stderr.WriteLine("trafficstore serve: --max-export-mb must be at least 1");
             return CliApp.ExitUsage;
         }
+        if (settings.MaxDeliverySources < 1)
+        {
+            stderr.WriteLine("trafficstore serve: --max-delivery-sources must be at least 1");
+            return CliApp.ExitUsage;
+        }
+        TimeSpan markMaxIdle;
+        try
+        {
+            markMaxIdle = Retention.RetentionCommand.ParseAge(settings.DeliveryMarkMaxIdle, "--delivery-mark-max-idle")
+                          ?? throw new CliUsageException("'none' is not allowed");
+        }
+        catch (CliUsageException)
+        {
+            stderr.WriteLine($"trafficstore serve: --delivery-mark-max-idle '{settings.DeliveryMarkMaxIdle}' is not a duration (e.g. 12h, 30d, 4w)");
+            return CliApp.ExitUsage;
+        }
+        TimeSpan? maxAge, retentionEvery = null;
+        long? maxBytes;
+        try
+        {
+            maxAge = settings.RetentionMaxAge is { } a ? Retention.RetentionCommand.ParseAge(a, "--retention-max-age") : null;
+            maxBytes = settings.RetentionMaxBytes is { } b ? Retention.RetentionCommand.ParseBytes(b, "--retention-max-bytes") : null;
+            if (settings.RetentionInterval is { } i)
+                retentionEvery = Retention.RetentionCommand.ParseAge(i, "--retention-interval") ?? throw new CliUsageException("--retention-interval 'none' is not an interval (e.g. 30s, 5m, 1h)");
+        }
+        catch (CliUsageException e)
+        {
+            stderr.WriteLine($"trafficstore serve: {e.Message}");
+            return CliApp.ExitUsage;
+        }
         long cacheBytes = (long)settings.ChunkCacheMb << 20;
-        try { db = TrafficDatabase.Open(settings.StoreDirectory, new TrafficDatabaseOptions { Engine = o => o with { ChunkCacheBytes = cacheBytes } }); }
+        var storeOptions = new TrafficDatabaseOptions
+        {
+            Engine = o => o with
+            {
+                ChunkCacheBytes = cacheBytes,
+                MaxDeliverySources = settings.MaxDeliverySources,
+                DeliveryMarkMaxIdle = markMaxIdle,
+                RetentionInterval = retentionEvery ?? o.RetentionInterval,
+            },
+        };
+        try { db = TrafficDatabase.Open(settings.StoreDirectory, storeOptions); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             stderr.WriteLine($"trafficstore serve: cannot open the store {settings.StoreDirectory}: {e.Message}");
@@ -115,6 +201,18 @@ public static class ServeCommand
         await using var local = new LocalTrafficClient(db);
         try
         {
+            if (settings.RetentionMaxAge is not null || settings.RetentionMaxBytes is not null)
+            {
+                // Only the limits given change: namespace limits (and the other global one) set with `retention set` stay.
+                var policy = db.Engine.RetentionPolicy;
+                var global = policy.Global with
+                {
+                    MaxAge = settings.RetentionMaxAge is null ? policy.Global.MaxAge : maxAge,
+                    MaxBytes = settings.RetentionMaxBytes is null ? policy.Global.MaxBytes : maxBytes,
+                };
+                await db.Engine.SetRetentionPolicyAsync(policy with { Global = global }, ct);
+                stdout.WriteLine($"Retention: global max_age {Retention.RetentionCommand.Age(global.MaxAge)}, max_bytes {global.MaxBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}.");
+            }
             if (settings.Demo)
             {
                 if (await DemoData.HasDemoAsync(db, ct))
@@ -152,6 +250,12 @@ public static class ServeCommand
             await using (server)
             {
                 PrintWelcome(stdout, server.Address, server.OpsAddress, tokenPath, newToken, settings.Demo);
+                if (settings.IngestToken is not null || settings.QueryToken is not null)
+                    stdout.WriteLine("Also accepted: " + string.Join(", ", new[]
+                    {
+                        settings.IngestToken is null ? null : $"the ingest token (write; --ingest-token or ${IngestTokenVariable})",
+                        settings.QueryToken is null ? null : $"the query token (read; --query-token or ${QueryTokenVariable})",
+                    }.OfType<string>()) + ".");
                 // Ends on Ctrl+C / SIGTERM (the command's token, or the host's own signal handling).
                 try { await server.WaitForShutdownAsync(ct); }
                 catch (OperationCanceledException) { }
@@ -165,6 +269,38 @@ public static class ServeCommand
         {
             await db.DisposeAsync();
         }
+    }
+
+    private static string? PortInUse(System.Net.IPEndPoint endpoint)
+    {
+        var probe = new System.Net.Sockets.TcpListener(endpoint);
+        try { probe.Start(); return null; }
+        catch (System.Net.Sockets.SocketException e) { return e.Message; }
+        finally { probe.Stop(); }
+    }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>
+    /// The token file plus the <c>--ingest-token</c> (write) and <c>--query-token</c> (read) tokens, all namespaces.
+    /// A token the file already lists keeps the file's permissions. The same rules as the file's apply (16 characters at least).
+    /// </summary>
+    public static TokenFile LoadTokens(string path, string? ingestToken, string? queryToken)
+    {
+        if (ingestToken is null && queryToken is null) return TokenFile.Load(path);
+        JsonObject root;
+        try { root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException("expected a JSON object with a \"tokens\" object"); }
+        catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"not valid JSON: {e.Message}"); }
+        if (root["tokens"] is not JsonObject entries) throw new InvalidDataException("\"tokens\" must be an object of token -> permissions");
+        void Add(string? token, string name, string scope)
+        {
+            if (token is null || entries.ContainsKey(token)) return;
+            if (token.Length < 16) throw new InvalidDataException($"the {name} token (--{name}-token) is shorter than 16 characters");
+            entries[token] = new JsonObject { ["name"] = name, ["namespaces"] = "*", ["scopes"] = new JsonArray(scope) };
+        }
+        Add(ingestToken, "ingest", Scopes.Write);
+        Add(queryToken, "query", Scopes.Read);
+        return TokenFile.Parse(root.ToJsonString(), path);
     }
 
     private static void PrintWelcome(TextWriter stdout, Uri address, Uri ops, string tokenPath, string? newToken, bool demo)
@@ -195,6 +331,10 @@ public sealed record ServeSettings
     public required string StoreDirectory { get; init; }
     public string Listen { get; init; } = $"127.0.0.1:{TrafficServerOptions.DefaultPort}";
     public string? TokenFile { get; init; }
+    /// <summary>Accepted besides the token file: write scope (node agents), all namespaces.</summary>
+    public string? IngestToken { get; init; }
+    /// <summary>Accepted besides the token file: read scope, all namespaces.</summary>
+    public string? QueryToken { get; init; }
     public string? TlsCertificate { get; init; }
     public string? TlsKey { get; init; }
     public bool Demo { get; init; }
@@ -202,6 +342,16 @@ public sealed record ServeSettings
     public const int DefaultChunkCacheMb = 256;
     public int ChunkCacheMb { get; init; } = DefaultChunkCacheMb;
     public long MaxExportMb { get; init; } = TrafficServerOptions.DefaultMaxExportBytes >> 20;
+    /// <summary>The engine's default (<c>StoreOptions.MaxDeliverySources</c>): one agent id per node and spool, with room to spare.</summary>
+    public const int DefaultMaxDeliverySources = 100_000;
+    public int MaxDeliverySources { get; init; } = DefaultMaxDeliverySources;
+    /// <summary>A duration as <c>retention set --max-age</c> takes it; the engine's default is 30 days.</summary>
+    public string DeliveryMarkMaxIdle { get; init; } = "30d";
+    /// <summary>Global retention limits set at start (<c>retention set</c> syntax); null leaves the stored one.</summary>
+    public string? RetentionMaxAge { get; init; }
+    public string? RetentionMaxBytes { get; init; }
+    /// <summary>How often the engine applies retention (<c>StoreOptions.RetentionInterval</c>); null: its default.</summary>
+    public string? RetentionInterval { get; init; }
     public bool JsonLogs { get; init; } = true;
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
 }

@@ -70,6 +70,7 @@ public class IngestCommandTests
     public void UnknownTableAndMissingFileAreUsageErrors()
     {
         using var store = new CliStore();
+        Directory.CreateDirectory(Path.Combine(store.Dir, "store")); // an empty store (a missing one is its own error)
         var (exit, _, error) = store.Run("query", "--table", "nosuch");
         Assert.Equal(1, exit);
         Assert.Contains("unknown table 'nosuch'", error);

@@ -21,7 +21,7 @@ public class RetentionCommandTests
         var (exit, output, error) = store.Run("retention", "set", "--max-age", "1d");
         Assert.True(exit == 0, error);
         (exit, output, _) = store.Run("retention", "list");
-        Assert.Contains("global\t1.00:00:00\tnone", output);
+        Assert.Contains("global\t1d\tnone", output);
         (exit, output, error) = store.Run("retention", "apply");
         Assert.True(exit == 0, error);
         Assert.Contains("deleted http segment", output);
@@ -39,6 +39,30 @@ public class RetentionCommandTests
         // stats counts what is left (retention counters are per process: the apply ran in another invocation).
         (_, output, _) = store.Run("stats");
         Assert.Contains($"\nhttp\t{remaining.Count}\t", output);
+    }
+
+    /// <summary>
+    /// `list` printed ages as TimeSpan text ("7.00:00:00") that `set` did not take back; an age past TimeSpan's range
+    /// ("1e9d") was an OverflowException.
+    /// </summary>
+    [Fact]
+    public void AgesAreListedAsSetAndOverlongAgesAreRefused()
+    {
+        using var store = new CliStore();
+        foreach (var (given, listed) in new[] { ("7d", "7d"), ("36h", "36h"), ("90m", "90m"), ("2w", "14d"), ("1.5s", "1.5s") })
+        {
+            var (exit, _, error) = store.Run("retention", "set", "--max-age", given);
+            Assert.True(exit == 0, error);
+            var (_, output, _) = store.Run("retention", "list");
+            Assert.Contains($"global\t{listed}\tnone", output);
+        }
+        var (code, _, message) = store.Run("retention", "set", "--max-age", "1e9d");
+        Assert.Equal(CliApp.ExitUsage, code);
+        Assert.Contains("longer than", message);
+        Assert.DoesNotContain("Overflow", message);
+        (code, _, message) = store.Run("retention", "set", "--max-bytes", "1e30T");
+        Assert.Equal(CliApp.ExitUsage, code);
+        Assert.Contains("--max-bytes '1e30T' is not a size", message);
     }
 
     private static int HttpCount(CliStore store)

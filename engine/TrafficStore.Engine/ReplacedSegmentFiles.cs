@@ -117,6 +117,17 @@ internal sealed class ReplacedSegmentFiles
 
     private void DeleteUnread(bool ignoreReaders = false)
     {
+        // Again after any delete: a file that waited on one just deleted (its chain's older file, being deleted by this
+        // call or another when it was looked at) has nobody else to delete it until the next retirement or query end.
+        // A file whose delete failed in this call is not tried again before the next one (no retry loop on a bad disk).
+        var failed = new HashSet<Retired>();
+        while (DeleteDue(ignoreReaders, failed)) { }
+    }
+
+    /// <summary>One pass over the retired files but <paramref name="failed"/> (adding those that fail); true if it deleted any.</summary>
+    private bool DeleteDue(bool ignoreReaders, HashSet<Retired> failed)
+    {
+        bool deleted = false;
         var due = new List<Retired>();
         lock (_lock)
         {
@@ -124,7 +135,7 @@ internal sealed class ReplacedSegmentFiles
             long oldestReader = _readers.Count == 0 || ignoreReaders ? long.MaxValue : _readers.Keys.Min();
             foreach (var r in _retired)
             {
-                if (r.RetiredAt > oldestReader || _deleting.Contains(r)) continue;
+                if (r.RetiredAt > oldestReader || _deleting.Contains(r) || failed.Contains(r)) continue;
                 due.Add(r);
                 _deleting.Add(r);
             }
@@ -134,12 +145,22 @@ internal sealed class ReplacedSegmentFiles
         foreach (var r in due)
         {
             bool olderPending;
-            lock (_lock) olderPending = r.Replaces != 0 && _retired.Exists(x => x.SegmentId == r.Replaces);
-            if (olderPending || !TryDelete(r))
+            lock (_lock)
             {
+                // Checked and given back in one step: the delete of the older file, ending after this, then sees this one
+                // free (the pass after its success takes it); had it ended before, the check finds it gone.
+                olderPending = r.Replaces != 0 && _retired.Exists(x => x.SegmentId == r.Replaces);
+                if (olderPending) _deleting.Remove(r);
+            }
+            if (olderPending) continue;
+            if (TryDelete(r)) deleted = true;
+            else
+            {
+                failed.Add(r);
                 lock (_lock) _deleting.Remove(r);
             }
         }
+        return deleted;
     }
 
     /// <summary>Deletes one retired file; on success it leaves the list, on an I/O error it stays (logged, counted).</summary>

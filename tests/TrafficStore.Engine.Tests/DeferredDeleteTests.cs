@@ -132,6 +132,43 @@ public class DeferredDeleteTests
     }
 
     /// <summary>
+    /// A segment is removed (retention deletes a rewrite whole) while a deferred delete is deleting the file it replaced:
+    /// DeleteChain leaves the chain to that delete and the removed segment is retired behind it, and its own attempt
+    /// finds the older file still there and waits. When the deferred delete then succeeds, the file that waited on it
+    /// must go too (nothing else may ever run the deferred deletes again: an idle store kept it until the next query or
+    /// restart).
+    /// </summary>
+    [Fact]
+    public async Task AFileWaitingOnADeleteInProgressIsDeletedWhenThatDeleteSucceeds()
+    {
+        using var dir = new TempDir();
+        var (files, _, _) = Setup();
+        var original = Segment(dir.Path, 1);
+        var rewrite = Segment(dir.Path, 2, replaces: 1);
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        files.DeleteFile = path =>
+        {
+            if (path == original.Path) { entered.Set(); release.Wait(TimeSpan.FromSeconds(30)); }
+            PartitionDirectories.DeleteSegmentFile(path);
+        };
+        var query = files.BeginRead();
+        files.Retire(original); // kept for the query
+        var deferred = Task.Run(query.Dispose); // the query ends: the deferred delete of the original starts ...
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30))); // ... and is under way
+
+        Assert.False(files.DeleteChain(1)); // retention removes the rewrite: the chain is being deleted elsewhere
+        files.Retire(rewrite);              // so the rewrite waits behind it (it names the original)
+        Assert.True(File.Exists(rewrite.Path));
+
+        release.Set();
+        await deferred;
+        Assert.False(File.Exists(original.Path));
+        Assert.False(File.Exists(rewrite.Path));
+        Assert.Equal(0, files.Pending);
+    }
+
+    /// <summary>
     /// Retention deletes a rewritten segment whole while the file it replaced is kept for a query, and deleting that
     /// kept file fails: the rewritten segment must stay on disk behind it (it names the kept file), so a crash now
     /// reopens without the kept file's rows twice; the retry after the query ends deletes both, oldest first.

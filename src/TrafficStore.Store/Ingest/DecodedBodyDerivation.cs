@@ -22,7 +22,9 @@ internal static class DecodedBodyDerivation
         foreach (var (name, value) in headers)
             if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase)) codings.AddRange(ContentDecoder.ParseCodings(value));
         if (codings.Count == 0) return null;
-        var again = ContentDecoder.Decode(body, codings, maxOutputBytes: null);
+        // Only a decode to exactly decoded.Length bytes can match: a body inflating past that (a capped parse of a
+        // decompression bomb) stops there instead of inflating whole.
+        var again = ContentDecoder.Decode(body, codings, maxOutputBytes: decoded.Length, stopPastCap: true);
         if (again.Status != ContentDecodeStatus.Decoded || again.Decoded is null || !again.Decoded.AsSpan().SequenceEqual(decoded)) return null;
         return string.Join(", ", codings);
     }
@@ -47,7 +49,7 @@ internal static class DecodedBodyDerivation
     {
         long cap = recordedLength ?? maxUnrecorded;
         if (cap < 0 || cap > Array.MaxLength) return null; // no byte array holds it: not a length ingest recorded
-        var result = ContentDecoder.Decode(body, ContentDecoder.ParseCodings(codings), maxOutputBytes: cap);
+        var result = ContentDecoder.Decode(body, ContentDecoder.ParseCodings(codings), maxOutputBytes: cap, stopPastCap: true);
         if (result.Status != ContentDecodeStatus.Decoded || result.Decoded is null) return null;
         return recordedLength is long n && result.Decoded.Length != n ? null : result.Decoded;
     }

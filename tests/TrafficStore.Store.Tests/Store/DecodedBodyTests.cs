@@ -125,6 +125,54 @@ public class DecodedBodyTests
         Assert.Equal(0, stored);
     }
 
+    /// <summary>
+    /// A gzip body of <paramref name="members"/> members of 16 MiB of zeros each (a decompression bomb: about 16 kB per
+    /// member; RFC 1952 §2.2, a gzip file is a series of members, decoded one after the other).
+    /// </summary>
+    private static byte[] ZeroBomb(int members)
+    {
+        var member = Gzip(new byte[16 << 20]);
+        var bomb = new byte[member.Length * members];
+        for (int i = 0; i < members; i++) member.CopyTo(bomb, i * member.Length);
+        return bomb;
+    }
+
+    /// <summary>
+    /// Ingest: a captured body that inflates past the parser's cap comes with the capped decoded body. Checking whether
+    /// the codings give it back must not inflate the whole bomb (it decoded without any cap: gigabytes for a captured
+    /// response of a few MB, per message, in the agent or the ingest process).
+    /// </summary>
+    [Fact]
+    public void DerivingTheCodingsNeverInflatesPastTheParsersDecodedBody()
+    {
+        var bomb = ZeroBomb(40); // 640 MiB decoded
+        var capped = new byte[1000]; // what a parser capped at 1000 bytes gives
+        var headers = new List<KeyValuePair<string, string>> { new("Content-Encoding", "gzip") };
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Null(DecodedBodyDerivation.Codings(bomb, capped, headers)); // it decodes to more: stored as it is
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 16 << 20, $"{allocated:N0} bytes allocated to check a 1000-byte decoded body");
+        // Still derived when it does give the body back.
+        var raw = Enumerable.Range(0, 5000).Select(i => (byte)(i % 7)).ToArray();
+        Assert.Equal("gzip", DecodedBodyDerivation.Codings(Gzip(raw), raw, headers));
+    }
+
+    /// <summary>
+    /// Read: a row recording a small decoded length (a client's row; any length passes DoPut's check) over a bomb is
+    /// refused once the decoder passes that length, not after inflating the whole body (CPU for every query of the row:
+    /// this one inflates to 32 GiB).
+    /// </summary>
+    [Fact]
+    public void ReadingABombStopsOncePastItsRecordedLength()
+    {
+        var bomb = ZeroBomb(2048);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Null(DecodedBodyDerivation.Decode(bomb, "gzip", recordedLength: 10, maxUnrecorded: DecodedBodyDerivation.MaxDecodedBytes));
+        Assert.Null(DecodedBodyDerivation.Decode(bomb, "gzip", recordedLength: null, maxUnrecorded: 1000));
+        watch.Stop();
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"{watch.Elapsed.TotalSeconds:0.0} s to refuse a body past its length");
+    }
+
     private static byte[] Gzip(byte[] raw)
     {
         using var gz = new MemoryStream();

@@ -267,6 +267,41 @@ public class PcapStreamingExportTests
     }
 
     /// <summary>
+    /// An export in passes (more overlapping captures than MaxOpenCaptures) past its byte limit stops about where the
+    /// limit is reached, as a one-pass export does: every frame goes through a temp file before any reaches the output,
+    /// so without a check in the passes an export of a huge selection with a small limit (a server's MaxExportBytes)
+    /// first copied the whole selection into temp files.
+    /// </summary>
+    [Theory]
+    [InlineData(PcapExportFormat.Pcap)]
+    [InlineData(PcapExportFormat.PcapNg)]
+    public async Task AnExportInPassesPastItsLimitStopsWithoutSpillingTheWholeSelection(PcapExportFormat format)
+    {
+        const int Captures = 6, BatchesPerCapture = 100, FramesPerBatch = 10, FrameBytes = 1000;
+        const long Limit = 64 << 10;
+        long framesRead = 0;
+        async IAsyncEnumerable<RecordBatch> Stream(int capture)
+        {
+            for (int b = 0; b < BatchesPerCapture; b++)
+            {
+                await Task.Yield();
+                var frames = Enumerable.Range(0, FramesPerBatch).Select(i => capture * 100_000L + b * FramesPerBatch + i + 1).ToArray();
+                var times = frames.Select(f => 1_000_000_000L + (f % 100_000) * 1000).ToArray(); // all captures overlap
+                Interlocked.Add(ref framesRead, FramesPerBatch);
+                yield return Batch(frames, times, FrameBytes, capture: capture + 1);
+            }
+        }
+        var options = new PcapExportOptions { ChunkBytes = 4 << 10, ReorderFrames = 16, MaxOpenCaptures = 2 };
+        var streams = Enumerable.Range(0, Captures).Select(c => new PcapExporter.MergeStream(Stream(c), 1_000_000_000L + 1000)).ToList();
+        CaptureFileWriter writer = format == PcapExportFormat.Pcap ? new PcapFileWriter(1, options.ChunkBytes, Limit) : new PcapNgFileWriter(options.ChunkBytes, Limit);
+        using var output = new MemoryStream();
+        await Assert.ThrowsAsync<PcapExportLimitException>(() => PcapExporter.WriteInPassesAsync(streams, writer, output, options, CancellationToken.None));
+        // About Limit / FrameBytes (65) frames fit; the streams open at once read a window and a batch ahead each.
+        long total = (long)Captures * BatchesPerCapture * FramesPerBatch;
+        Assert.True(framesRead <= 200, $"{framesRead} of {total} frames read (and spilled) for a limit of {Limit} bytes");
+    }
+
+    /// <summary>
     /// Opening a stream only when the merge reaches its first timestamp writes the same file as opening every stream at
     /// the start: random captures overlapping in places, with timestamps stepping back, ties between captures, and
     /// windows smaller than the step-backs (so frames leave out of order the same way in both).

@@ -57,8 +57,13 @@ public static class ContentDecoder
 
     public static bool IsSupported(string coding) => coding is "gzip" or "x-gzip" or "deflate" or "br";
 
-    /// <summary>Decodes <paramref name="body"/> whose codings were applied in the order given.</summary>
-    public static ContentDecodeResult Decode(byte[] body, IReadOnlyList<string> codings, long? maxOutputBytes)
+    /// <summary>
+    /// Decodes <paramref name="body"/> whose codings were applied in the order given. <paramref name="stopPastCap"/>: stop
+    /// inflating as soon as the output passes <paramref name="maxOutputBytes"/> (status capped, the length then only known to
+    /// exceed the cap) instead of running through the rest to count it: for callers that refuse anything past the cap,
+    /// so a decompression bomb costs them the cap, not its whole inflated size in CPU.
+    /// </summary>
+    public static ContentDecodeResult Decode(byte[] body, IReadOnlyList<string> codings, long? maxOutputBytes, bool stopPastCap = false)
     {
         ArgumentNullException.ThrowIfNull(body);
         ArgumentNullException.ThrowIfNull(codings);
@@ -73,7 +78,7 @@ public static class ContentDecoder
         long length = body.LongLength;
         for (int i = codings.Count - 1; i >= 0; i--)
         {
-            if (!TryDecodeOne(current, codings[i], cap, out var output, out length)) return new ContentDecodeResult(ContentDecodeStatus.Failed, null, null);
+            if (!TryDecodeOne(current, codings[i], cap, stopPastCap, out var output, out length)) return new ContentDecodeResult(ContentDecodeStatus.Failed, null, null);
             current = output;
             if (length > output.LongLength)
             {
@@ -85,7 +90,7 @@ public static class ContentDecoder
         return new ContentDecodeResult(capped ? ContentDecodeStatus.DecodedOutputCapped : ContentDecodeStatus.Decoded, current, length);
     }
 
-    private static bool TryDecodeOne(byte[] input, string coding, long cap, out byte[] output, out long totalLength)
+    private static bool TryDecodeOne(byte[] input, string coding, long cap, bool stopPastCap, out byte[] output, out long totalLength)
     {
         output = Array.Empty<byte>();
         totalLength = 0;
@@ -106,6 +111,7 @@ public static class ContentDecoder
                 long room = cap - kept.Length;
                 if (room > 0) kept.Write(buffer, 0, (int)Math.Min(room, n));
                 totalLength += n;
+                if (stopPastCap && totalLength > cap) break;
             }
             output = kept.ToArray();
             return true;

@@ -207,6 +207,15 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         var spills = new List<MergeSpill>();
         long outOfOrder = 0, otherLinkType = 0, timeOutOfRange = 0;
         int maxOpen = 0;
+        // Every frame passes through a spill before any reaches the output: an export past its limit would first copy the
+        // whole selection into temp files. A writer of the output's kind sizes the file as the frames are spilled (a file's
+        // size is the sum of its records, whatever their order), so the limit stops the passes where it would stop the output.
+        var sizing = writer.MaxBytes is null ? null : writer switch
+        {
+            PcapFileWriter pcap => new PcapFileWriter(pcap.LinkType, writer.ChunkBytes, writer.MaxBytes),
+            PcapNgFileWriter => (CaptureFileWriter)new PcapNgFileWriter(writer.ChunkBytes, writer.MaxBytes),
+            _ => null,
+        };
         try
         {
             for (int g = 0; g < ordered.Count; g += fanIn)
@@ -217,6 +226,7 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
                 var (late, open) = await MergeAsync(group, group.Count, options, input =>
                 {
                     input.Order.TryTake(out var batch, out int row);
+                    if (sizing is not null) Size(sizing, batch[row]);
                     spill.Write(batch, row, input.Index);
                     return ValueTask.CompletedTask;
                 }, ct).ConfigureAwait(false);
@@ -247,6 +257,17 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         }
         await FinishAsync(writer, output, ct).ConfigureAwait(false);
         return new WriteOutcome(otherLinkType, outOfOrder, timeOutOfRange, maxOpen);
+    }
+
+    /// <summary>Counts <paramref name="frame"/> into <paramref name="sizing"/> (its bytes go nowhere); throws as the output would at its limit.</summary>
+    private static void Size(CaptureFileWriter sizing, in ExportFrame frame)
+    {
+        while (true)
+        {
+            var status = sizing.TryWriteFrame(frame);
+            sizing.Clear();
+            if (status != CaptureWriteStatus.ChunkFull) { ThrowIfLimit(status, sizing); return; }
+        }
     }
 
     private static async Task FinishAsync(CaptureFileWriter writer, Stream output, CancellationToken ct)

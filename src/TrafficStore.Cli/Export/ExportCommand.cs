@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Apache.Arrow.Ipc;
 using TrafficStore.Cli.Query;
 using TrafficStore.Store.Client;
 using TrafficStore.Store.Query;
@@ -120,23 +119,7 @@ public static class ExportCommand
             var path = parse.GetValue(output)!;
             using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store)!, parse.GetValue(server)));
             var result = client.Value.QueryAsync(query).GetAwaiter().GetResult();
-            long rows = 0;
-            using (var file = File.Create(path))
-            using (var writer = new ArrowFileWriter(file, result.Schema))
-            {
-                writer.WriteStart();
-                var e = result.Batches.GetAsyncEnumerator();
-                try
-                {
-                    while (e.MoveNextAsync().AsTask().GetAwaiter().GetResult())
-                    {
-                        writer.WriteRecordBatch(e.Current);
-                        rows += e.Current.Length;
-                    }
-                }
-                finally { e.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
-                writer.WriteEnd();
-            }
+            long rows = ArrowFileExport.Write(result, path);
             foreach (var w in result.Warnings) stderr.WriteLine($"trafficstore export arrow: warning: {w}");
             stdout.WriteLine($"{path}: {rows} rows");
             return CliApp.ExitOk;

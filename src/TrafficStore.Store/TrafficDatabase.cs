@@ -69,6 +69,8 @@ public sealed class TrafficDatabase : IAsyncDisposable
         try
         {
             foreach (var table in TrafficTables.All) engine.RegisterTable(table.Spec);
+            // Spill files of an export that a crash interrupted (the engine holds the store's lock now: none is in use).
+            Client.Export.ExportSpillDirectory.DeleteLeftovers(Client.Export.ExportSpillDirectory.Of(directory));
         }
         catch
         {

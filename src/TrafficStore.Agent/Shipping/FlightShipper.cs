@@ -291,7 +291,13 @@ public sealed class FlightShipper : IDisposable
         if (entry.Table == TrafficTables.Payloads) _payloadsRejected = true;
         Interlocked.Increment(ref _rejectedBatches);
         Interlocked.Add(ref _rejectedRows, entry.Rows);
-        _lastError = $"batch for '{entry.Table}' rejected: {why}";
+        // Name the column when the server's message does: "has no column 'body_decoded_len'" is an agent newer than its server
+        // (servers are upgraded first, docs/agent.md "Upgrades"), not a damaged batch.
+        var column = System.Text.RegularExpressions.Regex.Match(why, "column '([^']+)'");
+        _lastError = !column.Success ? $"batch for '{entry.Table}' rejected: {why}"
+            : why.Contains("has no column", StringComparison.Ordinal)
+                ? $"batch for '{entry.Table}' rejected: the server has no column '{column.Groups[1].Value}' (a server older than this agent: upgrade servers first, docs/agent.md \"Upgrades\"): {why}"
+                : $"batch for '{entry.Table}' rejected on column '{column.Groups[1].Value}': {why}";
         _spool.Acknowledge(entry);
         _previousTable = entry.Table;
     }

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using Apache.Arrow.Ipc;
 using TrafficStore.Cli.Query;
 using TrafficStore.Store.Client;
+using TrafficStore.Store.Client.Export;
 using TrafficStore.Store.Query;
 
 namespace TrafficStore.Cli.Export;
@@ -35,10 +35,11 @@ public static class ExportCommand
         format.AcceptOnlyFromAmong("auto", "pcap", "pcapng");
         var maxBytes = new Option<long?>("--max-bytes") { Description = "Stop with an error rather than write a larger file (a server applies its own limit too)." };
         var output = new Option<string>("--output", "-o") { Description = "File to write; - writes the file to standard output (the summary goes to standard error).", Required = true };
+        var spillDir = new Option<string?>("--spill-dir") { Description = "Where an export merging more than 32 overlapping captures puts its temp files (as large as the export); default: tmp/ in the store. Not with --server (the server has its own)." };
         var store = StoreAccess.StoreOption();
         var server = StoreAccess.ServerOption();
         var command = new Command("pcap", "Write captured frames, byte-identical and in time order (several captures merged by timestamp, each in its capture order), to a pcap or pcapng file (nanosecond timestamps). Streams: memory stays bounded whatever the export's size.")
-            { connection, pod, ns, from, to, format, maxBytes, output, store, server };
+            { connection, pod, ns, from, to, format, maxBytes, output, spillDir, store, server };
         command.SetAction(parse => CliErrors.Guard("export pcap", stderr, () =>
         {
             long now = QueryTime.NowNs();
@@ -60,7 +61,10 @@ public static class ExportCommand
             if (request.MaxBytes is < 0) throw new CliUsageException("--max-bytes must not be negative");
             var path = parse.GetValue(output)!;
             bool toStdout = path == "-";
-            using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store)!, parse.GetValue(server)));
+            if (parse.GetValue(spillDir) is not null && parse.GetValue(server) is not null)
+                throw new CliUsageException("--spill-dir is for a local store: a server puts its temp files where `serve --export-spill-dir` says");
+            using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store)!, parse.GetValue(server),
+                exportOptions: parse.GetValue(spillDir) is { } dir ? new PcapExportOptions { SpillDirectory = Path.GetFullPath(dir) } : null));
             PcapExportSummary summary;
             if (toStdout)
             {
@@ -120,23 +124,7 @@ public static class ExportCommand
             var path = parse.GetValue(output)!;
             using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store)!, parse.GetValue(server)));
             var result = client.Value.QueryAsync(query).GetAwaiter().GetResult();
-            long rows = 0;
-            using (var file = File.Create(path))
-            using (var writer = new ArrowFileWriter(file, result.Schema))
-            {
-                writer.WriteStart();
-                var e = result.Batches.GetAsyncEnumerator();
-                try
-                {
-                    while (e.MoveNextAsync().AsTask().GetAwaiter().GetResult())
-                    {
-                        writer.WriteRecordBatch(e.Current);
-                        rows += e.Current.Length;
-                    }
-                }
-                finally { e.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
-                writer.WriteEnd();
-            }
+            long rows = ArrowFileExport.Write(result, path);
             foreach (var w in result.Warnings) stderr.WriteLine($"trafficstore export arrow: warning: {w}");
             stdout.WriteLine($"{path}: {rows} rows");
             return CliApp.ExitOk;

@@ -40,7 +40,15 @@ public static class IngestCommand
         var ingestor = new CaptureIngestor(db.Value, options);
         foreach (var file in files)
         {
-            var s = ingestor.IngestFileAsync(file).GetAwaiter().GetResult();
+            IngestSummary s;
+            try { s = ingestor.IngestFileAsync(file).GetAwaiter().GetResult(); }
+            catch (NotACaptureFileException e)
+            {
+                // Refused before anything was stored (no capture id taken): say so and go on with the other files.
+                stderr.WriteLine($"trafficstore ingest: {e.Message}");
+                exit = CliApp.ExitCaptureError;
+                continue;
+            }
             if (progress) stderr.WriteLine();
             var rows = string.Join(", ", s.RowsByTable.Where(kv => kv.Value > 0 && kv.Key != "capture_stats").Select(kv => $"{kv.Key} {kv.Value}"));
             stdout.WriteLine($"{file}: capture {s.CaptureId}: {s.Frames} frames, {s.Bytes} bytes, {s.TcpConnections} TCP connections, {s.UdpFlows} UDP flows in {s.Elapsed.TotalSeconds:F2} s; stored {(rows.Length > 0 ? rows : "no rows")}");

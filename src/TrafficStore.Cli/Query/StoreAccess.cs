@@ -1,6 +1,7 @@
 using System.CommandLine;
 using TrafficStore.Store;
 using TrafficStore.Store.Client;
+using TrafficStore.Store.Client.Export;
 
 namespace TrafficStore.Cli.Query;
 
@@ -26,7 +27,8 @@ public static class StoreAccess
     };
 
     /// <param name="create">Create the store when missing (<c>retention set</c> before the first ingest); else a missing store is an error.</param>
-    public static ITrafficClient Open(string store, string? server, bool create = false)
+    /// <param name="exportOptions">For a local store: bounds and spill folder of pcap exports (null: the defaults).</param>
+    public static ITrafficClient Open(string store, string? server, bool create = false, PcapExportOptions? exportOptions = null)
     {
         if (server is not null)
         {
@@ -37,7 +39,7 @@ public static class StoreAccess
         // empty store as if nothing had been captured. Only ingest and serve create stores.
         if (!create && !Directory.Exists(store))
             throw new CliUsageException($"no store at {store} (ingest creates one: trafficstore ingest FILE --store {store}; or give --server URL)");
-        return new LocalTrafficClient(TrafficDatabase.Open(store), ownsDatabase: true);
+        return new LocalTrafficClient(TrafficDatabase.Open(store), ownsDatabase: true, exportOptions);
     }
 }
 

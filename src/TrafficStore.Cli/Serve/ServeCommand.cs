@@ -7,6 +7,7 @@ using TrafficStore.Server.Hosting;
 using TrafficStore.Server.Security;
 using TrafficStore.Store;
 using TrafficStore.Store.Client;
+using TrafficStore.Store.Client.Export;
 using TrafficStore.Store.Tables;
 
 namespace TrafficStore.Cli.Serve;
@@ -51,6 +52,10 @@ public static class ServeCommand
             Description = "Largest file one export.pcap call may produce (exports stream with bounded memory; this bounds time and bandwidth).",
             DefaultValueFactory = _ => TrafficServerOptions.DefaultMaxExportBytes >> 20,
         };
+        var spillDir = new Option<string?>("--export-spill-dir")
+        {
+            Description = "Where export.pcap calls merging more than 32 overlapping captures put their temp files (as large as the export); default: tmp/ in the store (not /tmp: RAM or read-only on a pod).",
+        };
         var maxSources = new Option<int>("--max-delivery-sources")
         {
             Description = "Most node agents (delivery sources) whose exactly-once marks the store keeps; a new agent past it is refused (ResourceExhausted) until idle marks expire.",
@@ -77,7 +82,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Serve a store over Arrow Flight (queries, time travel, ingest from agents, admin).")
         {
-            store, listen, tokens, cert, key, demo, cache, maxExport, maxSources, markIdle, retentionAge, retentionBytes, retentionInterval, ingestToken, queryToken, logFormat,
+            store, listen, tokens, cert, key, demo, cache, maxExport, spillDir, maxSources, markIdle, retentionAge, retentionBytes, retentionInterval, ingestToken, queryToken, logFormat,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings
         {
@@ -92,6 +97,7 @@ public static class ServeCommand
             Demo = parse.GetValue(demo),
             ChunkCacheMb = parse.GetValue(cache),
             MaxExportMb = parse.GetValue(maxExport),
+            ExportSpillDirectory = parse.GetValue(spillDir),
             MaxDeliverySources = parse.GetValue(maxSources),
             DeliveryMarkMaxIdle = parse.GetValue(markIdle)!,
             RetentionMaxAge = parse.GetValue(retentionAge) ?? NonEmpty(Environment.GetEnvironmentVariable(RetentionMaxAgeVariable)),
@@ -198,7 +204,7 @@ public static class ServeCommand
             return CliApp.ExitUsage;
         }
 
-        await using var local = new LocalTrafficClient(db);
+        await using var local = new LocalTrafficClient(db, exportOptions: new PcapExportOptions { SpillDirectory = settings.ExportSpillDirectory });
         try
         {
             if (settings.RetentionMaxAge is not null || settings.RetentionMaxBytes is not null)
@@ -342,6 +348,8 @@ public sealed record ServeSettings
     public const int DefaultChunkCacheMb = 256;
     public int ChunkCacheMb { get; init; } = DefaultChunkCacheMb;
     public long MaxExportMb { get; init; } = TrafficServerOptions.DefaultMaxExportBytes >> 20;
+    /// <summary>Temp files of exports merged in passes; null: the store's tmp folder (<c>ExportSpillDirectory</c>).</summary>
+    public string? ExportSpillDirectory { get; init; }
     /// <summary>The engine's default (<c>StoreOptions.MaxDeliverySources</c>): one agent id per node and spool, with room to spare.</summary>
     public const int DefaultMaxDeliverySources = 100_000;
     public int MaxDeliverySources { get; init; } = DefaultMaxDeliverySources;

@@ -93,8 +93,16 @@ public sealed class CaptureIngestor
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.BatchRows, 1);
     }
 
+    /// <summary>
+    /// Ingests a pcap or pcapng file. A file that is no capture at all (empty, or another kind of file) is refused with
+    /// <see cref="NotACaptureFileException"/> before anything is stored: no capture id, no capture_stats row. A capture cut
+    /// short or damaged later keeps everything before the damage, and the summary says where it stopped.
+    /// </summary>
     public async Task<IngestSummary> IngestFileAsync(string path, CancellationToken ct = default)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path)) throw new FileNotFoundException("Capture file not found.", path);
+        CaptureFileCheck.ThrowIfNotCapture(path);
         long length = new FileInfo(path).Length;
         using var source = CaptureFile.Open(path, _options.CaptureFile);
         return await IngestAsync(source, path, length, ct).ConfigureAwait(false);

@@ -75,7 +75,20 @@ public static class QueryTranslator
 
     private static StoreColumn Column(StoreTable table, string name, string where) =>
         table.Columns.FirstOrDefault(c => c.Name == name)
-        ?? throw new QueryException($"unknown column '{name}' in {where} of table '{table.Name}'");
+        ?? throw new QueryException($"unknown column '{name}' in {where} of table '{table.Name}'" +
+                                    ColumnSuggestions.DidYouMean(name, where == "where" ? [.. table.Columns.Select(c => c.Name), .. LogicalFieldsOf(table)] : table.Columns.Select(c => c.Name)));
+
+    /// <summary>The logical fields a where clause can use on <paramref name="table"/> (those whose columns it has).</summary>
+    private static IEnumerable<string> LogicalFieldsOf(StoreTable table)
+    {
+        foreach (var f in IdentityFields) if (table.HasColumn($"client_{f}")) yield return f;
+        if (table.HasColumn("client_ip")) yield return "ip";
+        if (table.HasColumn("client_port")) yield return "port";
+        if (table.HasColumn("connection_id")) yield return "connection";
+        if (table.HasColumn("protocol") || table.HasColumn("proto")) yield return "protocol";
+        if (table.HasColumn("uri")) yield return "path_prefix";
+        if (table.HasColumn("health")) yield return "health";
+    }
 
     private static IEnumerable<EngineFilter> Filter(StoreTable table, QueryFilter f)
     {

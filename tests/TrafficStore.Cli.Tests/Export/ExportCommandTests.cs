@@ -44,4 +44,34 @@ public class ExportCommandTests
         Assert.Equal(1, exit);
         Assert.Contains("--connection", error);
     }
+
+    /// <summary>
+    /// 33 overlapping captures (one more than a merge holds open) are merged in passes through spill files: under
+    /// --spill-dir when given (created on demand, empty afterwards), else under the store's tmp/, never both.
+    /// </summary>
+    [Fact]
+    public void ExportPcapInPassesSpillsWhereSpillDirSays()
+    {
+        using var store = new CliStore();
+        var capture = SharedData.Pcap("http11-get-simple.pcap");
+        Assert.Equal(0, store.Run(["ingest", .. Enumerable.Repeat(capture, 33)]).Exit); // the same times: all overlap
+        var spill = Path.Combine(store.Dir, "spill");
+        var storeTmp = Path.Combine(store.Dir, "store", "tmp");
+        var pcap = Path.Combine(store.Dir, "all.pcap");
+        var (exit, output, error) = store.Run("export", "pcap", "--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z", "--spill-dir", spill, "-o", pcap);
+        Assert.True(exit == 0, error);
+        Assert.Contains($"{33 * 14} frames", output);
+        Assert.True(Directory.Exists(spill), "the spill folder is created when the merge needs it");
+        Assert.Empty(Directory.GetFileSystemEntries(spill));
+        Assert.False(Directory.Exists(storeTmp));
+
+        (exit, _, error) = store.Run("export", "pcap", "--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z", "-o", pcap);
+        Assert.True(exit == 0, error);
+        Assert.True(Directory.Exists(storeTmp));
+        Assert.Empty(Directory.GetFileSystemEntries(storeTmp));
+
+        (exit, _, error) = store.Run("export", "pcap", "--from", "-1h", "--spill-dir", spill, "--server", "grpc://127.0.0.1:1", "-o", pcap);
+        Assert.Equal(CliApp.ExitUsage, exit);
+        Assert.Contains("--spill-dir is for a local store", error);
+    }
 }

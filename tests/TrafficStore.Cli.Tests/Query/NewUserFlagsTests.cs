@@ -78,17 +78,21 @@ public class NewUserFlagsTests
         Assert.Contains("connections.connection_id", error);
     }
 
-    /// <summary>A file that is no capture at all: "stored " (nothing after it) and "the 0 frames before it are stored".</summary>
+    /// <summary>
+    /// A file that is no capture at all is refused before anything is stored: the error names the file and its first
+    /// bytes, no capture id is taken (the next capture is capture 1) and the other files are still ingested.
+    /// </summary>
     [Fact]
-    public void IngestOfANonCaptureSaysNothingWasStored()
+    public void IngestOfANonCaptureIsRefusedAndStoresNothing()
     {
         using var store = new CliStore();
         var notes = SharedData.Pcap("SOURCES.md");
-        var (exit, output, error) = store.Run("ingest", notes);
+        var (exit, output, error) = store.Run("ingest", notes, SharedData.Pcap(Capture));
         Assert.Equal(CliApp.ExitCaptureError, exit);
-        Assert.Contains("; stored no rows", output);
-        Assert.Contains("unknown_format", error);
-        Assert.Contains("(no frames stored)", error);
+        Assert.Contains($"{notes}: not a pcap or pcapng file: its first bytes are ", error);
+        Assert.Contains("text; nothing was stored", error);
+        Assert.DoesNotContain(notes + ": capture", output);
+        Assert.Contains(": capture 1: ", output); // the refused file took no id
     }
 
     /// <summary>A mistyped --store (or a query before the first ingest) made a new empty store and answered "0 rows".</summary>

@@ -108,4 +108,21 @@ public class QueryTranslatorTests
         var e = Assert.Throws<QueryException>(() => T(query));
         Assert.Contains(message, e.Message);
     }
+
+    /// <summary>An unknown column's error suggests the nearest names of that table: the store's word for it, typos, parts.</summary>
+    [Theory]
+    [InlineData("http where path=/api", "unknown column 'path' in where of table 'http'; did you mean 'uri' or 'path_prefix'?")]
+    [InlineData("http select method, status_code", "unknown column 'status_code' in select of table 'http'; did you mean 'status'?")]
+    [InlineData("http where methdo=GET", "unknown column 'methdo' in where of table 'http'; did you mean 'method'?")]
+    [InlineData("http order by latncy limit 5", "unknown column 'latncy' in order by of table 'http'; did you mean 'latency'?")]
+    [InlineData("http select src_ip", "unknown column 'src_ip' in select of table 'http'; did you mean 'client_ip'?")]
+    [InlineData("http select zzzzzz", "unknown column 'zzzzzz' in select of table 'http'")]
+    // A logical field is suggested only where it can be used (a where clause) and only on a table that has its columns.
+    [InlineData("http select path", "unknown column 'path' in select of table 'http'; did you mean 'uri'?")]
+    [InlineData("dns where path=/x", "unknown column 'path' in where of table 'dns'")]
+    public void UnknownColumnsSuggestTheNearestNames(string query, string message)
+    {
+        var e = Assert.Throws<QueryException>(() => T(query));
+        Assert.Equal(message, e.Message);
+    }
 }

@@ -291,7 +291,8 @@ public class PcapStreamingExportTests
                 yield return Batch(frames, times, FrameBytes, capture: capture + 1);
             }
         }
-        var options = new PcapExportOptions { ChunkBytes = 4 << 10, ReorderFrames = 16, MaxOpenCaptures = 2 };
+        using var spillDir = new TempDir();
+        var options = new PcapExportOptions { ChunkBytes = 4 << 10, ReorderFrames = 16, MaxOpenCaptures = 2, SpillDirectory = spillDir.Path };
         var streams = Enumerable.Range(0, Captures).Select(c => new PcapExporter.MergeStream(Stream(c), 1_000_000_000L + 1000)).ToList();
         CaptureFileWriter writer = format == PcapExportFormat.Pcap ? new PcapFileWriter(1, options.ChunkBytes, Limit) : new PcapNgFileWriter(options.ChunkBytes, Limit);
         using var output = new MemoryStream();
@@ -337,6 +338,7 @@ public class PcapStreamingExportTests
             }
         }
         var options = new PcapExportOptions { ChunkBytes = 4 << 10, ReorderFrames = 3 };
+        using var spillDir = new TempDir();
         async Task<(byte[] File, PcapExporter.WriteOutcome Outcome)> Merge(bool lazy, int passes = 0)
         {
             using var output = new MemoryStream();
@@ -344,7 +346,7 @@ public class PcapStreamingExportTests
                 lazy ? c.Min(b => ((TimestampArray)b.Column("ts")).Values.ToArray().Min()) : long.MinValue)).ToList();
             var writer = new PcapFileWriter(1, options.ChunkBytes, null);
             var outcome = passes > 0
-                ? await PcapExporter.WriteInPassesAsync(streams, writer, output, options with { MaxOpenCaptures = passes }, CancellationToken.None)
+                ? await PcapExporter.WriteInPassesAsync(streams, writer, output, options with { MaxOpenCaptures = passes, SpillDirectory = spillDir.Path }, CancellationToken.None)
                 : await PcapExporter.WriteMergedAsync(streams, lazy ? 4 : streams.Count, writer, output, options, CancellationToken.None);
             return (output.ToArray(), outcome);
         }

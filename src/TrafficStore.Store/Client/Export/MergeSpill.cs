@@ -5,7 +5,9 @@ namespace TrafficStore.Store.Client.Export;
 /// <summary>
 /// A temp file holding frames in the order one merge pass took them, each with its merge key, for an export of more
 /// captures overlapping in time than <see cref="PcapExportOptions.MaxOpenCaptures"/> (<see cref="PcapExporter"/>).
-/// Written once, then read once from the start; deleted when disposed (or by the OS when the process dies).
+/// Written once, then read once from the start; deleted when disposed. Lives in <see cref="ExportSpillDirectory"/> (the store's
+/// <c>tmp</c> folder unless <see cref="PcapExportOptions.SpillDirectory"/> says otherwise); a file left by a crash is deleted
+/// when the store opens next.
 /// <code>
 /// per frame: i64 ts | i64 capture | i64 interface | i32 link type | i64 original length | i32 stream | i32 length | bytes
 /// </code>
@@ -18,9 +20,10 @@ internal sealed class MergeSpill : IAsyncDisposable
     private readonly byte[] _header = new byte[HeaderLength];
     private byte[] _data = new byte[2048];
 
-    public MergeSpill()
+    public MergeSpill(string directory)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"trafficstore-export-{Guid.NewGuid():N}.spill");
+        Directory.CreateDirectory(directory);
+        var path = ExportSpillDirectory.NewFilePath(directory);
         _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, BufferBytes, FileOptions.DeleteOnClose);
     }
 

@@ -35,6 +35,14 @@ public sealed record PcapExportOptions
     /// </summary>
     public int MaxOpenCaptures { get; init; } = 32;
 
+    /// <summary>
+    /// Where merges in passes put their temp files (up to the export's size). Null: the store's own <c>tmp</c> folder
+    /// (<see cref="ExportSpillDirectory"/>), on the store's volume, whose leftovers are deleted when the store opens; not
+    /// the system temp folder, which on a pod may be RAM (tmpfs) or read-only. A folder given here is created on demand,
+    /// and its leftovers from a crash are not deleted (it may be shared).
+    /// </summary>
+    public string? SpillDirectory { get; init; }
+
     /// <summary>Frames held back to restore capture order where timestamps step back (<see cref="CaptureOrderBuffer"/>).</summary>
     public int ReorderFrames { get; init; } = 4096;
 
@@ -67,6 +75,7 @@ public sealed record PcapExportOptions
 /// </summary>
 internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions options)
 {
+
     public async Task<PcapExportSummary> ExportAsync(PcapExportRequest request, Stream output, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -97,7 +106,8 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         var streams = spec is null ? [] : captures.Select(c => new MergeStream(
             Frames(spec, c.Key, captures.Count, perCapture, batchBytes, diag, splicer, ct), c.Value.First)).ToList();
         var outcome = PeakOverlap(captures.Values) > Math.Max(options.MaxOpenCaptures, 1)
-            ? await WriteInPassesAsync(streams, writer, output, options, ct).ConfigureAwait(false)
+            ? await WriteInPassesAsync(streams, writer, output,
+                options with { SpillDirectory = options.SpillDirectory ?? ExportSpillDirectory.Of(engine.Options.Directory) }, ct).ConfigureAwait(false)
             : await WriteMergedAsync(streams, overlap, writer, output, options, ct).ConfigureAwait(false);
         MaxOpenStreams = outcome.MaxOpenStreams;
 
@@ -202,6 +212,7 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
     internal static async Task<WriteOutcome> WriteInPassesAsync(IReadOnlyList<MergeStream> streams, CaptureFileWriter writer, Stream output,
         PcapExportOptions options, CancellationToken ct)
     {
+        var spillDirectory = options.SpillDirectory ?? throw new ArgumentException("a merge in passes needs PcapExportOptions.SpillDirectory (the exporter sets the store's tmp folder)", nameof(options));
         int fanIn = Math.Max(options.MaxOpenCaptures, 1);
         var ordered = streams.Select((s, i) => s with { Order = s.Order < 0 ? i : s.Order }).OrderBy(s => s.FirstTime).ThenBy(s => s.Order).ToList();
         var spills = new List<MergeSpill>();
@@ -220,7 +231,7 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         {
             for (int g = 0; g < ordered.Count; g += fanIn)
             {
-                var spill = new MergeSpill();
+                var spill = new MergeSpill(spillDirectory);
                 spills.Add(spill);
                 var group = ordered.Skip(g).Take(fanIn).ToList();
                 var (late, open) = await MergeAsync(group, group.Count, options, input =>

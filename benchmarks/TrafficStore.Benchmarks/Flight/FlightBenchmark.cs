@@ -65,7 +65,7 @@ public static class FlightBenchmark
         var tokens = TokenFile.Parse($$$"""
             {"tokens": {"{{{Token}}}": {"name": "bench", "namespaces": "*", "scopes": ["read", "payloads:read", "admin"]} } }
             """);
-        var server = await TrafficServer.StartAsync(new ServedStore(db, local), tokens, new TrafficServerOptions
+        var serverOptions = new TrafficServerOptions
         {
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             MinimumLogLevel = LogLevel.Warning,
@@ -73,11 +73,16 @@ public static class FlightBenchmark
             ResponseBufferBytes = StoreBenchmark.Value(args, "--response-buffer-kb") is { } kb
                 ? long.Parse(kb, CultureInfo.InvariantCulture) * 1024
                 : new TrafficServerOptions().ResponseBufferBytes,
-        });
+            MemoryBlockBytes = StoreBenchmark.Value(args, "--memory-block-kb") is { } mb
+                ? int.Parse(mb, CultureInfo.InvariantCulture) * 1024
+                : new TrafficServerOptions().MemoryBlockBytes,
+        };
+        var server = await TrafficServer.StartAsync(new ServedStore(db, local), tokens, serverOptions);
         var report = new StringBuilder();
         try
         {
-            Console.WriteLine($"server at {server.Address}; client HTTP/2 stream window {(s_clientWindowBytes > 0 ? $"{s_clientWindowBytes / 1024} KiB" : ".NET default")}");
+            Console.WriteLine($"server at {server.Address}; client HTTP/2 stream window {(s_clientWindowBytes > 0 ? $"{s_clientWindowBytes / 1024} KiB" : ".NET default")}; " +
+                              $"server memory blocks {(serverOptions.MemoryBlockBytes is > 0 and var blocks ? $"{blocks / 1024} KiB" : "Kestrel's (4 KiB)")}");
             if (repeat > 0) report.Append(await ExportAsync(server.Address, tables, repeat)); // --repeat 0: latency only
             if (streamCounts.Count > 0) report.Append(await ParallelExportAsync(server.Address, tables, streamCounts, Math.Max(1, repeat)));
             if (queries.Count > 0) report.Append(await LatencyAsync(server.Address, queries, clientCounts, runs));

@@ -85,6 +85,13 @@ public sealed class TrafficServer : IAsyncDisposable
             k.Limits.MaxResponseBufferSize = options.ResponseBufferBytes;
         });
 
+        if (options.MemoryBlockBytes is > 0 and var blockBytes)
+        {
+            // Registered after Kestrel's own factory, so the socket transport resolves this one (the last registration).
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>(
+                new LargeBlockMemoryPoolFactory(blockBytes, (int)Math.Min(int.MaxValue, options.MemoryPoolRetainedBytes)));
+        }
+
         var metrics = new ServerMetrics();
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(tokens);

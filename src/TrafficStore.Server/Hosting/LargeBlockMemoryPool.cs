@@ -45,6 +45,11 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
     /// <summary>Blocks waiting in the pool (for tests and diagnostics).</summary>
     internal int FreeBlocks => Volatile.Read(ref _freeCount);
 
+    /// <summary>Blocks allocated because the pool had none free (for tests and diagnostics).</summary>
+    internal long BlocksAllocated => Interlocked.Read(ref _allocated);
+
+    private long _allocated;
+
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -56,6 +61,7 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
             block.Rented = true;
             return block;
         }
+        Interlocked.Increment(ref _allocated);
         return new Block(this, GC.AllocateUninitializedArray<byte>(BlockBytes, pinned: true));
     }
 
@@ -80,16 +86,12 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 
     private sealed class Block(LargeBlockMemoryPool pool, byte[] array) : IMemoryOwner<byte>
     {
+        // Pipes read Memory on every GetMemory/GetSpan: built once, not per call.
+        private readonly Memory<byte> _memory = array;
+
         internal bool Rented = true;
 
-        public Memory<byte> Memory
-        {
-            get
-            {
-                ObjectDisposedException.ThrowIf(!Rented, this);
-                return array;
-            }
-        }
+        public Memory<byte> Memory => Rented ? _memory : throw new ObjectDisposedException(nameof(Block), "the block was returned to its pool");
 
         public void Dispose()
         {
@@ -105,8 +107,20 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 /// Supplies <see cref="LargeBlockMemoryPool"/>s to Kestrel: registered as the <see cref="IMemoryPoolFactory{T}"/>
 /// service, it is what the socket transport creates its pool with (.NET 10).
 /// </summary>
-internal sealed class LargeBlockMemoryPoolFactory(int blockBytes, int maxRetainedBytes) : IMemoryPoolFactory<byte>
+internal sealed class LargeBlockMemoryPoolFactory(int blockBytes, long maxRetainedBytes) : IMemoryPoolFactory<byte>
 {
-    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) =>
-        new LargeBlockMemoryPool(blockBytes, Math.Max(1, maxRetainedBytes / blockBytes));
+    private readonly List<LargeBlockMemoryPool> _created = [];
+
+    /// <summary>The pools this factory made (for tests and diagnostics; Kestrel makes one per transport).</summary>
+    internal IReadOnlyList<LargeBlockMemoryPool> Created
+    {
+        get { lock (_created) return [.. _created]; }
+    }
+
+    public MemoryPool<byte> Create(MemoryPoolOptions? options = null)
+    {
+        var pool = new LargeBlockMemoryPool(blockBytes, (int)Math.Clamp(maxRetainedBytes / blockBytes, 1, int.MaxValue));
+        lock (_created) _created.Add(pool);
+        return pool;
+    }
 }

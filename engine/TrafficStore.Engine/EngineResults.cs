@@ -34,6 +34,10 @@ public sealed record EngineStats(
 {
     /// <summary>The decoded-chunk cache (<see cref="StoreOptions.ChunkCacheBytes"/>).</summary>
     public Query.ChunkCacheStats ChunkCache { get; init; } = Query.ChunkCacheStats.Off;
+    /// <summary>Segment files no longer served and not yet deleted: replaced files a running query may read, and deletes that failed and wait for a retry.</summary>
+    public int PendingSegmentDeletes { get; init; }
+    /// <summary>Segment file deletes that failed with an I/O error (each is retried later; each failed attempt counts).</summary>
+    public long FailedSegmentDeletes { get; init; }
 }
 
 /// <summary>Whether the store is serving everything it holds.</summary>

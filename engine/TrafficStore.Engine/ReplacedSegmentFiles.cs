@@ -10,19 +10,46 @@ namespace TrafficStore.Engine;
 /// ended (<see cref="BeginRead"/> leases). A crash or a leaked lease only delays the delete to the next open, which
 /// deletes every segment a surviving replacement names. Deleted segments (nothing kept) do not wait: a query that
 /// misses them misses rows that retention deleted, and their files must not outlive a crash.
+/// <para>
+/// A delete that fails (an I/O error) does not stop the others: the file stays retired and is tried again whenever
+/// deferred deletes run next (the next retirement or the end of a query; the lease rule still applies), logged on its
+/// first failure and counted in <see cref="FailedDeletes"/>. A file is never deleted while an older file of its chain
+/// (one it replaced, in turn) is still retired: the newer one names the older, and deleting it first would leave a
+/// replaced file that no file names, which a crash would bring back.
+/// </para>
 /// </summary>
 internal sealed class ReplacedSegmentFiles
 {
+    private sealed class Retired(string path, long segmentId, long replaces, long retiredAt)
+    {
+        public string Path { get; } = path;
+        public long SegmentId { get; } = segmentId;
+        public long Replaces { get; } = replaces;
+        public long RetiredAt { get; } = retiredAt;
+        public int Failures { get; set; }
+    }
+
     private readonly object _lock = new();
     private long _generation;                                  // swaps so far
     private readonly Dictionary<long, int> _readers = [];      // generation a running query started at → queries
-    private readonly List<(string Path, long SegmentId, long Replaces, long RetiredAt)> _retired = [];
+    private readonly List<Retired> _retired = [];              // in retirement order: a replaced file before the one replacing it
+    private readonly HashSet<Retired> _deleting = [];          // taken by a delete running outside the lock
+    private long _failedDeletes;
 
-    /// <summary>Files retired and not yet deleted.</summary>
+    /// <summary>Deletes a segment file (and its folder when emptied); a test seam for I/O failures.</summary>
+    internal Action<string> DeleteFile { get; set; } = PartitionDirectories.DeleteSegmentFile;
+
+    /// <summary>Where failed deletes are reported (the engine's <see cref="StoreOptions.Log"/>).</summary>
+    internal Action<StoreLogLevel, string>? Log { get; set; }
+
+    /// <summary>Files retired and not yet deleted (including those whose delete failed and waits for a retry).</summary>
     public int Pending
     {
         get { lock (_lock) return _retired.Count; }
     }
+
+    /// <summary>Delete attempts that failed so far (each retry of a file that fails again counts).</summary>
+    public long FailedDeletes => Interlocked.Read(ref _failedDeletes);
 
     /// <summary>Registers a query; take it before reading the table's snapshot and dispose it when the query ends.</summary>
     public Lease BeginRead()
@@ -37,7 +64,7 @@ internal sealed class ReplacedSegmentFiles
     /// <summary>Retires the file of a replaced segment; call after the snapshot swap that stops serving it.</summary>
     public void Retire(SegmentHandle replaced)
     {
-        lock (_lock) _retired.Add((replaced.Path, replaced.Id, replaced.Footer.Replaces, ++_generation));
+        lock (_lock) _retired.Add(new Retired(replaced.Path, replaced.Id, replaced.Footer.Replaces, ++_generation));
         DeleteUnread();
     }
 
@@ -45,36 +72,39 @@ internal sealed class ReplacedSegmentFiles
     /// Deletes now the retired file of segment <paramref name="replacedId"/>, and of those it replaced in turn, oldest
     /// first. Call before deleting (or quarantining) the segment that names it as replaced: once that one is gone
     /// nothing would tell open that the retired file is replaced, and a crash would bring its rows back. A query still
-    /// reading it misses only rows that are now all deleted.
+    /// reading it misses only rows that are now all deleted. False if a delete failed: the failed file and the newer
+    /// ones of the chain stay retired, and the caller must not delete the segment naming them: it retires that one too
+    /// (<see cref="Retire"/>), so it is deleted after them.
     /// </summary>
-    public void DeleteChain(long replacedId)
+    public bool DeleteChain(long replacedId)
     {
-        var chain = new List<string>();
+        var chain = new List<Retired>();
         lock (_lock)
         {
             for (long id = replacedId; id != 0;)
             {
-                int i = _retired.FindIndex(r => r.SegmentId == id);
-                if (i < 0) break;
-                chain.Add(_retired[i].Path);
-                id = _retired[i].Replaces;
-                _retired.RemoveAt(i);
+                var r = _retired.Find(x => x.SegmentId == id);
+                if (r is null) break;
+                // A deferred delete is deleting a file of the chain right now and may fail: leave the whole chain to
+                // the deferred deletes (which go oldest first) and have the caller retire its segment behind it.
+                if (_deleting.Contains(r)) return false;
+                chain.Add(r);
+                id = r.Replaces;
             }
+            foreach (var r in chain) _deleting.Add(r);
         }
-        for (int i = chain.Count - 1; i >= 0; i--) PartitionDirectories.DeleteSegmentFile(chain[i]); // the oldest first: each deleted file is named by one still there
+        bool ok = true;
+        for (int i = chain.Count - 1; i >= 0; i--) // the oldest first: each deleted file is named by one still there
+        {
+            if (ok && TryDelete(chain[i])) continue;
+            ok = false;
+            lock (_lock) _deleting.Remove(chain[i]); // kept for a retry, with every newer file of the chain
+        }
+        return ok;
     }
 
-    /// <summary>Deletes every retired file (the engine is closing).</summary>
-    public void DeleteAll()
-    {
-        List<string> paths;
-        lock (_lock)
-        {
-            paths = _retired.Select(r => r.Path).ToList(); // in retirement order: a replaced file before the one replacing it
-            _retired.Clear();
-        }
-        foreach (var path in paths) PartitionDirectories.DeleteSegmentFile(path);
-    }
+    /// <summary>Deletes every retired file (the engine is closing: no query reads any more); files that fail stay for the next open, which deletes them.</summary>
+    public void DeleteAll() => DeleteUnread(ignoreReaders: true);
 
     private void EndRead(long generation)
     {
@@ -85,21 +115,54 @@ internal sealed class ReplacedSegmentFiles
         DeleteUnread();
     }
 
-    private void DeleteUnread()
+    private void DeleteUnread(bool ignoreReaders = false)
     {
-        var unread = new List<string>();
+        var due = new List<Retired>();
         lock (_lock)
         {
             // A file retired at swap g may be read by queries that started before it (generation < g).
-            long oldestReader = _readers.Count == 0 ? long.MaxValue : _readers.Keys.Min();
-            _retired.RemoveAll(r =>
+            long oldestReader = _readers.Count == 0 || ignoreReaders ? long.MaxValue : _readers.Keys.Min();
+            foreach (var r in _retired)
             {
-                if (r.RetiredAt > oldestReader) return false;
-                unread.Add(r.Path);
-                return true;
-            });
+                if (r.RetiredAt > oldestReader || _deleting.Contains(r)) continue;
+                due.Add(r);
+                _deleting.Add(r);
+            }
         }
-        foreach (var path in unread) PartitionDirectories.DeleteSegmentFile(path); // open readers keep their handle; the file disappears when they close
+        // In retirement order. A file whose older chain member is still retired (not due, failed, or being deleted by
+        // another caller) waits: it names that member.
+        foreach (var r in due)
+        {
+            bool olderPending;
+            lock (_lock) olderPending = r.Replaces != 0 && _retired.Exists(x => x.SegmentId == r.Replaces);
+            if (olderPending || !TryDelete(r))
+            {
+                lock (_lock) _deleting.Remove(r);
+            }
+        }
+    }
+
+    /// <summary>Deletes one retired file; on success it leaves the list, on an I/O error it stays (logged, counted).</summary>
+    private bool TryDelete(Retired r)
+    {
+        try
+        {
+            DeleteFile(r.Path); // open readers keep their handle; the file disappears when they close
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Interlocked.Increment(ref _failedDeletes);
+            if (++r.Failures == 1)
+                Log?.Invoke(StoreLogLevel.Warning, $"Could not delete replaced segment file '{r.Path}' (kept, tried again later): {e.Message}");
+            return false;
+        }
+        if (r.Failures > 0) Log?.Invoke(StoreLogLevel.Information, $"Deleted replaced segment file '{r.Path}' after {r.Failures} failed attempts.");
+        lock (_lock)
+        {
+            _retired.Remove(r);
+            _deleting.Remove(r);
+        }
+        return true;
     }
 
     public readonly struct Lease(ReplacedSegmentFiles owner, long generation) : IDisposable

@@ -72,11 +72,15 @@ public sealed class StoreLayout
     public static bool TryParseSegmentId(string path, out long id) =>
         long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out id);
 
+    /// <summary>
+    /// Creates the store's directories that are missing, each made durable in its parent before anything is written
+    /// into it (an acknowledged WAL record in a wal/ whose entry a power loss took away would be lost).
+    /// </summary>
     public void EnsureDirectories()
     {
-        Directory.CreateDirectory(Root);
-        Directory.CreateDirectory(WalDirectory);
-        Directory.CreateDirectory(SegmentsDirectory);
-        Directory.CreateDirectory(QuarantineDirectory);
+        Segments.DirectorySync.CreateDirectory(Root);
+        Segments.DirectorySync.CreateDirectory(WalDirectory);
+        Segments.DirectorySync.CreateDirectory(SegmentsDirectory);
+        Segments.DirectorySync.CreateDirectory(QuarantineDirectory);
     }
 }

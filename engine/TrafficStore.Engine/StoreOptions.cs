@@ -65,6 +65,21 @@ public sealed record StoreOptions(string Directory)
     /// <see cref="EngineStats.ChunkCache"/>; retention and quarantine drop a segment's chunks.
     /// </summary>
     public long ChunkCacheBytes { get; init; }
+    /// <summary>
+    /// Most delivery sources (node agents, <see cref="TrafficStoreEngine.AppendOnceAsync"/>) whose marks the store keeps.
+    /// A batch of a new source past it is refused (<see cref="DeliverySourceLimitException"/>) unless marks idle longer
+    /// than <see cref="DeliveryMarkMaxIdle"/> make room, so a writer inventing sources cannot grow the marks (memory, the
+    /// <c>wal/deliveries</c> file rewritten at every flush) without bound. 100,000 marks are about 20 MB of memory and a
+    /// 6 MB file; a cluster has one source per node and spool (a new one when a spool is reset).
+    /// </summary>
+    public int MaxDeliverySources { get; init; } = 100_000;
+    /// <summary>
+    /// A source not seen (no batch, resent or new) for this long loses its mark: a batch it resends after that is stored
+    /// again. An agent resends an unacknowledged batch as soon as it reaches the server again (backoff at most 10 s), so
+    /// this only has to outlast the longest time an agent stays down, or cut off, with a batch whose acknowledgement it
+    /// lost; 30 days is far beyond that. Marks are never expired while their source delivers.
+    /// </summary>
+    public TimeSpan DeliveryMarkMaxIdle { get; init; } = TimeSpan.FromDays(30);
     /// <summary>Clock for retention ages.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
     /// <summary>Receives recovery, quarantine and retention messages (bridge it to ILogger in hosts).</summary>

@@ -107,8 +107,23 @@ public sealed partial class TrafficStoreEngine
         if (!removed) return false;
         _index.Remove(handle.Footer);
         ChunkCache.Invalidate(handle.Id);
-        if (handle.Footer.Replaces != 0) _replacedFiles.DeleteChain(handle.Footer.Replaces); // before the file that names it
-        PartitionDirectories.DeleteSegmentFile(handle.Path); // open readers keep their handle; the file disappears when they close
+        PieceDictionaryCache.Shared.Invalidate(handle.Footer);
+        // The files it replaced go before the file that names them. If one of those deletes failed, this file waits
+        // behind it in the deferred deletes (a crash meanwhile serves its expired rows again until retention runs; it
+        // never brings back a replaced file, whose rows the replacement holds too).
+        if (handle.Footer.Replaces != 0 && !_replacedFiles.DeleteChain(handle.Footer.Replaces))
+        {
+            _replacedFiles.Retire(handle);
+            return true;
+        }
+        try
+        {
+            PartitionDirectories.DeleteSegmentFile(handle.Path); // open readers keep their handle; the file disappears when they close
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _replacedFiles.Retire(handle); // tried again with the deferred deletes (logged and counted there)
+        }
         return true;
     }
 
@@ -123,6 +138,7 @@ public sealed partial class TrafficStoreEngine
         });
         _index.Remove(old.Footer);
         ChunkCache.Invalidate(old.Id);
+        PieceDictionaryCache.Shared.Invalidate(old.Footer); // a query still reading the old file loads what it needs again
         foreach (var r in replacements) _index.Add(r.Footer);
         _replacedFiles.Retire(old); // deleted once no query that may read it is running
         Interlocked.Increment(ref _retentionRewrittenSegments);

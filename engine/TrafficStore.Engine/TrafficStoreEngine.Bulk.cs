@@ -57,7 +57,7 @@ public sealed partial class TrafficStoreEngine
     /// <list type="number">
     /// <item>every segment is written under its temp name (<see cref="SegmentSealer.SealUncommitted"/>), then all are fsync'd;</item>
     /// <item>a commit record listing their final paths is written, fsync'd and renamed into place, and the WAL directory is fsync'd — the commit point;</item>
-    /// <item>each temp file is renamed to its final name, each segment directory (and its table directory) fsync'd once, the commit record deleted.</item>
+    /// <item>each temp file is renamed to its final name, each segment directory fsync'd once (new partition and table directories were made durable when created), the commit record deleted.</item>
     /// </list>
     /// A crash before the commit point leaves only temp files (deleted on open: none of these rows was
     /// acknowledged); after it, open finishes the renames from the record. So a unit is all or nothing.
@@ -76,6 +76,10 @@ public sealed partial class TrafficStoreEngine
                 using var file = new FileStream(s.TempPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1);
                 file.Flush(flushToDisk: true);
             });
+            // The temp files' entries too: after the commit point open renames them from the record, and one whose entry
+            // a power loss took away would leave the unit in part. (New partition and table directories were made
+            // durable in their parents when the writer created them.)
+            Parallel.ForEach(sealedSegments.Select(s => Path.GetDirectoryName(s.TempPath)!).Distinct(StringComparer.Ordinal), FsyncOptions, DirectorySync.Fsync);
             var text = new StringBuilder();
             foreach (var (handle, _) in sealedSegments) text.Append(Path.GetRelativePath(Layout.Root, handle.Path)).Append('\n');
             DurableFile.Replace(record, text.ToString()); // the commit point (in wal/)
@@ -87,9 +91,8 @@ public sealed partial class TrafficStoreEngine
         }
         // Committed: from here on a failure is finished by the next open, never undone.
         foreach (var (handle, temp) in sealedSegments) File.Move(temp, handle.Path, overwrite: true);
-        // Each partition directory (the renames) and its table directory (a partition directory may be new).
+        // Each partition directory (the renames; the directories themselves are durable since the writers created them).
         var directories = sealedSegments.Select(s => Path.GetDirectoryName(s.Handle.Path)!).Distinct(StringComparer.Ordinal).ToList();
-        directories.AddRange(directories.Select(d => Path.GetDirectoryName(d)!).Distinct(StringComparer.Ordinal).ToList());
         Parallel.ForEach(directories, FsyncOptions, DirectorySync.Fsync);
         File.Delete(record);
 

@@ -64,6 +64,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             options = options with { PartitionDuration = partition };
         }
         _options = options;
+        _replacedFiles.Log = options.Log;
         _index = new SegmentIndex(Layout.IndexDirectory, options.IndexMemoryBytes);
         _sealer = new SegmentSealer(Layout, options, () => Interlocked.Increment(ref _nextSegmentId));
         try
@@ -113,9 +114,13 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         LoadQuarantineRecords();
 
         _sealedSeq = WalCheckpoint.Read(Layout.WalCheckpointFile);
-        _deliveries = DeliveryMarks.Load(Layout.DeliveriesFile); // as of a checkpoint at or after _sealedSeq; the replay raises it
+        var now = _options.Clock.GetUtcNow();
+        _deliveries = DeliveryMarks.Load(Layout.DeliveriesFile, now); // as of the last flush that sealed anything; the replay raises it
         var replay = WriteAheadLog.Replay(Layout, _sealedSeq);
         foreach (var problem in replay.Problems) Note(problem);
+        // The WAL holds every record from its first one on (sealed files are deleted oldest first, whole, and a flush
+        // starts a new file): a segment newer than the checkpoint whose flush sealed records before that is not in it.
+        long firstWalSeq = replay.Records.Count > 0 ? replay.Records[0].Seq : long.MaxValue;
 
         var handles = new List<SegmentHandle>();
         // Segments named as replaced by a segment quarantined below whose footer was read (a bad chunk, VerifyChunksOnOpen):
@@ -142,7 +147,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             }
             if (footer.FlushSeq > _sealedSeq)
             {
-                if (replay.LastSeq >= footer.FlushSeq)
+                if (replay.LastSeq >= footer.FlushSeq && firstWalSeq <= footer.FlushSeq)
                 {
                     // Written by a flush that did not reach its checkpoint: the WAL still holds these rows.
                     File.Delete(path);
@@ -188,14 +193,18 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         int replayed = 0;
         foreach (var record in replay.Records)
         {
-            if (record.Seq <= _sealedSeq) continue;
             var decoded = WalPayload.Decode(record.Payload, (t, v) => _tables.TryGetValue(t, out var s) ? s.SchemaVersion(v) : null, out var delivery);
-            if (delivery is { } mark) _deliveries.Raise(mark.Source, mark.Mark);
+            // Every durable record's mark counts, also one at or below the checkpoint (its rows are in a segment): the
+            // marks file may lag such a segment (a checkpoint raised above by a segment kept when the checkpoint was lost).
+            if (delivery is { } mark) _deliveries.Raise(mark.Source, mark.Mark, now);
+            if (record.Seq <= _sealedSeq) continue;
             if (decoded is not { } d) { Note($"WAL record {record.Seq} names an unknown table; skipped."); continue; }
             AddUnsealed(_tables[d.Table], record.Seq, d.Rows);
             replayed++;
         }
         if (replayed > 0) Note($"Replayed {replayed} WAL records (up to sequence {replay.LastSeq}).");
+        int expired = _deliveries.ExpireIdle(now, _options.DeliveryMarkMaxIdle);
+        if (expired > 0) Note($"Expired the delivery marks of {expired} sources idle for more than {_options.DeliveryMarkMaxIdle.TotalDays:0.#} days.");
         return Math.Max(replay.LastSeq, _sealedSeq);
     }
 
@@ -310,7 +319,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             long seq = await _wal.AppendAsync(payload, s =>
             {
                 AddUnsealed(state, s, rows);
-                if (delivery is { } d) _deliveries.Raise(d.Source, d.Mark);
+                if (delivery is { } d) _deliveries.Raise(d.Source, d.Mark, _options.Clock.GetUtcNow());
             }, ct).ConfigureAwait(false);
             return new AppendResult(seq, rows.Length);
         }
@@ -324,6 +333,14 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             // The append task completed (record written, or failed): the WAL writer no longer reads the buffer.
             if (toReturn is not null) System.Buffers.ArrayPool<byte>.Shared.Return(toReturn);
         }
+    }
+
+    /// <summary>Expires idle delivery marks and writes the marks file if anything changed (under the maintenance lock).</summary>
+    private void SaveDeliveryMarks()
+    {
+        int expired = _deliveries.ExpireIdle(_options.Clock.GetUtcNow(), _options.DeliveryMarkMaxIdle);
+        if (expired > 0) _options.Log?.Invoke(StoreLogLevel.Information, $"Expired the delivery marks of {expired} sources idle for more than {_options.DeliveryMarkMaxIdle.TotalDays:0.#} days.");
+        _deliveries.SaveIfChanged(Layout.DeliveriesFile);
     }
 
     private void AddUnsealed(TableState table, long seq, RowBlock rows)
@@ -353,7 +370,12 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
 
     private async Task FlushLockedAsync()
     {
-        if (_wal.LastAssignedSeq <= _sealedSeq) return;
+        if (_wal.LastAssignedSeq <= _sealedSeq)
+        {
+            // Nothing to seal, but a source's last-seen time may have moved (a resend stores nothing): keep it.
+            SaveDeliveryMarks();
+            return;
+        }
         long upTo = await _wal.RotateAsync().ConfigureAwait(false);
         if (upTo <= _sealedSeq) return;
         var sealedByTable = new List<(TableState Table, List<SegmentHandle> Segments)>();
@@ -361,14 +383,16 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         {
             try
             {
+                // The marks of the records this flush seals must outlive their WAL files (deleted below). Written before
+                // any segment: a marks file never lags a segment of this flush, whatever happens to the WAL or the
+                // checkpoint meanwhile (a mark ahead of the segments names rows the WAL still holds).
+                SaveDeliveryMarks();
                 foreach (var table in _tables.Values)
                 {
                     var batches = table.Snapshot.Unsealed.Where(b => b.Seq <= upTo).Select(b => b.Rows).ToList();
                     if (batches.Count == 0) continue;
                     sealedByTable.Add((table, _sealer.Seal(table.Definition, batches, upTo)));
                 }
-                // The marks of the records this flush seals must outlive their WAL files (deleted below).
-                _deliveries.SaveIfChanged(Layout.DeliveriesFile);
                 WalCheckpoint.Write(Layout.WalCheckpointFile, upTo); // the commit point of this flush
             }
             catch
@@ -450,7 +474,10 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             });
             if (removed) _index.Remove(footer);
             ChunkCache.Invalidate(footer.SegmentId);
-            if (footer.Replaces != 0) _replacedFiles.DeleteChain(footer.Replaces); // before the file that names it leaves segments/
+            PieceDictionaryCache.Shared.Invalidate(footer);
+            // Before the file that names it leaves segments/. A chain file whose delete fails stays for a retry; until then
+            // a crash would serve it again (its rows are a superset of this corrupt segment's, never a duplicate of them).
+            if (footer.Replaces != 0) _replacedFiles.DeleteChain(footer.Replaces);
         }
         var target = Layout.QuarantineFile(path);
         long segmentId = StoreLayout.TryParseSegmentId(path, out var id) ? id : 0;
@@ -540,7 +567,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             Interlocked.Read(ref _retentionDeletedSegments), Interlocked.Read(ref _retentionRewrittenSegments),
             Interlocked.Read(ref _retentionDeletedRows), Interlocked.Read(ref _retentionDeletedBytes),
             Interlocked.Read(ref _segmentsRead), Interlocked.Read(ref _rowGroupsRead), Interlocked.Read(ref _flushes))
-        { ChunkCache = ChunkCache.Stats };
+        { ChunkCache = ChunkCache.Stats, PendingSegmentDeletes = _replacedFiles.Pending, FailedSegmentDeletes = _replacedFiles.FailedDeletes };
     }
 
     internal void CountRead(int segments, int rowGroups)

@@ -46,6 +46,10 @@ public sealed class NodeAgent : IAsyncDisposable
     }
 
     public AgentOptions Options => _options;
+    /// <summary>The identity the agent's batches carry to the server (the spool's <c>agent-id</c>).</summary>
+    public string AgentId => _spool.AgentId;
+    /// <summary>Why <see cref="AgentId"/> is new with this start (the spool's numbering restarted), or null.</summary>
+    public string? NewIdentity => _spool.NewIdentity;
     public IReadOnlyList<LiveCapture> Captures => _captures;
     public SpoolStatistics Spool => _spool.Statistics;
     internal DiskSpool SpoolForTests => _spool;

@@ -2,6 +2,7 @@ using Apache.Arrow;
 using TrafficStore.Engine;
 using TrafficStore.Engine.Query;
 using TrafficStore.Ingest.Tables;
+using TrafficStore.Store.Ingest;
 using TrafficStore.Store.Tables;
 
 namespace TrafficStore.Store;
@@ -61,7 +62,7 @@ public sealed class TrafficDatabase : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         options ??= TrafficDatabaseOptions.Default;
-        System.IO.Directory.CreateDirectory(directory);
+        // The engine creates the directory (durably: its parent is fsync'd), so it is not created here.
         var engineOptions = new StoreOptions(directory) { MaxUnsealedBytes = 32L << 20, Log = options.Log };
         if (options.Engine is { } adjust) engineOptions = adjust(engineOptions);
         var engine = TrafficStoreEngine.Open(engineOptions);
@@ -153,6 +154,23 @@ public sealed class TrafficDatabase : IAsyncDisposable
         }
         if (batch.Schema.GetFieldIndex(t.Spec.TimeColumn) < 0)
             throw new ArgumentException($"the batch lacks the time column '{t.Spec.TimeColumn}' of table '{table}'");
+        if (table == TrafficTables.Payloads) CheckDecodedLengths(batch);
+    }
+
+    /// <summary>
+    /// A payloads row's <c>body_decoded_len</c> is how far a read decodes its body again (<see cref="DecodedBodyDerivation"/>),
+    /// so a client's row may not promise more than the read-time cap: a few MB of gzip naming 2 GiB would otherwise be
+    /// inflated on every query of it. The store's own ingest never records past that cap unless run with a higher one.
+    /// </summary>
+    private static void CheckDecodedLengths(RecordBatch batch)
+    {
+        int i = batch.Schema.GetFieldIndex("body_decoded_len");
+        if (i < 0 || batch.Column(i) is not Int64Array lengths) return;
+        for (int r = 0; r < lengths.Length; r++)
+        {
+            if (lengths.GetValue(r) is long n && (n < 0 || n > DecodedBodyDerivation.MaxDecodedBytes))
+                throw new ArgumentException($"row {r}: body_decoded_len {n} is outside 0..{DecodedBodyDerivation.MaxDecodedBytes} (the most a read decodes a stored body to)");
+        }
     }
 
     private static bool SameType(Apache.Arrow.Types.IArrowType a, Apache.Arrow.Types.IArrowType b) =>

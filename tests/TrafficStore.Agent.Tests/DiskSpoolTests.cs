@@ -212,6 +212,44 @@ public sealed class DiskSpoolTests : IDisposable
     }
 
     [Fact]
+    public void WhenTheNumberingStartsAgain_TheSpoolTakesANewAgentId()
+    {
+        string agentId;
+        using (var spool = new DiskSpool(_dir, 1 << 20))
+        {
+            agentId = spool.AgentId;
+            Assert.Null(spool.NewIdentity);
+            spool.Append("dns", 1, Payload(0));
+            spool.Append("dns", 1, Payload(1));
+            while (spool.TryPeek(out var e)) spool.Acknowledge(e);
+        }
+        // A reset: segments and ack file deleted, agent-id kept. The next batch is number 1 again, so not under the old id.
+        foreach (var f in Directory.EnumerateFiles(_dir).Where(f => Path.GetFileName(f) != "agent-id")) File.Delete(f);
+        string renewed;
+        using (var spool = new DiskSpool(_dir, 1 << 20))
+        {
+            renewed = spool.AgentId;
+            Assert.NotEqual(agentId, renewed);
+            Assert.Matches("^[0-9a-f]{32}$", renewed);
+            Assert.Contains(agentId, spool.NewIdentity);
+            spool.Append("dns", 1, Payload(2));
+            Assert.True(spool.TryPeek(out var e));
+            Assert.Equal(1, e.Sequence);
+        }
+        // Kept from then on: the segment shows where the numbering is.
+        using (var spool = new DiskSpool(_dir, 1 << 20))
+        {
+            Assert.Equal(renewed, spool.AgentId);
+            Assert.Null(spool.NewIdentity);
+            while (spool.TryPeek(out var e)) spool.Acknowledge(e);
+        }
+        // The ack file alone shows it once everything is acknowledged; lost (or unreadable), the numbering restarts: new id.
+        using (var spool = new DiskSpool(_dir, 1 << 20)) Assert.Equal(renewed, spool.AgentId);
+        File.WriteAllText(Path.Combine(_dir, "ack"), "garbage");
+        using (var spool = new DiskSpool(_dir, 1 << 20)) Assert.NotEqual(renewed, spool.AgentId);
+    }
+
+    [Fact]
     public void ARecordOfAnOlderAgent_WithoutSequence_IsStillRead()
     {
         // "TSB1" | body length | rows | table length | table | data: what agents before sequence numbers wrote.

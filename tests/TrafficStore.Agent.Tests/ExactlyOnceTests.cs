@@ -200,4 +200,77 @@ public sealed class ExactlyOnceTests : IAsyncLifetime
         Directory.CreateDirectory(to);
         foreach (var f in Directory.EnumerateFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
     }
+
+    /// <summary>
+    /// The spool is reset (its segments and ack file deleted, e.g. to clear it) but keeps <c>agent-id</c>: its numbering
+    /// starts at 1 again. Under the old id the server took the new batches for the ones it had (same numbers) and
+    /// dropped them, silently, until the numbers passed its mark. The agent now starts a new identity.
+    /// </summary>
+    [Fact]
+    public async Task ASpoolResetThatKeepsItsAgentId_ShipsEveryNewBatch()
+    {
+        await _server.StartAsync();
+        string firstId;
+        await using (var agent = new NodeAgent(Options(_server.Address)))
+        {
+            Assert.Empty(agent.Start());
+            for (int i = 0; i < 3; i++) agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(i));
+            Assert.True(await agent.StopAsync(), "the spool should drain");
+            firstId = agent.AgentId;
+            Assert.Null(agent.NewIdentity);
+        }
+        foreach (var f in Directory.EnumerateFiles(_spoolDir).Where(f => Path.GetFileName(f) != "agent-id")) File.Delete(f);
+        Assert.True(File.Exists(Path.Combine(_spoolDir, "agent-id")));
+
+        string? resetId, why;
+        await using (var reset = new NodeAgent(Options(_server.Address)))
+        {
+            (resetId, why) = (reset.AgentId, reset.NewIdentity);
+            Assert.Empty(reset.Start());
+            for (int i = 3; i < 6; i++) reset.Enqueue(TrafficTables.CaptureStats, FeedBatch(i));
+            Assert.True(await reset.StopAsync(), "the spool should drain");
+        }
+        await AssertEachRowOnce(6);
+        Assert.Equal(0, _server.Metrics!.DuplicateRowsTotal);
+        Assert.NotEqual(firstId, resetId);
+        Assert.Contains(firstId, why);
+
+        // A plain restart keeps the identity (and its numbering): resends stay recognisable.
+        await using var restarted = new NodeAgent(Options(_server.Address));
+        Assert.Null(restarted.NewIdentity);
+        Assert.Equal(File.ReadAllText(Path.Combine(_spoolDir, "agent-id")).Trim(), restarted.AgentId);
+    }
+
+    /// <summary>
+    /// The store keeps marks for one agent and another has it: this agent's batches are refused (ResourceExhausted
+    /// with the server's refusal trailer). The shipper must not take that for "message too large" (it used to halve
+    /// its message bound on every ResourceExhausted): it keeps its bound, counts failures, keeps the batches spooled.
+    /// </summary>
+    [Fact]
+    public async Task ADeliverySourceRefusal_IsRetriedLater_NotTakenForAMessageSizeLimit()
+    {
+        await using var server = new FlightTestServer(database: new TrafficStore.Store.TrafficDatabaseOptions { Engine = o => o with { MaxDeliverySources = 1 } });
+        await server.StartAsync();
+        var other = Directory.CreateTempSubdirectory("ts-agent-other-").FullName;
+        try
+        {
+            await using (var first = new NodeAgent(Options(server.Address, spool: other)))
+            {
+                Assert.Empty(first.Start());
+                first.Enqueue(TrafficTables.CaptureStats, FeedBatch(0));
+                Assert.True(await first.StopAsync());
+            }
+            await using var refused = new NodeAgent(Options(server.Address, drain: TimeSpan.FromSeconds(1)));
+            long bound = refused.Shipper.MessageLimit;
+            Assert.Empty(refused.Start());
+            refused.Enqueue(TrafficTables.CaptureStats, FeedBatch(1));
+            await WaitUntil(() => refused.Shipper.Failures >= 2, TimeSpan.FromSeconds(10), "two refused attempts");
+            Assert.Equal(bound, refused.Shipper.MessageLimit);
+            Assert.Contains("ResourceExhausted", refused.Shipper.LastError);
+            Assert.False(await refused.StopAsync(), "the batch stays spooled");
+            Assert.Equal(1, refused.Spool.PendingBatches);
+            Assert.Equal(0, refused.Shipper.RejectedRows);
+        }
+        finally { Directory.Delete(other, recursive: true); }
+    }
 }

@@ -99,13 +99,13 @@ public sealed class FrameElisionTests(Xunit.Abstractions.ITestOutputHelper outpu
     }
 
     [Fact]
-    public void NoFramesShipsPayloadsAloneAndNoPackets()
+    public async Task NoFramesShipsPayloadsAloneAndNoPackets()
     {
         var path = SharedPcaps.Path(Capture);
         var options = ReplayOptions(null, Path.GetTempPath(), path) with { ShipFrames = false };
         using var capture = new LiveCapture("replay", 78, options, processes: null);
         Assert.Null(capture.Start());
-        capture.Finished.Wait(TimeSpan.FromSeconds(60));
+        await capture.Finished.WaitAsync(TimeSpan.FromSeconds(60)); // TimeoutException if the replay hangs
         var units = capture.DrainGroups();
         Assert.All(units, u => Assert.Single(u));
         var tables = units.Select(u => u[0].Table).ToList();
@@ -126,7 +126,7 @@ public sealed class FrameElisionTests(Xunit.Abstractions.ITestOutputHelper outpu
         using (var capture = new LiveCapture("replay", 80, ReplayOptions(null, Path.GetTempPath(), path), processes: null))
         {
             Assert.Null(capture.Start());
-            Assert.True(capture.Finished.Wait(TimeSpan.FromSeconds(60)));
+            await capture.Finished.WaitAsync(TimeSpan.FromSeconds(60)); // TimeoutException if the replay hangs
             units = capture.DrainGroups();
         }
         static bool Refers(RecordBatch b) => b.Column("body_exchange_id").NullCount < b.Length;

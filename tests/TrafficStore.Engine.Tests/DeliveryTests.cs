@@ -124,4 +124,183 @@ public class DeliveryTests
         var e = Assert.Throws<InvalidDataException>(() => TrafficStoreEngine.Open(Options(dir.Path)));
         Assert.Contains("Delivery marks", e.Message);
     }
+
+    private sealed class ManualClock(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    private static readonly DateTimeOffset T0 = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static TrafficStoreEngine OpenFeed(string dir, TimeProvider clock, int maxSources = 100_000, TimeSpan? maxIdle = null)
+    {
+        var engine = TrafficStoreEngine.Open(Options(dir) with
+        {
+            Clock = clock,
+            MaxDeliverySources = maxSources,
+            DeliveryMarkMaxIdle = maxIdle ?? TimeSpan.FromDays(30),
+        });
+        engine.RegisterTable(Spec);
+        return engine;
+    }
+
+    [Fact]
+    public async Task ANewSourcePastTheLimitIsRefused_StoringNothing_UntilAnIdleMarkExpires()
+    {
+        using var dir = new TempDir();
+        var clock = new ManualClock(T0);
+        await using var engine = OpenFeed(dir.Path, clock, maxSources: 2, maxIdle: TimeSpan.FromDays(1));
+        await engine.AppendOnceAsync("feed", Feed(0, 5), new Delivery("agent-a", 1, 0));
+        await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0));
+        var refused = await Assert.ThrowsAsync<DeliverySourceLimitException>(async () =>
+            await engine.AppendOnceAsync("feed", Feed(10, 5), new Delivery("agent-c", 1, 0)));
+        Assert.Equal(("agent-c", 2), (refused.DeliverySource, refused.Limit));
+        Assert.Equal(2, engine.DeliverySources);
+        Assert.Null(engine.DeliveredUpTo("agent-c"));
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), await StoredNumbers(engine));
+        // Known sources go on: new batches and resends alike.
+        Assert.Equal(5, (await engine.AppendOnceAsync("feed", Feed(15, 5), new Delivery("agent-a", 2, 0))).Rows);
+        Assert.Equal(5, (await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0))).DuplicateRows);
+
+        // agent-a keeps delivering, agent-b goes quiet for more than a day: its mark expires and makes room.
+        clock.Now = T0 + TimeSpan.FromHours(12);
+        await engine.AppendOnceAsync("feed", Feed(20, 5), new Delivery("agent-a", 3, 0));
+        clock.Now = T0 + TimeSpan.FromHours(25);
+        Assert.Equal(5, (await engine.AppendOnceAsync("feed", Feed(10, 5), new Delivery("agent-c", 1, 0))).Rows);
+        Assert.Null(engine.DeliveredUpTo("agent-b"));
+        Assert.Equal(new DeliveryMark(3, 5), engine.DeliveredUpTo("agent-a"));
+        Assert.Equal(1, engine.ExpiredDeliverySources);
+        // agent-b is now a new source again, and the store is full.
+        await Assert.ThrowsAsync<DeliverySourceLimitException>(async () =>
+            await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0)));
+        Assert.Equal(Enumerable.Range(0, 25).Select(i => (long)i), await StoredNumbers(engine));
+    }
+
+    [Fact]
+    public async Task ConcurrentNewSourcesNeverPassTheLimit()
+    {
+        using var dir = new TempDir();
+        await using var engine = TrafficStoreEngine.Open(Options(dir.Path) with { WalGroupCommitWindow = TimeSpan.FromMilliseconds(5), MaxDeliverySources = 5 });
+        engine.RegisterTable(Spec);
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 24).Select(i => Task.Run(async () =>
+        {
+            try { return (await engine.AppendOnceAsync("feed", Feed(i * 10, 2), new Delivery($"agent-{i}", 1, 0))).Rows; }
+            catch (DeliverySourceLimitException) { return -1; }
+        })));
+        Assert.Equal(5, outcomes.Count(r => r == 2));
+        Assert.Equal(19, outcomes.Count(r => r == -1));
+        Assert.Equal(5, engine.DeliverySources);
+        Assert.Equal(10, (await StoredNumbers(engine)).Count);
+    }
+
+    [Fact]
+    public async Task MarksExpireByTheirLastSeenTime_KeptThroughFlushesAndRestarts()
+    {
+        using var dir = new TempDir();
+        var clock = new ManualClock(T0);
+        await using (var engine = OpenFeed(dir.Path, clock))
+        {
+            await engine.AppendOnceAsync("feed", Feed(0, 5), new Delivery("agent-a", 1, 0));
+            await engine.FlushAsync();                     // agent-a's mark (seen at T0) is in the marks file only
+            clock.Now = T0 + TimeSpan.FromDays(10);
+            await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0)); // only in the WAL
+        }
+        // 20 days later: both marks are younger than 30 days.
+        clock.Now = T0 + TimeSpan.FromDays(20);
+        await using (var engine = OpenFeed(dir.Path, clock))
+        {
+            Assert.Equal(new DeliveryMark(1, 5), engine.DeliveredUpTo("agent-a"));
+            Assert.Equal(5, (await engine.AppendOnceAsync("feed", Feed(0, 5), new Delivery("agent-a", 1, 0))).DuplicateRows); // seen again at day 20
+            await engine.FlushAsync();
+        }
+        // Day 45: agent-a was last seen at day 20 and stays; agent-b (day 10, from the WAL then the marks file) expired.
+        clock.Now = T0 + TimeSpan.FromDays(45);
+        await using (var engine = OpenFeed(dir.Path, clock))
+        {
+            Assert.Equal(new DeliveryMark(1, 5), engine.DeliveredUpTo("agent-a"));
+            Assert.Null(engine.DeliveredUpTo("agent-b"));
+            Assert.Contains(engine.Health.RecoveryNotes, n => n.Contains("Expired the delivery marks of 1 sources"));
+            // What expiry means: a batch resent after its source's mark expired is stored again.
+            Assert.Equal(5, (await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0))).Rows);
+        }
+    }
+
+    [Fact]
+    public async Task AMarksFileWithoutLastSeenTimes_FromBeforeExpiry_IsRead()
+    {
+        using var dir = new TempDir();
+        await using (var engine = OpenFeed(dir.Path)) { }
+        // The 2026-11-26 layout: u32 count | (string source | i64 batch | i64 row end) | u32 crc32c.
+        var sink = new TrafficStore.Engine.Segments.ByteSink(64);
+        sink.WriteUInt32(1);
+        sink.WriteString("agent-old");
+        sink.WriteInt64(9);
+        sink.WriteInt64(3);
+        sink.WriteUInt32(TrafficStore.Engine.Segments.Crc32C.Compute(sink.WrittenSpan));
+        File.WriteAllBytes(Path.Combine(dir.Path, "wal", "deliveries"), sink.ToArray());
+        await using var reopened = OpenFeed(dir.Path);
+        Assert.Equal(new DeliveryMark(9, 3), reopened.DeliveredUpTo("agent-old"));
+        Assert.Equal(3, (await reopened.AppendOnceAsync("feed", Feed(0, 3), new Delivery("agent-old", 9, 0))).DuplicateRows);
+    }
+
+    /// <summary>
+    /// Crash image: a flush sealed its segments, then the process died before the marks file and the checkpoint were
+    /// written; afterwards the checkpoint file was lost (removed after it was found damaged) and the WAL's last record
+    /// damaged. The kept segments then hold rows whose marks only the surviving WAL record (and no marks file) shows.
+    /// </summary>
+    [Fact]
+    public async Task MarksComeFromEveryDurableSource_WhenTheCheckpointIsLostAndSegmentsAreKept()
+    {
+        using var dir = new TempDir();
+        var crashed = dir.Path + "-crashed";
+        try
+        {
+            await using (var engine = OpenFeed(dir.Path))
+            {
+                await engine.AppendOnceAsync("feed", Feed(0, 5), new Delivery("agent-a", 1, 0));
+                await engine.FlushAsync();                                  // rows 0-4 only in a segment now
+                await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-a", 2, 0));
+                await engine.AppendAsync("feed", Feed(10, 5));              // the WAL's last record
+                CopyStoreImage(dir.Path, crashed);                          // marks file: agent-a at batch 1
+                await engine.FlushAsync();
+                CopyStoreImage(Path.Combine(dir.Path, "segments"), Path.Combine(crashed, "segments"));
+            }
+            File.Delete(Path.Combine(crashed, "wal", "checkpoint"));
+            var wal = Directory.GetFiles(Path.Combine(crashed, "wal"), "*.wal").Single(f => new FileInfo(f).Length > 0);
+            var bytes = File.ReadAllBytes(wal);
+            bytes[^1] ^= 0x5a;
+            File.WriteAllBytes(wal, bytes);
+
+            await using var reopened = OpenFeed(crashed);
+            // Every row once: the first segment (whose WAL records are long gone) is kept, not taken for an unfinished flush.
+            Assert.Equal(Enumerable.Range(0, 15).Select(i => (long)i), await StoredNumbers(reopened));
+            Assert.Equal(new DeliveryMark(2, 5), reopened.DeliveredUpTo("agent-a"));
+            Assert.Equal(5, (await reopened.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-a", 2, 0))).DuplicateRows);
+            Assert.Equal(5, (await reopened.AppendOnceAsync("feed", Feed(0, 5), new Delivery("agent-a", 1, 0))).DuplicateRows);
+            Assert.Equal(Enumerable.Range(0, 15).Select(i => (long)i), await StoredNumbers(reopened));
+        }
+        finally { if (Directory.Exists(crashed)) Directory.Delete(crashed, true); }
+    }
+
+    [Fact]
+    public async Task ALostCheckpointWithLaterWalRecordsKeepsTheSegmentsWhoseRecordsAreGone()
+    {
+        using var dir = new TempDir();
+        var crashed = dir.Path + "-crashed";
+        try
+        {
+            await using (var engine = OpenFeed(dir.Path))
+            {
+                await engine.AppendAsync("feed", Feed(0, 5));
+                await engine.FlushAsync();                    // its WAL file deleted: the segment is the only copy
+                await engine.AppendAsync("feed", Feed(5, 5)); // only in the WAL
+                CopyStoreImage(dir.Path, crashed);            // a crash now (a clean close would seal it too)
+            }
+            File.Delete(Path.Combine(crashed, "wal", "checkpoint"));
+            await using var reopened = OpenFeed(crashed);
+            Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), await StoredNumbers(reopened));
+        }
+        finally { if (Directory.Exists(crashed)) Directory.Delete(crashed, true); }
+    }
 }

@@ -512,7 +512,7 @@ public class HostileInputTests : IClassFixture<HostileFixture>
     }
 
     /// <summary>FlightData (Flight.proto): 1 flight_descriptor, 2 data_header, 1000 data_body.</summary>
-    private static byte[] FlightData(FlightDescriptor? descriptor, byte[] header, byte[]? body)
+    internal static byte[] FlightData(FlightDescriptor? descriptor, byte[] header, byte[]? body)
     {
         using var ms = new MemoryStream();
         var o = new CodedOutputStream(ms);
@@ -540,7 +540,7 @@ public class HostileInputTests : IClassFixture<HostileFixture>
     }
 
     /// <summary>The schema and batch messages of Arrow's own IPC stream writer: each 0xFFFFFFFF, length, flatbuffer, then the body.</summary>
-    private static (byte[] SchemaHeader, byte[] BatchHeader, byte[] Body) IpcMessages(RecordBatch batch)
+    internal static (byte[] SchemaHeader, byte[] BatchHeader, byte[] Body) IpcMessages(RecordBatch batch)
     {
         using var ms = new MemoryStream();
         using (var writer = new ArrowStreamWriter(ms, batch.Schema, leaveOpen: true))

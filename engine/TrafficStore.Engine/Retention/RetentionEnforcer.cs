@@ -148,7 +148,7 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
         try
         {
             var drops = new int[footer.RowGroups.Length];
-            using (var reader = SegmentReader.Open(h.Path))
+            using (var reader = SegmentReader.Open(h.Path, h.Footer, cacheDictionary: false))
             {
                 for (int g = 0; g < drops.Length; g++)
                 {
@@ -215,7 +215,7 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
         SegmentHandle replacement;
         try
         {
-            using var reader = SegmentReader.Open(h.Path);
+            using var reader = SegmentReader.Open(h.Path, h.Footer, cacheDictionary: false);
             replacement = write(reader) ?? throw new InvalidOperationException($"The rewrite of segment {h.Id} of '{table.Name}' kept no row although {h.Footer.RowCount - removed} should stay.");
         }
         catch (SegmentCorruptException e)
@@ -262,7 +262,7 @@ internal sealed class RetentionEnforcer(TrafficStoreEngine engine, SegmentSealer
         int c = h.Footer.ColumnIndex(table.Definition.NamespaceColumn!);
         if (c >= 0)
         {
-            using var reader = SegmentReader.Open(h.Path);
+            using var reader = SegmentReader.Open(h.Path, h.Footer, cacheDictionary: false);
             for (int g = 0; g < h.Footer.RowGroups.Length; g++)
             {
                 long partition = h.Footer.RowGroups[g].Partition;

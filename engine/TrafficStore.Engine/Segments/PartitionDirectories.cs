@@ -18,15 +18,20 @@ internal static class PartitionDirectories
     /// <summary>Attempts before <see cref="CreateFile"/> gives up (each attempt loses only to a concurrent removal).</summary>
     private const int CreateAttempts = 100;
 
-    /// <summary>Creates (truncating) <paramref name="path"/>, creating its directory first and again if a removal of the then empty directory got in between.</summary>
+    /// <summary>
+    /// Creates (truncating) <paramref name="path"/>, creating its directory first (durably: the parent of every directory
+    /// created is fsync'd, see <see cref="DirectorySync.CreateDirectory"/>) and again if a removal of the then empty
+    /// directory got in between.
+    /// </summary>
     public static FileStream CreateFile(string path, int bufferSize)
     {
         var directory = Path.GetDirectoryName(path)!;
+        var created = new List<string>();
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                Directory.CreateDirectory(directory);
+                created.AddRange(DirectorySync.CreateMissing(directory));
             }
             catch (IOException) when (attempt < CreateAttempts)
             {
@@ -36,7 +41,12 @@ internal static class PartitionDirectories
             }
             try
             {
-                return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize);
+                var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize);
+                // Synced once the file is in: it keeps the directory from being removed meanwhile (syncing first would
+                // widen the window a removal has between the mkdir and the file, every attempt).
+                try { DirectorySync.SyncParents(created); }
+                catch { file.Dispose(); throw; }
+                return file;
             }
             catch (DirectoryNotFoundException) when (attempt < CreateAttempts)
             {

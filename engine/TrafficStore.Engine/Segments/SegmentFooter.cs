@@ -88,6 +88,37 @@ internal sealed class SegmentFooter
 
     public long RawBytes => Chunks.Sum(c => c.Sum(x => (long)x.RawLength));
 
+    private long _estimatedMemoryBytes;
+
+    /// <summary>
+    /// Roughly what this footer takes in memory (object and array headers, chunk directory, zone-map bytes, index
+    /// values and their row-group lists): what <see cref="PieceDictionaryCache"/> charges for keeping it alive. An
+    /// estimate from counts (no measurement of the runtime's layout), computed once.
+    /// </summary>
+    public long EstimatedMemoryBytes => _estimatedMemoryBytes != 0 ? _estimatedMemoryBytes : _estimatedMemoryBytes = EstimateMemoryBytes();
+
+    private long EstimateMemoryBytes()
+    {
+        const int ObjectHeader = 24, Reference = 8;
+        long bytes = 256 + Table.Length * 2 + TimeColumn.Length * 2;
+        bytes += Columns.Count * (ObjectHeader + 32L);
+        bytes += ObjectHeader + RowGroups.Length * 16L;
+        foreach (var column in Chunks)
+        {
+            bytes += ObjectHeader + column.Length * (long)Reference;
+            foreach (var chunk in column)
+                bytes += ObjectHeader + 96 + (chunk.Zone.MinBytes?.Length + ObjectHeader ?? 0) + (chunk.Zone.MaxBytes?.Length + ObjectHeader ?? 0);
+        }
+        bytes += Dictionaries.Length * (ObjectHeader + 32L + Reference);
+        foreach (var summary in Index)
+        {
+            bytes += ObjectHeader + 32;
+            foreach (var (value, groups) in summary.Values)
+                bytes += 2 * ObjectHeader + value.Length + groups.Length * 4L + 16;
+        }
+        return bytes;
+    }
+
     private long[]? _partitions;
 
     /// <summary>The distinct partitions of the row groups, ascending (row groups are in time order, so their partitions never decrease).</summary>

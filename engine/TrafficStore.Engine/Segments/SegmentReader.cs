@@ -13,23 +13,31 @@ internal sealed class SegmentReader : IDisposable
 {
     private readonly SafeFileHandle _handle;
 
-    private SegmentReader(string path, SafeFileHandle handle, SegmentFooter footer)
+    private SegmentReader(string path, SafeFileHandle handle, SegmentFooter footer, bool cacheDictionary)
     {
         Path = path;
         _handle = handle;
         Footer = footer;
+        _cacheDictionary = cacheDictionary;
     }
+
+    /// <summary>Whether dictionary blocks this reader loads go into <see cref="PieceDictionaryCache.Shared"/> (else they live as long as the reader).</summary>
+    private readonly bool _cacheDictionary;
 
     public string Path { get; }
     public SegmentFooter Footer { get; }
 
-    /// <summary>Opens a segment and validates its footer. Throws <see cref="FileNotFoundException"/> if it is gone (deleted by retention).</summary>
+    /// <summary>
+    /// Opens a segment and validates its footer. Throws <see cref="FileNotFoundException"/> if it is gone (deleted by retention).
+    /// The footer is a new object nobody else holds, so dictionary blocks this reader loads are not cached (they would be
+    /// cached under a key no later reader asks for).
+    /// </summary>
     public static SegmentReader Open(string path)
     {
         var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         try
         {
-            return new SegmentReader(path, handle, ReadFooter(path, handle));
+            return new SegmentReader(path, handle, ReadFooter(path, handle), cacheDictionary: false);
         }
         catch
         {
@@ -41,12 +49,14 @@ internal sealed class SegmentReader : IDisposable
     /// <summary>
     /// Opens a segment whose footer was already read and validated (when it was sealed or when the store opened):
     /// a query then touches only the chunks it needs. Chunks are still checked by their CRC on every read.
-    /// Throws <see cref="FileNotFoundException"/> if it is gone (deleted by retention).
+    /// Throws <see cref="FileNotFoundException"/> if it is gone (deleted by retention). <paramref name="cacheDictionary"/>:
+    /// whether piece-dictionary blocks it loads go into <see cref="PieceDictionaryCache.Shared"/> (queries); a one-pass
+    /// reader (retention reading a segment it is about to replace or delete) uses cached blocks but adds none.
     /// </summary>
-    public static SegmentReader Open(string path, SegmentFooter footer)
+    public static SegmentReader Open(string path, SegmentFooter footer, bool cacheDictionary = true)
     {
         var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        return new SegmentReader(path, handle, footer);
+        return new SegmentReader(path, handle, footer, cacheDictionary);
     }
 
     public static SegmentFooter ReadFooter(string path)
@@ -182,12 +192,14 @@ internal sealed class SegmentReader : IDisposable
 
     /// <summary>
     /// The segment's piece dictionary as a reader sees it: block by block, each loaded (and its CRC checked) when a
-    /// reference first touches it and kept in <see cref="PieceDictionaryCache"/>.
+    /// reference first touches it and kept in <see cref="PieceDictionaryCache"/> (or, for a reader that does not cache,
+    /// in this object while the reader lives: at most <see cref="SegmentWriter.MaxDictionaryBytes"/>).
     /// </summary>
     private sealed class DictionaryBlocks : IPieceSource
     {
         private readonly SegmentReader _reader;
         private readonly long[] _starts; // raw offset of each block in the dictionary, then the total
+        private byte[]?[]? _own;         // blocks loaded by a reader that does not cache
 
         public DictionaryBlocks(SegmentReader reader)
         {
@@ -205,13 +217,21 @@ internal sealed class SegmentReader : IDisposable
             {
                 int b = Array.BinarySearch(_starts, offset);
                 if (b < 0) b = ~b - 1; // the block whose start is the last one at or before offset
-                var block = PieceDictionaryCache.GetOrLoad(_reader.Footer, b, () => _reader.LoadDictionaryBlock(b));
+                var block = Block(b);
                 int from = (int)(offset - _starts[b]);
                 int n = Math.Min(destination.Length, block.Length - from);
                 block.AsSpan(from, n).CopyTo(destination);
                 destination = destination[n..];
                 offset += n;
             }
+        }
+
+        private byte[] Block(int b)
+        {
+            var footer = _reader.Footer;
+            if (_reader._cacheDictionary) return PieceDictionaryCache.Shared.GetOrLoad(footer, b, () => _reader.LoadDictionaryBlock(b));
+            _own ??= new byte[]?[footer.Dictionaries.Length];
+            return _own[b] ??= PieceDictionaryCache.Shared.TryGet(footer, b) ?? _reader.LoadDictionaryBlock(b);
         }
     }
 

@@ -21,3 +21,15 @@ public readonly record struct DeliveryMark(long Batch, long RowEnd) : IComparabl
 {
     public int CompareTo(DeliveryMark other) => Batch != other.Batch ? Batch.CompareTo(other.Batch) : RowEnd.CompareTo(other.RowEnd);
 }
+
+/// <summary>
+/// A new delivery source was refused: the store already keeps <see cref="Limit"/> sources' marks
+/// (<see cref="StoreOptions.MaxDeliverySources"/>) and none of them has been idle long enough to expire
+/// (<see cref="StoreOptions.DeliveryMarkMaxIdle"/>). Nothing of the batch was stored; known sources are not affected.
+/// </summary>
+public sealed class DeliverySourceLimitException(string source, int limit)
+    : Exception($"the store keeps delivery marks for at most {limit} sources and none has been idle long enough to expire; new source '{source}' refused")
+{
+    public string DeliverySource { get; } = source;
+    public int Limit { get; } = limit;
+}

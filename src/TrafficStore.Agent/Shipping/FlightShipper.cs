@@ -203,7 +203,10 @@ public sealed class FlightShipper : IDisposable
             Reject(entry, e.Status.Detail);
             return true;
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted && Interlocked.Read(ref _messageLimit) > MinMessageBytes)
+        // A refusal the server names (its trafficstore-refusal trailer, e.g. the store keeps marks for as many agents as it
+        // may) is not about the message size: it is retried with backoff below, the bound stays.
+        catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted && e.Trailers.Get("trafficstore-refusal") is null
+                                     && Interlocked.Read(ref _messageLimit) > MinMessageBytes)
         {
             // The server's receive limit is below our bound: resending the same message would be refused
             // forever. Halve the bound below the refused message and resend now, cut smaller.

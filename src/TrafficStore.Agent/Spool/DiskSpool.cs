@@ -30,7 +30,8 @@ public readonly record struct SpoolStatistics(long Bytes, long PendingBatches, l
 /// agent-id := the agent's id, 32 hex digits, made once with the spool directory
 /// </code>
 /// The sequence continues after the largest one in the segments or the ack file, so a batch number is never
-/// reused, even when every segment was acknowledged and deleted. A record cut short by a crash (length past
+/// reused, even when every segment was acknowledged and deleted; when neither shows one (the spool was reset
+/// but kept <c>agent-id</c>) the numbering starts at 1 under a new agent id, never under the old one. A record cut short by a crash (length past
 /// the end of the file) ends that segment. Thread-safe.
 /// </summary>
 public sealed class DiskSpool : IDisposable
@@ -76,8 +77,13 @@ public sealed class DiskSpool : IDisposable
         // Four segments or more per spool, so dropping one never throws away most of it.
         _segmentBytes = Math.Clamp(maxBytes / 4, 1, 64L << 20);
         Directory.CreateDirectory(directory);
-        AgentId = LoadOrCreateAgentId();
         Recover();
+        // The server knows a batch by (agent id, sequence) and skips any at or below the highest it stored. A spool
+        // whose numbering starts again at 1 (its segments and ack file were deleted, e.g. a reset, or the ack file was
+        // lost after everything shipped) under the old id would have its new batches taken for duplicates and dropped
+        // until the numbers passed the old ones: so whenever nothing here shows where the numbering was, the spool
+        // takes a new id, before it numbers anything.
+        (AgentId, NewIdentity) = LoadOrCreateAgentId(renew: _nextSequence == 1);
     }
 
     public string DirectoryPath => _directory;
@@ -87,6 +93,12 @@ public sealed class DiskSpool : IDisposable
     /// <see cref="SpoolEntry.Sequence"/> it names every batch to the server, across agent restarts.
     /// </summary>
     public string AgentId { get; }
+
+    /// <summary>
+    /// Why <see cref="AgentId"/> is new with this start, or null when it is the one the spool had: a spool whose
+    /// <c>agent-id</c> survived while its numbering did not (segments and ack file gone) starts a new identity.
+    /// </summary>
+    public string? NewIdentity { get; }
     public long MaxBytes => _maxBytes;
 
     public SpoolStatistics Statistics
@@ -423,14 +435,21 @@ public sealed class DiskSpool : IDisposable
         _nextSequence = lastSequence + 1;
     }
 
-    private string LoadOrCreateAgentId()
+    /// <summary>
+    /// The spool's agent id; a new one when there is none, or when <paramref name="renew"/> (the numbering starts
+    /// at 1 again) and the old one may have named batches to a server. Returns the id and why it is new (or null).
+    /// </summary>
+    private (string Id, string? Why) LoadOrCreateAgentId(bool renew)
     {
         string path = Path.Combine(_directory, AgentIdFile);
+        string? why = null;
         if (File.Exists(path))
         {
             string id = File.ReadAllText(path).Trim();
-            if (id.Length is > 0 and <= 128 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-')) return id;
-            throw new InvalidDataException($"The spool's agent id file '{path}' is damaged; delete it to give the agent a new identity (its spooled batches may then be stored twice).");
+            if (!(id.Length is > 0 and <= 128 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-')))
+                throw new InvalidDataException($"The spool's agent id file '{path}' is damaged; delete it to give the agent a new identity (its spooled batches may then be stored twice).");
+            if (!renew) return (id, null);
+            why = $"the spool's batch numbering starts again (no segments and no acknowledged sequence): new agent id replaces {id}, whose numbers the server may already have";
         }
         string created = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
         string temp = path + ".tmp";
@@ -440,7 +459,7 @@ public sealed class DiskSpool : IDisposable
             f.Flush(flushToDisk: true);
         }
         File.Move(temp, path, overwrite: true);
-        return created;
+        return (created, why);
     }
 
     private string SegmentPath(long segment) => Path.Combine(_directory, segment.ToString("D20", CultureInfo.InvariantCulture) + Extension);

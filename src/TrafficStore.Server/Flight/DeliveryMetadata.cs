@@ -23,6 +23,14 @@ public static class DeliveryMetadata
     public const string BatchSeq = "batch_seq";
     public const string FirstRow = "first_row";
 
+    /// <summary>
+    /// Trailer of a DoPut refused with <c>ResourceExhausted</c> for a reason other than the message size, so an agent
+    /// does not take it for its messages being too large (which it answers by cutting them smaller).
+    /// </summary>
+    public const string RefusalTrailer = "trafficstore-refusal";
+    /// <summary><see cref="RefusalTrailer"/>: a new agent past the store's delivery-source limit (<c>StoreOptions.MaxDeliverySources</c>).</summary>
+    public const string SourceLimitRefusal = "delivery-source-limit";
+
     /// <summary>The app_metadata of a message of <paramref name="agentId"/>'s batch <paramref name="batchSeq"/> starting at row <paramref name="firstRow"/>.</summary>
     public static ByteString Encode(string agentId, long batchSeq, long firstRow) =>
         ByteString.CopyFromUtf8(new JsonObject { [AgentId] = agentId, [BatchSeq] = batchSeq, [FirstRow] = firstRow }.ToJsonString());

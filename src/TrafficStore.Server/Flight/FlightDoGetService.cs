@@ -28,7 +28,8 @@ internal class FlightDoGetService
 
     // Virtual and public: Grpc.AspNetCore binds the method declared (virtually) on the class named by [BindServiceMethod].
     public virtual Task DoGet(ByteString ticket, IServerStreamWriter<FlightDataMessage> responseStream, ServerCallContext context) =>
-        _server.StreamTicketAsync(ticket, new Sink(responseStream, context), context);
+        FlightRequests.TryGetRefusal(ticket, out var refused) ? Task.FromException(_server.Refuse(context, refused))
+        : _server.StreamTicketAsync(ticket, new Sink(responseStream, context), context);
 
     /// <summary>
     /// The request, Flight.proto's <c>message Ticket { bytes ticket = 1; }</c>: the ticket bytes;
@@ -42,7 +43,11 @@ internal class FlightDoGetService
     private static ByteString ParseTicket(System.Buffers.ReadOnlySequence<byte> payload)
     {
         try { return Google.Protobuf.WellKnownTypes.BytesValue.Parser.ParseFrom(payload).Value; }
-        catch (InvalidProtocolBufferException e) { throw FlightRequests.NotParsed("DoGet", "Ticket", e); }
+        catch (InvalidProtocolBufferException e)
+        {
+            // Refused by DoGet with the call's context (logged, counted): a fresh placeholder, see FlightRequests.
+            return FlightRequests.Placeholder(UnsafeByteOperations.UnsafeWrap(new byte[1]), new FlightRequests.Refusal("DoGet", "Ticket", payload.Length, e.Message));
+        }
     }
 
     private sealed class Sink(IServerStreamWriter<FlightDataMessage> stream, ServerCallContext context) : IRecordBatchSink

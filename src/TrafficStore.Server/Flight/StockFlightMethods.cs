@@ -13,9 +13,12 @@ internal sealed class StockFlightService;
 /// Every Flight method we serve but DoGet (<see cref="FlightDoGetService"/>), as Apache.Arrow.Flight binds it
 /// (its generated <c>FlightService.BindService</c> and <c>FlightServerImplementation</c> over
 /// <see cref="TrafficFlightServer"/>), with one change: each request marshaller is
-/// <see cref="FlightRequests.Checked"/>, so a request that is not protobuf gets <c>InvalidArgument</c>
-/// instead of <c>Unknown</c>. Both stock types are internal to Apache.Arrow.Flight, hence the reflection;
-/// it runs once, at startup, and fails it if a new Arrow version renames them.
+/// checked (<see cref="FlightRequests"/>), so a request that is not protobuf gets <c>InvalidArgument</c>
+/// instead of <c>Unknown</c>, logged and counted in <c>trafficstore_failed_calls_total</c> like any invalid call:
+/// a single request is parsed into a placeholder that the bound handler refuses with the call's context
+/// (<see cref="TrafficFlightServer.Refuse"/>) before the stock handler sees it; a request stream (DoPut) throws
+/// from the read inside the handler, which maps it. Both stock types are internal to Apache.Arrow.Flight, hence
+/// the reflection; it runs once, at startup, and fails it if a new Arrow version renames them.
 /// </summary>
 internal sealed class StockFlightMethods(TrafficFlightServer server) : IServiceMethodProvider<StockFlightService>
 {
@@ -27,23 +30,27 @@ internal sealed class StockFlightMethods(TrafficFlightServer server) : IServiceM
         var bind = serviceType.GetMethod("BindService", BindingFlags.Public | BindingFlags.Static, [typeof(ServiceBinderBase), implementationType.BaseType!])
             ?? throw new InvalidOperationException("Apache.Arrow.Flight's FlightService has no BindService(ServiceBinderBase, FlightServiceBase)");
         var implementation = Activator.CreateInstance(implementationType, server);
-        bind.Invoke(null, [new Binder(context), implementation]);
+        bind.Invoke(null, [new Binder(context, server), implementation]);
     }
 
     /// <summary>
     /// Adds each stock method, its handler bound to the one stock implementation (never null: BindService is
     /// given one), with a checked request marshaller.
     /// </summary>
-    private sealed class Binder(ServiceMethodProviderContext<StockFlightService> context) : ServiceBinderBase
+    private sealed class Binder(ServiceMethodProviderContext<StockFlightService> context, TrafficFlightServer server) : ServiceBinderBase
     {
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler)
         {
-            if (Served(method)) context.AddUnaryMethod(Checked(method), Metadata(), (_, request, call) => handler!(request, call));
+            if (Served(method))
+                context.AddUnaryMethod(Deferred(method), Metadata(), (_, request, call) =>
+                    FlightRequests.TryGetRefusal(request, out var refused) ? Task.FromException<TResponse>(server.Refuse(call, refused)) : handler!(request, call));
         }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
         {
-            if (Served(method)) context.AddServerStreamingMethod(Checked(method), Metadata(), (_, request, responses, call) => handler!(request, responses, call));
+            if (Served(method))
+                context.AddServerStreamingMethod(Deferred(method), Metadata(), (_, request, responses, call) =>
+                    FlightRequests.TryGetRefusal(request, out var refused) ? Task.FromException(server.Refuse(call, refused)) : handler!(request, responses, call));
         }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler)
@@ -62,6 +69,11 @@ internal sealed class StockFlightMethods(TrafficFlightServer server) : IServiceM
 
         private static Method<TRequest, TResponse> Checked<TRequest, TResponse>(Method<TRequest, TResponse> method) where TRequest : class where TResponse : class =>
             new(method.Type, method.ServiceName, method.Name, FlightRequests.Checked(method.Name, method.RequestMarshaller), method.ResponseMarshaller);
+
+        // The stock requests are protobuf messages: each has a public parameterless constructor (a fresh placeholder).
+        private static Method<TRequest, TResponse> Deferred<TRequest, TResponse>(Method<TRequest, TResponse> method) where TRequest : class where TResponse : class =>
+            new(method.Type, method.ServiceName, method.Name,
+                FlightRequests.Deferred(method.Name, typeof(TRequest).Name, method.RequestMarshaller, Activator.CreateInstance<TRequest>), method.ResponseMarshaller);
 
         // As Grpc.AspNetCore gives methods it binds itself: POST only (CORS preflight accepted).
         private static List<object> Metadata() => [new HttpMethodMetadata(["POST"], acceptCorsPreflight: true)];

@@ -52,6 +52,7 @@ public sealed class TrafficFlightServer : FlightServer
         _log = log;
         _clock = clock ?? TimeProvider.System;
         _maxExportBytes = (options ?? new Hosting.TrafficServerOptions()).MaxExportBytes;
+        _metrics.DeliveryMarks = () => (store.Engine.DeliverySources, store.Engine.ExpiredDeliverySources);
     }
 
     public static readonly IReadOnlyList<FlightActionType> Actions =
@@ -177,70 +178,128 @@ public sealed class TrafficFlightServer : FlightServer
                 _log.LogWarning("Query {Query} warnings: {Warnings}", text, string.Join("; ", result.Warnings));
         });
 
+    /// <summary>
+    /// DoPut. Every way it ends has its status and metric label (<c>trafficstore_failed_calls_total{method,code}</c>):
+    /// a stream that is not Flight/IPC or a batch that does not fit its table <c>InvalidArgument</c>; an unknown table
+    /// <c>NotFound</c>; a new agent past the store's delivery-source limit <c>ResourceExhausted</c>; a client that went
+    /// away mid-stream (cancelled the call, reset the stream or the connection) <c>Cancelled</c> — not the client's
+    /// input, and batches it was not sent a PutResult for may or may not be stored (an agent resends them with their
+    /// identity, stored once). Refused rows count in <c>trafficstore_dropped_input_rows_total</c>.
+    /// </summary>
     public override Task DoPut(FlightServerRecordBatchStreamReader requestStream, IAsyncStreamWriter<FlightPutResult> responseStream, ServerCallContext context) =>
         Guard(context, async () =>
         {
-            var token = _auth.Require(context, Scopes.Write);
-            if (!token.AllNamespaces)
-                throw _auth.Deny(context, StatusCode.PermissionDenied, $"token '{token.Name}' is limited to namespaces and cannot write", token);
-            var descriptor = await ReadPutStream(async () => await requestStream.FlightDescriptor);
-            // A first message without a descriptor gives null (or a descriptor whose paths are null).
-            if (descriptor?.Type != FlightDescriptorType.Path || descriptor.Paths?.Count() != 1)
-                throw new RpcException(new Status(StatusCode.InvalidArgument, "DoPut needs a path descriptor naming one table, e.g. [\"connections\"]"));
-            var table = descriptor.Paths.Single();
-            RequireTable(table);
-            while (await ReadPutStream(() => requestStream.MoveNext(context.CancellationToken)))
+            try
             {
-                var batch = requestStream.Current;
-                if (!DeliveryMetadata.TryParse(requestStream.ApplicationMetadata, out var delivery, out var invalid))
-                {
-                    _metrics.Dropped(batch.Length);
-                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"batch rejected for table '{table}': {invalid}"));
-                }
-                Engine.AppendResult ack;
-                try
-                {
-                    // A batch naming its delivery (agent id, batch number) is stored at most once: a resend after a
-                    // lost PutResult is skipped and acknowledged again (docs/server.md "Exactly-once DoPut").
-                    ack = delivery is { } d
-                        ? await _store.Database.AppendBatchOnceAsync(table, batch, d, context.CancellationToken)
-                        : await _store.Database.AppendBatchAsync(table, batch, context.CancellationToken);
-                }
-                catch (ArgumentException e)
-                {
-                    _metrics.Dropped(batch.Length);
-                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"batch rejected for table '{table}': {e.Message}"));
-                }
-                _metrics.Ingested(ack.Rows);
-                var body = new JsonObject { ["table"] = table, ["rows"] = ack.Rows, ["sequence"] = ack.Sequence };
-                if (delivery is { } sent)
-                {
-                    body["duplicate_rows"] = ack.DuplicateRows;
-                    if (ack.DuplicateRows > 0)
-                    {
-                        _metrics.Duplicate(ack.DuplicateRows);
-                        _log.LogInformation("DoPut to '{Table}': batch {Batch} of agent {Agent} (from row {FirstRow}) was stored before; {Duplicate} of {Rows} rows skipped, acknowledged again",
-                            table, sent.Batch, sent.Source, sent.FirstRow, ack.DuplicateRows, batch.Length);
-                    }
-                }
-                // Acknowledged only now: the append returns after the WAL fsync.
-                await responseStream.WriteAsync(new FlightPutResult(body.ToJsonString()));
+                await PutAsync(requestStream, responseStream, context);
+            }
+            catch (Exception e) when (e is not RpcException && ClientWentAway(e, context, transport: false))
+            {
+                throw ClientGone(e);
             }
         });
+
+    private static RpcException ClientGone(Exception e) =>
+        new(new Status(StatusCode.Cancelled, $"the client went away during DoPut ({e.GetType().Name}); batches without a PutResult may or may not be stored"));
+
+    private async Task PutAsync(FlightServerRecordBatchStreamReader requestStream, IAsyncStreamWriter<FlightPutResult> responseStream, ServerCallContext context)
+    {
+        var token = _auth.Require(context, Scopes.Write);
+        if (!token.AllNamespaces)
+            throw _auth.Deny(context, StatusCode.PermissionDenied, $"token '{token.Name}' is limited to namespaces and cannot write", token);
+        var descriptor = await ReadPutStream(async () => await requestStream.FlightDescriptor, context);
+        // A first message without a descriptor gives null (or a descriptor whose paths are null).
+        if (descriptor?.Type != FlightDescriptorType.Path || descriptor.Paths?.Count() != 1)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "DoPut needs a path descriptor naming one table, e.g. [\"connections\"]"));
+        var table = descriptor.Paths.Single();
+        RequireTable(table);
+        while (await ReadPutStream(() => requestStream.MoveNext(context.CancellationToken), context))
+        {
+            var batch = requestStream.Current;
+            if (!DeliveryMetadata.TryParse(requestStream.ApplicationMetadata, out var delivery, out var invalid))
+            {
+                _metrics.Dropped(batch.Length);
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"batch rejected for table '{table}': {invalid}"));
+            }
+            Engine.AppendResult ack;
+            try
+            {
+                // A batch naming its delivery (agent id, batch number) is stored at most once: a resend after a
+                // lost PutResult is skipped and acknowledged again (docs/server.md "Exactly-once DoPut").
+                ack = delivery is { } d
+                    ? await _store.Database.AppendBatchOnceAsync(table, batch, d, context.CancellationToken)
+                    : await _store.Database.AppendBatchAsync(table, batch, context.CancellationToken);
+            }
+            catch (ArgumentException e)
+            {
+                _metrics.Dropped(batch.Length);
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"batch rejected for table '{table}': {e.Message}"));
+            }
+            catch (Engine.DeliverySourceLimitException e)
+            {
+                // A writer inventing agent ids must not grow the store's marks without bound (StoreOptions.MaxDeliverySources).
+                _metrics.Dropped(batch.Length);
+                _metrics.RefusedDeliverySource();
+                _log.LogWarning("DoPut to '{Table}' from {Peer} token={Token}: new agent {Agent} refused, the store keeps delivery marks for at most {Limit} agents; {Rows} rows not stored",
+                    table, context.Peer, token.Name, e.DeliverySource, e.Limit, batch.Length);
+                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"batch refused for table '{table}': {e.Message}; retry later (marks of agents idle for long expire)"),
+                    new Metadata { { DeliveryMetadata.RefusalTrailer, DeliveryMetadata.SourceLimitRefusal } });
+            }
+            _metrics.Ingested(ack.Rows);
+            var body = new JsonObject { ["table"] = table, ["rows"] = ack.Rows, ["sequence"] = ack.Sequence };
+            if (delivery is { } sent)
+            {
+                body["duplicate_rows"] = ack.DuplicateRows;
+                if (ack.DuplicateRows > 0)
+                {
+                    _metrics.Duplicate(ack.DuplicateRows);
+                    _log.LogInformation("DoPut to '{Table}': batch {Batch} of agent {Agent} (from row {FirstRow}) was stored before; {Duplicate} of {Rows} rows skipped, acknowledged again",
+                        table, sent.Batch, sent.Source, sent.FirstRow, ack.DuplicateRows, batch.Length);
+                }
+            }
+            // Acknowledged only now: the append returns after the WAL fsync.
+            try { await responseStream.WriteAsync(new FlightPutResult(body.ToJsonString())); }
+            catch (Exception e) when (e is not RpcException && ClientWentAway(e, context, transport: true)) { throw ClientGone(e); }
+        }
+    }
 
     /// <summary>
     /// Reads the next part of a DoPut stream. Arrow's reader throws whatever it meets on a malformed
     /// stream (a message that is not protobuf, no descriptor, a batch before the schema, a cut IPC
-    /// message: plain Exception, NullReferenceException, InvalidProtocolBufferException ...): all the client's error.
+    /// message: plain Exception, NullReferenceException, InvalidProtocolBufferException ...): all the client's error,
+    /// unless the client went away (then the read fails because the stream ended, not for what it held).
     /// </summary>
-    private static async Task<T> ReadPutStream<T>(Func<Task<T>> read)
+    private static async Task<T> ReadPutStream<T>(Func<Task<T>> read, ServerCallContext context)
     {
         try { return await read(); }
+        catch (Exception e) when (e is not RpcException && ClientWentAway(e, context, transport: true))
+        {
+            throw ClientGone(e);
+        }
         catch (Exception e) when (e is not (RpcException or OperationCanceledException))
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument,
                 $"the DoPut stream is not a Flight stream of Arrow IPC messages (a path descriptor and the schema first, then record batches): {e.GetType().Name}: {e.Message}"));
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="e"/> comes from the client going away rather than from what it sent or from the store:
+    /// the call was aborted (Kestrel cancels the request when the client cancels the call, resets the stream or the
+    /// connection closes), Kestrel's connection reset/abort, or, for a read or write of the call's own stream
+    /// (<paramref name="transport"/>), a bare <see cref="IOException"/> ("The client reset the request stream.").
+    /// Not for the store's append: a failing WAL write is an IOException too, and the server's fault (Internal).
+    /// </summary>
+    private static bool ClientWentAway(Exception e, ServerCallContext context, bool transport)
+    {
+        if (context.CancellationToken.IsCancellationRequested) return true;
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is Microsoft.AspNetCore.Connections.ConnectionResetException or Microsoft.AspNetCore.Connections.ConnectionAbortedException) return true;
+            // A cut IPC message is the reader's EndOfStreamException / InvalidDataException, never a bare IOException.
+            if (transport && x.GetType() == typeof(IOException)) return true;
+        }
+        return false;
     }
 
     private sealed class StockSink(FlightServerRecordBatchStreamWriter writer) : IRecordBatchSink
@@ -529,6 +588,20 @@ public sealed class TrafficFlightServer : FlightServer
         if (value is JsonValue v && v.TryGetValue<long>(out var ns)) return ns;
         return QueryTime.Parse(ReadString(value, key), now);
     }
+
+    /// <summary>
+    /// The refusal of a request that is not its method's protobuf message (<see cref="FlightRequests"/>): InvalidArgument,
+    /// logged once (method, peer, size, parser's reason; never the bytes) and counted as a failed call.
+    /// </summary>
+    internal RpcException Refuse(ServerCallContext context, FlightRequests.Refusal refusal)
+    {
+        _metrics.FailedCall(context.Method, StatusCode.InvalidArgument);
+        _log.LogInformation("{Method} -> {Code}: request of {Bytes} bytes from {Peer} is not a Flight {Message} message: {Reason}",
+            context.Method, StatusCode.InvalidArgument, refusal.Bytes, context.Peer, refusal.Message, Cut(refusal.Reason));
+        return new RpcException(new Status(StatusCode.InvalidArgument, Cut(refusal.Detail)));
+    }
+
+    private static string Cut(string text) => text.Length <= MaxStatusDetailChars ? text : text[..MaxStatusDetailChars] + $"... ({text.Length} chars)";
 
     /// <summary>Maps failures to Flight statuses; nothing escapes as an unhandled exception.</summary>
     private async Task Guard(ServerCallContext context, Func<Task> call)

@@ -26,6 +26,7 @@ public sealed class ServerMetrics
     private long _queryRows;
     private long _droppedInput;
     private long _duplicateRows, _duplicateBatches;
+    private long _refusedSources;
     private readonly ConcurrentDictionary<(string Method, StatusCode Code), long> _denied = new();
     private readonly ConcurrentDictionary<(string Method, StatusCode Code), long> _failed = new();
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
@@ -46,6 +47,14 @@ public sealed class ServerMetrics
         Interlocked.Add(ref _duplicateRows, rows);
         Interlocked.Increment(ref _duplicateBatches);
     }
+
+    /// <summary>A DoPut message of a new agent refused: the store keeps delivery marks for as many agents as it may.</summary>
+    public void RefusedDeliverySource() => Interlocked.Increment(ref _refusedSources);
+
+    public long RefusedDeliverySourcesTotal => Interlocked.Read(ref _refusedSources);
+
+    /// <summary>The store's delivery marks (agents it keeps a mark for, marks expired since open), read at scrape time.</summary>
+    public Func<(int Sources, long Expired)>? DeliveryMarks { get; set; }
 
     public long DuplicateRowsTotal => Interlocked.Read(ref _duplicateRows);
     public long DuplicateBatchesTotal => Interlocked.Read(ref _duplicateBatches);
@@ -81,6 +90,12 @@ public sealed class ServerMetrics
         text.Counter("trafficstore_dropped_input_rows_total", "Rows sent by clients that were rejected and not stored.", Interlocked.Read(ref _droppedInput));
         text.Counter("trafficstore_ingest_duplicate_batches_total", "DoPut messages of an agent batch the store already had (resent after a lost PutResult); skipped and acknowledged again.", DuplicateBatchesTotal);
         text.Counter("trafficstore_ingest_duplicate_rows_total", "Rows of those messages that were skipped (not stored twice).", DuplicateRowsTotal);
+        text.Counter("trafficstore_ingest_refused_agents_total", "DoPut messages of a new agent refused (ResourceExhausted): the store keeps delivery marks for StoreOptions.MaxDeliverySources agents.", RefusedDeliverySourcesTotal);
+        if (DeliveryMarks?.Invoke() is var (sources, expired))
+        {
+            text.Gauge("trafficstore_delivery_marks", "Agents the store keeps an exactly-once delivery mark for.", sources);
+            text.Counter("trafficstore_delivery_marks_expired_total", "Delivery marks dropped since the store opened because their agent was idle longer than StoreOptions.DeliveryMarkMaxIdle.", expired);
+        }
 
         Metric("trafficstore_query_duration_seconds", "histogram", "Time from the start of a DoGet to its last batch.");
         long cumulative = 0;

@@ -28,16 +28,27 @@ internal static class DecodedBodyDerivation
     }
 
     /// <summary>
-    /// Largest body decoded again at read time: ingest's default cap on decoded bodies, so every row ingest
-    /// derived decodes within it. A row a client stored with DoPut may hold a decompression bomb (a few MB
-    /// of gzip that inflate to gigabytes): without a cap one query of it would exhaust the server's memory.
+    /// Largest body decoded again at read time for a row that does not record its decoded length (rows of payloads
+    /// version 2, before 2026-11-26, and rows a client stored without it): ingest's default cap on decoded bodies, so
+    /// every such row ingest derived under the default decodes within it. A row a client stored with DoPut may hold a
+    /// decompression bomb (a few MB of gzip that inflate to gigabytes): without a cap one query of it would exhaust
+    /// the server's memory.
     /// </summary>
     public static readonly long MaxDecodedBytes = new PayloadOptions().MaxDecodedBodyBytes ?? 256L << 20;
 
-    /// <summary>The decoded body again, from the stored body and codings (null when it no longer decodes, or decodes past <see cref="MaxDecodedBytes"/>).</summary>
-    public static byte[]? Decode(byte[] body, string codings)
+    /// <summary>
+    /// The decoded body again, from the stored body and codings, or null when it no longer decodes to what was derived.
+    /// A row that records its decoded length (<c>body_decoded_len</c>, written with every derived row since payloads
+    /// version 3) is decoded to exactly that length — whatever <c>MaxDecodedBodyBytes</c> ingest ran with — and not a
+    /// byte further (more or fewer bytes: null). A row without it is decoded up to <paramref name="maxUnrecorded"/>
+    /// (<see cref="MaxDecodedBytes"/>; tests pass a small one), as before.
+    /// </summary>
+    public static byte[]? Decode(byte[] body, string codings, long? recordedLength, long maxUnrecorded)
     {
-        var result = ContentDecoder.Decode(body, ContentDecoder.ParseCodings(codings), maxOutputBytes: MaxDecodedBytes);
-        return result.Status == ContentDecodeStatus.Decoded ? result.Decoded : null;
+        long cap = recordedLength ?? maxUnrecorded;
+        if (cap < 0 || cap > Array.MaxLength) return null; // no byte array holds it: not a length ingest recorded
+        var result = ContentDecoder.Decode(body, ContentDecoder.ParseCodings(codings), maxOutputBytes: cap);
+        if (result.Status != ContentDecodeStatus.Decoded || result.Decoded is null) return null;
+        return recordedLength is long n && result.Decoded.Length != n ? null : result.Decoded;
     }
 }

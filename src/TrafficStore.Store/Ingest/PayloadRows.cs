@@ -24,7 +24,14 @@ public static class PayloadRows
             $"{x.Protocol} {x.Status} {x.Reason}".TrimEnd(), x.ResponseHeaders, x.ResponseTrailers, x.ResponseBody, x.ResponseBodyDecoded);
 
     private static PayloadRow Row(HttpExchange x, string direction, string kind, long timestampNs, string startLine,
-        List<KeyValuePair<string, string>> headers, List<KeyValuePair<string, string>> trailers, byte[]? body, byte[]? decoded) => new()
+        List<KeyValuePair<string, string>> headers, List<KeyValuePair<string, string>> trailers, byte[]? body, byte[]? decoded)
+    {
+        var codings = DecodedBodyDerivation.Codings(body, decoded, headers);
+        return Row(x, direction, kind, timestampNs, startLine, headers, trailers, body, decoded, codings);
+    }
+
+    private static PayloadRow Row(HttpExchange x, string direction, string kind, long timestampNs, string startLine,
+        List<KeyValuePair<string, string>> headers, List<KeyValuePair<string, string>> trailers, byte[]? body, byte[]? decoded, string? codings) => new()
     {
         TimestampNs = timestampNs,
         ExchangeId = x.ExchangeId,
@@ -34,7 +41,8 @@ public static class PayloadRows
         Headers = HeaderText(startLine, headers, trailers),
         Body = body,
         BodyDecoded = decoded,
-        BodyDecodedFrom = DecodedBodyDerivation.Codings(body, decoded, headers),
+        BodyDecodedFrom = codings,
+        BodyDecodedLength = codings is null ? null : decoded!.Length,
         Truncated = x.BodyTruncated,
     };
 

@@ -16,6 +16,11 @@ public sealed class PayloadRow
     public byte[]? BodyDecoded { get; init; }
     /// <summary>Set instead of <see cref="BodyDecoded"/> when decoding <see cref="Body"/> with these codings gives it back.</summary>
     public string? BodyDecodedFrom { get; init; }
+    /// <summary>
+    /// With <see cref="BodyDecodedFrom"/>: the decoded body's length, so reads decode exactly that much whatever decoded-body
+    /// cap applied at ingest (<see cref="Ingest.DecodedBodyDerivation.Decode"/>).
+    /// </summary>
+    public long? BodyDecodedLength { get; init; }
     public bool Truncated { get; init; }
 }
 

@@ -40,8 +40,11 @@ public static class TrafficTables
     /// </summary>
     public const int PacketsVersion = 4;
 
-    /// <summary>The payloads table's version: 2 added body_decoded_from (decoded bodies derived on read).</summary>
-    public const int PayloadsVersion = 2;
+    /// <summary>
+    /// The payloads table's version: 2 added body_decoded_from (decoded bodies derived on read); 3 body_decoded_len (how
+    /// much a read decodes, whatever decoded-body cap applied at ingest).
+    /// </summary>
+    public const int PayloadsVersion = 3;
 
     private static readonly string[] IdentityParts = ["pod", "namespace", "workload", "node", "service"];
 
@@ -86,6 +89,8 @@ public static class TrafficTables
         Column<Stored<PayloadRow>>.String("owner_namespace", s => s.Namespace, "retention namespace: server_namespace, else client_namespace"),
         Column<Stored<PayloadRow>>.String("body_decoded_from", s => s.Row.BodyDecodedFrom,
             "set when `body_decoded` is not stored because decoding `body` with these codings (comma-separated, in the order applied) gives it back exactly; queries return `body_decoded` decoded again"),
+        Column<Stored<PayloadRow>>.Int64("body_decoded_len", s => s.Row.BodyDecodedLength,
+            "with `body_decoded_from`: the length of `body_decoded`, which reads decode exactly (rows of older stores have none: decoded up to 256 MiB)"),
     ]);
 
     /// <summary>Packets are built by <see cref="PacketBatchBuilder"/> (no allocation per frame); this definition is its schema and documentation.</summary>

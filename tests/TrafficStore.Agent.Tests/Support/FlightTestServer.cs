@@ -37,14 +37,17 @@ public sealed class FlightTestServer : IAsyncDisposable
     private TrafficServer? _server;
 
     /// <param name="maxReceiveMessageBytes">The server's gRPC receive limit (one DoPut message); null: the server's default.</param>
-    public FlightTestServer(string? directory = null, int? maxReceiveMessageBytes = null)
+    /// <param name="database">Store options (e.g. the engine's delivery-source limit); null: the defaults.</param>
+    public FlightTestServer(string? directory = null, int? maxReceiveMessageBytes = null, TrafficDatabaseOptions? database = null)
     {
         Directory = directory ?? System.IO.Directory.CreateTempSubdirectory("ts-agent-store-").FullName;
         Port = FreeTcpPort();
         _maxReceiveMessageBytes = maxReceiveMessageBytes;
+        _database = database;
     }
 
     private readonly int? _maxReceiveMessageBytes;
+    private readonly TrafficDatabaseOptions? _database;
 
     public string Directory { get; }
     public int Port { get; }
@@ -63,7 +66,7 @@ public sealed class FlightTestServer : IAsyncDisposable
     public async Task StartAsync()
     {
         if (_server is not null) return;
-        _db = TrafficDatabase.Open(Directory);
+        _db = TrafficDatabase.Open(Directory, _database);
         _local = new LocalTrafficClient(_db);
         _server = await TrafficServer.StartAsync(new ServedStore(_db, _local), TokenFile.Parse(Tokens), new TrafficServerOptions
         {

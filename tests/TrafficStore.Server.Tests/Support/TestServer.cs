@@ -55,11 +55,12 @@ public sealed class TestServer : IAsyncDisposable
     public static string NewDirectory() => System.IO.Directory.CreateTempSubdirectory("ts-server-").FullName;
 
     /// <summary>Starts a server over <paramref name="directory"/> (a new temporary store when null).</summary>
-    public static async Task<TestServer> StartAsync(string? directory = null, Func<TrafficServerOptions, TrafficServerOptions>? configure = null)
+    public static async Task<TestServer> StartAsync(string? directory = null, TrafficDatabaseOptions? database = null,
+        Func<TrafficServerOptions, TrafficServerOptions>? configure = null)
     {
         bool owns = directory is null;
         directory ??= NewDirectory();
-        var db = TrafficDatabase.Open(directory);
+        var db = TrafficDatabase.Open(directory, database);
         var local = new LocalTrafficClient(db);
         var options = new TrafficServerOptions
         {

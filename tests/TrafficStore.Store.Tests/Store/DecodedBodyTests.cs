@@ -10,6 +10,7 @@ using TrafficStore.Ingest.Protocols.Tls;
 using TrafficStore.Store.Client;
 using TrafficStore.Store.Ingest;
 using TrafficStore.Store.Tables;
+using TrafficStore.Ingest.Tables;
 using static TrafficStore.Store.Tests.Store.StoreTestSupport;
 
 namespace TrafficStore.Store.Tests.Store;
@@ -98,5 +99,90 @@ public class DecodedBodyTests
             Assert.True(decoded.IsNull(0), $"body_decoded came back with {decoded.GetBytes(0).Length:N0} bytes");
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>A client's row naming a decoded length past the read-time cap is refused whole: nothing of the batch is stored.</summary>
+    [Theory]
+    [InlineData(-1L)]
+    [InlineData(1L << 31)]
+    public async Task AClientRowPromisingMoreThanTheReadCapIsRefused(long claimed)
+    {
+        Assert.True(claimed < 0 || claimed > DecodedBodyDerivation.MaxDecodedBytes);
+        using var dir = new TempDir();
+        await using var db = OpenDatabase(dir.Path);
+        var schema = TrafficTables.Get(TrafficTables.Payloads).Schema;
+        var tsType = (Apache.Arrow.Types.TimestampType)schema.GetFieldByName("ts").DataType;
+        var gz = Gzip(new byte[4096]);
+        var batch = new RecordBatch(new Schema([schema.GetFieldByName("ts"), schema.GetFieldByName("body"), schema.GetFieldByName("body_decoded_from"), schema.GetFieldByName("body_decoded_len")], null),
+            [new TimestampArray.Builder(tsType).Append(DateTimeOffset.UnixEpoch.AddDays(20_000)).Append(DateTimeOffset.UnixEpoch.AddDays(20_000)).Build(),
+             new BinaryArray.Builder().Append(gz.AsSpan()).Append(gz.AsSpan()).Build(),
+             new StringArray.Builder().Append("gzip").Append("gzip").Build(),
+             new Int64Array.Builder().Append(4096).Append(claimed).Build()], 2);
+        var e = await Assert.ThrowsAsync<ArgumentException>(async () => await db.AppendBatchAsync(TrafficTables.Payloads, batch));
+        Assert.Contains("row 1: body_decoded_len", e.Message);
+        int stored = 0;
+        await foreach (var b in db.Engine.QueryAsync(new QuerySpec(TrafficTables.Payloads).Select("body"))) stored += b.Length;
+        Assert.Equal(0, stored);
+    }
+
+    private static byte[] Gzip(byte[] raw)
+    {
+        using var gz = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(gz, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(raw);
+        return gz.ToArray();
+    }
+
+    /// <summary>
+    /// Ingest ran with a decoded-body cap above the read-time default, and a body decoded past that default was stored
+    /// as its codings only: a read must still return it whole. Scaled down: ingest's cap 8000 bytes, the read default
+    /// 1000, the body 5000 bytes decoded. Rows that record no length (older stores) keep the default cap.
+    /// </summary>
+    [Fact]
+    public async Task ABodyElidedUnderAHigherIngestCapDecodesWholeOnRead()
+    {
+        const long ReadDefault = 1000, IngestCap = 8000;
+        var raw = new byte[5000];
+        new Random(5).NextBytes(raw.AsSpan(0, 2500)); // half random, half zeros: compressible, not trivial
+        var gz = Gzip(raw);
+        var decoded = ContentDecoder.Decode(gz, ["gzip"], IngestCap); // as the parser decodes under the ingest cap
+        Assert.Equal(ContentDecodeStatus.Decoded, decoded.Status);
+        var x = new HttpExchange { ExchangeId = 1, ConnectionId = 1, Protocol = "HTTP/1.1", Status = 200, ResponseBody = gz, ResponseBodyDecoded = decoded.Decoded };
+        x.ResponseHeaders.Add(new("Content-Encoding", "gzip"));
+        var row = PayloadRows.Response(x, DateTimeOffset.UnixEpoch.AddDays(20_000).ToUnixTimeMilliseconds() * 1_000_000)!;
+        Assert.Equal(("gzip", 5000L), (row.BodyDecodedFrom, row.BodyDecodedLength));
+
+        using var dir = new TempDir();
+        await using var db = OpenDatabase(dir.Path);
+        var rows = new ArrowBatchBuilder<Stored<PayloadRow>>(TrafficTables.PayloadsDefinition)
+            .Build([new Stored<PayloadRow>(row, 1, new EndpointIdentity(), new EndpointIdentity())]);
+        await db.AppendBatchAsync(TrafficTables.Payloads, rows);
+        // Rows as a version-2 store (or a client) wrote them: codings, no length; one decodes within the default, one past it.
+        var small = Gzip(raw.AsSpan(0, 900).ToArray());
+        var schema = TrafficTables.Get(TrafficTables.Payloads).Schema;
+        var tsType = (Apache.Arrow.Types.TimestampType)schema.GetFieldByName("ts").DataType;
+        var old = new RecordBatch(new Schema([schema.GetFieldByName("ts"), schema.GetFieldByName("exchange_id"), schema.GetFieldByName("body"), schema.GetFieldByName("body_decoded_from")], null),
+            [new TimestampArray.Builder(tsType).Append(DateTimeOffset.UnixEpoch.AddDays(20_000).AddSeconds(1)).Append(DateTimeOffset.UnixEpoch.AddDays(20_000).AddSeconds(2)).Build(),
+             new Int64Array.Builder().Append(2).Append(3).Build(),
+             new BinaryArray.Builder().Append(small.AsSpan()).Append(gz.AsSpan()).Build(),
+             new StringArray.Builder().Append("gzip").Append("gzip").Build()], 2);
+        await db.AppendBatchAsync(TrafficTables.Payloads, old);
+        await db.Engine.FlushAsync();
+
+        var got = new Dictionary<long, byte[]?>();
+        await foreach (var b in db.Engine.QueryAsync(new QuerySpec(TrafficTables.Payloads).Select(["exchange_id", "body_decoded", .. DecodedBodyReader.SourceColumns])))
+        {
+            var filled = DecodedBodyReader.Fill(b, maxUnrecorded: ReadDefault);
+            var ids = (Int64Array)filled.Column("exchange_id");
+            var values = (BinaryArray)filled.Column("body_decoded");
+            for (int i = 0; i < filled.Length; i++) got[StoreIds.LocalOf(ids.GetValue(i)!.Value)] = values.IsNull(i) ? null : values.GetBytes(i).ToArray();
+        }
+        Assert.Equal(raw, got[1]);                  // recorded length 5000: decoded whole past the read default
+        Assert.Equal(raw[..900], got[2]);           // no length, within the default
+        Assert.Null(got[3]);                        // no length, past the default: as before
+
+        // A recorded length the body does not decode to (a client's row, or damage) gives nothing, not a partial body.
+        Assert.Null(DecodedBodyDerivation.Decode(gz, "gzip", recordedLength: 4999, maxUnrecorded: ReadDefault));
+        Assert.Null(DecodedBodyDerivation.Decode(gz, "gzip", recordedLength: 5001, maxUnrecorded: ReadDefault));
+        Assert.Equal(raw, DecodedBodyDerivation.Decode(gz, "gzip", recordedLength: 5000, maxUnrecorded: ReadDefault));
     }
 }

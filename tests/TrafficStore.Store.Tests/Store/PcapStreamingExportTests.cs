@@ -232,6 +232,134 @@ public class PcapStreamingExportTests
         Assert.Contains("Strict time order:   True", Run("capinfos", "-o", path));
     }
 
+    /// <summary>
+    /// Many captures taken one after another (24 copies of a capture, each a minute after the previous): the export opens
+    /// each capture's stream only when the merge reaches its first frame and closes it at its last, so it never holds more
+    /// than two open (before: all 24 at once, each with its query's row group and a share of at least 1 MiB of window), and
+    /// the file is still mergecap's, given the files newest first (its tie rule, see above).
+    /// </summary>
+    [Fact]
+    public async Task ManyCapturesOneAfterAnotherHoldAtMostTwoStreamsOpenAndMatchMergecap()
+    {
+        const int Captures = 24;
+        var input = Pcap("http11-get-simple.pcap");
+        using var dir = new TempDir();
+        var files = new List<string>();
+        for (int i = 0; i < Captures; i++)
+        {
+            var shifted = Path.Combine(dir.Path, $"c{i:D2}.pcap");
+            Run("editcap", "-F", "pcap", "-t", (60 * i).ToString(System.Globalization.CultureInfo.InvariantCulture), input, shifted);
+            files.Add(shifted);
+        }
+        await using var db = OpenDatabase(dir.Path);
+        foreach (var f in files) await new CaptureIngestor(db).IngestFileAsync(f);
+        await db.Engine.FlushAsync();
+
+        var exporter = new PcapExporter(db.Engine, new PcapExportOptions());
+        var path = Path.Combine(dir.Path, "all.pcap");
+        PcapExportSummary summary;
+        await using (var file = File.Create(path)) summary = await exporter.ExportAsync(Window(PcapExportFormat.Pcap), file, CancellationToken.None);
+        Assert.Empty(summary.Warnings);
+        Assert.InRange(exporter.MaxOpenStreams, 1, 2);
+        var expected = MergeCap(dir.Path, [.. Enumerable.Reverse(files)]);
+        Assert.Equal(Captures * ReadFrames(input).Count, expected.Count);
+        AssertSameFrames(expected, ReadFrames(path), $"{Captures} captures one after another");
+    }
+
+    /// <summary>
+    /// Opening a stream only when the merge reaches its first timestamp writes the same file as opening every stream at
+    /// the start: random captures overlapping in places, with timestamps stepping back, ties between captures, and
+    /// windows smaller than the step-backs (so frames leave out of order the same way in both).
+    /// </summary>
+    [Fact]
+    public async Task LazilyOpenedStreamsWriteTheSameFileAsStreamsOpenFromTheStart()
+    {
+        var random = new Random(11);
+        var captures = new List<RecordBatch[]>();
+        for (int c = 0; c < 30; c++)
+        {
+            long start = random.Next(0, 2000) * 10L;
+            int n = random.Next(1, 60);
+            long frame = c * 1000L;
+            var times = new List<long>();
+            long t = start;
+            for (int i = 0; i < n; i++)
+            {
+                t += random.Next(0, 4) * 10L;
+                times.Add(random.Next(6) == 0 ? Math.Max(start, t - 300) : t); // now and then a step back
+            }
+            var sorted = times.Order().ToArray(); // the store returns a capture's frames in time order
+            var numbers = times.Select((_, i) => frame + 1 + i).ToArray();
+            var byTime = numbers.Zip(times).OrderBy(p => p.Second).ThenBy(p => p.First).Select(p => p.First).ToArray();
+            captures.Add(Enumerable.Range(0, (n + 9) / 10).Select(b => Batch(byTime.Skip(b * 10).Take(10).ToArray(), sorted.Skip(b * 10).Take(10).ToArray(), 16, capture: c + 1)).ToArray());
+        }
+        async IAsyncEnumerable<RecordBatch> Stream(RecordBatch[] batches)
+        {
+            foreach (var b in batches)
+            {
+                await Task.Yield();
+                yield return b;
+            }
+        }
+        var options = new PcapExportOptions { ChunkBytes = 4 << 10, ReorderFrames = 3 };
+        async Task<(byte[] File, PcapExporter.WriteOutcome Outcome)> Merge(bool lazy, int passes = 0)
+        {
+            using var output = new MemoryStream();
+            var streams = captures.Select(c => new PcapExporter.MergeStream(Stream(c),
+                lazy ? c.Min(b => ((TimestampArray)b.Column("ts")).Values.ToArray().Min()) : long.MinValue)).ToList();
+            var writer = new PcapFileWriter(1, options.ChunkBytes, null);
+            var outcome = passes > 0
+                ? await PcapExporter.WriteInPassesAsync(streams, writer, output, options with { MaxOpenCaptures = passes }, CancellationToken.None)
+                : await PcapExporter.WriteMergedAsync(streams, lazy ? 4 : streams.Count, writer, output, options, CancellationToken.None);
+            return (output.ToArray(), outcome);
+        }
+        var (eager, eagerOutcome) = await Merge(lazy: false);
+        var (lazyFile, lazyOutcome) = await Merge(lazy: true);
+        Assert.Equal(30, eagerOutcome.MaxOpenStreams);
+        Assert.True(lazyOutcome.MaxOpenStreams < 30, $"{lazyOutcome.MaxOpenStreams} streams open at once");
+        Assert.True(eagerOutcome.OutOfOrder > 0, "the windows are too small for some step-backs: the test covers late frames");
+        Assert.Equal(eagerOutcome.OutOfOrder, lazyOutcome.OutOfOrder);
+        Assert.Equal(eager, lazyFile);
+        // Merged in passes of at most 4 streams through temp files: the same file again.
+        var (passesFile, passesOutcome) = await Merge(lazy: true, passes: 4);
+        Assert.InRange(passesOutcome.MaxOpenStreams, 1, 4);
+        Assert.Equal(eagerOutcome.OutOfOrder, passesOutcome.OutOfOrder);
+        Assert.Equal(eager, passesFile);
+    }
+
+    /// <summary>
+    /// More captures overlapping in time than an export holds open (here 2 of 6) are merged in passes through temp
+    /// files: the file is still mergecap's, and no more than 2 streams were open at once.
+    /// </summary>
+    [Fact]
+    public async Task OverlappingCapturesBeyondTheOpenLimitAreMergedInPassesAsMergecapMerges()
+    {
+        var input = Pcap("http11-chunked-gzip-multi-conn.pcap");
+        using var dir = new TempDir();
+        var files = new List<string>();
+        for (int i = 0; i < 6; i++)
+        {
+            var shifted = Path.Combine(dir.Path, $"o{i}.pcap");
+            Run("editcap", "-F", "pcap", "-t", $"0.0000{i}3", input, shifted); // all overlap; ties where shifts coincide with gaps
+            files.Add(shifted);
+        }
+        await using var db = OpenDatabase(dir.Path);
+        foreach (var f in files) await new CaptureIngestor(db).IngestFileAsync(f);
+        await db.Engine.FlushAsync();
+
+        var exporter = new PcapExporter(db.Engine, new PcapExportOptions { MaxOpenCaptures = 2, ChunkBytes = 4 << 10 });
+        var path = Path.Combine(dir.Path, "passes.pcapng");
+        PcapExportSummary summary;
+        await using (var file = File.Create(path)) summary = await exporter.ExportAsync(Window(PcapExportFormat.PcapNg), file, CancellationToken.None);
+        Assert.Empty(summary.Warnings);
+        Assert.InRange(exporter.MaxOpenStreams, 1, 2);
+        var expected = MergeCap(dir.Path, [.. Enumerable.Reverse(files)]);
+        Assert.Equal(6 * ReadFrames(input).Count, expected.Count);
+        AssertSameFrames(expected, ReadFrames(path), "6 overlapping captures in passes of 2");
+        var frames = ReadFrames(path);
+        Assert.All(frames.Zip(frames.Skip(1)), p => Assert.True(p.First.TimestampNs <= p.Second.TimestampNs)); // time order across captures
+    }
+
     private static List<Frame> MergeCap(string dir, params string[] inputs)
     {
         var merged = Path.Combine(dir, $"mergecap-{Guid.NewGuid():N}.pcapng");

@@ -41,6 +41,9 @@ public sealed class TrafficServer : IAsyncDisposable
 
     public ServerMetrics Metrics { get; }
 
+    /// <summary>The factory of Kestrel's connection memory pools, when <see cref="TrafficServerOptions.MemoryBlockBytes"/> set one.</summary>
+    internal LargeBlockMemoryPoolFactory? MemoryPools { get; private init; }
+
     public static async Task<TrafficServer> StartAsync(ServedStore store, TokenFile tokens, TrafficServerOptions options, CancellationToken ct = default)
     {
         if ((options.TlsCertificateFile is null) != (options.TlsKeyFile is null))
@@ -85,6 +88,14 @@ public sealed class TrafficServer : IAsyncDisposable
             k.Limits.MaxResponseBufferSize = options.ResponseBufferBytes;
         });
 
+        LargeBlockMemoryPoolFactory? memoryPools = null;
+        if (options.MemoryBlockBytes is > 0 and var blockBytes)
+        {
+            // Registered after Kestrel's own factory, so the socket transport resolves this one (the last registration).
+            memoryPools = new LargeBlockMemoryPoolFactory(blockBytes, options.MemoryPoolRetainedBytes);
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>(memoryPools);
+        }
+
         var metrics = new ServerMetrics();
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(tokens);
@@ -123,7 +134,7 @@ public sealed class TrafficServer : IAsyncDisposable
         var uri = new Uri($"{scheme}://{Loopback(flightListen!.IPEndPoint!)}");
         var ops = new Uri($"http://{Loopback(opsListen!.IPEndPoint!)}");
         app.Logger.LogInformation("Serving Arrow Flight on {Address}, /healthz and /metrics on {Ops} ({Tables} tables)", uri, ops, store.Engine.TableNames.Count);
-        return new TrafficServer(app, uri, ops, metrics);
+        return new TrafficServer(app, uri, ops, metrics) { MemoryPools = memoryPools };
     }
 
     /// <summary>The operations endpoint (HTTP/1.1 for Prometheus and probes): the Flight port + 1, or a free port.</summary>

@@ -34,6 +34,18 @@ public sealed record TrafficServerOptions
     public long? ResponseBufferBytes { get; init; } = 4 << 20;
 
     /// <summary>
+    /// Size of the memory blocks Kestrel's connections read and write through (<see cref="LargeBlockMemoryPool"/>);
+    /// null or 0 keeps Kestrel's own pool (4 KiB blocks). Larger blocks make fewer block rents, copies into pieces
+    /// and iovec entries per megabyte a DoGet sends.
+    /// </summary>
+    public int? MemoryBlockBytes { get; init; } = DefaultMemoryBlockBytes;
+
+    public const int DefaultMemoryBlockBytes = 64 << 10;
+
+    /// <summary>Free blocks the pool keeps for reuse, in bytes; blocks returned beyond it are left to the GC.</summary>
+    public long MemoryPoolRetainedBytes { get; init; } = 64L << 20;
+
+    /// <summary>
     /// Largest file an <c>export.pcap</c> call may produce, in bytes (a caller's <c>max_bytes</c> can only lower it).
     /// Exports stream with bounded memory whatever their size; this bounds the time, disk and bandwidth one call
     /// can take. Reaching it ends the call with ResourceExhausted.

@@ -55,18 +55,20 @@ public sealed class TestServer : IAsyncDisposable
     public static string NewDirectory() => System.IO.Directory.CreateTempSubdirectory("ts-server-").FullName;
 
     /// <summary>Starts a server over <paramref name="directory"/> (a new temporary store when null).</summary>
-    public static async Task<TestServer> StartAsync(string? directory = null, TrafficDatabaseOptions? database = null)
+    public static async Task<TestServer> StartAsync(string? directory = null, TrafficDatabaseOptions? database = null,
+        Func<TrafficServerOptions, TrafficServerOptions>? configure = null)
     {
         bool owns = directory is null;
         directory ??= NewDirectory();
         var db = TrafficDatabase.Open(directory, database);
         var local = new LocalTrafficClient(db);
-        var server = await TrafficServer.StartAsync(new ServedStore(db, local), TokenFile.Parse(TokenJson), new TrafficServerOptions
+        var options = new TrafficServerOptions
         {
             Listen = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0),
             MinimumLogLevel = LogLevel.Warning,
             JsonLogs = false,
-        });
+        };
+        var server = await TrafficServer.StartAsync(new ServedStore(db, local), TokenFile.Parse(TokenJson), configure?.Invoke(options) ?? options);
         return new TestServer(directory, owns, db, local, server);
     }
 

@@ -32,12 +32,17 @@ public sealed class FlightTrafficClient : ITrafficClient
         {
             MaxReceiveMessageSize = 64 << 20,
             MaxSendMessageSize = 64 << 20,
-            HttpHandler = handler,
+            // Without a handler of the caller's: GrpcChannel's own (several HTTP/2 connections), with the 4 MiB stream
+            // window docs/server.md recommends for payload readers (13–15 % less CPU per megabyte answer).
+            HttpHandler = handler ?? new SocketsHttpHandler { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = RecommendedStreamWindowBytes },
             DisposeHttpClient = true,
         });
         _client = new FlightClient(_channel);
         if (!string.IsNullOrEmpty(token)) _headers.Add("Authorization", "Bearer " + token);
     }
+
+    /// <summary>The HTTP/2 stream receive window this client starts every call with (docs/server.md, "client side").</summary>
+    public const int RecommendedStreamWindowBytes = 4 << 20;
 
     /// <summary>The environment variable <see cref="Connect"/> reads the token from when the address carries none.</summary>
     public const string TokenVariable = "TRAFFICSTORE_TOKEN";

@@ -41,7 +41,7 @@ public sealed class FlightTestServer : IAsyncDisposable
     public FlightTestServer(string? directory = null, int? maxReceiveMessageBytes = null, TrafficDatabaseOptions? database = null)
     {
         Directory = directory ?? System.IO.Directory.CreateTempSubdirectory("ts-agent-store-").FullName;
-        Port = FreeTcpPort();
+        _port = FreeTcpPort();
         _maxReceiveMessageBytes = maxReceiveMessageBytes;
         _database = database;
     }
@@ -50,7 +50,11 @@ public sealed class FlightTestServer : IAsyncDisposable
     private readonly TrafficDatabaseOptions? _database;
 
     public string Directory { get; }
-    public int Port { get; }
+    private int _port;
+    private bool _portGiven;
+
+    /// <summary>The server's port, the same across restarts once anything has read it (or it has served).</summary>
+    public int Port { get { _portGiven = true; return _port; } }
     public Uri Address => new($"http://127.0.0.1:{Port}");
     public bool Running => _server is not null;
     /// <summary>The running server's counters (DoPut rows, duplicates skipped); null while stopped.</summary>
@@ -68,13 +72,27 @@ public sealed class FlightTestServer : IAsyncDisposable
         if (_server is not null) return;
         _db = TrafficDatabase.Open(Directory, _database);
         _local = new LocalTrafficClient(_db);
-        _server = await TrafficServer.StartAsync(new ServedStore(_db, _local), TokenFile.Parse(Tokens), new TrafficServerOptions
+        for (int attempt = 1; ; attempt++)
         {
-            Listen = new IPEndPoint(IPAddress.Loopback, Port),
-            MinimumLogLevel = LogLevel.Warning,
-            JsonLogs = false,
-            MaxReceiveMessageBytes = _maxReceiveMessageBytes ?? new TrafficServerOptions().MaxReceiveMessageBytes,
-        });
+            try
+            {
+                _server = await TrafficServer.StartAsync(new ServedStore(_db, _local), TokenFile.Parse(Tokens), new TrafficServerOptions
+                {
+                    Listen = new IPEndPoint(IPAddress.Loopback, _port),
+                    MinimumLogLevel = LogLevel.Warning,
+                    JsonLogs = false,
+                    MaxReceiveMessageBytes = _maxReceiveMessageBytes ?? new TrafficServerOptions().MaxReceiveMessageBytes,
+                });
+                _portGiven = true;
+                return;
+            }
+            catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException && !_portGiven && attempt < 5)
+            {
+                // The probed port was taken (by another process's connection) before Kestrel bound it; nobody holds
+                // this address yet, so another port will do.
+                _port = FreeTcpPort();
+            }
+        }
     }
 
     /// <summary>Stops serving and closes the store (as a crash-free restart would).</summary>

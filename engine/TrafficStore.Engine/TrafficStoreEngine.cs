@@ -585,12 +585,20 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         try { await _background.ConfigureAwait(false); }
         catch (OperationCanceledException) { /* stopping */ }
         await StopBulkLoadsAsync().ConfigureAwait(false);
-        await FlushAsync().ConfigureAwait(false);
-        _replacedFiles.DeleteAll();
-        await _wal.DisposeAsync().ConfigureAwait(false);
-        _index.Dispose();
-        _stop.Dispose();
-        await _lockFile.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await FlushAsync().ConfigureAwait(false);
+            _replacedFiles.DeleteAll();
+        }
+        finally
+        {
+            // A final flush that fails (an I/O error: the WAL keeps what it did not seal) still closes the store, so it
+            // can be opened again; the error goes to the caller.
+            await _wal.DisposeAsync().ConfigureAwait(false);
+            _index.Dispose();
+            _stop.Dispose();
+            await _lockFile.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

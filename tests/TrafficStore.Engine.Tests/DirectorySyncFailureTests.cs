@@ -100,4 +100,20 @@ public class DirectorySyncFailureTests
         await using var reopened = OpenFeed(dir.Path);
         Assert.Equal(Enumerable.Range(0, 5).Select(i => (long)i), await StoredNumbers(reopened));
     }
+
+    [Fact]
+    public async Task ABulkLoadWhoseCommitRecordIsNotDurable_FailsAndLeavesNothing_ThenLoadsOnce()
+    {
+        using var dir = new TempDir();
+        var model = QueryTests.Model();
+        await using var engine = TrafficStoreEngine.Open(Options(dir.Path));
+        engine.RegisterTable(QueryTests.ConnSpec);
+        using (new Injected(Path.Combine(dir.Path, "wal")))
+            await Assert.ThrowsAnyAsync<IOException>(() => PackedSegmentTests.BulkLoad(engine, model));
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir.Path, "segments"), "*", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir.Path, "wal"), "*.bulk"));
+        Assert.Empty(await Rows(engine, new QuerySpec("conns")));
+        await PackedSegmentTests.BulkLoad(engine, model);
+        Assert.Equal(model.Count, (await Rows(engine, new QuerySpec("conns"))).Count);
+    }
 }

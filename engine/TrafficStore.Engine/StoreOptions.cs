@@ -74,13 +74,14 @@ public sealed record StoreOptions(string Directory)
     /// </summary>
     public int MaxDeliverySources { get; init; } = 100_000;
     /// <summary>
-    /// A source not seen (no batch, resent or new) for this long loses its mark: a batch it resends after that is stored
-    /// again. An agent resends an unacknowledged batch as soon as it reaches the server again (backoff at most 10 s), so
+    /// A source not seen (no batch, resent or new) for this long of the store's active time loses its mark: a batch it
+    /// resends after that is stored again. Active time is kept in the marks file and advanced by monotonic time
+    /// (<see cref="Clock"/>'s timestamps) while the store is open: downtime and wall-clock jumps do not count. An agent resends an unacknowledged batch as soon as it reaches the server again (backoff at most 10 s), so
     /// this only has to outlast the longest time an agent stays down, or cut off, with a batch whose acknowledgement it
     /// lost; 30 days is far beyond that. Marks are never expired while their source delivers.
     /// </summary>
     public TimeSpan DeliveryMarkMaxIdle { get; init; } = TimeSpan.FromDays(30);
-    /// <summary>Clock for retention ages.</summary>
+    /// <summary>Clock for retention ages (wall clock); its timestamps (monotonic) measure delivery marks' idle time.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
     /// <summary>Receives recovery, quarantine and retention messages (bridge it to ILogger in hosts).</summary>
     public Action<StoreLogLevel, string>? Log { get; init; }

@@ -9,6 +9,16 @@ public sealed partial class TrafficStoreEngine
     /// <summary>fsyncs mostly wait on the disk: more of them in flight than cores.</summary>
     private static readonly ParallelOptions FsyncOptions = new() { MaxDegreeOfParallelism = 16 };
 
+    /// <summary>fsyncs directories concurrently; a failure surfaces as the <see cref="IOException"/> of the first that failed.</summary>
+    private static void FsyncDirectories(IEnumerable<string> directories)
+    {
+        try { Parallel.ForEach(directories, FsyncOptions, DirectorySync.Fsync); }
+        catch (AggregateException e) when (e.InnerExceptions.OfType<IOException>().FirstOrDefault() is { } io)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(io);
+        }
+    }
+
     /// <summary>
     /// Starts a bulk load: rows appended to it skip the WAL and are sealed straight into segments
     /// (see <see cref="BulkLoad"/> for when they are acknowledged). For loading a capture file; small
@@ -79,13 +89,16 @@ public sealed partial class TrafficStoreEngine
             // The temp files' entries too: after the commit point open renames them from the record, and one whose entry
             // a power loss took away would leave the unit in part. (New partition and table directories were made
             // durable in their parents when the writer created them.)
-            Parallel.ForEach(sealedSegments.Select(s => Path.GetDirectoryName(s.TempPath)!).Distinct(StringComparer.Ordinal), FsyncOptions, DirectorySync.Fsync);
+            FsyncDirectories(sealedSegments.Select(s => Path.GetDirectoryName(s.TempPath)!).Distinct(StringComparer.Ordinal));
             var text = new StringBuilder();
             foreach (var (handle, _) in sealedSegments) text.Append(Path.GetRelativePath(Layout.Root, handle.Path)).Append('\n');
             DurableFile.Replace(record, text.ToString()); // the commit point (in wal/)
         }
         catch
         {
+            // Not committed. A record renamed into place whose directory fsync failed goes first: it must not name
+            // files that are deleted next (open would report them missing).
+            File.Delete(record);
             foreach (var (_, temp) in sealedSegments) File.Delete(temp);
             throw;
         }
@@ -93,7 +106,7 @@ public sealed partial class TrafficStoreEngine
         foreach (var (handle, temp) in sealedSegments) File.Move(temp, handle.Path, overwrite: true);
         // Each partition directory (the renames; the directories themselves are durable since the writers created them).
         var directories = sealedSegments.Select(s => Path.GetDirectoryName(s.Handle.Path)!).Distinct(StringComparer.Ordinal).ToList();
-        Parallel.ForEach(directories, FsyncOptions, DirectorySync.Fsync);
+        FsyncDirectories(directories);
         File.Delete(record);
 
         // Visible to queries only now that the unit is durable (queries never see rows that a crash could take away).

@@ -40,7 +40,7 @@ public sealed partial class TrafficStoreEngine
         await gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (!_deliveries.TryAdmit(delivery.Source, _options.Clock.GetUtcNow(), _options.MaxDeliverySources, _options.DeliveryMarkMaxIdle))
+            if (!_deliveries.TryAdmit(delivery.Source, _options.MaxDeliverySources, _options.DeliveryMarkMaxIdle))
                 throw new DeliverySourceLimitException(delivery.Source, _options.MaxDeliverySources);
             try
             {

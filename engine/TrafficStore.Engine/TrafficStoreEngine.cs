@@ -114,8 +114,8 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         LoadQuarantineRecords();
 
         _sealedSeq = WalCheckpoint.Read(Layout.WalCheckpointFile);
-        var now = _options.Clock.GetUtcNow();
-        _deliveries = DeliveryMarks.Load(Layout.DeliveriesFile, now); // as of the last flush that sealed anything; the replay raises it
+        // As of the last flush that sealed anything; the replay raises it. Its active clock goes on from the saved value.
+        _deliveries = DeliveryMarks.Load(Layout.DeliveriesFile, _options.Clock);
         var replay = WriteAheadLog.Replay(Layout, _sealedSeq);
         foreach (var problem in replay.Problems) Note(problem);
         // The WAL holds every record from its first one on (sealed files are deleted oldest first, whole, and a flush
@@ -196,14 +196,14 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             var decoded = WalPayload.Decode(record.Payload, (t, v) => _tables.TryGetValue(t, out var s) ? s.SchemaVersion(v) : null, out var delivery);
             // Every durable record's mark counts, also one at or below the checkpoint (its rows are in a segment): the
             // marks file may lag such a segment (a checkpoint raised above by a segment kept when the checkpoint was lost).
-            if (delivery is { } mark) _deliveries.Raise(mark.Source, mark.Mark, now);
+            if (delivery is { } mark) _deliveries.Raise(mark.Source, mark.Mark);
             if (record.Seq <= _sealedSeq) continue;
             if (decoded is not { } d) { Note($"WAL record {record.Seq} names an unknown table; skipped."); continue; }
             AddUnsealed(_tables[d.Table], record.Seq, d.Rows);
             replayed++;
         }
         if (replayed > 0) Note($"Replayed {replayed} WAL records (up to sequence {replay.LastSeq}).");
-        int expired = _deliveries.ExpireIdle(now, _options.DeliveryMarkMaxIdle);
+        int expired = _deliveries.ExpireIdle(_options.DeliveryMarkMaxIdle);
         if (expired > 0) Note($"Expired the delivery marks of {expired} sources idle for more than {_options.DeliveryMarkMaxIdle.TotalDays:0.#} days.");
         return Math.Max(replay.LastSeq, _sealedSeq);
     }
@@ -319,7 +319,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             long seq = await _wal.AppendAsync(payload, s =>
             {
                 AddUnsealed(state, s, rows);
-                if (delivery is { } d) _deliveries.Raise(d.Source, d.Mark, _options.Clock.GetUtcNow());
+                if (delivery is { } d) _deliveries.Raise(d.Source, d.Mark);
             }, ct).ConfigureAwait(false);
             return new AppendResult(seq, rows.Length);
         }
@@ -336,11 +336,12 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Expires idle delivery marks and writes the marks file if anything changed (under the maintenance lock).</summary>
-    private void SaveDeliveryMarks()
+    private void SaveDeliveryMarks(bool closing = false)
     {
-        int expired = _deliveries.ExpireIdle(_options.Clock.GetUtcNow(), _options.DeliveryMarkMaxIdle);
-        if (expired > 0) _options.Log?.Invoke(StoreLogLevel.Information, $"Expired the delivery marks of {expired} sources idle for more than {_options.DeliveryMarkMaxIdle.TotalDays:0.#} days.");
-        _deliveries.SaveIfChanged(Layout.DeliveriesFile);
+        int expired = _deliveries.ExpireIdle(_options.DeliveryMarkMaxIdle);
+        if (expired > 0) _options.Log?.Invoke(StoreLogLevel.Information, $"Expired the delivery marks of {expired} sources idle for more than {_options.DeliveryMarkMaxIdle.TotalDays:0.#} days of the store's active time.");
+        // The active clock is saved with the marks: every hour of it at a flush, exactly at close.
+        _deliveries.SaveIfChanged(Layout.DeliveriesFile, closing ? TimeSpan.Zero : DeliveryMarks.ClockSaveInterval);
     }
 
     private void AddUnsealed(TableState table, long seq, RowBlock rows)
@@ -585,12 +586,23 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
         try { await _background.ConfigureAwait(false); }
         catch (OperationCanceledException) { /* stopping */ }
         await StopBulkLoadsAsync().ConfigureAwait(false);
-        await FlushAsync().ConfigureAwait(false);
-        _replacedFiles.DeleteAll();
-        await _wal.DisposeAsync().ConfigureAwait(false);
-        _index.Dispose();
-        _stop.Dispose();
-        await _lockFile.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await FlushAsync().ConfigureAwait(false);
+            await _maintenance.WaitAsync().ConfigureAwait(false);
+            try { SaveDeliveryMarks(closing: true); } // the active time up to now (downtime does not count)
+            finally { _maintenance.Release(); }
+            _replacedFiles.DeleteAll();
+        }
+        finally
+        {
+            // A final flush that fails (an I/O error: the WAL keeps what it did not seal) still closes the store, so it
+            // can be opened again; the error goes to the caller.
+            await _wal.DisposeAsync().ConfigureAwait(false);
+            _index.Dispose();
+            _stop.Dispose();
+            await _lockFile.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -243,9 +243,12 @@ public sealed class DiskSpoolTests : IDisposable
             Assert.Null(spool.NewIdentity);
             while (spool.TryPeek(out var e)) spool.Acknowledge(e);
         }
-        // The ack file alone shows it once everything is acknowledged; lost (or unreadable), the numbering restarts: new id.
+        // Once everything is acknowledged the numbered file shows it (an unreadable ack changes nothing); lost too, the
+        // numbering is unknown: new id.
         using (var spool = new DiskSpool(_dir, 1 << 20)) Assert.Equal(renewed, spool.AgentId);
         File.WriteAllText(Path.Combine(_dir, "ack"), "garbage");
+        using (var spool = new DiskSpool(_dir, 1 << 20)) Assert.Equal(renewed, spool.AgentId);
+        File.Delete(Path.Combine(_dir, "numbered"));
         using (var spool = new DiskSpool(_dir, 1 << 20)) Assert.NotEqual(renewed, spool.AgentId);
     }
 

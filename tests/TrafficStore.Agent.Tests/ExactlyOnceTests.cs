@@ -141,6 +141,39 @@ public sealed class ExactlyOnceTests : IAsyncLifetime
         await AssertEachRowOnce(5);
     }
 
+    /// <summary>
+    /// A partial reset: the server stored batches whose PutResults never came back, then the spool's segment files were
+    /// deleted while <c>ack</c> and <c>agent-id</c> stayed. The numbering used to resume after the last acknowledged
+    /// batch, under the same id: the new batches got the numbers of the stored ones and were dropped as duplicates.
+    /// </summary>
+    [Fact]
+    public async Task SegmentsDeleted_AfterBatchesWereStoredUnacknowledged_EveryNewBatchIsStored()
+    {
+        await _server.StartAsync();
+        await using (var proxy = new AckLosingProxy(_server.Address))
+        {
+            await using (var agent = await StartAndLoseTheAckOfBatch1(proxy, drain: TimeSpan.FromSeconds(1)))
+                Assert.False(await agent.StopAsync(), "the drain should hit its deadline with batch 1 unacknowledged");
+        }
+        long duplicatesBefore = _server.Metrics!.DuplicateRowsTotal; // the stop's drain may have resent batch 1 (skipped)
+        foreach (var f in Directory.EnumerateFiles(_spoolDir, "*.spool")) File.Delete(f);
+        Assert.True(File.Exists(Path.Combine(_spoolDir, "ack")));
+
+        await using (var restarted = new NodeAgent(Options(_server.Address)))
+        {
+            Assert.Null(restarted.NewIdentity);     // the numbering is known: same identity, numbers past the old ones
+            Assert.Empty(restarted.Start());
+            for (int i = 5; i < 8; i++) restarted.Enqueue(TrafficTables.CaptureStats, FeedBatch(i));
+            Assert.True(await restarted.StopAsync(), "the spool should drain");
+        }
+        Assert.Equal(duplicatesBefore, _server.Metrics!.DuplicateRowsTotal); // none of the new batches taken for a duplicate
+        var rows = (await _server.QueryAsync($"capture_stats where source='{FeedSource}'")).Rows("frames", "packets")
+            .Select(r => $"{r["frames"]}/{r["packets"]}").ToList();
+        Assert.Equal(rows.Count, rows.Distinct().Count());
+        foreach (int i in new[] { 0, 1, 5, 6, 7 })
+            for (int r = 0; r < RowsPerBatch; r++) Assert.Contains($"{i}/{r}", rows);
+    }
+
     [Fact]
     public async Task AgentKilledAfterTheServerCommitted_ResendsOnRestart_AndTheStoreHasEachRowOnce()
     {

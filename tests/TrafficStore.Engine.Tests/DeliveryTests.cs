@@ -125,10 +125,17 @@ public class DeliveryTests
         Assert.Contains("Delivery marks", e.Message);
     }
 
+    /// <summary>A wall clock (<see cref="Now"/>) and a monotonic one (<see cref="Elapsed"/>, the timestamps), set by hand.</summary>
     private sealed class ManualClock(DateTimeOffset now) : TimeProvider
     {
         public DateTimeOffset Now { get; set; } = now;
+        public TimeSpan Elapsed { get; set; }
         public override DateTimeOffset GetUtcNow() => Now;
+        public override long GetTimestamp() => Elapsed.Ticks;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        /// <summary>Time passes: both clocks move.</summary>
+        public void Advance(TimeSpan by) { Now += by; Elapsed += by; }
     }
 
     private static readonly DateTimeOffset T0 = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
@@ -164,9 +171,9 @@ public class DeliveryTests
         Assert.Equal(5, (await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0))).DuplicateRows);
 
         // agent-a keeps delivering, agent-b goes quiet for more than a day: its mark expires and makes room.
-        clock.Now = T0 + TimeSpan.FromHours(12);
+        clock.Advance(TimeSpan.FromHours(12));
         await engine.AppendOnceAsync("feed", Feed(20, 5), new Delivery("agent-a", 3, 0));
-        clock.Now = T0 + TimeSpan.FromHours(25);
+        clock.Advance(TimeSpan.FromHours(13));
         Assert.Equal(5, (await engine.AppendOnceAsync("feed", Feed(10, 5), new Delivery("agent-c", 1, 0))).Rows);
         Assert.Null(engine.DeliveredUpTo("agent-b"));
         Assert.Equal(new DeliveryMark(3, 5), engine.DeliveredUpTo("agent-a"));
@@ -195,35 +202,94 @@ public class DeliveryTests
     }
 
     [Fact]
-    public async Task MarksExpireByTheirLastSeenTime_KeptThroughFlushesAndRestarts()
+    public async Task MarksExpireByTheStoresActiveTime_KeptThroughFlushesAndRestarts_DowntimeDoesNotCount()
     {
         using var dir = new TempDir();
         var clock = new ManualClock(T0);
         await using (var engine = OpenFeed(dir.Path, clock))
         {
             await engine.AppendOnceAsync("feed", Feed(0, 5), new Delivery("agent-a", 1, 0));
-            await engine.FlushAsync();                     // agent-a's mark (seen at T0) is in the marks file only
-            clock.Now = T0 + TimeSpan.FromDays(10);
-            await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0)); // only in the WAL
+            await engine.FlushAsync();                     // agent-a's mark (seen at active day 0) is in the marks file only
+            clock.Advance(TimeSpan.FromDays(10));
+            await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0)); // only in the WAL, active day 10
         }
-        // 20 days later: both marks are younger than 30 days.
-        clock.Now = T0 + TimeSpan.FromDays(20);
+        // Down for 100 days: no agent could resend meanwhile, so no mark ages.
+        clock.Advance(TimeSpan.FromDays(100));
         await using (var engine = OpenFeed(dir.Path, clock))
         {
             Assert.Equal(new DeliveryMark(1, 5), engine.DeliveredUpTo("agent-a"));
-            Assert.Equal(5, (await engine.AppendOnceAsync("feed", Feed(0, 5), new Delivery("agent-a", 1, 0))).DuplicateRows); // seen again at day 20
+            Assert.Equal(new DeliveryMark(1, 5), engine.DeliveredUpTo("agent-b"));
+            Assert.Equal(0, engine.ExpiredDeliverySources);
+            clock.Advance(TimeSpan.FromDays(25));      // active day 35
+            Assert.Equal(5, (await engine.AppendOnceAsync("feed", Feed(0, 5), new Delivery("agent-a", 1, 0))).DuplicateRows); // seen again
+            await engine.FlushAsync();                 // agent-b idle 25 active days: kept
+            Assert.NotNull(engine.DeliveredUpTo("agent-b"));
+        }
+        clock.Advance(TimeSpan.FromDays(365));
+        await using (var engine = OpenFeed(dir.Path, clock))
+        {
+            Assert.NotNull(engine.DeliveredUpTo("agent-b"));
+            clock.Advance(TimeSpan.FromDays(10));      // active day 45: agent-b idle 35 days, agent-a 10
             await engine.FlushAsync();
-        }
-        // Day 45: agent-a was last seen at day 20 and stays; agent-b (day 10, from the WAL then the marks file) expired.
-        clock.Now = T0 + TimeSpan.FromDays(45);
-        await using (var engine = OpenFeed(dir.Path, clock))
-        {
-            Assert.Equal(new DeliveryMark(1, 5), engine.DeliveredUpTo("agent-a"));
             Assert.Null(engine.DeliveredUpTo("agent-b"));
-            Assert.Contains(engine.Health.RecoveryNotes, n => n.Contains("Expired the delivery marks of 1 sources"));
+            Assert.Equal(new DeliveryMark(1, 5), engine.DeliveredUpTo("agent-a"));
+            Assert.Equal(1, engine.ExpiredDeliverySources);
             // What expiry means: a batch resent after its source's mark expired is stored again.
             Assert.Equal(5, (await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0))).Rows);
         }
+    }
+
+    [Fact]
+    public async Task AWallClockJump_ExpiresNoMark()
+    {
+        using var dir = new TempDir();
+        var clock = new ManualClock(T0);
+        await using (var engine = OpenFeed(dir.Path, clock))
+        {
+            await engine.AppendOnceAsync("feed", Feed(0, 5), new Delivery("agent-a", 1, 0));
+            clock.Advance(TimeSpan.FromHours(1));
+            // The wall clock jumps a year ahead (a bad RTC before NTP corrects it); monotonic time goes on as before.
+            clock.Now += TimeSpan.FromDays(365);
+            await engine.FlushAsync();
+            Assert.Equal(new DeliveryMark(1, 5), engine.DeliveredUpTo("agent-a"));
+            await engine.AppendOnceAsync("feed", Feed(5, 5), new Delivery("agent-b", 1, 0));
+            clock.Now -= TimeSpan.FromDays(365);  // corrected
+            clock.Advance(TimeSpan.FromHours(1));
+            await engine.FlushAsync();
+        }
+        clock.Now += TimeSpan.FromDays(400);
+        await using var reopened = OpenFeed(dir.Path, clock);
+        Assert.Equal(new DeliveryMark(1, 5), reopened.DeliveredUpTo("agent-a"));
+        Assert.Equal(new DeliveryMark(1, 5), reopened.DeliveredUpTo("agent-b"));
+        Assert.Equal(0, reopened.ExpiredDeliverySources);
+        Assert.Equal(5, (await reopened.AppendOnceAsync("feed", Feed(0, 5), new Delivery("agent-a", 1, 0))).DuplicateRows);
+    }
+
+    [Fact]
+    public async Task AMarksFileWithWallClockTimes_FromSession4_IsRead_EverySourceSeenAtOpen()
+    {
+        using var dir = new TempDir();
+        var clock = new ManualClock(T0);
+        await using (var engine = OpenFeed(dir.Path, clock)) { }
+        // Version 1: magic "TSDM" | u8 1 | u32 count | (string source | i64 batch | i64 row end | i64 last seen, unix seconds) | u32 crc32c.
+        var sink = new TrafficStore.Engine.Segments.ByteSink(64);
+        sink.WriteUInt32(0x4D445354);
+        sink.WriteByte(1);
+        sink.WriteUInt32(1);
+        sink.WriteString("agent-v1");
+        sink.WriteInt64(4);
+        sink.WriteInt64(2);
+        sink.WriteInt64((T0 - TimeSpan.FromDays(300)).ToUnixTimeSeconds()); // long ago by the wall clock
+        sink.WriteUInt32(TrafficStore.Engine.Segments.Crc32C.Compute(sink.WrittenSpan));
+        File.WriteAllBytes(Path.Combine(dir.Path, "wal", "deliveries"), sink.ToArray());
+        await using var reopened = OpenFeed(dir.Path, clock);
+        Assert.Equal(new DeliveryMark(4, 2), reopened.DeliveredUpTo("agent-v1"));
+        clock.Advance(TimeSpan.FromDays(29));
+        await reopened.FlushAsync();
+        Assert.Equal(new DeliveryMark(4, 2), reopened.DeliveredUpTo("agent-v1"));
+        clock.Advance(TimeSpan.FromDays(2));
+        await reopened.FlushAsync();
+        Assert.Null(reopened.DeliveredUpTo("agent-v1"));
     }
 
     [Fact]
@@ -302,5 +368,30 @@ public class DeliveryTests
             Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), await StoredNumbers(reopened));
         }
         finally { if (Directory.Exists(crashed)) Directory.Delete(crashed, true); }
+    }
+
+    /// <summary>
+    /// A save copies the marks under their lock and sorts, serialises and writes outside it: the WAL's durability
+    /// callback (<c>Raise</c>) runs meanwhile instead of waiting for up to 100k marks to be written. What it raises
+    /// after the copy goes into the next save.
+    /// </summary>
+    [Fact]
+    public void ARaiseDuringASave_DoesNotWaitForIt_AndGoesIntoTheNextSave()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "deliveries");
+        var marks = new TrafficStore.Engine.Wal.DeliveryMarks();
+        for (int i = 0; i < 1000; i++) marks.Raise($"agent-{i}", new DeliveryMark(1, 1));
+        bool raisedDuringSave = false;
+        marks.Serialising = () =>
+            raisedDuringSave = Task.Run(() => marks.Raise("agent-late", new DeliveryMark(2, 2))).Wait(TimeSpan.FromSeconds(30));
+        marks.SaveIfChanged(path, TimeSpan.Zero);
+        marks.Serialising = null;
+        Assert.True(raisedDuringSave, "Raise waited for the save");
+        var saved = TrafficStore.Engine.Wal.DeliveryMarks.Load(path, TimeProvider.System);
+        Assert.Equal(1000, saved.Count);
+        Assert.Null(saved.Get("agent-late"));
+        marks.SaveIfChanged(path, TimeSpan.Zero);
+        Assert.Equal(new DeliveryMark(2, 2), TrafficStore.Engine.Wal.DeliveryMarks.Load(path, TimeProvider.System).Get("agent-late"));
     }
 }

@@ -11,19 +11,33 @@ namespace TrafficStore.Engine.Wal;
 /// and raises it with every WAL record still on disk (the highest mark any durable source shows wins).
 /// <para>
 /// Bounded: at most <see cref="StoreOptions.MaxDeliverySources"/> sources (a new one past it is refused, see
-/// <see cref="TryAdmit"/>), and a source not seen for <see cref="StoreOptions.DeliveryMarkMaxIdle"/> loses its mark
-/// (<see cref="ExpireIdle"/>): a batch it resends after that is stored again. Thread-safe.
+/// <see cref="TryAdmit"/>), and a source not seen for <see cref="StoreOptions.DeliveryMarkMaxIdle"/> of the store's
+/// <b>active time</b> loses its mark (<see cref="ExpireIdle"/>): a batch it resends after that is stored again.
+/// </para>
+/// <para>
+/// Active time (<see cref="ActiveSeconds"/>) is a clock of the store's own: the value saved in the marks file, advanced
+/// by monotonic elapsed time (<see cref="TimeProvider.GetElapsedTime(long)"/>) while the store is open. Time the store
+/// is down does not count (agents cannot resend to a store that is down: an open after 30+ days must not expire every
+/// mark and have every resend stored twice), and neither do jumps of the wall clock (a clock far in the future until NTP
+/// corrects it). A crash loses at most the active time since the last save: marks then live a little longer, never
+/// shorter. Thread-safe; saving snapshots the marks under the lock and serialises and writes them outside it, so the
+/// WAL's durability callback (<see cref="Raise"/>) never waits for a save.
 /// </para>
 /// <code>
-/// file   := magic "TSDM" | u8 version (1) | u32 count | count × (string source | i64 batch | i64 row end | i64 last seen, unix seconds)
-///           | u32 crc32c of everything before it
+/// file   := magic "TSDM" | u8 version (2) | i64 active seconds | u32 count
+///           | count × (string source | i64 batch | i64 row end | i64 last seen, active seconds) | u32 crc32c of everything before it
+/// v1     := magic "TSDM" | u8 version (1) | u32 count | count × (string source | i64 batch | i64 row end | i64 last seen, unix seconds)
+///           | u32 crc32c   (session 4; read: every source counts as seen at open, its wall-clock time is not trusted)
 /// legacy := u32 count | count × (string source | i64 batch | i64 row end) | u32 crc32c   (2026-11-26 before expiry; read, last seen = open time)
 /// </code>
 /// </summary>
 internal sealed class DeliveryMarks
 {
     private const uint Magic = 0x4D445354; // "TSDM" little-endian
-    private const byte Version = 1;
+    private const byte Version = 2;
+    private const byte WallClockVersion = 1;
+    /// <summary>With no mark changed, the marks file is still rewritten at a flush once active time moved this far since it was saved.</summary>
+    internal static readonly TimeSpan ClockSaveInterval = TimeSpan.FromHours(1);
 
     private readonly record struct Entry(DeliveryMark Mark, long LastSeenSeconds);
 
@@ -33,6 +47,24 @@ internal sealed class DeliveryMarks
     private long _expired;
     private long _lastFullScanSeconds = long.MinValue;
     private bool _dirty;
+    private readonly TimeProvider _time;
+    private readonly long _openedAt;          // _time's timestamp at open
+    private readonly long _activeAtOpen;      // active seconds saved in the file read at open
+    private long _savedActiveSeconds;         // active seconds in the file as last written (or read)
+    private readonly Lock _saving = new();    // one save at a time, so an older snapshot never overwrites a newer one
+
+    /// <summary>Test seam: runs after a save took its snapshot, before it serialises (outside the marks lock).</summary>
+    internal Action? Serialising;
+
+    public DeliveryMarks(TimeProvider? time = null, long activeSeconds = 0)
+    {
+        _time = time ?? TimeProvider.System;
+        _openedAt = _time.GetTimestamp();
+        _activeAtOpen = _savedActiveSeconds = activeSeconds;
+    }
+
+    /// <summary>The store's active time in seconds: as saved, plus the monotonic time elapsed since this store opened.</summary>
+    public long ActiveSeconds => _activeAtOpen + (long)_time.GetElapsedTime(_openedAt).TotalSeconds;
 
     public int Count
     {
@@ -49,14 +81,14 @@ internal sealed class DeliveryMarks
 
     /// <summary>
     /// Raises <paramref name="source"/>'s mark to <paramref name="mark"/> (a lower mark changes nothing) and notes it
-    /// as seen at <paramref name="now"/>.
+    /// as seen now (active time).
     /// </summary>
-    public void Raise(string source, DeliveryMark mark, DateTimeOffset now)
+    public void Raise(string source, DeliveryMark mark)
     {
+        long seen = ActiveSeconds;
         lock (_marks)
         {
             _admitting.Remove(source);
-            long seen = now.ToUnixTimeSeconds();
             if (_marks.TryGetValue(source, out var current))
             {
                 if (current.Mark.CompareTo(mark) >= 0 && current.LastSeenSeconds >= seen) return;
@@ -74,13 +106,14 @@ internal sealed class DeliveryMarks
     /// admitted) are fewer than <paramref name="limit"/>, after marks idle longer than <paramref name="maxIdle"/> made
     /// room; then it holds a place until its mark is raised or <see cref="EndAdmission"/>. False: refuse it.
     /// </summary>
-    public bool TryAdmit(string source, DateTimeOffset now, int limit, TimeSpan maxIdle)
+    public bool TryAdmit(string source, int limit, TimeSpan maxIdle)
     {
+        long now = ActiveSeconds;
         lock (_marks)
         {
             if (_marks.TryGetValue(source, out var e))
             {
-                long seen = now.ToUnixTimeSeconds();
+                long seen = now;
                 if (seen > e.LastSeenSeconds)
                 {
                     _marks[source] = e with { LastSeenSeconds = seen };
@@ -93,7 +126,7 @@ internal sealed class DeliveryMarks
             {
                 // At the limit, look for idle marks at most once a second: a client sending new ids as fast as it can
                 // must not make every refusal a walk over all the marks.
-                long second = now.ToUnixTimeSeconds();
+                long second = now;
                 if (second == _lastFullScanSeconds) return false;
                 _lastFullScanSeconds = second;
                 ExpireIdleLocked(now, maxIdle);
@@ -110,15 +143,16 @@ internal sealed class DeliveryMarks
         lock (_marks) _admitting.Remove(source);
     }
 
-    /// <summary>Removes the marks of sources not seen for longer than <paramref name="maxIdle"/>; returns how many.</summary>
-    public int ExpireIdle(DateTimeOffset now, TimeSpan maxIdle)
+    /// <summary>Removes the marks of sources not seen for longer than <paramref name="maxIdle"/> of active time; returns how many.</summary>
+    public int ExpireIdle(TimeSpan maxIdle)
     {
+        long now = ActiveSeconds;
         lock (_marks) return ExpireIdleLocked(now, maxIdle);
     }
 
-    private int ExpireIdleLocked(DateTimeOffset now, TimeSpan maxIdle)
+    private int ExpireIdleLocked(long now, TimeSpan maxIdle)
     {
-        long cutoff = now.ToUnixTimeSeconds() - (long)Math.Min(maxIdle.TotalSeconds, long.MaxValue / 2);
+        long cutoff = now - (long)Math.Min(maxIdle.TotalSeconds, long.MaxValue / 2);
         List<string>? idle = null;
         foreach (var (source, e) in _marks)
             if (e.LastSeenSeconds < cutoff) (idle ??= []).Add(source);
@@ -137,60 +171,83 @@ internal sealed class DeliveryMarks
         return Math.Clamp(mark.RowEnd - delivery.FirstRow, 0, rows);
     }
 
-    /// <summary>Reads the marks file; sources of a legacy file (no last-seen time) count as seen at <paramref name="now"/>.</summary>
-    public static DeliveryMarks Load(string path, DateTimeOffset now)
+    /// <summary>
+    /// Reads the marks file; its active clock goes on from the value saved. Sources of a file without active times (v1:
+    /// wall-clock times; legacy: none) count as seen at open.
+    /// </summary>
+    public static DeliveryMarks Load(string path, TimeProvider time)
     {
-        var marks = new DeliveryMarks();
-        if (!File.Exists(path)) return marks;
+        if (!File.Exists(path)) return new DeliveryMarks(time);
         var bytes = File.ReadAllBytes(path);
         if (bytes.Length < 8 || Crc32C.Compute(bytes.AsSpan(0, bytes.Length - 4)) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(bytes.Length - 4)))
             throw new InvalidDataException($"Delivery marks '{path}' are damaged; refusing to guess which agent batches are stored (duplicates or losses would follow).");
         var src = new ByteSource(bytes.AsSpan(0, bytes.Length - 4));
         uint first = src.ReadUInt32();
-        bool versioned = first == Magic;
-        if (versioned)
+        byte version = 0;
+        if (first == Magic)
         {
-            byte version = src.ReadByte();
-            if (version != Version) throw new InvalidDataException($"Delivery marks '{path}' have version {version}; this engine reads version {Version}.");
+            version = src.ReadByte();
+            if (version is not (Version or WallClockVersion)) throw new InvalidDataException($"Delivery marks '{path}' have version {version}; this engine reads versions {WallClockVersion} and {Version}.");
         }
-        uint count = versioned ? src.ReadUInt32() : first;
+        long active = version == Version ? src.ReadInt64() : 0;
+        var marks = new DeliveryMarks(time, active);
+        uint count = version != 0 ? src.ReadUInt32() : first;
         for (uint i = 0; i < count; i++)
         {
             string source = src.ReadString();
             var mark = new DeliveryMark(src.ReadInt64(), src.ReadInt64());
-            long seen = versioned ? src.ReadInt64() : now.ToUnixTimeSeconds();
+            long seen = version != 0 ? src.ReadInt64() : active;
+            if (version != Version) seen = active; // a wall-clock time (v1) says nothing about the store's active time
             marks._marks[source] = new Entry(mark, seen);
         }
         return marks;
     }
 
-    /// <summary>Writes the marks durably (replacing the file atomically) when they changed since the last save.</summary>
-    public void SaveIfChanged(string path)
+    /// <summary>
+    /// Writes the marks durably (replacing the file atomically) when they changed since the last save, or when the active
+    /// clock moved at least <paramref name="clockSlack"/> since (with marks to age; <see cref="TimeSpan.Zero"/>: any move).
+    /// Returns after the file is durable, so a caller that saves before it seals keeps the file ahead of its segments.
+    /// The marks are copied under the lock; sorting, serialising and writing happen outside it.
+    /// </summary>
+    public void SaveIfChanged(string path, TimeSpan clockSlack)
     {
-        byte[] bytes;
-        lock (_marks)
+        lock (_saving)
         {
-            if (!_dirty) return;
-            var sink = new ByteSink(64 + _marks.Count * 72);
-            sink.WriteUInt32(Magic);
-            sink.WriteByte(Version);
-            sink.WriteUInt32((uint)_marks.Count);
-            foreach (var (source, e) in _marks.OrderBy(m => m.Key, StringComparer.Ordinal))
+            KeyValuePair<string, Entry>[] snapshot;
+            long active = ActiveSeconds;
+            lock (_marks)
             {
-                sink.WriteString(source);
-                sink.WriteInt64(e.Mark.Batch);
-                sink.WriteInt64(e.Mark.RowEnd);
-                sink.WriteInt64(e.LastSeenSeconds);
+                bool clockMoved = _marks.Count > 0 && active - _savedActiveSeconds >= Math.Max(1, (long)clockSlack.TotalSeconds);
+                if (!_dirty && !clockMoved) return;
+                snapshot = [.. _marks];
+                _dirty = false;
             }
-            sink.WriteUInt32(Crc32C.Compute(sink.WrittenSpan));
-            bytes = sink.ToArray();
-            _dirty = false;
-        }
-        try { DurableFile.Replace(path, bytes); }
-        catch
-        {
-            lock (_marks) _dirty = true;
-            throw;
+            try
+            {
+                Serialising?.Invoke();
+                Array.Sort(snapshot, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+                var sink = new ByteSink(64 + snapshot.Length * 72);
+                sink.WriteUInt32(Magic);
+                sink.WriteByte(Version);
+                sink.WriteInt64(active);
+                sink.WriteUInt32((uint)snapshot.Length);
+                foreach (var (source, e) in snapshot)
+                {
+                    sink.WriteString(source);
+                    sink.WriteInt64(e.Mark.Batch);
+                    sink.WriteInt64(e.Mark.RowEnd);
+                    // A mark raised after the snapshot's clock reading carries a later time: never ahead of the file's clock.
+                    sink.WriteInt64(Math.Min(e.LastSeenSeconds, active));
+                }
+                sink.WriteUInt32(Crc32C.Compute(sink.WrittenSpan));
+                DurableFile.Replace(path, sink.WrittenSpan);
+                _savedActiveSeconds = active;
+            }
+            catch
+            {
+                lock (_marks) _dirty = true;
+                throw;
+            }
         }
     }
 }

@@ -60,8 +60,16 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private FileStream OpenNewFile(long firstSeq)
     {
         var file = new FileStream(_layout.WalFile(firstSeq), FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
-        file.Flush(flushToDisk: true);
-        DirectorySync.Fsync(_layout.WalDirectory);
+        try
+        {
+            file.Flush(flushToDisk: true);
+            DirectorySync.Fsync(_layout.WalDirectory); // the new file's entry: an append acknowledged into it must survive
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
         return file;
     }
 
@@ -140,6 +148,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 else if (request is RotateRequest rotate)
                 {
                     Commit(pending, header);
+                    if (_fault is not null) { rotate.Done.TrySetException(new IOException("The write-ahead log failed earlier.", _fault)); continue; }
                     try
                     {
                         long last = _nextSeq - 1;
@@ -257,7 +266,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     {
         _requests.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
-        _file.Flush(flushToDisk: true);
+        if (_fault is null) _file.Flush(flushToDisk: true); // after a fault the file may be closed already, and nothing was acknowledged since
         await _file.DisposeAsync().ConfigureAwait(false);
     }
 }

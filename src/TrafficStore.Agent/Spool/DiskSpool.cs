@@ -28,11 +28,22 @@ public readonly record struct SpoolStatistics(long Bytes, long PendingBatches, l
 ///           (records of older agents: magic "TSB1", no sequence field; still read, shipped without identity)
 /// ack    := "SEGMENT OFFSET LAST_ACKED_SEQUENCE\n"   (older agents wrote the first two only)
 /// agent-id := the agent's id, 32 hex digits, made once with the spool directory
+/// numbered := "HIGHEST\n"   the highest sequence number this spool may have given out (replaced atomically)
 /// </code>
-/// The sequence continues after the largest one in the segments or the ack file, so a batch number is never
-/// reused, even when every segment was acknowledged and deleted; when neither shows one (the spool was reset
-/// but kept <c>agent-id</c>) the numbering starts at 1 under a new agent id, never under the old one. A record cut short by a crash (length past
-/// the end of the file) ends that segment. Thread-safe.
+/// The sequence continues after the largest one in the segments, the ack file or <c>numbered</c>, so a batch number is
+/// never reused, even when every segment was deleted, acknowledged or not (the server may have stored batches whose
+/// answer never came: under a reused number it would drop the new batch as a duplicate). <c>numbered</c> is written
+/// before a number past it is given out, a block of <see cref="NumberBlock"/> at a time (so not once per batch), and
+/// brought down to the exact last number when the spool is closed; after a crash the numbering goes on past the block
+/// (a gap is harmless to the server's marks, a reuse is not). When nothing shows where the numbering was (no
+/// <c>numbered</c> file and no numbered segment record: the spool was reset but kept <c>agent-id</c>) the numbering
+/// goes on under a new agent id, never under the old one. A record cut short by a crash (length past the end of the
+/// file) ends that segment.
+/// <para>
+/// Every entry the spool relies on is made durable by an fsync of the directory (<see cref="SpoolDirectory"/>): a new
+/// segment before records are appended to it, <c>agent-id</c> before anything is numbered under it, <c>ack</c> before
+/// an acknowledgement returns, <c>numbered</c> before its numbers are used. Thread-safe.
+/// </para>
 /// </summary>
 public sealed class DiskSpool : IDisposable
 {
@@ -44,6 +55,9 @@ public sealed class DiskSpool : IDisposable
     private const string Extension = ".spool";
     private const string AckFile = "ack";
     private const string AgentIdFile = "agent-id";
+    private const string NumberedFile = "numbered";
+    /// <summary>Sequence numbers reserved by one write of <c>numbered</c>.</summary>
+    internal const long NumberBlock = 1024;
 
     private readonly string _directory;
     private readonly long _maxBytes;
@@ -58,6 +72,7 @@ public sealed class DiskSpool : IDisposable
     private long _appendedBatches, _ackedBatches, _ackedRows, _droppedBatches, _droppedRows;
     private long _nextSequence = 1;
     private long _lastAckedSequence;
+    private long _reserved;        // the value in the numbered file: numbers up to it may have been given out
 
     private sealed class SegmentInfo
     {
@@ -76,14 +91,16 @@ public sealed class DiskSpool : IDisposable
         _maxBytes = maxBytes;
         // Four segments or more per spool, so dropping one never throws away most of it.
         _segmentBytes = Math.Clamp(maxBytes / 4, 1, 64L << 20);
+        bool existed = Directory.Exists(directory);
         Directory.CreateDirectory(directory);
-        Recover();
+        if (!existed && Path.GetDirectoryName(Path.GetFullPath(directory)) is { } parent) SpoolDirectory.Fsync(parent);
+        bool numberingKnown = Recover();
         // The server knows a batch by (agent id, sequence) and skips any at or below the highest it stored. A spool
         // whose numbering starts again at 1 (its segments and ack file were deleted, e.g. a reset, or the ack file was
         // lost after everything shipped) under the old id would have its new batches taken for duplicates and dropped
         // until the numbers passed the old ones: so whenever nothing here shows where the numbering was, the spool
         // takes a new id, before it numbers anything.
-        (AgentId, NewIdentity) = LoadOrCreateAgentId(renew: _nextSequence == 1);
+        (AgentId, NewIdentity) = LoadOrCreateAgentId(renew: !numberingKnown);
     }
 
     public string DirectoryPath => _directory;
@@ -151,6 +168,17 @@ public sealed class DiskSpool : IDisposable
     {
         lock (_gate)
         {
+            long needed = _nextSequence + records.Count - 1;
+            if (needed > _reserved)
+            {
+                try { Reserve(Math.Max(needed, _nextSequence - 1 + NumberBlock)); }
+                catch
+                {
+                    _droppedBatches += records.Count;
+                    _droppedRows += rows;
+                    throw;
+                }
+            }
             long firstSequence = _nextSequence;
             foreach (var r in records) BinaryPrimitives.WriteInt64LittleEndian(r.AsSpan(12), _nextSequence++);
             byte[] bytes = records[0];
@@ -300,7 +328,19 @@ public sealed class DiskSpool : IDisposable
             // where its (deleted) records ended, and a new file of that number would have its first records skipped.
             _writeSegment = _segments.Count == 0 ? _readSegment + 1 : _segments.Keys.Max() + 1;
             // Unbuffered: a failed write leaves no bytes in a buffer that a later flush or Dispose would still write.
-            _writer = new FileStream(SegmentPath(_writeSegment), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+            var writer = new FileStream(SegmentPath(_writeSegment), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+            try
+            {
+                // The new file's entry: the records fsync'd into it are reported durable, so the entry must be too.
+                SpoolDirectory.Fsync(_directory);
+            }
+            catch
+            {
+                writer.Dispose();
+                try { File.Delete(SegmentPath(_writeSegment)); } catch (IOException) { }
+                throw;
+            }
+            _writer = writer;
             _segments[_writeSegment] = new SegmentInfo();
             if (_segments.Count == 1 && _readSegment < _writeSegment)
             {
@@ -357,6 +397,21 @@ public sealed class DiskSpool : IDisposable
             f.Flush(flushToDisk: true);
         }
         File.Move(temp, Path.Combine(_directory, AckFile), overwrite: true);
+        SpoolDirectory.Fsync(_directory); // the acknowledgement is durable only with the rename
+    }
+
+    /// <summary>Writes <paramref name="highest"/> to the numbered file durably; numbers up to it may then be given out.</summary>
+    private void Reserve(long highest)
+    {
+        string temp = Path.Combine(_directory, NumberedFile + ".tmp");
+        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        {
+            f.Write(Encoding.ASCII.GetBytes(highest.ToString(CultureInfo.InvariantCulture) + "\n"));
+            f.Flush(flushToDisk: true);
+        }
+        File.Move(temp, Path.Combine(_directory, NumberedFile), overwrite: true);
+        SpoolDirectory.Fsync(_directory);
+        _reserved = highest;
     }
 
     // ------------------------------------------------------------------ reading
@@ -387,9 +442,19 @@ public sealed class DiskSpool : IDisposable
         return true;
     }
 
-    /// <summary>Rebuilds the segment list and read position after a restart (or a crash).</summary>
-    private void Recover()
+    /// <summary>
+    /// Rebuilds the segment list, read position and numbering after a restart (or a crash). True when something shows
+    /// where the numbering was: the numbered file, or a numbered record in a segment.
+    /// </summary>
+    private bool Recover()
     {
+        bool numberingKnown = false;
+        string numbered = Path.Combine(_directory, NumberedFile);
+        if (File.Exists(numbered) && long.TryParse(File.ReadAllText(numbered).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long reserved))
+        {
+            _reserved = reserved;
+            numberingKnown = true;
+        }
         foreach (var path in Directory.EnumerateFiles(_directory, "*" + Extension))
         {
             if (!long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out long id)) continue;
@@ -416,6 +481,7 @@ public sealed class DiskSpool : IDisposable
             while (TryReadRecord(id, offset, long.MaxValue, out var e))
             {
                 lastSequence = Math.Max(lastSequence, e.Sequence);
+                numberingKnown |= e.Sequence > 0;
                 if (id > _readSegment || offset >= _readOffset)
                 {
                     info.Batches++;
@@ -432,7 +498,9 @@ public sealed class DiskSpool : IDisposable
         }
         // New records go to a new segment: the last one may end in a torn record.
         _writeSegment = -1;
-        _nextSequence = lastSequence + 1;
+        // Past every number that may have been given out, acknowledged, still spooled or deleted unacknowledged.
+        _nextSequence = Math.Max(lastSequence, _reserved) + 1;
+        return numberingKnown;
     }
 
     /// <summary>
@@ -449,7 +517,7 @@ public sealed class DiskSpool : IDisposable
             if (!(id.Length is > 0 and <= 128 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-')))
                 throw new InvalidDataException($"The spool's agent id file '{path}' is damaged; delete it to give the agent a new identity (its spooled batches may then be stored twice).");
             if (!renew) return (id, null);
-            why = $"the spool's batch numbering starts again (no segments and no acknowledged sequence): new agent id replaces {id}, whose numbers the server may already have";
+            why = $"nothing in the spool shows where its batch numbering was (no numbered file and no numbered segment): new agent id replaces {id}, whose numbers the server may already have";
         }
         string created = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
         string temp = path + ".tmp";
@@ -459,6 +527,8 @@ public sealed class DiskSpool : IDisposable
             f.Flush(flushToDisk: true);
         }
         File.Move(temp, path, overwrite: true);
+        // Before anything is numbered under the new id: a power loss must not bring back the old id after that.
+        SpoolDirectory.Fsync(_directory);
         return (created, why);
     }
 
@@ -470,6 +540,13 @@ public sealed class DiskSpool : IDisposable
         {
             _writer?.Dispose();
             _writer = null;
+            // A clean close gives back the unused rest of the block, so a restart numbers on without a gap. Best effort:
+            // the larger reservation left in place is just as safe.
+            if (_reserved > _nextSequence - 1)
+            {
+                try { Reserve(_nextSequence - 1); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
         }
     }
 }

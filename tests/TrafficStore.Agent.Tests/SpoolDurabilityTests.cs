@@ -47,7 +47,7 @@ public sealed class SpoolDurabilityTests : IDisposable
         private void Snapshot()
         {
             lock (_gate)
-                _durable = Directory.EnumerateFiles(_dir).ToDictionary(Path.GetFileName, f => f.EndsWith(".spool", StringComparison.Ordinal) ? null : File.ReadAllBytes(f))!;
+                _durable = Directory.EnumerateFiles(_dir).ToDictionary(f => Path.GetFileName(f), f => f.EndsWith(".spool", StringComparison.Ordinal) ? null : File.ReadAllBytes(f))!;
         }
 
         public void Image(string to)

@@ -10,11 +10,6 @@ public class ChunkCacheTests
 {
     private const int RowCount = 1200; // 120 ms apart: partitions 0, 1, 2
 
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     private static async Task<TrafficStoreEngine> Sealed(string dir, long cacheBytes, TimeProvider? clock = null)
     {
         var engine = TrafficStoreEngine.Open(Options(dir) with { RowGroupRows = 128, ChunkCacheBytes = cacheBytes, Clock = clock ?? TimeProvider.System });

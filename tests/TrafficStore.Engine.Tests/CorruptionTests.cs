@@ -147,9 +147,4 @@ public class CorruptionDuringRetentionTests
         long cutoff = Base + 90 * Second;
         Assert.Equal(QueryTests.Model(1200).Count(r => r.Time >= Minute + Base && !(r.Ns == "ns1" && r.Time < cutoff)), rows.Count);
     }
-
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
 }

@@ -13,11 +13,6 @@ namespace TrafficStore.Engine.Tests;
 /// </summary>
 public class DeferredDeleteTests
 {
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     /// <summary>Deletes files for real, except that each path in <see cref="FailOnce"/> fails its next delete.</summary>
     private sealed class FlakyDisk
     {

@@ -14,11 +14,6 @@ namespace TrafficStore.Engine.Tests;
 /// </summary>
 public class DictionaryCacheTests
 {
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     // A table name no other test uses: the cache is process-wide and tests run in parallel.
     private static readonly Schema BlobSchema = Schema(("time", Ts), ("body", BinaryType.Default));
     private static TableSpec BlobSpec => new("dictcache_blobs", BlobSchema, "time");

@@ -16,11 +16,6 @@ namespace TrafficStore.Engine.Tests;
 /// </summary>
 public class DirectoryDurabilityTests
 {
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     /// <summary>Records directory fsyncs under one store from construction on, and builds a power-loss image.</summary>
     private sealed class PowerLoss : IDisposable
     {

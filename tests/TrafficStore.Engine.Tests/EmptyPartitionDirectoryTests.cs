@@ -13,11 +13,6 @@ namespace TrafficStore.Engine.Tests;
 /// </summary>
 public class EmptyPartitionDirectoryTests
 {
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     private static StoreOptions At(string dir, long nowNs) => Options(dir) with { Clock = new FixedClock(QuerySpec.FromNs(nowNs)) };
 
     private static string PartitionDir(string dir, int minute) =>

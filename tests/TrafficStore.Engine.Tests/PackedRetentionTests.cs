@@ -13,11 +13,6 @@ namespace TrafficStore.Engine.Tests;
 /// </summary>
 public class PackedRetentionTests
 {
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     private static readonly string[] Pods = Enumerable.Range(0, 10).Select(i => $"pod-{i}").ToArray();
 
     private static StoreOptions At(string dir, long nowNs, List<string>? log = null) => Options(dir) with

@@ -13,11 +13,6 @@ namespace TrafficStore.Engine.Tests;
 /// </summary>
 public class PackedSegmentTests
 {
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     internal static async Task BulkLoad(TrafficStoreEngine engine, IReadOnlyList<QueryTests.Row> rows, long sealBytes = long.MaxValue, int batchRows = 250)
     {
         await using var bulk = engine.BeginBulkLoad(new BulkLoadOptions { SealBytes = sealBytes, MaxBufferedBytes = long.MaxValue });

@@ -6,11 +6,6 @@ namespace TrafficStore.Engine.Tests;
 
 public class RetentionTests
 {
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     private const int Partitions = 20;
     private static readonly DateTimeOffset Now = QuerySpec.FromNs(Base + Partitions * Minute);
 

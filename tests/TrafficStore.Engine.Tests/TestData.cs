@@ -9,6 +9,12 @@ namespace TrafficStore.Engine.Tests;
 /// <summary>Builds Arrow arrays from nullable values, and reads query results back into rows.</summary>
 internal static class TestData
 {
+    /// <summary>A clock that always says <paramref name="now"/> (retention ages, cache times).</summary>
+    internal sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
     public static readonly TimestampType Ts = new(TimeUnit.Nanosecond, "UTC");
     public const long Second = 1_000_000_000L;
     public const long Minute = 60 * Second;

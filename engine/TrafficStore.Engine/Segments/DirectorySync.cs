@@ -7,7 +7,7 @@ namespace TrafficStore.Engine.Segments;
 /// fsync of a directory, so a rename or a new file survives a power loss (POSIX requires it;
 /// .NET has no API for it). On Windows directory handles cannot be flushed this way; it is a no-op.
 /// </summary>
-internal static partial class DirectorySync
+public static partial class DirectorySync
 {
     /// <summary>Test seam: told the full path of every directory about to be fsync'd (crash-image tests model a power loss from it).</summary>
     internal static event Action<string>? Syncing;

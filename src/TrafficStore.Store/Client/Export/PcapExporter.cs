@@ -370,7 +370,7 @@ internal sealed class PcapExporter(TrafficStoreEngine engine, PcapExportOptions 
         public (long Time, long Capture, int Stream) HeadKey()
         {
             Order.TryPeek(out var batch, out int row);
-            return (batch.Timestamp.GetValue(row) ?? 0, batch.Capture.GetValue(row) ?? 0, index);
+            return (batch.Timestamp.GetValue(row) ?? 0, batch.Capture.GetValue(row) ?? 0, Index);
         }
     }
 

@@ -96,7 +96,16 @@ internal sealed class QueryPlan
         if (rows > int.MaxValue) return true;
         var chunks = new RowGroupChunks(zones, segment);
         foreach (var f in Filters)
+        {
+            if (f.AnyOf is null && f.LongValues is not null)
+            {
+                var longs = zones.Longs(f.Column);
+                byte state = longs.State[segment];
+                if (state == LongZones.NoValue || (state == LongZones.Range && !f.MayMatchLongs(longs.Min[segment], longs.Max[segment]))) return false;
+                continue;
+            }
             if (!f.MayMatch(chunks, (int)rows)) return false;
+        }
         return true;
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using TrafficStore.Engine.Catalog;
 using TrafficStore.Engine.Columns;
@@ -114,6 +115,7 @@ internal sealed class CompiledFilter
     /// <see cref="MayMatch(ChunkInfo, int)"/> for a long-lane zone [<paramref name="min"/>, <paramref name="max"/>] present
     /// with some non-null value, without delegates: the planner runs it for every segment of a query without a time window.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool MayMatchLongs(long min, long max)
     {
         var values = LongValues!;

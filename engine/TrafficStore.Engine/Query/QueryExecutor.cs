@@ -14,6 +14,7 @@ namespace TrafficStore.Engine.Query;
 /// </summary>
 internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIndex index, SegmentSealer sealer)
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public QueryPlan Plan(QuerySpec q, QueryDiagnostics diag)
     {
         ArgumentNullException.ThrowIfNull(q);
@@ -147,6 +148,7 @@ internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIn
     /// survivors whose footers index the column; null when some footer's summary cannot be searched (then the posting store answers).
     /// Row groups outside the query's window are left to the zone maps checked after (as for a posting store answer).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered)? FromFooters(List<SegmentHandle> survivors, CompiledFilter f, IReadOnlyList<string> keys)
     {
         var matches = new Dictionary<long, HashSet<int>>();

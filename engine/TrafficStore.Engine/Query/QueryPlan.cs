@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TrafficStore.Engine.Catalog;
 using TrafficStore.Engine.Columns;
 using TrafficStore.Engine.Segments;
@@ -90,6 +91,7 @@ internal sealed class QueryPlan
     /// False when the filters' zone maps over the whole segment prove no row can match: one check per
     /// segment before <see cref="RowGroupMayMatch"/> checks each row group (the time window is checked by the caller).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool SegmentMayMatch(SegmentZones zones, int segment)
     {
         long rows = zones.RowCount[segment];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using TrafficStore.Engine.Catalog;
 using TrafficStore.Engine.Columns;
@@ -108,6 +109,31 @@ internal sealed class CompiledFilter
             return max.SequenceCompareTo(p) >= 0 && min.SequenceCompareTo(p) <= 0;
         }
         return MayMatch(zone.MinBytes, zone.MaxBytes, BytesValues!, (a, b) => a.AsSpan().SequenceCompareTo(b));
+    }
+
+    /// <summary>
+    /// <see cref="MayMatch(ChunkInfo, int)"/> for a long-lane zone [<paramref name="min"/>, <paramref name="max"/>] present
+    /// with some non-null value, without delegates: the planner runs it for every segment of a query without a time window.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public bool MayMatchLongs(long min, long max)
+    {
+        var values = LongValues!;
+        long v = values[0];
+        switch (Op)
+        {
+            case FilterOp.Eq: return v >= min && v <= max;
+            case FilterOp.In:
+                foreach (long x in values)
+                    if (x >= min && x <= max) return true;
+                return false;
+            case FilterOp.NotEq: return !(min == v && max == v);
+            case FilterOp.Lt: return min < v;
+            case FilterOp.Le: return min <= v;
+            case FilterOp.Gt: return max > v;
+            case FilterOp.Ge: return max >= v;
+            default: return true;
+        }
     }
 
     private bool MayMatch<T>(T min, T max, T[] values, Func<T, T, int> compare)

@@ -14,6 +14,7 @@ namespace TrafficStore.Engine.Query;
 /// </summary>
 internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIndex index, SegmentSealer sealer)
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public QueryPlan Plan(QuerySpec q, QueryDiagnostics diag)
     {
         ArgumentNullException.ThrowIfNull(q);
@@ -56,16 +57,27 @@ internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIn
             survivors.Add(zones.Handles[s]);
         }
 
-        // Index: every equality / in-list filter on an indexed column narrows segments and row groups.
+        // Index: every equality / in-list filter on an indexed column narrows segments and row groups. Looked up in
+        // the survivors' footers (FooterPostings: in memory, cost per survivor); the posting store only where a footer's
+        // summary cannot be searched.
         var indexHits = new List<(Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered)>();
-        // The partitions to look values up in: a packed segment's (format 3) only where a row group may match.
-        var partitions = new HashSet<long>();
-        foreach (var handle in survivors)
+        HashSet<long>? partitions = null;
+        (Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered) Lookup(CompiledFilter f, IReadOnlyList<string> keys)
         {
-            var footer = handle.Footer;
-            if (!footer.IsPacked) { partitions.Add(footer.PartitionStart); continue; }
-            for (int g = 0; g < footer.RowGroups.Length; g++)
-                if (!partitions.Contains(footer.RowGroups[g].Partition) && plan.RowGroupMayMatch(footer, g)) partitions.Add(footer.RowGroups[g].Partition);
+            if (FromFooters(survivors, f, keys) is { } found) return found;
+            if (partitions is null)
+            {
+                // The partitions to look values up in: a packed segment's (format 3) only where a row group may match.
+                partitions = [];
+                foreach (var handle in survivors)
+                {
+                    var footer = handle.Footer;
+                    if (!footer.IsPacked) { partitions.Add(footer.PartitionStart); continue; }
+                    for (int g = 0; g < footer.RowGroups.Length; g++)
+                        if (!partitions.Contains(footer.RowGroups[g].Partition) && plan.RowGroupMayMatch(footer, g)) partitions.Add(footer.RowGroups[g].Partition);
+                }
+            }
+            return index.Lookup(q.Table, f.Name, keys, partitions, from, to);
         }
         if (survivors.Count > 0)
         {
@@ -73,14 +85,14 @@ internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIn
             {
                 if (f.IndexKeys is { } keys && def.IndexedColumns.Contains(f.Name))
                 {
-                    indexHits.Add(index.Lookup(q.Table, f.Name, keys, partitions, from, to));
+                    indexHits.Add(Lookup(f, keys));
                     diag.UsedIndex = true;
                 }
                 else if (f.AnyOf is { } alternatives && alternatives.All(a => a.IndexKeys is not null && def.IndexedColumns.Contains(a.Name)))
                 {
                     // Either end (client_pod = X or server_pod = X): the union of the alternatives' postings,
                     // trusted only for segments every alternative's index covers.
-                    var lookups = alternatives.Select(a => index.Lookup(q.Table, a.Name, a.IndexKeys!, partitions, from, to)).ToList();
+                    var lookups = alternatives.Select(a => Lookup(a, a.IndexKeys!)).ToList();
                     var covered = new HashSet<long>(lookups[0].Covered);
                     foreach (var l in lookups.Skip(1)) covered.IntersectWith(l.Covered);
                     var matches = new Dictionary<long, HashSet<int>>();
@@ -129,6 +141,33 @@ internal sealed partial class QueryExecutor(TrafficStoreEngine engine, SegmentIn
                     $"Segment {quarantined.SegmentId} of '{q.Table}' is quarantined ({quarantined.Reason}); its rows are not served.", quarantined.QuarantinePath));
         }
         return plan;
+    }
+
+    /// <summary>
+    /// The survivors holding any of <paramref name="keys"/> in <paramref name="f"/>'s column, with their row groups, and the
+    /// survivors whose footers index the column; null when some footer's summary cannot be searched (then the posting store answers).
+    /// Row groups outside the query's window are left to the zone maps checked after (as for a posting store answer).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (Dictionary<long, HashSet<int>> Matches, HashSet<long> Covered)? FromFooters(List<SegmentHandle> survivors, CompiledFilter f, IReadOnlyList<string> keys)
+    {
+        var matches = new Dictionary<long, HashSet<int>>();
+        var covered = new HashSet<long>();
+        HashSet<int>? groups = null;
+        foreach (var handle in survivors)
+        {
+            groups ??= [];
+            switch (FooterPostings.Lookup(handle.Footer, f.Name, f.Type, keys, groups))
+            {
+                case FooterPostings.Answer.NotCovered: continue;
+                case FooterPostings.Answer.Unsearchable: return null;
+            }
+            covered.Add(handle.Id);
+            if (groups.Count == 0) continue;
+            matches[handle.Id] = groups;
+            groups = null;
+        }
+        return (matches, covered);
     }
 
     private static bool AnyRowGroupMayMatch(QueryPlan plan, SegmentFooter footer, HashSet<int>? groups)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TrafficStore.Engine.Catalog;
 using TrafficStore.Engine.Columns;
 using TrafficStore.Engine.Segments;
@@ -90,13 +91,23 @@ internal sealed class QueryPlan
     /// False when the filters' zone maps over the whole segment prove no row can match: one check per
     /// segment before <see cref="RowGroupMayMatch"/> checks each row group (the time window is checked by the caller).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool SegmentMayMatch(SegmentZones zones, int segment)
     {
         long rows = zones.RowCount[segment];
         if (rows > int.MaxValue) return true;
         var chunks = new RowGroupChunks(zones, segment);
         foreach (var f in Filters)
+        {
+            if (f.AnyOf is null && f.LongValues is not null)
+            {
+                var longs = zones.Longs(f.Column);
+                byte state = longs.State[segment];
+                if (state == LongZones.NoValue || (state == LongZones.Range && !f.MayMatchLongs(longs.Min[segment], longs.Max[segment]))) return false;
+                continue;
+            }
             if (!f.MayMatch(chunks, (int)rows)) return false;
+        }
         return true;
     }
 

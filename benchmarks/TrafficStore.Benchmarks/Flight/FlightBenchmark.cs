@@ -269,6 +269,13 @@ public static class FlightBenchmark
             var channels = Enumerable.Range(0, n).Select(_ => Channel(address, windowBytes)).ToList();
             try
             {
+                // Every query of this client count is warmed before any is timed: otherwise the first one timed carries
+                // the count's one-off work (thread-pool growth, the concurrent path's code reaching tier 1, a gen2 GC).
+                foreach (var q in queries)
+                {
+                    var warmClients = channels.Select(c => new FlightClient(c)).ToList();
+                    await SteadyState.WarmAsync(n, () => Task.WhenAll(warmClients.Select(c => DrainAsync(c, q.Text))));
+                }
                 foreach (var q in queries)
                 {
                     var clients = channels.Select(c => new FlightClient(c)).ToList();

@@ -6,12 +6,14 @@ using Apache.Arrow.Flight.Client;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
+using TrafficStore.Server.Client;
 using TrafficStore.Server.Flight;
 using TrafficStore.Server.Hosting;
 using TrafficStore.Server.Security;
 using TrafficStore.Server.Tests.Support;
 using TrafficStore.Store;
 using TrafficStore.Store.Client;
+using TrafficStore.Store.Query;
 using TrafficStore.Store.Tables;
 
 namespace TrafficStore.Server.Tests;
@@ -108,6 +110,22 @@ public class TransportTests
                 await c.ResponseStream.MoveNext();
             });
             Assert.NotNull(refused);
+
+            // TrafficStore's own client (the CLI's --server): --tls-ca trusts the certificate for this client alone; the
+            // system's trust store does not know it, and a client given an unrelated authority refuses it too.
+            await using (var trusting = FlightTrafficClient.Connect("grpc+tls://" + server.Address.Authority, TestServer.Reader, certPath))
+                Assert.Contains((await trusting.QueryAsync("dns limit 1")).Schema.FieldsList, f => f.Name == "dns_time");
+            await using (var untrusting = FlightTrafficClient.Connect("grpc+tls://" + server.Address.Authority, TestServer.Reader))
+                await Assert.ThrowsAnyAsync<Exception>(() => untrusting.QueryAsync("dns limit 1"));
+            using var otherKey = RSA.Create(2048);
+            using var other = new CertificateRequest("CN=other", otherKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+                .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            var otherPath = Path.Combine(dir, "other.crt");
+            await File.WriteAllTextAsync(otherPath, other.ExportCertificatePem());
+            await using (var wrongCa = FlightTrafficClient.Connect("grpc+tls://" + server.Address.Authority, TestServer.Reader, otherPath))
+                await Assert.ThrowsAnyAsync<Exception>(() => wrongCa.QueryAsync("dns limit 1"));
+            Assert.Throws<QueryException>(() => FlightTrafficClient.Connect("grpc://" + server.Address.Authority, TestServer.Reader, certPath));
+            Assert.Throws<QueryException>(() => FlightTrafficClient.Connect("grpc+tls://" + server.Address.Authority, TestServer.Reader, keyPath)); // no certificate in it
         }
         finally { Directory.Delete(dir, true); }
     }

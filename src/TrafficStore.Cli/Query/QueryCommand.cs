@@ -111,7 +111,7 @@ public static class CliErrors
         {
             // "the server answered Unavailable: Error connecting to subchannel." did not say what to check.
             stderr.WriteLine(rpc.Status.Detail.Contains("certificate", StringComparison.OrdinalIgnoreCase)
-                ? $"trafficstore {command}: the server's TLS certificate is not trusted here (for a private CA: SSL_CERT_FILE=ca.pem trafficstore ...): {rpc.Status.Detail}"
+                ? $"trafficstore {command}: the server's TLS certificate is not trusted here (for a private CA: --tls-ca ca.pem): {rpc.Status.Detail}"
                 : $"trafficstore {command}: cannot reach the server (is `trafficstore serve` running there, on that port, with TLS only for grpc+tls/https?): {rpc.Status.Detail}");
             return CliApp.ExitUsage;
         }

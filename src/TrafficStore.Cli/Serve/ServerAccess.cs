@@ -7,13 +7,16 @@ namespace TrafficStore.Cli.Serve;
 /// <summary>
 /// How the store commands reach a server: <c>--server URL</c> (their own option) opens a
 /// <see cref="FlightTrafficClient"/>, with the bearer token from <c>--token</c> (accepted by every
-/// command), else the address's user part, else <c>TRAFFICSTORE_TOKEN</c>.
+/// command), else the address's user part, else <c>TRAFFICSTORE_TOKEN</c>; <c>--tls-ca FILE</c> trusts a private CA for a
+/// TLS server.
 /// </summary>
 public static class ServerAccess
 {
     private static readonly AsyncLocal<string?> Token = new();
+    private static readonly AsyncLocal<string?> TrustedCa = new();
 
     private const string OptionName = "--token";
+    private const string CaOptionName = "--tls-ca";
 
     /// <summary>
     /// Registers the Flight client as the CLI's remote client and adds <c>--token</c> to every
@@ -28,8 +31,13 @@ public static class ServerAccess
                 {
                     Description = $"Bearer token for --server (default: the token in the address, then ${FlightTrafficClient.TokenVariable}).",
                 });
+            if (command.Options.Any(o => o.Name == "--server") && !command.Options.Any(o => o.Name == CaOptionName))
+                command.Options.Add(new Option<string?>(CaOptionName)
+                {
+                    Description = "PEM file of the CA (or self-signed certificate) to trust for a TLS --server, for this command only (default: the system's trust store).",
+                });
         }
-        StoreAccess.RemoteClientFactory = server => FlightTrafficClient.Connect(server, Token.Value);
+        StoreAccess.RemoteClientFactory = server => FlightTrafficClient.Connect(server, Token.Value, TrustedCa.Value);
     }
 
     /// <summary>Puts the parsed command's --token in effect for the remote client.</summary>
@@ -40,6 +48,10 @@ public static class ServerAccess
             ? command.Options.OfType<Option<string?>>().FirstOrDefault(o => o.Name == OptionName)
             : null;
         Token.Value = option is null ? null : parse.GetValue(option);
+        var ca = command.Options.Any(o => o.Name == "--server")
+            ? command.Options.OfType<Option<string?>>().FirstOrDefault(o => o.Name == CaOptionName)
+            : null;
+        TrustedCa.Value = ca is null ? null : parse.GetValue(ca);
         return parse;
     }
 

@@ -1,4 +1,7 @@
+using System.Net.Security;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Apache.Arrow;
@@ -53,7 +56,9 @@ public sealed class FlightTrafficClient : ITrafficClient
     /// <paramref name="token"/>, else the address's user part (<c>grpc://TOKEN@host:port</c>), else
     /// the <c>TRAFFICSTORE_TOKEN</c> environment variable.
     /// </summary>
-    public static FlightTrafficClient Connect(string server, string? token = null)
+    /// <param name="trustedCaFile">PEM file of the certificate authorities (or the self-signed certificate) to trust for a
+    /// TLS server instead of the system's store (<c>--tls-ca</c>); null: the system's trust store.</param>
+    public static FlightTrafficClient Connect(string server, string? token = null, string? trustedCaFile = null)
     {
         if (!Uri.TryCreate(server.Contains("://", StringComparison.Ordinal) ? server : "grpc://" + server, UriKind.Absolute, out var uri) || uri.Port <= 0)
             throw new QueryException($"'{server}' is not a server address (e.g. grpc://127.0.0.1:8815)");
@@ -64,8 +69,46 @@ public sealed class FlightTrafficClient : ITrafficClient
             _ => throw new QueryException($"unsupported scheme '{uri.Scheme}' in '{server}' (grpc, grpc+tcp, grpc+tls, http, https)"),
         };
         token ??= uri.UserInfo.Length > 0 ? Uri.UnescapeDataString(uri.UserInfo) : Environment.GetEnvironmentVariable(TokenVariable);
-        return new FlightTrafficClient(new Uri($"{scheme}://{uri.Host}:{uri.Port}"), token);
+        if (trustedCaFile is not null && scheme != "https")
+            throw new QueryException($"--tls-ca is for a TLS server (grpc+tls:// or https://), not '{server}'");
+        var handler = trustedCaFile is null ? null : TrustingOnly(LoadAuthorities(trustedCaFile));
+        return new FlightTrafficClient(new Uri($"{scheme}://{uri.Host}:{uri.Port}"), token, handler);
     }
+
+    private static X509Certificate2Collection LoadAuthorities(string file)
+    {
+        var authorities = new X509Certificate2Collection();
+        try { authorities.ImportFromPemFile(file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new QueryException($"--tls-ca {file}: {e.Message}");
+        }
+        if (authorities.Count == 0) throw new QueryException($"--tls-ca {file}: no PEM certificate in it");
+        return authorities;
+    }
+
+    /// <summary>
+    /// The stock handler (with the recommended stream window) validating the server's chain against
+    /// <paramref name="authorities"/> only, the host name still checked: a private CA trusted for this client alone,
+    /// not for the whole machine as SSL_CERT_FILE would.
+    /// </summary>
+    private static SocketsHttpHandler TrustingOnly(X509Certificate2Collection authorities) => new()
+    {
+        EnableMultipleHttp2Connections = true,
+        InitialHttp2StreamWindowSize = RecommendedStreamWindowBytes,
+        SslOptions =
+        {
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck; // private CAs rarely publish revocation lists
+                return chain.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+            },
+        },
+    };
 
     public Task<TrafficQueryResult> QueryAsync(TrafficQuery query, CancellationToken ct = default) =>
         QueryAsync(QueryText.ToJson(query), ct);

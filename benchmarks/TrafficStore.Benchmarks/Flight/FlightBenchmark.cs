@@ -50,6 +50,21 @@ public static class FlightBenchmark
         int recommendedWindowBytes = s_clientWindowBytes > 0 ? 0
             : int.Parse(StoreBenchmark.Value(args, "--recommended-window-kb") ?? (RecommendedClientWindowBytes / 1024).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) * 1024;
         string queriesFile = StoreBenchmark.Value(args, "--queries") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(storeDir))!, StoreBenchmark.QueriesFile);
+        if (StoreBenchmark.Value(args, "--connect") is { } connect)
+        {
+            // Clients only: a server started apart (e.g. `taskset -c 0 trafficstore serve`, this on `taskset -c 1`), so
+            // the CPU this process reports is the stock clients' alone, and the server's latency is not the clients' CPU.
+            Auth = new() { { "Authorization", "Bearer " + (StoreBenchmark.Value(args, "--token") ?? Environment.GetEnvironmentVariable("TRAFFICSTORE_TOKEN")) } };
+            var remoteQueries = JsonSerializer.Deserialize<List<StoreBenchmark.NamedQuery>>(File.ReadAllText(queriesFile))!.Where(q => q.Indexed).ToList();
+            Console.WriteLine($"machine: {Environment.ProcessorCount} cores usable by the clients, load average {IngestBenchmark.LoadAverage()}; clients only, server {connect}");
+            var remote = new StringBuilder();
+            if (repeat > 0) remote.Append(await ExportAsync(new Uri(connect), tables, repeat));
+            remote.Append(await LatencyAsync(new Uri(connect), remoteQueries, clientCounts, runs, s_clientWindowBytes, header: true)).AppendLine();
+            Console.WriteLine();
+            Console.WriteLine(remote);
+            if (markdown is not null) File.WriteAllText(markdown, remote.ToString());
+            return 0;
+        }
         if (!Directory.Exists(storeDir))
         {
             Console.Error.WriteLine($"no store at {storeDir}: run `store --phases growth` first (or pass --store DIR)");
@@ -136,7 +151,7 @@ public static class FlightBenchmark
         return GrpcChannel.ForAddress(address, options);
     }
 
-    private static Metadata Auth { get; } = new() { { "Authorization", "Bearer " + Token } };
+    private static Metadata Auth { get; set; } = new() { { "Authorization", "Bearer " + Token } };
 
     private static async Task<string> ExportAsync(Uri address, string[] tables, int repeat)
     {

@@ -27,12 +27,24 @@ public sealed record CaptureFileOptions
     public static CaptureFileOptions Default { get; } = new();
 }
 
+/// <summary>What a capture file's magic number says it is.</summary>
+public enum CaptureFileKind { Unknown, Pcap, PcapNg }
+
 /// <summary>Opens pcap and pcapng files, detecting the format from the first four bytes.</summary>
 public static class CaptureFile
 {
     internal const uint PcapMicroseconds = PcapFormat.MicrosecondMagic;
     internal const uint PcapNanoseconds = PcapFormat.NanosecondMagic;
     internal const uint PcapNgSectionHeader = 0x0A0D0D0A;
+
+    /// <summary>The format a file's first four bytes name: pcap (either byte order, µs or ns), pcapng, or neither.</summary>
+    public static CaptureFileKind KindOf(ReadOnlySpan<byte> head)
+    {
+        if (head.Length < 4) return CaptureFileKind.Unknown;
+        uint le = BinaryPrimitives.ReadUInt32LittleEndian(head), be = BinaryPrimitives.ReadUInt32BigEndian(head);
+        if (le is PcapMicroseconds or PcapNanoseconds || be is PcapMicroseconds or PcapNanoseconds) return CaptureFileKind.Pcap;
+        return le == PcapNgSectionHeader ? CaptureFileKind.PcapNg : CaptureFileKind.Unknown;
+    }
 
     /// <summary>
     /// Opens <paramref name="path"/>. Format problems never throw: an unknown, empty or unreadable
@@ -79,12 +91,12 @@ public static class CaptureFile
             window.Dispose();
             return new FailedCaptureSource(new CaptureError(name, 0, "read_error", e.Message));
         }
-        uint magicLe = BinaryPrimitives.ReadUInt32LittleEndian(window.Span);
+        switch (KindOf(window.Span))
+        {
+            case CaptureFileKind.Pcap: return new PcapReader(window, name, options);
+            case CaptureFileKind.PcapNg: return new PcapNgReader(window, name, options);
+        }
         uint magicBe = BinaryPrimitives.ReadUInt32BigEndian(window.Span);
-        if (magicLe is PcapMicroseconds or PcapNanoseconds || magicBe is PcapMicroseconds or PcapNanoseconds)
-            return new PcapReader(window, name, options);
-        if (magicLe == PcapNgSectionHeader)
-            return new PcapNgReader(window, name, options);
         window.Dispose();
         return new FailedCaptureSource(new CaptureError(name, 0, "unknown_format",
             $"not a pcap or pcapng file (first bytes 0x{magicBe:x8})"));

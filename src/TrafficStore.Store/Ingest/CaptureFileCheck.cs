@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using System.Text;
+using TrafficStore.Ingest.Capture;
 
 namespace TrafficStore.Store.Ingest;
 
@@ -14,13 +14,12 @@ public sealed class NotACaptureFileException(string path, string message) : IOEx
 
 /// <summary>
 /// Looks at the first bytes of a file before ingest: a pcap (either byte order, µs or ns) or pcapng file starts with
-/// its magic number (the same four that <c>CaptureFile</c> recognises); anything else is said plainly, with the first
+/// its magic number (<see cref="CaptureFile.KindOf"/>, as ingest opens it); anything else is said plainly, with the first
 /// bytes shown and the common look-alikes named (compressed captures above all: they need decompressing first).
 /// A capture whose header is fine but which is cut short later is not this check's business: its frames are stored.
 /// </summary>
 public static class CaptureFileCheck
 {
-    private const uint PcapMicroseconds = 0xA1B2C3D4, PcapNanoseconds = 0xA1B23C4D, PcapNgSectionHeader = 0x0A0D0D0A;
     private const int ShownBytes = 8;
 
     /// <summary>Throws <see cref="NotACaptureFileException"/> when <paramref name="path"/> is empty or no pcap/pcapng file.</summary>
@@ -38,11 +37,7 @@ public static class CaptureFileCheck
     public static string? Describe(ReadOnlySpan<byte> head)
     {
         if (head.Length == 0) return "the file is empty";
-        if (head.Length >= 4)
-        {
-            uint le = BinaryPrimitives.ReadUInt32LittleEndian(head), be = BinaryPrimitives.ReadUInt32BigEndian(head);
-            if (le is PcapMicroseconds or PcapNanoseconds || be is PcapMicroseconds or PcapNanoseconds || le == PcapNgSectionHeader) return null;
-        }
+        if (CaptureFile.KindOf(head) != CaptureFileKind.Unknown) return null;
         var shown = $"its first bytes are {Convert.ToHexString(head).ToLowerInvariant()} ({Printable(head)})";
         return Kind(head) is { } kind ? $"{shown}, {kind}" : shown;
     }

@@ -46,7 +46,7 @@ public static class CliApp
                 // Ctrl+C / SIGTERM cancel the command; `serve` finishes calls in flight and flushes the store,
                 // `agent` drains its pipeline and spool: the default 2 s would cut that short.
                 ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
-            return ServerAccess.WithToken(root.Parse(args)).Invoke(config);
+            return ServerAccess.WithClientOptions(root.Parse(args)).Invoke(config);
         }
         catch (Exception e)
         {

@@ -12,48 +12,46 @@ namespace TrafficStore.Cli.Serve;
 /// </summary>
 public static class ServerAccess
 {
-    private static readonly AsyncLocal<string?> Token = new();
-    private static readonly AsyncLocal<string?> TrustedCa = new();
+    /// <summary>An option every command with <c>--server</c> gets, and its parsed value for the remote client.</summary>
+    private sealed record ClientOption(string Name, string Description)
+    {
+        public AsyncLocal<string?> Value { get; } = new();
+    }
 
-    private const string OptionName = "--token";
-    private const string CaOptionName = "--tls-ca";
+    private static readonly ClientOption Token = new("--token",
+        $"Bearer token for --server (default: the token in the address, then ${FlightTrafficClient.TokenVariable}).");
+    private static readonly ClientOption TrustedCa = new("--tls-ca",
+        "PEM file of the CA (or self-signed certificate) to trust for a TLS --server, for this command only (default: the system's trust store).");
+    private static readonly ClientOption[] ClientOptions = [Token, TrustedCa];
 
     /// <summary>
-    /// Registers the Flight client as the CLI's remote client and adds <c>--token</c> to every
-    /// command that takes <c>--server</c> (commands with a <c>--token</c> of their own keep it).
+    /// Registers the Flight client as the CLI's remote client and adds <c>--token</c> and <c>--tls-ca</c> to every
+    /// command that takes <c>--server</c> (commands with an option of that name of their own keep it).
     /// </summary>
     public static void Register(RootCommand root)
     {
-        foreach (var command in AllCommands(root))
+        foreach (var command in AllCommands(root).Where(TakesServer))
         {
-            if (command.Options.Any(o => o.Name == "--server") && !command.Options.Any(o => o.Name == OptionName))
-                command.Options.Add(new Option<string?>(OptionName)
-                {
-                    Description = $"Bearer token for --server (default: the token in the address, then ${FlightTrafficClient.TokenVariable}).",
-                });
-            if (command.Options.Any(o => o.Name == "--server") && !command.Options.Any(o => o.Name == CaOptionName))
-                command.Options.Add(new Option<string?>(CaOptionName)
-                {
-                    Description = "PEM file of the CA (or self-signed certificate) to trust for a TLS --server, for this command only (default: the system's trust store).",
-                });
+            foreach (var option in ClientOptions)
+                if (!command.Options.Any(o => o.Name == option.Name))
+                    command.Options.Add(new Option<string?>(option.Name) { Description = option.Description });
         }
-        StoreAccess.RemoteClientFactory = server => FlightTrafficClient.Connect(server, Token.Value, TrustedCa.Value);
+        StoreAccess.RemoteClientFactory = server => FlightTrafficClient.Connect(server, Token.Value.Value, TrustedCa.Value.Value);
     }
 
-    /// <summary>Puts the parsed command's --token in effect for the remote client.</summary>
-    public static ParseResult WithToken(ParseResult parse)
+    /// <summary>Puts the parsed command's --token and --tls-ca in effect for the remote client.</summary>
+    public static ParseResult WithClientOptions(ParseResult parse)
     {
         var command = parse.CommandResult.Command;
-        var option = command.Options.Any(o => o.Name == "--server")
-            ? command.Options.OfType<Option<string?>>().FirstOrDefault(o => o.Name == OptionName)
-            : null;
-        Token.Value = option is null ? null : parse.GetValue(option);
-        var ca = command.Options.Any(o => o.Name == "--server")
-            ? command.Options.OfType<Option<string?>>().FirstOrDefault(o => o.Name == CaOptionName)
-            : null;
-        TrustedCa.Value = ca is null ? null : parse.GetValue(ca);
+        foreach (var option in ClientOptions)
+        {
+            var parsed = TakesServer(command) ? command.Options.OfType<Option<string?>>().FirstOrDefault(o => o.Name == option.Name) : null;
+            option.Value.Value = parsed is null ? null : parse.GetValue(parsed);
+        }
         return parse;
     }
+
+    private static bool TakesServer(Command command) => command.Options.Any(o => o.Name == "--server");
 
     private static IEnumerable<Command> AllCommands(Command command) =>
         command.Subcommands.SelectMany(c => AllCommands(c).Prepend(c));

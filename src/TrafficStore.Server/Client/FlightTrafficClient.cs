@@ -35,9 +35,7 @@ public sealed class FlightTrafficClient : ITrafficClient
         {
             MaxReceiveMessageSize = 64 << 20,
             MaxSendMessageSize = 64 << 20,
-            // Without a handler of the caller's: GrpcChannel's own (several HTTP/2 connections), with the 4 MiB stream
-            // window docs/server.md recommends for payload readers (13–15 % less CPU per megabyte answer).
-            HttpHandler = handler ?? new SocketsHttpHandler { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = RecommendedStreamWindowBytes },
+            HttpHandler = handler ?? StockHandler(),
             DisposeHttpClient = true,
         });
         _client = new FlightClient(_channel);
@@ -71,7 +69,7 @@ public sealed class FlightTrafficClient : ITrafficClient
         token ??= uri.UserInfo.Length > 0 ? Uri.UnescapeDataString(uri.UserInfo) : Environment.GetEnvironmentVariable(TokenVariable);
         if (trustedCaFile is not null && scheme != "https")
             throw new QueryException($"--tls-ca is for a TLS server (grpc+tls:// or https://), not '{server}'");
-        var handler = trustedCaFile is null ? null : TrustingOnly(LoadAuthorities(trustedCaFile));
+        var handler = trustedCaFile is null ? null : StockHandler(LoadAuthorities(trustedCaFile));
         return new FlightTrafficClient(new Uri($"{scheme}://{uri.Host}:{uri.Port}"), token, handler);
     }
 
@@ -88,17 +86,16 @@ public sealed class FlightTrafficClient : ITrafficClient
     }
 
     /// <summary>
-    /// The stock handler (with the recommended stream window) validating the server's chain against
-    /// <paramref name="authorities"/> only, the host name still checked: a private CA trusted for this client alone,
-    /// not for the whole machine as SSL_CERT_FILE would.
+    /// What GrpcChannel would create itself (several HTTP/2 connections), with the 4 MiB stream window docs/server.md
+    /// recommends for payload readers (13–15 % less CPU per megabyte answer). Given <paramref name="authorities"/>, it
+    /// validates the server's chain against them only, the host name still checked: a private CA trusted for this
+    /// client alone, not for the whole machine as SSL_CERT_FILE would.
     /// </summary>
-    private static SocketsHttpHandler TrustingOnly(X509Certificate2Collection authorities) => new()
+    private static SocketsHttpHandler StockHandler(X509Certificate2Collection? authorities = null)
     {
-        EnableMultipleHttp2Connections = true,
-        InitialHttp2StreamWindowSize = RecommendedStreamWindowBytes,
-        SslOptions =
-        {
-            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = RecommendedStreamWindowBytes };
+        if (authorities is not null)
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
             {
                 if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
                 using var chain = new X509Chain();
@@ -106,9 +103,9 @@ public sealed class FlightTrafficClient : ITrafficClient
                 chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
                 chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck; // private CAs rarely publish revocation lists
                 return chain.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-            },
-        },
-    };
+            };
+        return handler;
+    }
 
     public Task<TrafficQueryResult> QueryAsync(TrafficQuery query, CancellationToken ct = default) =>
         QueryAsync(QueryText.ToJson(query), ct);

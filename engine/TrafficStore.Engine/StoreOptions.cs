@@ -72,7 +72,8 @@ public sealed record StoreOptions(string Directory)
     /// <c>wal/deliveries</c> file rewritten at every flush) without bound. 100,000 marks are about 20 MB of memory and a
     /// 6 MB file; a cluster has one source per node and spool (a new one when a spool is reset).
     /// </summary>
-    public int MaxDeliverySources { get; init; } = 100_000;
+    public int MaxDeliverySources { get; init; } = DefaultMaxDeliverySources;
+    public const int DefaultMaxDeliverySources = 100_000;
     /// <summary>
     /// A source not seen (no batch, resent or new) for this long of the store's active time loses its mark: a batch it
     /// resends after that is stored again. Active time is kept in the marks file and advanced by monotonic time
@@ -80,7 +81,8 @@ public sealed record StoreOptions(string Directory)
     /// this only has to outlast the longest time an agent stays down, or cut off, with a batch whose acknowledgement it
     /// lost; 30 days is far beyond that. Marks are never expired while their source delivers.
     /// </summary>
-    public TimeSpan DeliveryMarkMaxIdle { get; init; } = TimeSpan.FromDays(30);
+    public TimeSpan DeliveryMarkMaxIdle { get; init; } = DefaultDeliveryMarkMaxIdle;
+    public static readonly TimeSpan DefaultDeliveryMarkMaxIdle = TimeSpan.FromDays(30);
     /// <summary>Clock for retention ages (wall clock); its timestamps (monotonic) measure delivery marks' idle time.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
     /// <summary>Receives recovery, quarantine and retention messages (bridge it to ILogger in hosts).</summary>

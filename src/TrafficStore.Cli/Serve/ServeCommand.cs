@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using TrafficStore.Cli.Query;
+using TrafficStore.Engine;
 using TrafficStore.Server.Flight;
 using TrafficStore.Server.Hosting;
 using TrafficStore.Server.Security;
@@ -59,12 +60,12 @@ public static class ServeCommand
         var maxSources = new Option<int>("--max-delivery-sources")
         {
             Description = "Most node agents (delivery sources) whose exactly-once marks the store keeps; a new agent past it is refused (ResourceExhausted) until idle marks expire.",
-            DefaultValueFactory = _ => ServeSettings.DefaultMaxDeliverySources,
+            DefaultValueFactory = _ => StoreOptions.DefaultMaxDeliverySources,
         };
         var markIdle = new Option<string>("--delivery-mark-max-idle")
         {
             Description = "Drop the delivery mark of an agent that sent nothing for this long (30m, 12h, 30d, 4w); a batch it resends later is stored again.",
-            DefaultValueFactory = _ => "30d",
+            DefaultValueFactory = _ => Retention.RetentionCommand.Age(StoreOptions.DefaultDeliveryMarkMaxIdle),
         };
         var retentionAge = new Option<string?>("--retention-max-age") { Description = $"Set the global retention age at start (30m, 12h, 7d, none); default ${RetentionMaxAgeVariable}; unset: the stored policy (retention set) stays." };
         var retentionBytes = new Option<string?>("--retention-max-bytes") { Description = $"Set the global size limit at start (500M, 100G, a number, none); default ${RetentionMaxBytesVariable}." };
@@ -351,10 +352,9 @@ public sealed record ServeSettings
     /// <summary>Temp files of exports merged in passes; null: the store's tmp folder (<c>ExportSpillDirectory</c>).</summary>
     public string? ExportSpillDirectory { get; init; }
     /// <summary>The engine's default (<c>StoreOptions.MaxDeliverySources</c>): one agent id per node and spool, with room to spare.</summary>
-    public const int DefaultMaxDeliverySources = 100_000;
-    public int MaxDeliverySources { get; init; } = DefaultMaxDeliverySources;
-    /// <summary>A duration as <c>retention set --max-age</c> takes it; the engine's default is 30 days.</summary>
-    public string DeliveryMarkMaxIdle { get; init; } = "30d";
+    public int MaxDeliverySources { get; init; } = StoreOptions.DefaultMaxDeliverySources;
+    /// <summary>A duration as <c>retention set --max-age</c> takes it; default the engine's (<c>StoreOptions.DeliveryMarkMaxIdle</c>).</summary>
+    public string DeliveryMarkMaxIdle { get; init; } = Retention.RetentionCommand.Age(StoreOptions.DefaultDeliveryMarkMaxIdle);
     /// <summary>Global retention limits set at start (<c>retention set</c> syntax); null leaves the stored one.</summary>
     public string? RetentionMaxAge { get; init; }
     public string? RetentionMaxBytes { get; init; }

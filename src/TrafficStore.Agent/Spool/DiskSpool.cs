@@ -390,27 +390,13 @@ public sealed class DiskSpool : IDisposable
 
     private void WriteAckPosition()
     {
-        string temp = Path.Combine(_directory, AckFile + ".tmp");
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        {
-            f.Write(Encoding.ASCII.GetBytes($"{_readSegment} {_readOffset} {_lastAckedSequence}\n"));
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(temp, Path.Combine(_directory, AckFile), overwrite: true);
-        SpoolDirectory.Fsync(_directory); // the acknowledgement is durable only with the rename
+        SpoolDirectory.Replace(Path.Combine(_directory, AckFile), $"{_readSegment} {_readOffset} {_lastAckedSequence}\n");
     }
 
     /// <summary>Writes <paramref name="highest"/> to the numbered file durably; numbers up to it may then be given out.</summary>
     private void Reserve(long highest)
     {
-        string temp = Path.Combine(_directory, NumberedFile + ".tmp");
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        {
-            f.Write(Encoding.ASCII.GetBytes(highest.ToString(CultureInfo.InvariantCulture) + "\n"));
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(temp, Path.Combine(_directory, NumberedFile), overwrite: true);
-        SpoolDirectory.Fsync(_directory);
+        SpoolDirectory.Replace(Path.Combine(_directory, NumberedFile), highest.ToString(CultureInfo.InvariantCulture) + "\n");
         _reserved = highest;
     }
 
@@ -520,15 +506,8 @@ public sealed class DiskSpool : IDisposable
             why = $"nothing in the spool shows where its batch numbering was (no numbered file and no numbered segment): new agent id replaces {id}, whose numbers the server may already have";
         }
         string created = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
-        string temp = path + ".tmp";
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        {
-            f.Write(Encoding.ASCII.GetBytes(created + "\n"));
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
-        // Before anything is numbered under the new id: a power loss must not bring back the old id after that.
-        SpoolDirectory.Fsync(_directory);
+        // Durable before anything is numbered under the new id: a power loss must not bring back the old id after that.
+        SpoolDirectory.Replace(path, created + "\n");
         return (created, why);
     }
 

@@ -14,6 +14,22 @@ internal static class SpoolDirectory
     /// <summary>Test seam: told the full path of every directory about to be fsync'd (power-loss tests model the disk from it).</summary>
     internal static event Action<string>? Syncing;
 
+    /// <summary>
+    /// Replaces the small file <paramref name="path"/> whole (ASCII <paramref name="text"/>): a temp file, fsync'd, renamed
+    /// over it, then the spool directory fsync'd, so the new content is durable when this returns (the rename with it).
+    /// </summary>
+    public static void Replace(string path, string text)
+    {
+        string temp = path + ".tmp";
+        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        {
+            f.Write(System.Text.Encoding.ASCII.GetBytes(text));
+            f.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+        Fsync(Path.GetDirectoryName(path)!);
+    }
+
     public static void Fsync(string directory)
     {
         Syncing?.Invoke(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));

@@ -65,7 +65,7 @@ public static partial class DirectorySync
     /// Creates <paramref name="directory"/> and its missing ancestors without syncing; returns the ones it created
     /// (deepest first), whose parents the caller must <see cref="SyncParents"/> before anything depends on them.
     /// </summary>
-    public static List<string> CreateMissing(string directory)
+    internal static List<string> CreateMissing(string directory)
     {
         var missing = new List<string>();
         for (var d = Path.GetFullPath(directory); !Directory.Exists(d); d = Path.GetDirectoryName(d)!)
@@ -78,7 +78,7 @@ public static partial class DirectorySync
     }
 
     /// <summary>fsyncs the parent of each directory in <paramref name="created"/>, making its entry durable (a concurrent creator may have made some: harmless).</summary>
-    public static void SyncParents(List<string> created)
+    internal static void SyncParents(List<string> created)
     {
         foreach (var d in created)
             if (Path.GetDirectoryName(d) is { } parent) Fsync(parent);

@@ -48,9 +48,11 @@ internal static class PartitionDirectories
                 catch { file.Dispose(); throw; }
                 return file;
             }
-            catch (DirectoryNotFoundException) when (attempt < CreateAttempts)
+            catch (IOException e) when (e is DirectoryNotFoundException or FileNotFoundException && attempt < CreateAttempts)
             {
-                // Removed by RemoveIfEmpty between the two calls (it was still empty): create it again.
+                // Removed by RemoveIfEmpty between the two calls (it was still empty): create it again. .NET reports the
+                // ENOENT of a creating open as either type (seen: FileNotFoundException under load), and with FileMode.Create
+                // both can only mean a missing directory.
             }
         }
     }

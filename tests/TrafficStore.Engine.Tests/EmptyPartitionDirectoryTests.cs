@@ -132,14 +132,21 @@ public class EmptyPartitionDirectoryTests
         var partition = Path.Combine(dir.Path, "p");
         using var stop = new CancellationTokenSource();
         int removals = 0;
-        var remover = Task.Run(() =>
+        using var running = new ManualResetEventSlim();
+        // A thread of its own: on a loaded 2-core machine a pool thread could start only after the creations were done.
+        var remover = Task.Factory.StartNew(() =>
         {
+            running.Set();
             while (!stop.IsCancellationRequested)
                 if (PartitionDirectories.RemoveIfEmpty(partition)) Interlocked.Increment(ref removals);
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
-            for (int i = 0; i < 3000; i++)
+            Assert.True(running.Wait(TimeSpan.FromSeconds(60)), "the remover never started");
+            // 3000 creations, and more until the remover has removed the directory at least once (it can be descheduled
+            // for the whole of the first 3000), within a generous deadline.
+            var deadline = System.Diagnostics.Stopwatch.StartNew();
+            for (int i = 0; i < 3000 || (Volatile.Read(ref removals) == 0 && deadline.Elapsed < TimeSpan.FromSeconds(60)); i++)
             {
                 var path = Path.Combine(partition, $"{i}.seg.tmp");
                 using (var file = PartitionDirectories.CreateFile(path, 1)) file.WriteByte(1);

@@ -90,7 +90,7 @@ public class SegmentFormatTests
         await engine.SetRetentionPolicyAsync(new Retention.RetentionPolicy { Global = new(MaxAge: TimeSpan.FromDays(1)) });
         // Rows from 2026-01-01 are older than a day: sealed, then deleted, with no explicit call.
         await engine.AppendAsync("conns", QueryTests.ToBatch(QueryTests.Model(100)));
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(60);   // a deadline, not a delay: polled until the rows are gone
         while (DateTime.UtcNow < deadline && engine.GetStats().RetentionDeletedRows < 100) await Task.Delay(20);
         var stats = engine.GetStats();
         Assert.True(stats.Flushes >= 1);

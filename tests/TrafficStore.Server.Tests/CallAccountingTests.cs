@@ -113,11 +113,13 @@ public sealed class CallAccountingTests
             call.Dispose();
         }
 
-        // The server sees each going away on its own time: wait for the three calls to end.
+        // The server sees each going away on its own time: wait for the calls to end (a deadline, not a delay: a loaded
+        // CI machine can take seconds).
         string metrics = "";
-        for (int i = 0; i < 100 && Sample(metrics, "trafficstore_failed_calls_total", Failed("DoPut", StatusCode.Cancelled)) < 2; i++)
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (Sample(metrics, "trafficstore_failed_calls_total", Failed("DoPut", StatusCode.Cancelled)) < 2 && deadline.Elapsed < TimeSpan.FromSeconds(60))
         {
-            await Task.Delay(100);
+            await Task.Delay(50);
             metrics = await MetricsAsync(server);
         }
         Assert.True(Sample(metrics, "trafficstore_failed_calls_total", Failed("DoPut", StatusCode.Cancelled)) == 2, metrics);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 
@@ -17,7 +18,7 @@ public sealed class AckLosingProxy : IAsyncDisposable
     private readonly List<TcpClient> _connections = [];
     private readonly Task _accepting;
     private long _discardedBytes;
-    private long _lastTrafficTicks = Environment.TickCount64;
+    private int _serverEndedStreams;
 
     public AckLosingProxy(Uri target)
     {
@@ -43,18 +44,12 @@ public sealed class AckLosingProxy : IAsyncDisposable
     public long DiscardedBytes => Interlocked.Read(ref _discardedBytes);
 
     /// <summary>
-    /// Waits until no byte passed either way for <paramref name="quiet"/>: the calls in flight are over (their last
-    /// responses reached the agent), so holding responses from now on hits only calls that start later.
+    /// Calls the server ended (its trailers, or a reset) in bytes it sent, counted before they are passed on or thrown
+    /// away. Once it counts a call, that call's last response is past <see cref="HoldResponses"/>: holding responses from
+    /// then on hits only calls that start later. (Waiting for the connection to go quiet for a while instead was a guess
+    /// that a loaded machine could break: the trailers can come after any pause.)
     /// </summary>
-    public async Task WaitQuietAsync(TimeSpan quiet, TimeSpan timeout)
-    {
-        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        while (Environment.TickCount64 - Interlocked.Read(ref _lastTrafficTicks) < quiet.TotalMilliseconds)
-        {
-            if (Environment.TickCount64 > deadline) throw new TimeoutException("the proxy's connections never went quiet");
-            await Task.Delay(20);
-        }
-    }
+    public int ServerEndedStreams => Volatile.Read(ref _serverEndedStreams);
 
     /// <summary>Closes every open connection (both sides).</summary>
     public void DropConnections()
@@ -91,6 +86,7 @@ public sealed class AckLosingProxy : IAsyncDisposable
     {
         var buffer = new byte[64 << 10];
         long forwarded = 0;
+        var frames = fromServer ? new Http2FrameScanner() : null;
         try
         {
             var input = from.GetStream();
@@ -99,8 +95,9 @@ public sealed class AckLosingProxy : IAsyncDisposable
             {
                 int n = await input.ReadAsync(buffer, _stop.Token);
                 if (n == 0) break;
-                Interlocked.Exchange(ref _lastTrafficTicks, Environment.TickCount64);
-                if (fromServer && HoldResponses) { Interlocked.Add(ref _discardedBytes, n); continue; }
+                bool hold = fromServer && HoldResponses;
+                if (frames is not null) Interlocked.Add(ref _serverEndedStreams, frames.Scan(buffer.AsSpan(0, n)));
+                if (hold) { Interlocked.Add(ref _discardedBytes, n); continue; }
                 await output.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
                 forwarded += n;
                 if (fromServer && forwarded >= DropAfterServerBytes)
@@ -113,6 +110,54 @@ public sealed class AckLosingProxy : IAsyncDisposable
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException) { }
         from.Dispose();
         to.Dispose();
+    }
+
+    /// <summary>
+    /// Follows the server's HTTP/2 frames across reads (the server side of a connection starts with its SETTINGS frame,
+    /// no preface) and counts the frames that end a stream. RFC 9113 §4.1, the frame header:
+    /// <code>
+    /// +-----------------------------------------------+
+    /// |                 Length (24)                   |
+    /// +---------------+---------------+---------------+
+    /// |   Type (8)    |   Flags (8)   |
+    /// +-+-------------+---------------+-------------------------------+
+    /// |R|                 Stream Identifier (31)                      |
+    /// +=+=============================================================+
+    /// |                   Frame Payload (0...)                      ...
+    /// </code>
+    /// A stream ends with END_STREAM (flag 0x1) on DATA (type 0) or HEADERS (type 1; gRPC's trailers), or with RST_STREAM (type 3).
+    /// </summary>
+    private sealed class Http2FrameScanner
+    {
+        private readonly byte[] _header = new byte[9];
+        private int _headerBytes;
+        private long _payloadLeft;
+
+        public int Scan(ReadOnlySpan<byte> data)
+        {
+            int ended = 0;
+            while (data.Length > 0)
+            {
+                if (_payloadLeft > 0)
+                {
+                    int skip = (int)Math.Min(_payloadLeft, data.Length);
+                    _payloadLeft -= skip;
+                    data = data[skip..];
+                    continue;
+                }
+                int take = Math.Min(_header.Length - _headerBytes, data.Length);
+                data[..take].CopyTo(_header.AsSpan(_headerBytes));
+                _headerBytes += take;
+                data = data[take..];
+                if (_headerBytes < _header.Length) break;
+                _headerBytes = 0;
+                _payloadLeft = _header[0] << 16 | _header[1] << 8 | _header[2];
+                byte type = _header[3], flags = _header[4];
+                int stream = BinaryPrimitives.ReadInt32BigEndian(_header.AsSpan(5)) & 0x7fffffff;
+                if (stream != 0 && ((type is 0 or 1 && (flags & 0x1) != 0) || type == 3)) ended++;
+            }
+            return ended;
+        }
     }
 
     public async ValueTask DisposeAsync()

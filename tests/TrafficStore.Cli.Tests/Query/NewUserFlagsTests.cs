@@ -116,10 +116,11 @@ public class NewUserFlagsTests
     [Fact]
     public void AnUnreachableServerIsNamedAsSuch()
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop(); // a port nothing listens on
+        // A port nothing listens on for the whole test: bound, never listening (a port found free and released again can
+        // be taken by a server of a test running in parallel).
+        using var refusing = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        refusing.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        int port = ((System.Net.IPEndPoint)refusing.LocalEndPoint!).Port;
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         int exit = CliApp.Run(["query", "http", "--server", $"grpc://127.0.0.1:{port}", "--token", "some-token-of-16-chars"], stdout, stderr);

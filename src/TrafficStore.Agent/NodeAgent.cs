@@ -53,6 +53,7 @@ public sealed class NodeAgent : IAsyncDisposable
     public IReadOnlyList<LiveCapture> Captures => _captures;
     public SpoolStatistics Spool => _spool.Statistics;
     internal DiskSpool SpoolForTests => _spool;
+    internal FlightShipper ShipperForTests => _shipper;
     public ShipperStatistics Shipper => _shipper.Statistics;
     /// <summary>Called after each batch the server acknowledged, in spool order.</summary>
     public Action<SpoolEntry>? Acknowledged { get => _shipper.Acknowledged; set => _shipper.Acknowledged = value; }

@@ -35,7 +35,7 @@ public sealed class AgentSpoolTests : IAsyncLifetime
         ProcRoot = null,
         FlushInterval = TimeSpan.FromMilliseconds(100),
         StatsInterval = TimeSpan.FromHours(1),
-        DrainTimeout = TimeSpan.FromSeconds(20),
+        DrainTimeout = TimeSpan.FromSeconds(60),
     };
 
     /// <summary>Batch number <paramref name="i"/> of the feed: <paramref name="rows"/> capture_stats rows whose frames column is i.</summary>
@@ -74,11 +74,11 @@ public sealed class AgentSpoolTests : IAsyncLifetime
         Assert.Empty(agent.Start());
 
         for (int i = 0; i < 10; i++) agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(i));
-        await WaitUntil(() => agent.Shipper.SentBatches >= 10, TimeSpan.FromSeconds(20), "the first 10 batches to be acknowledged");
+        await WaitUntil(() => agent.Shipper.SentBatches >= 10, TimeSpan.FromSeconds(60), "the first 10 batches to be acknowledged");
 
         await _server.StopAsync();
         for (int i = 10; i < 20; i++) agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(i));
-        await WaitUntil(() => agent.Shipper.Failures > 0, TimeSpan.FromSeconds(20), "a failed DoPut while the server is down");
+        await WaitUntil(() => agent.Shipper.Failures > 0, TimeSpan.FromSeconds(60), "a failed DoPut while the server is down");
         Assert.True(agent.Spool.PendingBatches >= 10, $"pending {agent.Spool.PendingBatches}");
 
         await _server.StartAsync();             // same store, same address
@@ -160,7 +160,7 @@ public sealed class AgentSpoolTests : IAsyncLifetime
         spool.Append(TrafficTables.CaptureStats, 5, garbage);
         spool.Append(TrafficTables.CaptureStats, 2, Spool.ArrowIpc.Serialize(FeedBatch(2, rows: 2)));
         using var shipper = new Shipping.FlightShipper(spool, _server.Address, FlightTestServer.Writer);
-        Assert.True(await shipper.DrainAsync(TimeSpan.FromSeconds(20)));
+        Assert.True(await shipper.DrainAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal(1, shipper.Statistics.RejectedBatches);
         Assert.Equal(5, shipper.Statistics.RejectedRows);
         var feed = (await _server.QueryAsync($"capture_stats where source='{FeedSource}'")).Rows("frames");
@@ -202,7 +202,7 @@ public sealed class AgentSpoolTests : IAsyncLifetime
         await using var agent = new NodeAgent(Options());
         Assert.Empty(agent.Start());
         agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(0, rows: 4));
-        await WaitUntil(() => agent.Shipper.SentRows >= 4, TimeSpan.FromSeconds(20), "the batch to be acknowledged");
+        await WaitUntil(() => agent.Shipper.SentRows >= 4, TimeSpan.FromSeconds(60), "the batch to be acknowledged");
         var (endpoint, port) = StartMetricsEndpoint(agent);
         await using var _ = endpoint;
         using var http = new HttpClient();

@@ -1,4 +1,5 @@
 using TrafficStore.Agent.Tests.Support;
+using TrafficStore.Agent.Shipping;
 using TrafficStore.Ingest.Tables;
 using TrafficStore.Store.Tables;
 
@@ -220,15 +221,33 @@ public sealed class ExactlyOnceTests : IAsyncLifetime
         // acknowledged batches retries after the shortest delay; each cut may lose a PutResult, resent and skipped.
         await _server.StartAsync();
         await using var proxy = new AckLosingProxy(_server.Address) { DropAfterServerBytes = 400 };
-        await using var agent = new NodeAgent(Options(proxy.Address, drain: TimeSpan.FromSeconds(12)));
+        await using var agent = new NodeAgent(Options(proxy.Address));
+        var time = new RecordingTime();
+        agent.ShipperForTests.Time = time;
         Assert.Empty(agent.Start());
         for (int i = 0; i < 20; i++) agent.Enqueue(TrafficTables.CaptureStats, FeedBatch(i));
-        var started = DateTime.UtcNow;
-        Assert.True(await agent.StopAsync(), $"the spool should drain over the failing link within the drain timeout; {agent.Shipper}, {proxy.BytesDrops} cuts");
+        Assert.True(await agent.StopAsync(), $"the spool should drain over the failing link; {agent.Shipper}, {proxy.BytesDrops} cuts");
         Assert.True(proxy.BytesDrops >= 4, $"{proxy.BytesDrops} cuts: the link should have failed several times");
         Assert.True(agent.Shipper.Failures >= 4, $"{agent.Shipper.Failures} failures");
         await AssertEachRowOnce(20);
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(12));
+        // The delays the shipper chose, not a wall clock (which a loaded machine stretches): every cut came after
+        // acknowledged batches, so each wait is the shortest. One doubling is allowed: a stream can fail on a connection
+        // the cut already closed before anything was acknowledged on it. Doubling on every failure waited 0.2, 0.4, 0.8 s ...
+        var delays = time.Delays.ToArray();
+        Assert.NotEmpty(delays);
+        Assert.All(delays, d => Assert.True(d <= 2 * FlightShipper.MinBackoff, $"waited {d} between attempts: {string.Join(", ", delays)}"));
+    }
+
+    /// <summary>Records the delays asked of it and waits them out on the real clock.</summary>
+    private sealed class RecordingTime : TimeProvider
+    {
+        public readonly System.Collections.Concurrent.ConcurrentQueue<TimeSpan> Delays = new();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Delays.Enqueue(dueTime);
+            return TimeProvider.System.CreateTimer(callback, state, dueTime, period);
+        }
     }
 
     private static void CopyDirectory(string from, string to)

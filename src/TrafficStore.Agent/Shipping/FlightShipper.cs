@@ -40,7 +40,7 @@ public readonly record struct ShipperStatistics(long SentBatches, long SentRows,
 /// </summary>
 public sealed class FlightShipper : IDisposable
 {
-    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(200);
+    internal static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
     /// <summary>The bound is never learned below this: a refusal of messages this small is not about their size.</summary>
     public const long MinMessageBytes = 64 << 10;
@@ -85,6 +85,9 @@ public sealed class FlightShipper : IDisposable
     /// <summary>Half the server's default gRPC receive limit (<c>TrafficServerOptions.MaxReceiveMessageBytes</c>, 64 MiB).</summary>
     public const long DefaultMaxMessageBytes = 32L << 20;
 
+    /// <summary>The clock the back-off waits on: tests see the delays the shipper chose through it, not on a wall clock.</summary>
+    internal TimeProvider Time { get; set; } = TimeProvider.System;
+
     /// <summary>Called (on the shipping task) after each batch the server acknowledged, in spool order.</summary>
     public Action<SpoolEntry>? Acknowledged { get; set; }
 
@@ -112,7 +115,7 @@ public sealed class FlightShipper : IDisposable
             bool ok = await SendSomeAsync(abort.Token, stop: ct).ConfigureAwait(false);
             if (ok) { backoff = MinBackoff; continue; }
             if (_ackedInAttempt > 0) backoff = MinBackoff;      // a flaky link that moves the spool is not a down server
-            try { await Task.Delay(backoff, ct).ConfigureAwait(false); }
+            try { await Task.Delay(backoff, Time, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
         }
@@ -129,7 +132,7 @@ public sealed class FlightShipper : IDisposable
             if (cts.IsCancellationRequested) return false;
             if (await SendSomeAsync(cts.Token, stop: default).ConfigureAwait(false)) { backoff = MinBackoff; continue; }
             if (_ackedInAttempt > 0) backoff = MinBackoff;
-            try { await Task.Delay(backoff, cts.Token).ConfigureAwait(false); }
+            try { await Task.Delay(backoff, Time, cts.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) { return false; }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
         }

@@ -175,8 +175,10 @@ public sealed class FlightShipper : IDisposable
                     foreach (var (part, bytes, firstRow) in parts)
                     {
                         _lastMessageBytes = bytes;
-                        if (entry.Sequence > 0) await call.RequestStream.WriteAsync(part, Identity(_spool.AgentId, entry.Sequence, firstRow)).ConfigureAwait(false);
-                        else await call.RequestStream.WriteAsync(part).ConfigureAwait(false);     // spooled by an older agent: no identity
+                        await WriteOrThrowCallStatusAsync(entry.Sequence > 0
+                                ? () => call.RequestStream.WriteAsync(part, Identity(_spool.AgentId, entry.Sequence, firstRow))
+                                : () => call.RequestStream.WriteAsync(part),     // spooled by an older agent: no identity
+                            call.ResponseStream, timeout.Token).ConfigureAwait(false);
                         if (!await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false))
                             throw new RpcException(new Status(StatusCode.Unavailable, "DoPut ended without a PutResult"));
                     }
@@ -230,6 +232,28 @@ public sealed class FlightShipper : IDisposable
             _lastError = e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message;
             ResetChannel();
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Writes one message of a DoPut stream. When the server ends the call while the message is still being written (it
+    /// refuses it: a message past its receive limit, an agent past its delivery-source limit, a missing scope), grpc-dotnet
+    /// fails the write as Cancelled unless it has already read the call's status. That status comes with the response, so
+    /// it is read there and thrown instead: under load the refusal was otherwise taken for a transport failure, the bound
+    /// was not halved, and the same message went again after a back-off until a refusal happened to be seen as such.
+    /// A Cancelled write whose response ends without an error (or our own abort) stays what it is.
+    /// </summary>
+    internal static async Task WriteOrThrowCallStatusAsync<T>(Func<Task> write, IAsyncStreamReader<T> response, CancellationToken ct)
+    {
+        try
+        {
+            await write().ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && !ct.IsCancellationRequested)
+        {
+            // Every earlier message's PutResult was read before this write: anything left ends with the call's status.
+            while (await response.MoveNext(ct).ConfigureAwait(false)) { }
+            throw;
         }
     }
 

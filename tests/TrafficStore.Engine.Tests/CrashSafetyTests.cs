@@ -31,7 +31,10 @@ public class CrashSafetyTests
         var sent = new Dictionary<long, int>();
         var sequences = new HashSet<long>();
         int bulkAcks = 0;
-        for (int trial = 1; trial <= 20; trial++)
+        // 20 trials, and more (up to 60) until the children acknowledged enough batches and (bulk) sealed a packed segment:
+        // the kill moments are wall time, and a loaded machine can give a child little CPU before its kill (its JIT included).
+        const int MinTrials = 20, MaxTrials = 60;
+        for (int trial = 1; ; trial++)
         {
             var lines = await RunAndKill(mode, dir.Path, trial, rng.Next(30, 500));
             foreach (var line in lines)
@@ -61,16 +64,21 @@ public class CrashSafetyTests
                 Assert.True(counts.TryGetValue(id, out int n) && n == rows, $"trial {trial}: acknowledged batch {id} has {n} of {rows} rows");
             foreach (var (id, n) in counts)
                 Assert.True(sent.TryGetValue(id, out int rows) && rows == n, $"trial {trial}: batch {id} is partial or unknown ({n} rows)");
-            if (trial == 20) Assert.True(engine.GetStats().Tables["crash"].Segments > 0, "the child never sealed a segment");
             // Bulk seal units span several sparse partitions: the trials cover packed segments (format 3) too.
-            if (trial == 20 && mode == "bulk-crash-writer")
-                Assert.Contains(Directory.GetFiles(Path.Combine(dir.Path, "segments"), "*.seg", SearchOption.AllDirectories),
-                    f => Segments.SegmentReader.ReadFooter(f).IsPacked);
+            bool AnyPacked() => Directory.GetFiles(Path.Combine(dir.Path, "segments"), "*.seg", SearchOption.AllDirectories)
+                .Any(f => Segments.SegmentReader.ReadFooter(f).IsPacked);
+            bool enough = acked.Count > 20 && (mode != "bulk-crash-writer" || (bulkAcks > 20 && AnyPacked()));
+            if (trial >= MinTrials && (enough || trial == MaxTrials))
+            {
+                Assert.True(engine.GetStats().Tables["crash"].Segments > 0, "the child never sealed a segment");
+                if (mode == "bulk-crash-writer") Assert.True(AnyPacked(), $"no packed segment after {trial} trials");
+                break;
+            }
             if (trial % 5 == 0) await engine.FlushAsync(); // later trials also start from sealed state
         }
         Assert.True(acked.Count > 20, $"only {acked.Count} batches were acknowledged across all trials");
         if (mode == "bulk-crash-writer") Assert.True(bulkAcks > 20, $"only {bulkAcks} bulk-load batches were acknowledged across all trials");
-        Console.WriteLine($"crash test ({mode}): {acked.Count} acknowledged, {sent.Count} sent batches over 20 SIGKILLs");
+        Console.WriteLine($"crash test ({mode}): {acked.Count} acknowledged, {sent.Count} sent batches");
     }
 
     private static async Task<List<string>> RunAndKill(string mode, string dir, int trial, int killAfterMs)
@@ -90,7 +98,7 @@ public class CrashSafetyTests
         };
         var stderr = process.StandardError.ReadToEndAsync();
         process.BeginOutputReadLine();
-        var started = await Task.WhenAny(ready.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(30)));
+        var started = await Task.WhenAny(ready.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
         Assert.True(ready.Task.IsCompleted, $"crash writer did not start: {(process.HasExited ? await stderr : "timeout")}");
         await Task.Delay(killAfterMs);
         process.Kill(); // SIGKILL on Unix: no finalizers, no flush

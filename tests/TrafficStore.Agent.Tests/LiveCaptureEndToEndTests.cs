@@ -71,7 +71,7 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
                 using (var udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0)))
                 {
                     await udp.SendAsync(LocalServices.DnsQuery(0x4242), services.DnsEndPoint);
-                    var answer = await udp.ReceiveAsync().WaitAsync(TimeSpan.FromSeconds(5));
+                    var answer = await udp.ReceiveAsync().WaitAsync(TimeSpan.FromSeconds(60));
                     Assert.Equal(LocalServices.DnsAnswer, answer.Buffer[^4..]);
                 }
 

@@ -27,7 +27,7 @@ public sealed class Tcpdump : IDisposable
         };
         process.BeginErrorReadLine();
         var exited = process.WaitForExitAsync();
-        var first = await Task.WhenAny(tcpdump._listening.Task, exited, Task.Delay(TimeSpan.FromSeconds(10)));
+        var first = await Task.WhenAny(tcpdump._listening.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));   // a deadline: a loaded machine starts it slowly
         if (first != tcpdump._listening.Task)
         {
             tcpdump.Dispose();
@@ -41,7 +41,7 @@ public sealed class Tcpdump : IDisposable
     {
         if (_process.HasExited) return;
         using (var kill = Process.Start("kill", ["-INT", _process.Id.ToString()])) await kill.WaitForExitAsync();
-        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
     }
 
     public void Dispose()

@@ -75,7 +75,9 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
                     Assert.Equal(LocalServices.DnsAnswer, answer.Buffer[^4..]);
                 }
 
-                await Task.Delay(300);
+                // Stop only once the /hello connection's teardown happened (its FINs come when the HttpClient is disposed,
+                // the server's can come much later on a loaded machine): every frame tcpdump has of it then predates the stop.
+                await WaitForTeardownAsync(reference, services.Http1Port);
                 output.WriteLine($"before stop: {agent.Captures[0].Counters} rows {string.Join(",", agent.RowsSpooled)} ship {agent.Shipper}");
                 var sw = System.Diagnostics.Stopwatch.StartNew();
                 bool drained = await agent.StopAsync();
@@ -153,6 +155,44 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
             try { Directory.Delete(spool, recursive: true); } catch (IOException) { }
             File.Delete(reference);
         }
+    }
+
+    /// <summary>
+    /// Waits until the reference capture (tcpdump writes each packet at once) holds the end of the connection to
+    /// <paramref name="port"/>: a FIN from each side and a segment after both (the last ACK), or a reset.
+    /// </summary>
+    private static async Task WaitForTeardownAsync(string reference, int port)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!TornDown(reference, port))
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), $"tcpdump did not see the connection to port {port} end within 60 s");
+            await Task.Delay(50);
+        }
+    }
+
+    private static bool TornDown(string path, int port)
+    {
+        try
+        {
+            using var source = Ingest.Capture.CaptureFile.Open(path);
+            var decoder = new Ingest.Decode.PacketDecoder();
+            var frame = new Ingest.Capture.CaptureFrame();
+            bool clientFin = false, serverFin = false;
+            while (source.TryReadNext(ref frame) == Ingest.Capture.CaptureReadStatus.Frame)
+            {
+                if (decoder.Decode(in frame, out var p, out _) != Ingest.Decode.DecodeStatus.Decoded || !p.IsTcp) continue;
+                if (p.HasFlag(Ingest.Decode.TcpFlags.Rst)) return true;
+                if (clientFin && serverFin) return true;     // a segment after both FINs: the last ACK
+                if (p.HasFlag(Ingest.Decode.TcpFlags.Fin))
+                {
+                    if (p.SourcePort == port) serverFin = true;
+                    else clientFin = true;
+                }
+            }
+            return false;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException) { return false; }   // still being written
     }
 
     /// <summary>Every frame of a capture file as lowercase hex (how <see cref="Support.QueryRows"/> shows binary).</summary>

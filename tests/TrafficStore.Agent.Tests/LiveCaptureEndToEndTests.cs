@@ -24,8 +24,10 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
         var reference = Path.Combine(Path.GetTempPath(), $"ts-agent-live-{Guid.NewGuid():N}.pcap");
         try
         {
-            // An independent libpcap reader of the /hello connection (tcpdump, as root: no privilege drop; every packet written at once).
-            using var tcpdump = await Tcpdump.StartAsync("lo", $"tcp port {services.Http1Port}", reference);
+            // Only the test's exchanges: not the agent's own DoPut traffic to the server.
+            string filter = $"tcp port {services.Http1Port} or tcp port {services.H2cPort} or (udp port 53 and host {LocalServices.DnsAddress})";
+            // An independent libpcap reader with the agent's filter (tcpdump, as root: no privilege drop; every packet written at once).
+            using var tcpdump = await Tcpdump.StartAsync("lo", filter, reference);
             var agent = new NodeAgent(new AgentOptions
             {
                 Server = server.Address,
@@ -33,8 +35,7 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
                 Interfaces = ["lo"],
                 Capture = new Ingest.Capture.LiveCaptureOptions
                 {
-                    // Only the test's exchanges: not the agent's own DoPut traffic to the server.
-                    Filter = $"tcp port {services.Http1Port} or tcp port {services.H2cPort} or (udp port 53 and host {LocalServices.DnsAddress})",
+                    Filter = filter,
                     ReadTimeout = TimeSpan.FromMilliseconds(50),
                 },
                 SpoolDirectory = spool,
@@ -75,9 +76,18 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
                     Assert.Equal(LocalServices.DnsAnswer, answer.Buffer[^4..]);
                 }
 
-                // Stop only once the /hello connection's teardown happened (its FINs come when the HttpClient is disposed,
-                // the server's can come much later on a loaded machine): every frame tcpdump has of it then predates the stop.
+                // Stop once the /hello connection's teardown happened (its FINs come when the HttpClient is disposed, the
+                // server's can come much later on a loaded machine) and the agent's capture has read every frame tcpdump
+                // saw by then: on a loaded machine its capture thread can be hundreds of frames behind, and what it reads
+                // in the stop's drain is not what this test is about (a fixed 300 ms delay was the guess before).
                 await WaitForTeardownAsync(reference, services.Http1Port);
+                int seen = ReadFrames(reference, port: null, whole: false).Count;
+                var waited = System.Diagnostics.Stopwatch.StartNew();
+                while (agent.Captures[0].Counters.Frames < seen)
+                {
+                    Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), $"the agent read {agent.Captures[0].Counters.Frames} of the {seen} frames tcpdump saw");
+                    await Task.Delay(20);
+                }
                 output.WriteLine($"before stop: {agent.Captures[0].Counters} rows {string.Join(",", agent.RowsSpooled)} ship {agent.Shipper}");
                 var sw = System.Diagnostics.Stopwatch.StartNew();
                 bool drained = await agent.StopAsync();
@@ -120,7 +130,7 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
                 .Rows("frame", "connection_id", "data", "orig_len", "body_exchange_id")
                 .Where(r => r["connection_id"] == helloConnection["connection_id"])
                 .OrderBy(r => long.Parse(r["frame"]!)).ToList();
-            var expected = ReadFrames(reference);
+            var expected = ReadFrames(reference, services.Http1Port);
             output.WriteLine($"/hello: {frames.Count} frames stored, {expected.Count} captured by tcpdump");
             Assert.True(expected.Count >= 6, $"tcpdump saw only {expected.Count} frames of /hello");
             Assert.Equal(expected, frames.Select(r => r["data"]!).ToList());
@@ -182,6 +192,7 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
             while (source.TryReadNext(ref frame) == Ingest.Capture.CaptureReadStatus.Frame)
             {
                 if (decoder.Decode(in frame, out var p, out _) != Ingest.Decode.DecodeStatus.Decoded || !p.IsTcp) continue;
+                if (p.SourcePort != port && p.DestinationPort != port) continue;
                 if (p.HasFlag(Ingest.Decode.TcpFlags.Rst)) return true;
                 if (clientFin && serverFin) return true;     // a segment after both FINs: the last ACK
                 if (p.HasFlag(Ingest.Decode.TcpFlags.Fin))
@@ -195,14 +206,23 @@ public sealed class LiveCaptureEndToEndTests(Xunit.Abstractions.ITestOutputHelpe
         catch (Exception e) when (e is IOException or InvalidDataException) { return false; }   // still being written
     }
 
-    /// <summary>Every frame of a capture file as lowercase hex (how <see cref="Support.QueryRows"/> shows binary).</summary>
-    private static List<string> ReadFrames(string path)
+    /// <summary>
+    /// Every frame of a capture file as lowercase hex (how <see cref="Support.QueryRows"/> shows binary), or only those of
+    /// TCP <paramref name="port"/>. While tcpdump still writes (<paramref name="whole"/> false), a last record cut short is left out.
+    /// </summary>
+    private static List<string> ReadFrames(string path, int? port, bool whole = true)
     {
         var frames = new List<string>();
         using var source = Ingest.Capture.CaptureFile.Open(path);
+        var decoder = new Ingest.Decode.PacketDecoder();
         var frame = new Ingest.Capture.CaptureFrame();
-        while (source.TryReadNext(ref frame) == Ingest.Capture.CaptureReadStatus.Frame) frames.Add(Convert.ToHexStringLower(frame.Data));
-        Assert.Null(source.Error);
+        while (source.TryReadNext(ref frame) == Ingest.Capture.CaptureReadStatus.Frame)
+        {
+            if (port is int tcp && (decoder.Decode(in frame, out var p, out _) != Ingest.Decode.DecodeStatus.Decoded || !p.IsTcp
+                                    || (p.SourcePort != tcp && p.DestinationPort != tcp))) continue;
+            frames.Add(Convert.ToHexStringLower(frame.Data));
+        }
+        if (whole) Assert.Null(source.Error);
         return frames;
     }
 }

@@ -44,8 +44,6 @@ public sealed class LibpcapSource : ICaptureSource
     private CaptureError? _error;
 
     private long _drainUntil;   // Stopwatch timestamp; 0 until a stop was requested and seen
-    private long _stopNs;       // Unix ns of the stop (the clock packets are stamped with): a later packet ends the drain
-    private bool _drained;
     private readonly TimeSpan _readTimeout;
 
     private LibpcapSource(PcapDevice device, bool live, TimeSpan readTimeout = default)
@@ -127,12 +125,11 @@ public sealed class LibpcapSource : ICaptureSource
     }
 
     /// <summary>
-    /// Ends a live capture (thread-safe): a blocked read wakes up, the packets captured before the stop are still
-    /// returned, then reads return <see cref="CaptureReadStatus.EndOfCapture"/> (see <see cref="BeginDrain"/>).
+    /// Ends a live capture (thread-safe): a blocked read wakes up, the packets libpcap already holds
+    /// are still returned (for up to two read timeouts), then reads return <see cref="CaptureReadStatus.EndOfCapture"/>.
     /// </summary>
     public void Stop()
     {
-        Interlocked.Exchange(ref _stopNs, (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100);
         _stopRequested = true;
         // With TPACKET_V3 (Linux) libpcap polls without a timeout until a packet arrives, so the read
         // timeout alone never wakes an idle capture; pcap_breakloop (safe from another thread) does:
@@ -143,7 +140,6 @@ public sealed class LibpcapSource : ICaptureSource
     public CaptureReadStatus TryReadNext(ref CaptureFrame frame)
     {
         if (_error is not null) return CaptureReadStatus.Error;
-        if (_drained) return CaptureReadStatus.EndOfCapture;
         while (true)
         {
             if (_stopRequested && _drainUntil == 0 && !BeginDrain()) return CaptureReadStatus.EndOfCapture;
@@ -153,19 +149,12 @@ public sealed class LibpcapSource : ICaptureSource
             if (result == 1)
             {
                 FillFrame(ref frame, header, data);
-                if (_drainUntil != 0)
-                {
-                    // Draining: a packet captured after the stop ends it (a busy interface never goes quiet); one
-                    // captured before it restarts the quiet window, so the time spent on the backlog never cuts it short.
-                    if (frame.TimestampNs > Interlocked.Read(ref _stopNs)) return Drained();
-                    _drainUntil = System.Diagnostics.Stopwatch.GetTimestamp() + DrainQuietTicks;
-                }
                 return CaptureReadStatus.Frame;
             }
             if (_live && (result == 0 || (result == -2 && _stopRequested)))
             {
                 if (_drainUntil == 0) continue;
-                if (System.Diagnostics.Stopwatch.GetTimestamp() >= _drainUntil) return Drained();
+                if (System.Diagnostics.Stopwatch.GetTimestamp() >= _drainUntil) return CaptureReadStatus.EndOfCapture;
                 Thread.Sleep(5);
                 continue;
             }
@@ -176,28 +165,18 @@ public sealed class LibpcapSource : ICaptureSource
     }
 
     /// <summary>
-    /// After <see cref="Stop"/>: switch to non-blocking reads and keep reading until no packet came for two read timeouts
-    /// (TPACKET_V3 hands the kernel's current block over only when it is retired, after the read timeout) or a packet
-    /// captured after the stop comes, so the packets captured before the stop are processed rather than thrown away.
-    /// The quiet window restarts with every packet: a reader behind on a loaded machine used to spend the whole window on
-    /// its backlog and end with packets of the stopped capture still in the ring (a test's last exchanges missing).
-    /// False for files.
+    /// After <see cref="Stop"/>: switch to non-blocking reads and keep reading for two read timeouts,
+    /// so packets already captured (TPACKET_V3 hands the kernel's current block over only when it is
+    /// retired, after the read timeout) are processed rather than thrown away. False for files.
     /// </summary>
     private bool BeginDrain()
     {
         if (!_live) return false;
         try { if (_device is LibPcapLiveDevice live) live.NonBlockingMode = true; }
         catch (Exception e) when (e is PcapException or InvalidOperationException) { return false; }
-        _drainUntil = System.Diagnostics.Stopwatch.GetTimestamp() + DrainQuietTicks;
+        long span = (long)((_readTimeout.TotalSeconds * 2 + 0.05) * System.Diagnostics.Stopwatch.Frequency);
+        _drainUntil = System.Diagnostics.Stopwatch.GetTimestamp() + span;
         return true;
-    }
-
-    private long DrainQuietTicks => (long)((_readTimeout.TotalSeconds * 2 + 0.05) * System.Diagnostics.Stopwatch.Frequency);
-
-    private CaptureReadStatus Drained()
-    {
-        _drained = true;
-        return CaptureReadStatus.EndOfCapture;
     }
 
     // struct pcap_pkthdr { struct timeval ts; bpf_u_int32 caplen; bpf_u_int32 len; }.

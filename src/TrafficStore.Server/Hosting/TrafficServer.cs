@@ -57,6 +57,10 @@ public sealed class TrafficServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(options.MinimumLogLevel);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        // The host's Error events are a failed start, which StartAsync throws to its caller (serve says it in one
+        // line: a port taken since its check) and faults of BackgroundServices (this host runs none). Logged,
+        // a taken port printed Kestrel's whole stack trace. Critical ones (a fault stopping the host) still show.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         if (options.JsonLogs)
         {
             builder.Logging.AddJsonConsole(o =>
@@ -129,7 +133,13 @@ public sealed class TrafficServer : IAsyncDisposable
         });
         app.MapGet("/metrics", () => Results.Text(metrics.Render(store.Engine.GetStats()), "text/plain; version=0.0.4; charset=utf-8"));
 
-        await app.StartAsync(ct);
+        try { await app.StartAsync(ct); }
+        catch
+        {
+            // Release whatever did start (the other port, the services) before the caller reports the failure.
+            await app.DisposeAsync();
+            throw;
+        }
         var scheme = certificate is null ? "http" : "https";
         var uri = new Uri($"{scheme}://{Loopback(flightListen!.IPEndPoint!)}");
         var ops = new Uri($"http://{Loopback(opsListen!.IPEndPoint!)}");

@@ -184,7 +184,9 @@ public sealed class TrafficFlightServer : FlightServer
     /// <c>NotFound</c>; a new agent past the store's delivery-source limit <c>ResourceExhausted</c>; a client that went
     /// away mid-stream (cancelled the call, reset the stream or the connection) <c>Cancelled</c> — not the client's
     /// input, and batches it was not sent a PutResult for may or may not be stored (an agent resends them with their
-    /// identity, stored once). Refused rows count in <c>trafficstore_dropped_input_rows_total</c>.
+    /// identity, stored once); a store that cannot make the batch durable (its write-ahead log failed) <c>Internal</c>,
+    /// with no PutResult for that batch, so the agent keeps it and resends it (DoPutWalFailureTests). Refused rows count
+    /// in <c>trafficstore_dropped_input_rows_total</c>.
     /// </summary>
     public override Task DoPut(FlightServerRecordBatchStreamReader requestStream, IAsyncStreamWriter<FlightPutResult> responseStream, ServerCallContext context) =>
         Guard(context, async () =>

@@ -56,18 +56,18 @@ public sealed class DoPutWalFailureTests
     [Fact]
     public async Task AWalFailureIsInternal_NothingIsAcknowledgedOrStored_AndTheServerGoesOn()
     {
-        // No background flush: the test's own flush is the one that meets the failure.
-        var server = await TestServer.StartAsync(database: new TrafficDatabaseOptions { Engine = o => o with { FlushInterval = null } });
+        // No background flush or retention: the test's own flush is the one that meets the failure.
+        var server = await TestServer.StartAsync(database: new TrafficDatabaseOptions { Engine = o => o with { FlushInterval = null, RetentionInterval = null } });
         string directory = server.Directory;
         try
         {
             var (first, error) = await PutAsync(server, Feed(0, 3), batchSeq: 1);
             Assert.Null(error);
             long sequence = (long)Assert.Single(first)["sequence"]!;
+            Assert.Equal(sequence, server.Database.Engine.GetStats().LastSequence);
 
             // The WAL file a rotation would start next (named by its first sequence number) cannot be created.
-            var layout = server.Database.Engine.Layout;
-            Directory.CreateDirectory(layout.WalFile(sequence + 1));
+            Directory.CreateDirectory(server.Database.Engine.Layout.WalFile(sequence + 1));
             await Assert.ThrowsAnyAsync<Exception>(() => server.Database.Engine.FlushAsync());
 
             for (long batch = 2; batch <= 3; batch++)

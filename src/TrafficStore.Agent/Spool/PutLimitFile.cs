@@ -62,10 +62,10 @@ public static class PutLimitFile
         string uri = server.AbsoluteUri;
         if (uri.All(char.IsAscii)) return uri;
         var key = new System.Text.StringBuilder(uri.Length * 2);
+        Span<byte> utf8 = stackalloc byte[4];
         foreach (var rune in uri.EnumerateRunes())
         {
             if (rune.IsAscii) { key.Append((char)rune.Value); continue; }
-            Span<byte> utf8 = stackalloc byte[4];
             int n = rune.EncodeToUtf8(utf8);
             foreach (byte b in utf8[..n]) key.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
         }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Apache.Arrow;
@@ -63,6 +64,9 @@ public sealed class DoPutWalFailureTests
         {
             var (first, error) = await PutAsync(server, Feed(0, 3), batchSeq: 1);
             Assert.Null(error);
+            using var http = new HttpClient();
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(server.Server.OpsAddress, "/healthz"))).StatusCode);
+            Assert.Contains("trafficstore_writes_refused 0\n", await http.GetStringAsync(new Uri(server.Server.OpsAddress, "/metrics")));
             long sequence = (long)Assert.Single(first)["sequence"]!;
             Assert.Equal(sequence, server.Database.Engine.GetStats().LastSequence);
 
@@ -86,11 +90,19 @@ public sealed class DoPutWalFailureTests
             using (var list = server.Client.ListFlights(new FlightCriteria(), TestServer.Auth(TestServer.Reader)))
                 while (await list.ResponseStream.MoveNext()) flights.Add(list.ResponseStream.Current);
             Assert.Contains(flights, f => f.Descriptor.Paths.SequenceEqual([TrafficTables.CaptureStats]));
-            using var http = new HttpClient();
             var metrics = await http.GetStringAsync(new Uri(server.Server.OpsAddress, "/metrics"));
+            Assert.Contains("trafficstore_writes_refused 1\n", metrics);
             var failedPuts = Regex.Match(metrics, "^trafficstore_failed_calls_total\\{method=\"[^\"]*/DoPut\",code=\"Internal\"\\} (\\d+)$", RegexOptions.Multiline);
             Assert.True(failedPuts.Success, metrics);
             Assert.Equal(2, int.Parse(failedPuts.Groups[1].Value, CultureInfo.InvariantCulture));
+
+            // Health says so, so that a liveness probe restarts the server (reopening the store takes writes again).
+            var probe = await http.GetAsync(new Uri(server.Server.OpsAddress, "/healthz"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, probe.StatusCode);
+            var body = JsonNode.Parse(await probe.Content.ReadAsStringAsync())!;
+            Assert.False((bool)body["healthy"]!);
+            Assert.Contains("write-ahead log", (string)body["write_failure"]!);
+            Assert.Contains("write-ahead log", server.Database.Engine.Health.WriteFailure);
         }
         finally
         {

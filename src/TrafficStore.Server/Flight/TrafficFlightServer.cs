@@ -57,7 +57,7 @@ public sealed class TrafficFlightServer : FlightServer
 
     public static readonly IReadOnlyList<FlightActionType> Actions =
     [
-        new("health", "Store health: quarantined segments and recovery notes (JSON)."),
+        new("health", "Store health: quarantined segments, recovery notes and a write failure (JSON)."),
         new("stats", "Per-table rows, bytes, segments; WAL, index and retention counters (JSON)."),
         new("retention.list", "The retention policy in force (JSON)."),
         new("retention.set", "Replace the retention policy; body: policy JSON. Needs the admin scope."),
@@ -337,6 +337,7 @@ public sealed class TrafficFlightServer : FlightServer
                         ["healthy"] = h.Healthy,
                         ["quarantined"] = JsonSerializer.SerializeToNode(h.Quarantined, WireJson.Options),
                         ["recovery_notes"] = JsonSerializer.SerializeToNode(h.RecoveryNotes, WireJson.Options),
+                        ["write_failure"] = h.WriteFailure,
                     });
                     break;
                 }

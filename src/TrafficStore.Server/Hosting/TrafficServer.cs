@@ -129,9 +129,9 @@ public sealed class TrafficServer : IAsyncDisposable
         {
             var h = store.Engine.Health;
             http.Response.StatusCode = h.Healthy ? 200 : 503;
-            return Results.Json(new { healthy = h.Healthy, quarantined = h.Quarantined.Count, recovery_notes = h.RecoveryNotes });
+            return Results.Json(new { healthy = h.Healthy, quarantined = h.Quarantined.Count, write_failure = h.WriteFailure, recovery_notes = h.RecoveryNotes });
         });
-        app.MapGet("/metrics", () => Results.Text(metrics.Render(store.Engine.GetStats()), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(metrics.Render(store.Engine.GetStats(), store.Engine.Health), "text/plain; version=0.0.4; charset=utf-8"));
 
         try { await app.StartAsync(ct); }
         catch

@@ -34,24 +34,6 @@ public class LargeBlockMemoryPoolTests
     }
 
     [Fact]
-    public void TheBlockReturnedLastIsRentedFirst()
-    {
-        // LIFO: a rent gets the block most recently returned (still in the CPU's cache), not the oldest free one.
-        using var pool = new LargeBlockMemoryPool(Block, maxRetainedBlocks: 8);
-        var rented = Enumerable.Range(0, 4).Select(_ => pool.Rent()).ToList();
-        var memories = rented.Select(r => r.Memory).ToList();
-        foreach (var r in rented) r.Dispose(); // returned in the order 0, 1, 2, 3
-        Assert.Equal(4, pool.FreeBlocks);
-        for (int i = 3; i >= 0; i--)
-        {
-            var again = pool.Rent();
-            Assert.True(again.Memory.Span.Overlaps(memories[i].Span), $"rent {3 - i} should get block {i}");
-        }
-        Assert.Equal(4, pool.BlocksAllocated);
-        Assert.Equal(0, pool.FreeBlocks);
-    }
-
-    [Fact]
     public void ReturnedBlocksBeyondTheCapAreNotKept()
     {
         using var pool = new LargeBlockMemoryPool(Block, maxRetainedBlocks: 2);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Connections;
 
 namespace TrafficStore.Server.Hosting;
@@ -12,16 +13,15 @@ namespace TrafficStore.Server.Hosting;
 /// copied are the same.
 /// <para>
 /// Blocks are pinned arrays (the pinned object heap), so the socket layer need not pin them again. The pool keeps
-/// at most <see cref="MaxRetainedBlocks"/> returned blocks, handing out the one returned last first (LIFO); a block
-/// returned beyond that is left to the GC, so memory held after a burst is bounded. A connection holds blocks only while it has bytes to read or send (Kestrel waits for
+/// at most <see cref="MaxRetainedBlocks"/> returned blocks; a block returned beyond that is left to the GC, so memory
+/// held after a burst is bounded. A connection holds blocks only while it has bytes to read or send (Kestrel waits for
 /// data before it rents a read buffer), so an idle connection holds none.
 /// </para>
 /// </summary>
 internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 {
-    // Free blocks, most recently returned on top (LIFO): see Rent.
-    private readonly Stack<Block> _free = new();
-    private readonly Lock _lock = new();
+    private readonly ConcurrentQueue<Block> _free = new();
+    private int _freeCount;
     private volatile bool _disposed;
 
     public LargeBlockMemoryPool(int blockBytes, int maxRetainedBlocks)
@@ -43,10 +43,7 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
     public override int MaxBufferSize => BlockBytes;
 
     /// <summary>Blocks waiting in the pool (for tests and diagnostics).</summary>
-    internal int FreeBlocks
-    {
-        get { lock (_lock) return _free.Count; }
-    }
+    internal int FreeBlocks => Volatile.Read(ref _freeCount);
 
     /// <summary>Blocks allocated because the pool had none free (for tests and diagnostics).</summary>
     internal long BlocksAllocated => Interlocked.Read(ref _allocated);
@@ -58,14 +55,9 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (minBufferSize > BlockBytes)
             throw new ArgumentOutOfRangeException(nameof(minBufferSize), minBufferSize, $"the pool's blocks are {BlockBytes} bytes");
-        // The block returned last: it was just read by a socket send (or written by a pipe), so it is likely still in
-        // the CPU's cache, and the copy into it does not first fetch cold lines from memory. A FIFO queue handed out the
-        // least recently used block, cycling every copy of a megabyte-sized DoGet answer through all the free blocks
-        // (tens of megabytes after a burst of concurrent queries).
-        Block? block;
-        lock (_lock) _free.TryPop(out block);
-        if (block is not null)
+        if (_free.TryDequeue(out var block))
         {
+            Interlocked.Decrement(ref _freeCount);
             block.Rented = true;
             return block;
         }
@@ -77,19 +69,19 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
     {
         // After the pool is disposed, or beyond the cap, the block goes to the GC.
         if (_disposed) return;
-        lock (_lock)
+        if (Interlocked.Increment(ref _freeCount) > MaxRetainedBlocks)
         {
-            if (_free.Count < MaxRetainedBlocks) _free.Push(block);
+            Interlocked.Decrement(ref _freeCount);
+            return;
         }
+        _free.Enqueue(block);
     }
 
     protected override void Dispose(bool disposing)
     {
         _disposed = true;
-        lock (_lock)
-        {
-            _free.Clear();
-        }
+        _free.Clear();
+        Volatile.Write(ref _freeCount, 0);
     }
 
     private sealed class Block(LargeBlockMemoryPool pool, byte[] array) : IMemoryOwner<byte>

@@ -5,7 +5,6 @@ using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
 using Google.Protobuf;
 using Grpc.Core;
-using TrafficStore.Ingest.Tables;
 using TrafficStore.Server.Flight;
 
 namespace TrafficStore.Server.Tests;
@@ -74,46 +73,6 @@ public class FlightDataMessageTests
     [Fact]
     public void MegabyteBodiesRoundTrip() => BatchesRoundTripThroughFlightDataFields(3, 40, 1000);
 
-    // Over the server's large pool blocks a body buffer is copied through the writer's own spans (no size hint the
-    // pipe would serve from the shared array pool); the message is byte for byte the one the one-span write makes.
-    [Fact]
-    public void BodiesCopiedThroughTheWritersOwnSpansGiveTheSameMessage()
-    {
-        var batch = Sample(40, 1000); // bodies up to 39,000 bytes: over LargePieceBytes
-        byte[] Message(int oneSpanFrom, out int largestHint)
-        {
-            using var response = new FlightDataMessage.Response(batch.Schema, oneSpanFrom);
-            var context = new RecordingContext(new HintRecordingWriter());
-            FlightDataMessage.Marshaller.ContextualSerializer(response.BatchMessage(batch), context);
-            Assert.True(context.Completed);
-            var writer = (HintRecordingWriter)context.Writer;
-            Assert.Equal(context.PayloadLength, writer.Written.WrittenCount);
-            largestHint = writer.LargestHint;
-            return writer.Written.WrittenSpan.ToArray();
-        }
-        var oneSpan = Message(FlightDataFraming.LargePieceBytes, out int oneSpanHint);
-        var piecewise = Message(int.MaxValue, out int piecewiseHint);
-        Assert.True(ArrowBatchSize.Bytes(batch) > FlightDataMessage.CopyBelowBytes); // the measured, written-in-place path
-        Assert.True(oneSpanHint >= FlightDataFraming.LargePieceBytes);
-        Assert.True(piecewiseHint < 64, $"largest size hint {piecewiseHint}");
-        Assert.Equal(oneSpan, piecewise);
-    }
-
-    /// <summary>Hands out spans of at most 4 KiB unless a larger size is asked for, and remembers the largest ask.</summary>
-    private sealed class HintRecordingWriter : IBufferWriter<byte>
-    {
-        public ArrayBufferWriter<byte> Written { get; } = new();
-        public int LargestHint { get; private set; }
-        public void Advance(int count) => Written.Advance(count);
-        public Memory<byte> GetMemory(int sizeHint = 0) => Written.GetMemory(Ask(sizeHint))[..Math.Max(sizeHint, 4096)];
-        public Span<byte> GetSpan(int sizeHint = 0) => Written.GetSpan(Ask(sizeHint))[..Math.Max(sizeHint, 4096)];
-        private int Ask(int sizeHint)
-        {
-            LargestHint = Math.Max(LargestHint, sizeHint);
-            return Math.Max(sizeHint, 4096);
-        }
-    }
-
     private sealed class CappedWriter(int cap) : IBufferWriter<byte>
     {
         private byte[] _buffer = new byte[cap];
@@ -179,7 +138,7 @@ public class FlightDataMessageTests
         FlightDataMessage.Marshaller.ContextualSerializer(message, context);
         Assert.True(context.Completed);
         declaredLength = context.PayloadLength;
-        return ((ArrayBufferWriter<byte>)context.Writer).WrittenSpan.ToArray();
+        return context.Writer.WrittenSpan.ToArray();
     }
 
     private sealed record ProtoField(byte[] Bytes, int TotalBytes);
@@ -218,10 +177,9 @@ public class FlightDataMessageTests
         return stream;
     }
 
-    private sealed class RecordingContext(IBufferWriter<byte> writer) : SerializationContext
+    private sealed class RecordingContext : SerializationContext
     {
-        public RecordingContext() : this(new ArrayBufferWriter<byte>()) { }
-        public IBufferWriter<byte> Writer { get; } = writer;
+        public ArrayBufferWriter<byte> Writer { get; } = new();
         public int PayloadLength { get; private set; } = -1;
         public bool Completed { get; private set; }
 

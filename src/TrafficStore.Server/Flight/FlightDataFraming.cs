@@ -45,12 +45,6 @@ internal sealed class FlightDataFraming : Stream
     private long _measuredBody;
     private long _emitBodyLength;
 
-    /// <summary>
-    /// Pieces (body buffers) at least this long are copied into one span of their size (see <see cref="WriteLarge"/>);
-    /// <see cref="int.MaxValue"/> copies every piece through the destination's own blocks.
-    /// </summary>
-    public int OneSpanFrom { get; init; } = LargePieceBytes;
-
     /// <summary>Bytes written since the last mode change; in <see cref="Measure"/> mode, the whole IPC message.</summary>
     public override long Position { get => _position; set => throw new NotSupportedException(); }
 
@@ -92,7 +86,7 @@ internal sealed class FlightDataFraming : Stream
     }
 
     /// <summary>Writes the FlightData fields of an IPC message that <see cref="Copy"/> captured.</summary>
-    public static void WriteFields(ReadOnlySpan<byte> ipcMessage, FlightDataLayout layout, IBufferWriter<byte> destination, int oneSpanFrom = LargePieceBytes)
+    public static void WriteFields(ReadOnlySpan<byte> ipcMessage, FlightDataLayout layout, IBufferWriter<byte> destination)
     {
         if (ipcMessage.Length != PrefixBytes + layout.MetadataBytes + layout.BodyBytes)
             throw new ArgumentException("the captured message does not match its layout", nameof(ipcMessage));
@@ -105,7 +99,7 @@ internal sealed class FlightDataFraming : Stream
         span = destination.GetSpan(2 + 10);
         DataBodyTag.CopyTo(span);
         destination.Advance(2 + WriteVarint(span[2..], (ulong)layout.BodyBytes));
-        WriteLarge(destination, ipcMessage[(PrefixBytes + layout.MetadataBytes)..], oneSpanFrom);
+        WriteLarge(destination, ipcMessage[(PrefixBytes + layout.MetadataBytes)..]);
     }
 
     private void Reset(Mode mode, IBufferWriter<byte>? destination)
@@ -184,23 +178,21 @@ internal sealed class FlightDataFraming : Stream
             DataBodyTag.CopyTo(span);
             _destination.Advance(2 + WriteVarint(span[2..], (ulong)_emitBodyLength));
         }
-        WriteLarge(_destination!, bytes, OneSpanFrom);
+        WriteLarge(_destination!, bytes);
     }
 
-    /// <summary>The default <see cref="OneSpanFrom"/>: pieces at least this long are copied into one span of their size.</summary>
+    /// <summary>Pieces at least this long are copied into one span of their size (see <see cref="WriteLarge"/>).</summary>
     internal const int LargePieceBytes = 16 << 10;
 
     /// <summary>
-    /// Copies <paramref name="bytes"/> into <paramref name="destination"/>. Over Kestrel's own memory pool (4 KiB
-    /// blocks) writing a 1 MiB body buffer piecewise costs 256 block rents, spans and returns (about a tenth of a
-    /// payload query's process CPU in the profile); asking for one span of the whole piece (from
-    /// <paramref name="oneSpanFrom"/> bytes) makes the pipe take one segment from the shared array pool instead (a size
-    /// hint above the pool's block size). Over the server's 64 KiB blocks the piecewise copy is 16 times cheaper per
-    /// megabyte, and the one-span path's megabyte arrays cost more: see <see cref="FlightDoGetService"/>.
+    /// Copies <paramref name="bytes"/> into <paramref name="destination"/>. Kestrel's response pipe hands out 4 KiB
+    /// blocks of its memory pool, so writing a 1 MiB body buffer piecewise costs 256 block rents, spans and returns
+    /// (about a tenth of a payload query's process CPU in the profile); asking for one span of the whole piece makes
+    /// the pipe take one segment from the shared array pool instead (a size hint above the pool's block size).
     /// </summary>
-    internal static void WriteLarge(IBufferWriter<byte> destination, ReadOnlySpan<byte> bytes, int oneSpanFrom = LargePieceBytes)
+    internal static void WriteLarge(IBufferWriter<byte> destination, ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length >= oneSpanFrom)
+        if (bytes.Length >= LargePieceBytes)
         {
             var span = destination.GetSpan(bytes.Length);
             if (span.Length >= bytes.Length)

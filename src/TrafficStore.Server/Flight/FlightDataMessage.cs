@@ -25,12 +25,12 @@ internal abstract class FlightDataMessage
     private protected abstract void Serialize(SerializationContext context);
 
     /// <summary>An IPC message already captured (the schema): framed from its bytes.</summary>
-    private sealed class Captured(byte[] ipcMessage, FlightDataLayout layout, int oneSpanFrom) : FlightDataMessage
+    private sealed class Captured(byte[] ipcMessage, FlightDataLayout layout) : FlightDataMessage
     {
         private protected override void Serialize(SerializationContext context)
         {
             context.SetPayloadLength(layout.MessageBytes);
-            FlightDataFraming.WriteFields(ipcMessage, layout, context.GetBufferWriter(), oneSpanFrom);
+            FlightDataFraming.WriteFields(ipcMessage, layout, context.GetBufferWriter());
             context.Complete();
         }
     }
@@ -48,7 +48,7 @@ internal abstract class FlightDataMessage
                 scratch.ResetWrittenCount();
                 var copied = framing.Copy(Write, scratch);
                 context.SetPayloadLength(copied.MessageBytes);
-                FlightDataFraming.WriteFields(scratch.WrittenSpan, copied, context.GetBufferWriter(), framing.OneSpanFrom);
+                FlightDataFraming.WriteFields(scratch.WrittenSpan, copied, context.GetBufferWriter());
             }
             else
             {
@@ -65,20 +65,17 @@ internal abstract class FlightDataMessage
     {
         private readonly FlightDataMessage _schemaMessage;
 
-        /// <param name="schema">The answer's schema.</param>
-        /// <param name="oneSpanFrom">See <see cref="FlightDataFraming.OneSpanFrom"/>.</param>
-        public Response(Schema schema, int oneSpanFrom = FlightDataFraming.LargePieceBytes)
+        public Response(Schema schema)
         {
-            Framing = new FlightDataFraming { OneSpanFrom = oneSpanFrom };
             if (schema.FieldsList.Any(f => HasDictionary(f.DataType)))
                 throw new NotSupportedException("dictionary-encoded columns need dictionary messages, which DoGet does not write");
             Writer = new ArrowStreamWriter(Framing, schema, leaveOpen: true);
             // The writer's start is the schema message: captured once, sent by SchemaMessage.
             var layout = Framing.Copy(Writer.WriteStart, Scratch);
-            _schemaMessage = new Captured(Scratch.WrittenSpan.ToArray(), layout, oneSpanFrom);
+            _schemaMessage = new Captured(Scratch.WrittenSpan.ToArray(), layout);
         }
 
-        internal FlightDataFraming Framing { get; }
+        internal FlightDataFraming Framing { get; } = new();
         internal ArrowStreamWriter Writer { get; }
         internal ArrayBufferWriter<byte> Scratch { get; } = new();
 

@@ -20,23 +20,8 @@ internal class FlightDoGetService
         MethodType.ServerStreaming, "arrow.flight.protocol.FlightService", "DoGet", TicketMarshaller(), FlightDataMessage.Marshaller);
 
     private readonly TrafficFlightServer _server;
-    private readonly int _oneSpanFrom;
 
-    /// <summary>
-    /// With the server's large memory blocks (<see cref="Hosting.TrafficServerOptions.MemoryBlockBytes"/>, 64 KiB),
-    /// body buffers are copied into the response pipe block by block (<see cref="FlightDataFraming.OneSpanFrom"/> off):
-    /// the blocks are pinned, pooled and reused while cache-warm, whereas a one-span write of a 1.5 MB body made the pipe
-    /// rent a 2 MiB array from the shared array pool, held for as long as the answer waits on the client's flow-control
-    /// window; new ones (the shared pool keeps few of that size per core) were young objects the GC copied when it
-    /// compacted. Over Kestrel's own 4 KiB blocks the one-span write stays (see <see cref="FlightDataFraming.WriteLarge"/>).
-    /// </summary>
-    public FlightDoGetService(TrafficFlightServer server, Hosting.TrafficServerOptions? options = null)
-    {
-        _server = server;
-        _oneSpanFrom = (options ?? new Hosting.TrafficServerOptions()).MemoryBlockBytes >= FlightDataFraming.LargePieceBytes
-            ? int.MaxValue
-            : FlightDataFraming.LargePieceBytes;
-    }
+    public FlightDoGetService(TrafficFlightServer server) => _server = server;
 
     public static void BindService(ServiceBinderBase binder, FlightDoGetService? service) =>
         binder.AddMethod(DoGetMethod, service is null ? null : (ServerStreamingServerMethod<ByteString, FlightDataMessage>)service.DoGet);
@@ -44,7 +29,7 @@ internal class FlightDoGetService
     // Virtual and public: Grpc.AspNetCore binds the method declared (virtually) on the class named by [BindServiceMethod].
     public virtual Task DoGet(ByteString ticket, IServerStreamWriter<FlightDataMessage> responseStream, ServerCallContext context) =>
         FlightRequests.TryGetRefusal(ticket, out var refused) ? Task.FromException(_server.Refuse(context, refused))
-        : _server.StreamTicketAsync(ticket, new Sink(responseStream, context, _oneSpanFrom), context);
+        : _server.StreamTicketAsync(ticket, new Sink(responseStream, context), context);
 
     /// <summary>
     /// The request, Flight.proto's <c>message Ticket { bytes ticket = 1; }</c>: the ticket bytes;
@@ -65,7 +50,7 @@ internal class FlightDoGetService
         }
     }
 
-    private sealed class Sink(IServerStreamWriter<FlightDataMessage> stream, ServerCallContext context, int oneSpanFrom) : IRecordBatchSink
+    private sealed class Sink(IServerStreamWriter<FlightDataMessage> stream, ServerCallContext context) : IRecordBatchSink
     {
         // gRPC writes a message without flushing the response when its write options carry BufferHint.
         private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
@@ -74,7 +59,7 @@ internal class FlightDoGetService
 
         public Task StartAsync(Schema schema)
         {
-            _response = new FlightDataMessage.Response(schema, oneSpanFrom);
+            _response = new FlightDataMessage.Response(schema);
             return Write(_response.SchemaMessage(), flush: false);
         }
 

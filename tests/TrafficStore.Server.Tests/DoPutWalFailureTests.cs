@@ -6,7 +6,6 @@ using Apache.Arrow;
 using Apache.Arrow.Flight;
 using Google.Protobuf;
 using Grpc.Core;
-using TrafficStore.Ingest.Tables;
 using TrafficStore.Server.Flight;
 using TrafficStore.Server.Tests.Support;
 using TrafficStore.Store;
@@ -24,15 +23,7 @@ public sealed class DoPutWalFailureTests
 {
     private const string Source = "wal-failure-feed";
 
-    private static RecordBatch Feed(int first, int rows) =>
-        new ArrowBatchBuilder<CaptureStatsRow>(TrafficTables.CaptureStatsDefinition).Build(Enumerable.Range(first, rows).Select(i => new CaptureStatsRow
-        {
-            StartedNs = 1_700_000_000_000_000_000L + i,
-            CaptureId = 6_000,
-            Source = Source,
-            State = "running",
-            Frames = i,
-        }).ToList());
+    private static RecordBatch Feed(int first, int rows) => CaptureStatsFeed.Rows(Source, 6_000, first, rows);
 
     /// <summary>One DoPut of <paramref name="batch"/> as an agent's batch <paramref name="batchSeq"/>: the PutResults it got, and how the call ended.</summary>
     private static async Task<(List<JsonObject> Results, RpcException? Error)> PutAsync(TestServer server, RecordBatch batch, long batchSeq)

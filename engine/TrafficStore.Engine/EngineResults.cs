@@ -40,5 +40,12 @@ public sealed record EngineStats(
     public long FailedSegmentDeletes { get; init; }
 }
 
-/// <summary>Whether the store is serving everything it holds.</summary>
-public sealed record StoreHealth(bool Healthy, IReadOnlyList<QuarantinedSegment> Quarantined, IReadOnlyList<string> RecoveryNotes);
+/// <summary>Whether the store is serving everything it holds and taking writes.</summary>
+public sealed record StoreHealth(bool Healthy, IReadOnlyList<QuarantinedSegment> Quarantined, IReadOnlyList<string> RecoveryNotes)
+{
+    /// <summary>
+    /// Why the store refuses every write (its write-ahead log failed: a full or failing disk, a file it could not
+    /// create); null while it takes writes. It stays until the store is reopened, so a probe on it restarts the server.
+    /// </summary>
+    public string? WriteFailure { get; init; }
+}

@@ -521,7 +521,7 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
 
     // ------------------------------------------------------------------ stats
 
-    /// <summary>Whether every segment is being served; lists quarantined segments and what recovery did.</summary>
+    /// <summary>Whether every segment is being served and writes are taken; lists quarantined segments, what recovery did and a write-ahead log failure.</summary>
     public StoreHealth Health
     {
         get
@@ -530,7 +530,11 @@ public sealed partial class TrafficStoreEngine : IDisposable, IAsyncDisposable
             lock (_quarantined) q = [.. _quarantined];
             List<string> notes;
             lock (_recoveryNotes) notes = [.. _recoveryNotes];
-            return new StoreHealth(q.Count == 0, q, notes);
+            var walFault = _wal.Fault;
+            return new StoreHealth(q.Count == 0 && walFault is null, q, notes)
+            {
+                WriteFailure = walFault is null ? null : $"the write-ahead log failed ({walFault.Message}); writes are refused until the store is reopened",
+            };
         }
     }
 

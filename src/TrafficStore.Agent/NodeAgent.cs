@@ -50,6 +50,8 @@ public sealed class NodeAgent : IAsyncDisposable
     public string AgentId => _spool.AgentId;
     /// <summary>Why <see cref="AgentId"/> is new with this start (the spool's numbering restarted), or null.</summary>
     public string? NewIdentity => _spool.NewIdentity;
+    /// <summary>Why the spool's learned DoPut message limit was not used (its file unreadable or damaged), or null.</summary>
+    public string? PutLimitProblem => _shipper.PutLimitProblem;
     public IReadOnlyList<LiveCapture> Captures => _captures;
     public SpoolStatistics Spool => _spool.Statistics;
     internal DiskSpool SpoolForTests => _spool;

@@ -3,7 +3,6 @@ using Apache.Arrow;
 using Apache.Arrow.Flight;
 using Grpc.Core;
 using Grpc.Net.Client;
-using TrafficStore.Ingest.Tables;
 using TrafficStore.Server.Flight;
 using TrafficStore.Server.Tests.Support;
 using TrafficStore.Store;
@@ -152,15 +151,7 @@ public sealed class CallAccountingTests
         Assert.Equal(15, (await server.GetAsync("capture_stats")).Count);
     }
 
-    private static RecordBatch Stats(int rows) =>
-        new ArrowBatchBuilder<CaptureStatsRow>(TrafficTables.CaptureStatsDefinition).Build(Enumerable.Range(0, rows).Select(i => new CaptureStatsRow
-        {
-            StartedNs = 1_700_000_000_000_000_000L + i,
-            CaptureId = 6_000,
-            Source = "call-accounting",
-            State = "running",
-            Frames = i,
-        }).ToList());
+    private static RecordBatch Stats(int rows) => CaptureStatsFeed.Rows("call-accounting", 6_000, 0, rows);
 
     /// <summary>One DoPut of <paramref name="batch"/> as <paramref name="agent"/>'s batch; the rows the server stored.</summary>
     private static async Task<long> PutAsync(TestServer server, RecordBatch batch, string agent, long batchSeq = 1)

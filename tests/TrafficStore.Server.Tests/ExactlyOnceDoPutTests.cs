@@ -3,7 +3,6 @@ using Apache.Arrow;
 using Apache.Arrow.Flight;
 using Google.Protobuf;
 using Grpc.Core;
-using TrafficStore.Ingest.Tables;
 using TrafficStore.Server.Flight;
 using TrafficStore.Server.Tests.Support;
 using TrafficStore.Store.Tables;
@@ -20,15 +19,7 @@ public sealed class ExactlyOnceDoPutTests
 {
     private const string Source = "exactly-once-feed";
 
-    private static RecordBatch Feed(int first, int rows) =>
-        new ArrowBatchBuilder<CaptureStatsRow>(TrafficTables.CaptureStatsDefinition).Build(Enumerable.Range(first, rows).Select(i => new CaptureStatsRow
-        {
-            StartedNs = 1_700_000_000_000_000_000L + i,
-            CaptureId = 5_000,
-            Source = Source,
-            State = "running",
-            Frames = i,
-        }).ToList());
+    private static RecordBatch Feed(int first, int rows) => CaptureStatsFeed.Rows(Source, 5_000, first, rows);
 
     /// <summary>One DoPut stream of <paramref name="messages"/>; the PutResults' app metadata as JSON.</summary>
     private static async Task<List<JsonObject>> PutAsync(TestServer server, params (RecordBatch Batch, ByteString? Metadata)[] messages)

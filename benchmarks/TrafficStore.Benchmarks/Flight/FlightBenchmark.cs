@@ -301,6 +301,7 @@ public static class FlightBenchmark
                     int warmRuns = warmRounds * n;
                     var jit = SteadyState.JitMark.Now();
                     var perClient = clients.Select(_ => new LatencySamples()).ToList();
+                    var runtime0 = RuntimeThreadCpu.Now();
                     var cpu0 = ProcessCpu.Seconds();
                     var sw = Stopwatch.StartNew();
                     await Task.WhenAll(clients.Select((c, i) => Task.Run(async () =>
@@ -313,12 +314,14 @@ public static class FlightBenchmark
                         }
                     })));
                     double wall = sw.Elapsed.TotalSeconds, cpuMs = (ProcessCpu.Seconds() - cpu0) * 1000 / (n * runs);
+                    var runtime = RuntimeThreadCpu.Now().Since(runtime0);
                     double allocKiB = jit.AllocatedPerQuery(n * runs) / 1024;
                     var all = new LatencySamples();
                     foreach (var s in perClient) s.CopyTo(all);
                     Console.WriteLine($"  {n,2} clients{windowLabel} {q.Name,-26} rows {rows,7:N0}  p50 {all.P50,8:F2} ms  p99 {all.P99,8:F2} ms  max {all.Max,8:F2}  " +
                                       $"{n * runs / wall,7:F0} q/s  cpu {cpuMs,6:F2} ms/query (load {IngestBenchmark.LoadAverage()}); " +
-                                      $"warm-up {warmRuns} runs{(quiet ? "" : " (JIT not yet quiet)")}, {jit.Since(n * runs)}");
+                                      $"warm-up {warmRuns} runs{(quiet ? "" : " (JIT not yet quiet)")}, {jit.Since(n * runs)}; " +
+                                      $"of the CPU/query: tiered-JIT thread {runtime.Jit * 1000 / (n * runs):F2} ms, GC threads {runtime.Gc * 1000 / (n * runs):F2} ms");
                     sb.AppendLine(CultureInfo.InvariantCulture, $"| {n}{windowLabel} | {q.Name} | {rows:N0} | {all.P50:F2} | {all.P99:F2} | {all.Max:F2} | {n * runs / wall:F0} | {cpuMs:F2} | {allocKiB:F0} | {all.Count} |");
                 }
             }

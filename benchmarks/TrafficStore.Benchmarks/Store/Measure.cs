@@ -134,3 +134,50 @@ internal static class SteadyState
             $"{AllocatedPerQuery(queries) / 1024:F0} KiB allocated/query; GCs gen0/1/2 {GC.CollectionCount(0) - Gen0}/{GC.CollectionCount(1) - Gen1}/{GC.CollectionCount(2) - Gen2}";
     }
 }
+
+/// <summary>
+/// CPU seconds of the runtime's own threads, read from <c>/proc/self/task</c> (Linux; clock ticks, 10 ms): the tiered
+/// compiler's background thread and the GC's threads. A timed phase's whole-process CPU includes them. Per thread id,
+/// so a thread that exits (the tiered compiler's worker does when idle) and a new one started meanwhile both count
+/// what they ran within the phase (a thread that exited before the phase ended loses its last part).
+/// </summary>
+internal sealed class RuntimeThreadCpu
+{
+    private readonly Dictionary<string, (bool Jit, double Seconds)> _threads;
+
+    private RuntimeThreadCpu(Dictionary<string, (bool Jit, double Seconds)> threads) => _threads = threads;
+
+    public static RuntimeThreadCpu Now()
+    {
+        var threads = new Dictionary<string, (bool, double)>();
+        if (!Directory.Exists("/proc/self/task")) return new(threads);
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                string comm = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                bool jit = comm.StartsWith(".NET Tiered", StringComparison.Ordinal);
+                if (!jit && !comm.Contains("GC", StringComparison.Ordinal)) continue;
+                string stat = File.ReadAllText(Path.Combine(task, "stat"));
+                // Fields after the ")" that ends comm start at field 3 (state); utime is field 14, stime 15.
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                double seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+                threads[Path.GetFileName(task)] = (jit, seconds);
+            }
+            catch (IOException) { } // the thread exited
+        }
+        return new(threads);
+    }
+
+    /// <summary>CPU seconds since <paramref name="start"/>: the tiered compiler's thread(s), the GC's.</summary>
+    public (double Jit, double Gc) Since(RuntimeThreadCpu start)
+    {
+        double jit = 0, gc = 0;
+        foreach (var (tid, (isJit, seconds)) in _threads)
+        {
+            double ran = seconds - (start._threads.TryGetValue(tid, out var s) ? s.Seconds : 0);
+            if (isJit) jit += ran; else gc += ran;
+        }
+        return (jit, gc);
+    }
+}

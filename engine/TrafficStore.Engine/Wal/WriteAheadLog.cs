@@ -54,6 +54,9 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private long _commits;
 
     public long LastAssignedSeq => Interlocked.Read(ref _nextSeq) - 1;
+
+    /// <summary>The failure that made the log refuse every append since (it stays until the store is reopened), or null.</summary>
+    public Exception? Fault => Volatile.Read(ref _fault);
     public long SizeBytes => Interlocked.Read(ref _closedFilesBytes) + Interlocked.Read(ref _currentFileBytes);
     private long _currentFileBytes;
 

@@ -76,7 +76,8 @@ public sealed class FlightShipper : IDisposable
         _spool = spool ?? throw new ArgumentNullException(nameof(spool));
         _server = server ?? throw new ArgumentNullException(nameof(server));
         // A limit learned from this server before a restart (spool directory, PutLimitFile) still holds.
-        _messageLimit = Math.Min(maxMessageBytes, Math.Max(MinMessageBytes, PutLimitFile.Load(spool.DirectoryPath, server) ?? long.MaxValue));
+        _messageLimit = Math.Min(maxMessageBytes, Math.Max(MinMessageBytes, PutLimitFile.Load(spool.DirectoryPath, server, out string? problem) ?? long.MaxValue));
+        PutLimitProblem = problem;
         if (!string.IsNullOrEmpty(token)) _headers.Add("Authorization", "Bearer " + token);
         _batchesPerPut = Math.Max(1, batchesPerPut);
         _callTimeout = callTimeout ?? TimeSpan.FromSeconds(30);
@@ -84,6 +85,12 @@ public sealed class FlightShipper : IDisposable
 
     /// <summary>Half the server's default gRPC receive limit (<c>TrafficServerOptions.MaxReceiveMessageBytes</c>, 64 MiB).</summary>
     public const long DefaultMaxMessageBytes = 32L << 20;
+
+    /// <summary>
+    /// Why the spool's learned message limit (<see cref="PutLimitFile"/>) was not used at start (unreadable or damaged:
+    /// messages start at the default bound), or null. One line, for the agent's log.
+    /// </summary>
+    public string? PutLimitProblem { get; }
 
     /// <summary>The clock the back-off waits on: tests see the delays the shipper chose through it, not on a wall clock.</summary>
     internal TimeProvider Time { get; set; } = TimeProvider.System;

@@ -3,7 +3,7 @@ using TrafficStore.Engine.Segments;
 namespace TrafficStore.Agent.Spool;
 
 /// <summary>
-/// fsync of the spool directory, so a new segment file or a renamed <c>ack</c>, <c>agent-id</c> or <c>numbered</c> file
+/// fsync of the spool directory, so a new segment file or a renamed <c>ack</c>, <c>agent-id</c>, <c>numbered</c> or <c>put-limit</c> file
 /// survives a power loss (POSIX requires it; .NET has no API for it). A directory that cannot be opened or an fsync
 /// that fails is an <see cref="IOException"/>: the spool then does not rely on the entry (does not number batches
 /// under a new id, does not report an append or an acknowledgement done). On Windows it is a no-op (NTFS journals

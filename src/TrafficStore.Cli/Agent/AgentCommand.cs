@@ -205,6 +205,8 @@ public static class AgentCommand
         }
         await using (agent)
         {
+            if (agent.NewIdentity is { } why) stderr.WriteLine($"trafficstore agent: {why}");
+            if (agent.PutLimitProblem is { } putLimit) stderr.WriteLine($"trafficstore agent: {putLimit}");
             var errors = agent.Start();
             foreach (var e in errors) stderr.WriteLine($"trafficstore agent: cannot capture on {e.Source}: {e.Message}");
             if (agent.Captures.Count == 0)

@@ -124,7 +124,7 @@ public static class ExportCommand
             var path = parse.GetValue(output)!;
             using var client = new ClientScope(StoreAccess.Open(parse.GetValue(store)!, parse.GetValue(server)));
             var result = client.Value.QueryAsync(query).GetAwaiter().GetResult();
-            long rows = ArrowFileExport.Write(result, path);
+            long rows = ArrowFileExport.Write(result, path, stale => stderr.WriteLine($"trafficstore export arrow: removed {stale}, left by an export that was killed"));
             foreach (var w in result.Warnings) stderr.WriteLine($"trafficstore export arrow: warning: {w}");
             stdout.WriteLine($"{path}: {rows} rows");
             return CliApp.ExitOk;

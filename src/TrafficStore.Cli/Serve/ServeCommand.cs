@@ -118,13 +118,14 @@ public static class ServeCommand
             stderr.WriteLine($"trafficstore serve: {e.Message}");
             return CliApp.ExitUsage;
         }
-        // Kestrel logs a failed bind with its whole stack trace before we can say it in one line: look first.
-        foreach (var port in endpoint.Port == 0 ? [] : new[] { endpoint.Port, endpoint.Port + 1 })
+        // Look before opening the store (which can take a while): a taken port is said at once. The bind itself can
+        // still fail (the port taken since): that is said the same way below.
+        if (BusyPort(endpoint) is { } busy)
         {
-            if (port > System.Net.IPEndPoint.MaxPort || PortInUse(new System.Net.IPEndPoint(endpoint.Address, port)) is not { } reason) continue;
-            stderr.WriteLine($"trafficstore serve: cannot listen on {endpoint.Address}:{port}{(port == endpoint.Port ? "" : " (/healthz and /metrics: the port after --listen's)")}: {reason}");
+            stderr.WriteLine($"trafficstore serve: {busy}");
             return CliApp.ExitUsage;
         }
+        settings.AfterPortProbe?.Invoke();
         if ((settings.TlsCertificate is null) != (settings.TlsKey is null))
         {
             stderr.WriteLine("trafficstore serve: --tls-cert and --tls-key go together.");
@@ -250,7 +251,9 @@ public static class ServeCommand
             }
             catch (IOException e)
             {
-                stderr.WriteLine($"trafficstore serve: cannot listen on {settings.Listen}: {e.Message}");
+                // Kestrel's message names the address but not which of our two ports it is: look again (the
+                // server released what it bound), else say the address it gives.
+                stderr.WriteLine($"trafficstore serve: {BusyPort(endpoint) ?? $"cannot listen on {settings.Listen}: {FirstLine(e.Message)}"}");
                 return CliApp.ExitUsage;
             }
 
@@ -277,6 +280,22 @@ public static class ServeCommand
             await db.DisposeAsync();
         }
     }
+
+    /// <summary>
+    /// "cannot listen on ADDRESS:PORT: reason" for the first of the Flight port and the ops port (/healthz,
+    /// /metrics: the port after it) that cannot be bound now; null when both can (or the port is 0: picked free).
+    /// </summary>
+    private static string? BusyPort(System.Net.IPEndPoint endpoint)
+    {
+        foreach (var port in endpoint.Port == 0 ? [] : new[] { endpoint.Port, endpoint.Port + 1 })
+        {
+            if (port > System.Net.IPEndPoint.MaxPort || PortInUse(new System.Net.IPEndPoint(endpoint.Address, port)) is not { } reason) continue;
+            return $"cannot listen on {endpoint.Address}:{port}{(port == endpoint.Port ? "" : " (/healthz and /metrics: the port after --listen's)")}: {reason}";
+        }
+        return null;
+    }
+
+    private static string FirstLine(string text) => text.Split('\n', 2)[0].TrimEnd();
 
     private static string? PortInUse(System.Net.IPEndPoint endpoint)
     {
@@ -362,4 +381,9 @@ public sealed record ServeSettings
     public string? RetentionInterval { get; init; }
     public bool JsonLogs { get; init; } = true;
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
+    /// <summary>
+    /// Tests: runs right after the free-port check, so a test can take a port in the window between that
+    /// check and the server's bind (another process could, in that window).
+    /// </summary>
+    internal Action? AfterPortProbe { get; init; }
 }

@@ -25,6 +25,7 @@ public static class StatsCommand
             stdout.WriteLine($"retention: deleted_segments {s.RetentionDeletedSegments}, rewritten_segments {s.RetentionRewrittenSegments}, deleted_rows {s.RetentionDeletedRows}, deleted_bytes {s.RetentionDeletedBytes}");
             stdout.WriteLine($"health: {(status.Health.Healthy ? "healthy" : "degraded")}, quarantined segments {status.Health.Quarantined.Count}");
             foreach (var q in status.Health.Quarantined) stdout.WriteLine($"quarantined: {q.Table} segment {q.SegmentId}: {q.Reason} ({q.QuarantinePath})");
+            if (status.Health.WriteFailure is string failure) stdout.WriteLine($"writes refused: {failure}");
             foreach (var note in status.Health.RecoveryNotes) stdout.WriteLine($"recovery: {note}");
             return CliApp.ExitOk;
         }));

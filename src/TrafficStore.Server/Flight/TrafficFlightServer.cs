@@ -57,7 +57,7 @@ public sealed class TrafficFlightServer : FlightServer
 
     public static readonly IReadOnlyList<FlightActionType> Actions =
     [
-        new("health", "Store health: quarantined segments and recovery notes (JSON)."),
+        new("health", "Store health: quarantined segments, recovery notes and a write failure (JSON)."),
         new("stats", "Per-table rows, bytes, segments; WAL, index and retention counters (JSON)."),
         new("retention.list", "The retention policy in force (JSON)."),
         new("retention.set", "Replace the retention policy; body: policy JSON. Needs the admin scope."),
@@ -184,7 +184,9 @@ public sealed class TrafficFlightServer : FlightServer
     /// <c>NotFound</c>; a new agent past the store's delivery-source limit <c>ResourceExhausted</c>; a client that went
     /// away mid-stream (cancelled the call, reset the stream or the connection) <c>Cancelled</c> — not the client's
     /// input, and batches it was not sent a PutResult for may or may not be stored (an agent resends them with their
-    /// identity, stored once). Refused rows count in <c>trafficstore_dropped_input_rows_total</c>.
+    /// identity, stored once); a store that cannot make the batch durable (its write-ahead log failed) <c>Internal</c>,
+    /// with no PutResult for that batch, so the agent keeps it and resends it (DoPutWalFailureTests). Refused rows count
+    /// in <c>trafficstore_dropped_input_rows_total</c>.
     /// </summary>
     public override Task DoPut(FlightServerRecordBatchStreamReader requestStream, IAsyncStreamWriter<FlightPutResult> responseStream, ServerCallContext context) =>
         Guard(context, async () =>
@@ -335,6 +337,7 @@ public sealed class TrafficFlightServer : FlightServer
                         ["healthy"] = h.Healthy,
                         ["quarantined"] = JsonSerializer.SerializeToNode(h.Quarantined, WireJson.Options),
                         ["recovery_notes"] = JsonSerializer.SerializeToNode(h.RecoveryNotes, WireJson.Options),
+                        ["write_failure"] = h.WriteFailure,
                     });
                     break;
                 }

@@ -57,6 +57,10 @@ public sealed class TrafficServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(options.MinimumLogLevel);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        // The host's Error events are a failed start, which StartAsync throws to its caller (serve says it in one
+        // line: a port taken since its check) and faults of BackgroundServices (this host runs none). Logged,
+        // a taken port printed Kestrel's whole stack trace. Critical ones (a fault stopping the host) still show.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         if (options.JsonLogs)
         {
             builder.Logging.AddJsonConsole(o =>
@@ -125,11 +129,17 @@ public sealed class TrafficServer : IAsyncDisposable
         {
             var h = store.Engine.Health;
             http.Response.StatusCode = h.Healthy ? 200 : 503;
-            return Results.Json(new { healthy = h.Healthy, quarantined = h.Quarantined.Count, recovery_notes = h.RecoveryNotes });
+            return Results.Json(new { healthy = h.Healthy, quarantined = h.Quarantined.Count, write_failure = h.WriteFailure, recovery_notes = h.RecoveryNotes });
         });
-        app.MapGet("/metrics", () => Results.Text(metrics.Render(store.Engine.GetStats()), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(metrics.Render(store.Engine.GetStats(), store.Engine.Health), "text/plain; version=0.0.4; charset=utf-8"));
 
-        await app.StartAsync(ct);
+        try { await app.StartAsync(ct); }
+        catch
+        {
+            // Release whatever did start (the other port, the services) before the caller reports the failure.
+            await app.DisposeAsync();
+            throw;
+        }
         var scheme = certificate is null ? "http" : "https";
         var uri = new Uri($"{scheme}://{Loopback(flightListen!.IPEndPoint!)}");
         var ops = new Uri($"http://{Loopback(opsListen!.IPEndPoint!)}");

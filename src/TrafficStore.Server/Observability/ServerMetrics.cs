@@ -77,7 +77,7 @@ public sealed class ServerMetrics
     public long IngestRowsTotal => Interlocked.Read(ref _ingestRows);
     public long QueryCount => Interlocked.Read(ref _latencyCount);
 
-    public string Render(EngineStats? stats)
+    public string Render(EngineStats? stats, StoreHealth? health = null)
     {
         var text = new PrometheusTextWriter();
         void Metric(string name, string type, string help) => text.Metric(name, type, help);
@@ -139,6 +139,8 @@ public sealed class ServerMetrics
             text.Counter("trafficstore_retention_deleted_bytes_total", "Bytes freed by retention.", stats.RetentionDeletedBytes);
             text.Gauge("trafficstore_quarantined_segments", "Segments that failed a checksum and are not served.", stats.Quarantined.Count);
         }
+        if (health is not null)
+            text.Gauge("trafficstore_writes_refused", "1 while the store refuses every write because its write-ahead log failed (until it is reopened), else 0.", health.WriteFailure is null ? 0 : 1);
         return text.ToString();
     }
 }

@@ -6,23 +6,20 @@ using QuerySpec = TrafficStore.Engine.Query.QuerySpec;
 
 namespace TrafficStore.Store.Query;
 
-/// <summary>
-/// Turns a <see cref="TrafficQuery"/> into the engine's <see cref="QuerySpec"/> for one table of
-/// <see cref="TrafficTables"/>: checks the table, the columns and the values, and expands the logical
-/// fields of docs/query-language.md. Identity fields (namespace, pod, service, workload, node), ip and
-/// port hold when EITHER end matches (an engine OR group); with != they hold when NEITHER end equals
-/// the value (the negation of "=").
-/// </summary>
 /// <summary>An order on a non-time column, applied after the engine read (<see cref="TopRowsByColumn"/>).</summary>
 public sealed record ColumnOrder(string Column, bool Descending, int Limit);
 
+/// <summary>
+/// Turns a <see cref="TrafficQuery"/> into the engine's <see cref="QuerySpec"/> for one table of
+/// <see cref="TrafficTables"/>: checks the table, the columns and the values, and expands the logical
+/// fields of docs/query-language.md (<see cref="LogicalField.All"/>). Identity fields (namespace, pod,
+/// service, workload, node), ip and port hold when EITHER end matches (an engine OR group); with != they
+/// hold when NEITHER end equals the value (the negation of "=").
+/// </summary>
 public static class QueryTranslator
 {
-    private static readonly string[] IdentityFields = ["namespace", "pod", "service", "workload", "node"];
-    private static readonly string[] HealthClasses = ["healthy", "degraded", "severe"];
-
-    /// <summary>The logical fields (not columns) the query language accepts.</summary>
-    public static IReadOnlyList<string> LogicalFields { get; } = [.. IdentityFields, "ip", "port", "connection", "protocol", "path_prefix", "health"];
+    /// <summary>The logical fields (not columns) the query language accepts: the names of <see cref="LogicalField.All"/>.</summary>
+    public static IReadOnlyList<string> LogicalFields { get; } = [.. LogicalField.All.Select(f => f.Name)];
 
     public static QuerySpec Translate(TrafficQuery query)
     {
@@ -76,51 +73,30 @@ public static class QueryTranslator
     private static StoreColumn Column(StoreTable table, string name, string where) =>
         table.Columns.FirstOrDefault(c => c.Name == name)
         ?? throw new QueryException($"unknown column '{name}' in {where} of table '{table.Name}'" +
-                                    ColumnSuggestions.DidYouMean(name, where == "where" ? [.. table.Columns.Select(c => c.Name), .. LogicalFieldsOf(table)] : table.Columns.Select(c => c.Name)));
+                                    ColumnSuggestions.DidYouMean(name, where == "where" ? WhereFieldsOf(table) : table.Columns.Select(c => c.Name)));
 
-    /// <summary>The logical fields a where clause can use on <paramref name="table"/> (those whose columns it has).</summary>
-    private static IEnumerable<string> LogicalFieldsOf(StoreTable table)
+    /// <summary>
+    /// The names a where clause can use on <paramref name="table"/>: its columns, then the logical fields
+    /// whose columns it has. Unknown-column suggestions for a where clause come from this list.
+    /// </summary>
+    public static IReadOnlyList<string> WhereFieldsOf(StoreTable table)
     {
-        foreach (var f in IdentityFields) if (table.HasColumn($"client_{f}")) yield return f;
-        if (table.HasColumn("client_ip")) yield return "ip";
-        if (table.HasColumn("client_port")) yield return "port";
-        if (table.HasColumn("connection_id")) yield return "connection";
-        if (table.HasColumn("protocol") || table.HasColumn("proto")) yield return "protocol";
-        if (table.HasColumn("uri")) yield return "path_prefix";
-        if (table.HasColumn("health")) yield return "health";
+        ArgumentNullException.ThrowIfNull(table);
+        return [.. table.Columns.Select(c => c.Name), .. LogicalField.All.Where(f => f.IsAvailableOn(table)).Select(f => f.Name)];
     }
 
     private static IEnumerable<EngineFilter> Filter(StoreTable table, QueryFilter f)
     {
-        string field = f.Field;
-        if (IdentityFields.Contains(field)) return EitherEnd(table, field, $"client_{field}", $"server_{field}", f);
-        switch (field)
-        {
-            case "ip": return EitherEnd(table, field, "client_ip", "server_ip", f);
-            case "port": return EitherEnd(table, field, "client_port", "server_port", f);
-            case "connection": return [Plain(table, Need(table, field, "connection_id"), f)];
-            case "protocol": return [Plain(table, Need(table, field, table.HasColumn("protocol") ? "protocol" : "proto"), f)];
-            case "path_prefix":
-                if (f.Op != FilterOp.Equal && f.Op != FilterOp.Prefix)
-                    throw new QueryException($"path_prefix takes = (or ^=), not {QueryRules.OpText(f.Op)}");
-                return [Plain(table, Need(table, field, "uri"), f with { Op = FilterOp.Prefix })];
-            case "health":
-                foreach (var v in f.Values)
-                    if (!HealthClasses.Contains(v.Text))
-                        throw new QueryException($"health '{v.Text}' is not one of {string.Join(", ", HealthClasses)}");
-                return [Plain(table, Need(table, field, "health"), f)];
-        }
-        return [Plain(table, Column(table, field, "where"), f)];
-    }
-
-    private static StoreColumn Need(StoreTable table, string field, string column) =>
-        table.Columns.FirstOrDefault(c => c.Name == column)
-        ?? throw new QueryException($"field '{field}' is not available on table '{table.Name}' (it has no {column} column)");
-
-    private static IEnumerable<EngineFilter> EitherEnd(StoreTable table, string field, string client, string server, QueryFilter f)
-    {
-        var a = Plain(table, Need(table, field, client), f);
-        var b = Plain(table, Need(table, field, server), f);
+        if (!LogicalField.TryGet(f.Field, out var field)) return [Plain(table, Column(table, f.Field, "where"), f)];
+        // A table without the field's columns may have a column of that name (capture_stats.node, the
+        // capturing node): "any column of the table" holds there, as the suggestions promise.
+        if (!field.IsAvailableOn(table) && table.HasColumn(f.Field)) return [Plain(table, Column(table, f.Field, "where"), f)];
+        if (field.Condition is { } check) f = check(f);
+        if (!field.TryResolve(table, out var columns, out string missing))
+            throw new QueryException($"field '{field.Name}' is not available on table '{table.Name}' (it has no {missing} column)");
+        if (field.Shape == LogicalFieldShape.FirstOf) return [Plain(table, columns[0], f)];
+        var a = Plain(table, columns[0], f);
+        var b = Plain(table, columns[1], f);
         // "x != v" is the negation of "either end = v": neither end equals v (both filters, ANDed).
         return f.Op == FilterOp.NotEqual ? [a, b] : [EngineFilter.AnyOf(a, b)];
     }

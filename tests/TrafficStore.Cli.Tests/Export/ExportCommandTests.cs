@@ -27,8 +27,14 @@ public class ExportCommandTests
         }
 
         var arrow = Path.Combine(store.Dir, "http.arrow");
+        // What a killed export to the same file left: removed, and said.
+        var leftover = Path.Combine(store.Dir, $".http.arrow.{Guid.NewGuid():N}.tmp");
+        File.WriteAllBytes(leftover, [0xAA]);
+        File.SetLastWriteTimeUtc(leftover, DateTime.UtcNow.AddHours(-1));
         (exit, output, error) = store.Run("export", "arrow", "--table", "http", "--where", "status=200", "-o", arrow);
         Assert.True(exit == 0, error);
+        Assert.Equal($"trafficstore export arrow: removed {leftover}, left by an export that was killed\n", error);
+        Assert.False(File.Exists(leftover));
         using var reader = new ArrowFileReader(File.OpenRead(arrow));
         long rows = 0;
         while (reader.ReadNextRecordBatch() is { } b) rows += b.Length;

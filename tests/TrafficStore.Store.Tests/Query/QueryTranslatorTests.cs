@@ -1,5 +1,6 @@
 using TrafficStore.Engine.Query;
 using TrafficStore.Store.Query;
+using TrafficStore.Store.Tables;
 using FilterOp = TrafficStore.Engine.Query.FilterOp;
 
 namespace TrafficStore.Store.Tests.Query;
@@ -46,6 +47,8 @@ public class QueryTranslatorTests
     [Fact]
     public void SingleColumnLogicalFields()
     {
+        // capture_stats has no connection ends, but a node column (the capturing node): a column of the table.
+        Assert.Equal([ColumnFilter.Eq("node", "worker-1")], T("capture_stats where node=worker-1").Filters);
         Assert.Equal([ColumnFilter.Eq("connection_id", 42L)], T("http where connection=42").Filters);
         Assert.Equal([ColumnFilter.Prefix("uri", "/api/v2")], T("http where path_prefix='/api/v2'").Filters);
         Assert.Equal([ColumnFilter.Eq("health", "severe")], T("connections where health=severe").Filters);
@@ -124,5 +127,42 @@ public class QueryTranslatorTests
     {
         var e = Assert.Throws<QueryException>(() => T(query));
         Assert.Equal(message, e.Message);
+    }
+
+    /// <summary>
+    /// On every table, a name is accepted in a where clause exactly when a where clause's "did you mean"
+    /// can suggest it (<see cref="QueryTranslator.WhereFieldsOf"/>): no logical field the translator
+    /// expands is missing from the suggestions, and none is suggested where the translator refuses it.
+    /// The names tried are every column of every table, every logical field and a few near misses.
+    /// </summary>
+    [Fact]
+    public void EveryFieldTheTranslatorAcceptsIsSuggestedAndViceVersa()
+    {
+        string[] names =
+        [
+            .. TrafficTables.All.SelectMany(t => t.Columns.Select(c => c.Name)), .. QueryTranslator.LogicalFields,
+            "path", "url", "proto_name", "client", "server", "id", "Health", "PORT",
+        ];
+        int accepted = 0, refused = 0;
+        foreach (var table in TrafficTables.All)
+        {
+            var suggestable = QueryTranslator.WhereFieldsOf(table);
+            foreach (var name in names.Distinct())
+            {
+                // "healthy" is a valid health class; for other fields a value error still means the field was accepted.
+                var query = new TrafficQuery { Table = table.Name, Filters = [new QueryFilter(name, TrafficStore.Store.Query.FilterOp.Equal, [QueryValue.Of("healthy")])] };
+                string? refusal = null;
+                try { QueryTranslator.Translate(query); }
+                catch (QueryException e) when (e.Message.StartsWith("unknown column", StringComparison.Ordinal) || e.Message.Contains("is not available on table", StringComparison.Ordinal)) { refusal = e.Message; }
+                catch (QueryException) { }
+                Assert.True(suggestable.Contains(name) == (refusal is null),
+                    $"{table.Name}.{name}: suggested={suggestable.Contains(name)}, translator: {refusal ?? "accepted"}");
+                if (refusal is null) accepted++; else refused++;
+            }
+        }
+        // Every logical field is usable somewhere (none is dead), and the loop saw both outcomes.
+        foreach (var field in QueryTranslator.LogicalFields)
+            Assert.Contains(TrafficTables.All, t => QueryTranslator.WhereFieldsOf(t).Contains(field));
+        Assert.True(accepted > 0 && refused > 0);
     }
 }

@@ -130,7 +130,14 @@ public sealed class FrameShippingTests
                 var buffer = new byte[4];
                 await accepted.GetStream().ReadExactlyAsync(buffer);
             }
-            await Task.Delay(200);
+            // Stop once the capture has read the exchange (handshake, "ping", its ACK), not after a fixed delay: on a
+            // loaded machine the capture thread can be far behind, and what the stop's drain still returns is not this test's subject.
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (capture.Counters.Frames < 4)
+            {
+                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), $"the capture read {capture.Counters.Frames} frames in 60 s");
+                await Task.Delay(20);
+            }
             capture.Stop();
             await capture.Finished.WaitAsync(TimeSpan.FromSeconds(30));
 

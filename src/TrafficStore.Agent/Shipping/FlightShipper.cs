@@ -171,8 +171,9 @@ public sealed class FlightShipper : IDisposable
             var client = Client();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abort);
             timeout.CancelAfter(_callTimeout);
-            var call = await client.StartPut(FlightDescriptor.CreatePathDescriptor(first.Table), firstBatch.Schema, _headers,
-                DateTime.UtcNow + _callTimeout, timeout.Token).ConfigureAwait(false);
+            // The schema goes with the first message, not ahead of it: a refusal of the descriptor alone (missing scope, no
+            // such table) then meets a write WriteOrThrowCallStatusAsync guards instead of failing StartPut as Cancelled.
+            var call = client.StartPut(FlightDescriptor.CreatePathDescriptor(first.Table), _headers, DateTime.UtcNow + _callTimeout, timeout.Token);
             using (call)
             {
                 var batch = firstBatch;

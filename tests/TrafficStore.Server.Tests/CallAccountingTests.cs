@@ -49,33 +49,8 @@ public sealed class CallAccountingTests
         var invoker = server.Channel.CreateCallInvoker();
         foreach (var (name, type) in methods)
         {
-            var method = new Method<byte[], byte[]>(type, "arrow.flight.protocol.FlightService", name, Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
-            var options = new CallOptions(TestServer.Auth(TestServer.Admin));
-            var e = await Assert.ThrowsAsync<RpcException>(async () =>
-            {
-                switch (type)
-                {
-                    case MethodType.Unary:
-                        await invoker.AsyncUnaryCall(method, null, options, garbage);
-                        return;
-                    case MethodType.ServerStreaming:
-                        using (var call = invoker.AsyncServerStreamingCall(method, null, options, garbage))
-                            while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
-                        return;
-                    default:
-                        using (var call = invoker.AsyncDuplexStreamingCall(method, null, options))
-                        {
-                            try
-                            {
-                                await call.RequestStream.WriteAsync(garbage);
-                                await call.RequestStream.CompleteAsync();
-                            }
-                            catch (RpcException) { } // the server ended the call: its status comes with the response
-                            while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
-                        }
-                        return;
-                }
-            });
+            var e = await Assert.ThrowsAsync<RpcException>(() =>
+                RawFlightCall.InvokeAsync(invoker, name, type, new CallOptions(TestServer.Auth(TestServer.Admin)), garbage));
             Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
             Assert.StartsWith($"the {name} request is not a Flight", e.Status.Detail, StringComparison.Ordinal);
         }
@@ -93,8 +68,7 @@ public sealed class CallAccountingTests
         var good = Stats(5);
         var (schemaHeader, batchHeader, body) = HostileInputTests.IpcMessages(good);
         var descriptor = FlightDescriptor.CreatePathDescriptor(TrafficTables.CaptureStats);
-        var rawPut = new Method<byte[], byte[]>(MethodType.DuplexStreaming, "arrow.flight.protocol.FlightService", "DoPut",
-            Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
+        var rawPut = RawFlightCall.Method("DoPut", MethodType.DuplexStreaming);
 
         // The client cancels the call while the server waits for its next message; its connection closes (the channel
         // goes away) while the server waits. (A message cut short inside the gRPC frame arrives as a message that is

@@ -331,34 +331,8 @@ public class HostileInputTests : IClassFixture<HostileFixture>
         {
             foreach (var (name, type, message) in methods)
             {
-                var method = new Method<byte[], byte[]>(type, "arrow.flight.protocol.FlightService", name, Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
-                var options = new CallOptions(TestServer.Auth(TestServer.Admin));
-                var invoker = S.Channel.CreateCallInvoker();
-                var (code, detail) = await StatusOf(async () =>
-                {
-                    switch (type)
-                    {
-                        case MethodType.Unary:
-                            await invoker.AsyncUnaryCall(method, null, options, g);
-                            return;
-                        case MethodType.ServerStreaming:
-                            using (var call = invoker.AsyncServerStreamingCall(method, null, options, g))
-                                while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
-                            return;
-                        default:
-                            using (var call = invoker.AsyncDuplexStreamingCall(method, null, options))
-                            {
-                                try
-                                {
-                                    await call.RequestStream.WriteAsync(g);
-                                    await call.RequestStream.CompleteAsync();
-                                }
-                                catch (RpcException) { } // the server ended the call: its status comes with the response
-                                while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
-                            }
-                            return;
-                    }
-                });
+                var (code, detail) = await StatusOf(() =>
+                    RawFlightCall.InvokeAsync(S.Channel.CreateCallInvoker(), name, type, new CallOptions(TestServer.Auth(TestServer.Admin)), g));
                 _output.WriteLine($"{name} {Convert.ToHexString(g)}: {code} {detail}");
                 string expected = $"the {name} request is not a Flight {message} message";
                 if (code != StatusCode.InvalidArgument || !detail.StartsWith(expected, StringComparison.Ordinal))
@@ -368,7 +342,7 @@ public class HostileInputTests : IClassFixture<HostileFixture>
         // Methods we do not serve are Unimplemented, whatever their request holds.
         foreach (var name in new[] { "Handshake", "DoExchange" })
         {
-            var method = new Method<byte[], byte[]>(MethodType.DuplexStreaming, "arrow.flight.protocol.FlightService", name, Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
+            var method = RawFlightCall.Method(name, MethodType.DuplexStreaming);
             var (code, detail) = await StatusOf(async () =>
             {
                 using var call = S.Channel.CreateCallInvoker().AsyncDuplexStreamingCall(method, null, new CallOptions(TestServer.Auth(TestServer.Admin)));
@@ -505,8 +479,7 @@ public class HostileInputTests : IClassFixture<HostileFixture>
         return acked;
     }
 
-    private static readonly Method<byte[], byte[]> RawDoPut = new(MethodType.DuplexStreaming, "arrow.flight.protocol.FlightService", "DoPut",
-        Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
+    private static readonly Method<byte[], byte[]> RawDoPut = RawFlightCall.Method("DoPut", MethodType.DuplexStreaming);
 
     /// <summary>DoPut with hand-made FlightData messages, as a client that breaks off mid-message would send them.</summary>
     private async Task RawPutAsync(byte[][] messages)
